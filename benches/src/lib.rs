@@ -1,0 +1,3 @@
+//! Shared workloads for the benchmarks in `benches/benches/`.
+
+pub mod entities;

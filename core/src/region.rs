@@ -1,0 +1,532 @@
+//! The live region: seqlock reads and writes over shared atomic words.
+
+use core::fmt;
+
+use crate::layout::{
+    COMMIT_OFFSET, ENTRY_SEQ_OFFSET, GENERATION_HI_OFFSET, GENERATION_LO_OFFSET, Geometry,
+    LayoutError, Source, WRITER_OFFSET, validate,
+};
+use crate::schema::{Kind, Schema, VarId, Value, Variable};
+use crate::sync::{self, AtomicU32, Ordering, WORD};
+
+/// How many times [`Region::read`] and its kin retry while a write is in
+/// progress before they return [`AccessError::Busy`]. A write of a few
+/// kilobytes finishes well within this many spins; a caller that sees `Busy`
+/// decides whether the writer has stalled (the std adapter checks the
+/// writer's lock and backs off).
+pub const SPIN_LIMIT: u32 = if cfg!(loom) {
+    // The model checker explores every retry; a few show the protocol.
+    3
+} else {
+    1 << 12
+};
+
+/// Why a read or a write of a variable failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum AccessError {
+    /// No variable has that id or name.
+    UnknownVariable,
+    /// The variable's kind is not the type's kind.
+    WrongKind {
+        /// The variable's kind.
+        expected: Kind,
+        /// The kind asked for.
+        found: Kind,
+    },
+    /// The variable's element count or byte length is not the one given.
+    WrongLength {
+        /// The variable's length (elements for typed access, bytes otherwise).
+        expected: u32,
+        /// The length given.
+        found: u32,
+    },
+    /// The stored bytes are not a value of the type (a `bool` other than 0 or 1).
+    InvalidValue,
+    /// A write stayed in progress for [`SPIN_LIMIT`] retries.
+    Busy,
+    /// A byte range lies outside the data area.
+    OutOfBounds,
+    /// More variables than [`MANY_MAX`] in one read, or ids and buffers
+    /// of different counts.
+    TooMany,
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessError::UnknownVariable => f.write_str("no such variable"),
+            AccessError::WrongKind { expected, found } => {
+                write!(f, "variable is {expected}, not {found}")
+            }
+            AccessError::WrongLength { expected, found } => {
+                write!(f, "variable length is {expected}, not {found}")
+            }
+            AccessError::InvalidValue => f.write_str("stored bytes are not a valid value"),
+            AccessError::Busy => f.write_str("a write is in progress"),
+            AccessError::OutOfBounds => f.write_str("byte range outside the data area"),
+            AccessError::TooMany => f.write_str("too many variables in one read"),
+        }
+    }
+}
+
+impl core::error::Error for AccessError {}
+
+/// What [`Region::recover`] repaired after a writer died mid-write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Recovery {
+    /// Variables whose sequence counter was left odd.
+    pub variables: u32,
+    /// Whether the region's commit counter was left odd.
+    pub commit: bool,
+    /// The generation after recovery (bumped when anything was repaired).
+    pub generation: u64,
+}
+
+impl Recovery {
+    /// Whether anything needed repair.
+    pub fn repaired(&self) -> bool {
+        self.variables > 0 || self.commit
+    }
+}
+
+impl Source for [AtomicU32] {
+    fn len(&self) -> usize {
+        <[AtomicU32]>::len(self) * WORD
+    }
+    fn read(&self, offset: usize, out: &mut [u8]) -> Option<()> {
+        sync::load_bytes(self, offset, out)
+    }
+}
+
+/// A live region over atomic words that other threads or processes may read
+/// and write at the same time.
+///
+/// Built once by [`new_checked`](Self::new_checked), which validates the
+/// layout and that the region holds exactly the expected schema; afterwards
+/// every access is bounded by the validated data area and cannot panic.
+///
+/// Writes require that the caller is the region's only writer at that
+/// moment (the std adapter holds an OS lock; firmware owns its buffer). Two
+/// writers at once cannot break memory safety, but their bytes may mix.
+#[derive(Clone, Copy)]
+pub struct Region<'a> {
+    words: &'a [AtomicU32],
+    data: &'a [AtomicU32],
+    commit: &'a AtomicU32,
+    writer: &'a AtomicU32,
+    generation_lo: &'a AtomicU32,
+    generation_hi: &'a AtomicU32,
+    schema: Schema<'a>,
+    geo: Geometry,
+}
+
+impl fmt::Debug for Region<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Region")
+            .field("instance", &self.geo.instance)
+            .field("fingerprint", &self.geo.fingerprint)
+            .field("data_len", &self.geo.data_len)
+            .field("variables", &self.schema.len())
+            .finish()
+    }
+}
+
+impl<'a> Region<'a> {
+    /// Validates the region in `words` (as [`RegionView::new_checked`]
+    /// does) and checks that its variables are exactly `schema`'s.
+    ///
+    /// [`RegionView::new_checked`]: crate::layout::RegionView::new_checked
+    pub fn new_checked(words: &'a [AtomicU32], schema: Schema<'a>) -> Result<Region<'a>, LayoutError> {
+        let vars = schema.variables();
+        let geo = validate(words, |i, var| match vars.get(i as usize) {
+            Some(v) if v == var => Ok(()),
+            _ => Err(LayoutError::SchemaMismatch),
+        })?;
+        if geo.variable_count as usize != vars.len() {
+            return Err(LayoutError::SchemaMismatch);
+        }
+        let words = words.get(..geo.total_len / WORD).ok_or(LayoutError::Truncated)?;
+        let data = words.get(geo.data_offset / WORD..).ok_or(LayoutError::DataOutOfBounds)?;
+        let word = |offset: usize| words.get(offset / WORD).ok_or(LayoutError::TooShort);
+        Ok(Region {
+            words,
+            data,
+            commit: word(COMMIT_OFFSET)?,
+            writer: word(WRITER_OFFSET)?,
+            generation_lo: word(GENERATION_LO_OFFSET)?,
+            generation_hi: word(GENERATION_HI_OFFSET)?,
+            schema,
+            geo,
+        })
+    }
+
+    /// Views `bytes` as atomic words and validates them as
+    /// [`new_checked`](Self::new_checked) does. The bytes must be 4-byte
+    /// aligned.
+    #[cfg(not(loom))]
+    pub fn from_bytes(bytes: &'a mut [u8], schema: Schema<'a>) -> Result<Region<'a>, LayoutError> {
+        use zerocopy::FromBytes;
+        let whole = bytes.len() / WORD * WORD;
+        let bytes = bytes.get_mut(..whole).ok_or(LayoutError::TooShort)?;
+        let words = <[AtomicU32]>::mut_from_bytes(bytes).map_err(|_| LayoutError::Unaligned)?;
+        Region::new_checked(words, schema)
+    }
+
+    /// Validates the region in `words` and copies its schema into `vars` and
+    /// `index`, for tools that do not know a region's schema in advance.
+    pub fn read_schema<'s>(
+        words: &[AtomicU32],
+        vars: &'s mut [Variable],
+        index: &'s mut [u32],
+    ) -> Result<Schema<'s>, LayoutError> {
+        let geo = validate(words, |_, _| Ok(()))?;
+        crate::layout::copy_schema_from(words, &geo, vars, index)
+    }
+
+    /// The region's schema.
+    pub fn schema(&self) -> Schema<'a> {
+        self.schema
+    }
+
+    /// The region instance.
+    pub fn instance(&self) -> u64 {
+        self.geo.instance
+    }
+
+    /// The schema fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        self.geo.fingerprint
+    }
+
+    /// The data area's length in bytes (a multiple of 64).
+    pub fn data_len(&self) -> usize {
+        self.geo.data_len
+    }
+
+    /// The whole region's words.
+    pub fn words(&self) -> &'a [AtomicU32] {
+        self.words
+    }
+
+    fn word(&self, offset: usize) -> Option<&'a AtomicU32> {
+        self.words.get(offset / WORD)
+    }
+
+    /// The region's commit counter: odd while a commit is in progress, moved
+    /// by 2 by every commit. Adapters wait on it for changes (a futex on
+    /// Linux).
+    pub fn commit_counter(&self) -> &'a AtomicU32 {
+        self.commit
+    }
+
+    fn seq_word(&self, id: VarId) -> Option<&'a AtomicU32> {
+        if id.0 >= self.geo.variable_count {
+            return None;
+        }
+        self.word(crate::layout::HEADER_LEN + id.index() * crate::layout::ENTRY_LEN + ENTRY_SEQ_OFFSET)
+    }
+
+    /// Variable `id`'s sequence counter: even when no write is in progress,
+    /// moved by 2 for every committed write of the variable.
+    pub fn seq(&self, id: VarId) -> Option<u32> {
+        Some(self.seq_word(id)?.load(Ordering::Acquire))
+    }
+
+    /// The id of the process holding the writer lock, as it recorded
+    /// itself; 0 for none.
+    pub fn writer_id(&self) -> u32 {
+        self.writer.load(Ordering::Acquire)
+    }
+
+    /// Records the id of the process that now holds the writer lock.
+    pub fn set_writer_id(&self, id: u32) {
+        self.writer.store(id, Ordering::Release);
+    }
+
+    /// The generation: the number of commits since the region was laid out
+    /// (or the publisher's generation, for a mirror).
+    pub fn generation(&self) -> Result<u64, AccessError> {
+        self.read_consistent(|| self.load_generation())
+    }
+
+    fn load_generation(&self) -> u64 {
+        u64::from(self.generation_lo.load(Ordering::Relaxed))
+            | (u64::from(self.generation_hi.load(Ordering::Relaxed)) << 32)
+    }
+
+    fn store_generation(&self, generation: u64) {
+        #[allow(clippy::cast_possible_truncation)]
+        self.generation_lo.store(generation as u32, Ordering::Relaxed);
+        self.generation_hi.store((generation >> 32) as u32, Ordering::Relaxed);
+    }
+
+    /// Runs `f` inside a read of the commit counter until no commit overlaps it.
+    fn read_consistent<T>(&self, mut f: impl FnMut() -> T) -> Result<T, AccessError> {
+        let commit = self.commit;
+        for _ in 0..SPIN_LIMIT {
+            if let Some(start) = sync::read_begin(commit) {
+                let value = f();
+                sync::read_fence();
+                if sync::read_still(commit, start) {
+                    return Ok(value);
+                }
+            }
+            sync::spin();
+        }
+        Err(AccessError::Busy)
+    }
+
+    /// The variable `id`, checked against a length in bytes.
+    fn sized(&self, id: VarId, len: usize) -> Result<&'a Variable, AccessError> {
+        let var = self.schema.get(id).ok_or(AccessError::UnknownVariable)?;
+        if var.len() != len as u64 {
+            #[allow(clippy::cast_possible_truncation)]
+            return Err(AccessError::WrongLength {
+                expected: var.len() as u32,
+                found: len.try_into().unwrap_or(u32::MAX),
+            });
+        }
+        Ok(var)
+    }
+
+    /// One attempt at a consistent copy of variable `id` into `out`, which
+    /// must be exactly the variable's length; [`AccessError::Busy`] if a
+    /// write overlapped it.
+    pub fn try_read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
+        let var = self.sized(id, out.len())?;
+        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
+        let start = sync::read_begin(seq).ok_or(AccessError::Busy)?;
+        sync::load_bytes(self.data, var.offset as usize, out).ok_or(AccessError::OutOfBounds)?;
+        sync::read_fence();
+        if sync::read_still(seq, start) {
+            Ok(())
+        } else {
+            Err(AccessError::Busy)
+        }
+    }
+
+    /// A consistent copy of variable `id` into `out` (exactly the variable's
+    /// length), retrying up to [`SPIN_LIMIT`] times while it is written.
+    pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
+        for _ in 0..SPIN_LIMIT {
+            match self.try_read(id, out) {
+                Err(AccessError::Busy) => sync::spin(),
+                other => return other,
+            }
+        }
+        Err(AccessError::Busy)
+    }
+
+    /// Consistent copies of several variables as of one moment: no write
+    /// that touched any of them lies partly inside the copy. `outs[i]` takes
+    /// `ids[i]`; at most [`MANY_MAX`] at once.
+    pub fn read_many(&self, ids: &[VarId], outs: &mut [&mut [u8]]) -> Result<(), AccessError> {
+        if ids.len() > MANY_MAX || outs.len() != ids.len() {
+            return Err(AccessError::TooMany);
+        }
+        for (&id, out) in ids.iter().zip(outs.iter()) {
+            self.sized(id, out.len())?;
+        }
+        'retry: for _ in 0..SPIN_LIMIT {
+            // Counters are checked in order against a snapshot taken before
+            // any data load; a fixed stack buffer bounds the batch.
+            let mut starts = [0u32; MANY_MAX];
+            for (slot, &id) in starts.iter_mut().zip(ids) {
+                let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
+                match sync::read_begin(seq) {
+                    Some(s) => *slot = s,
+                    None => {
+                        sync::spin();
+                        continue 'retry;
+                    }
+                }
+            }
+            for (&id, out) in ids.iter().zip(outs.iter_mut()) {
+                let var = self.schema.get(id).ok_or(AccessError::UnknownVariable)?;
+                sync::load_bytes(self.data, var.offset as usize, out)
+                    .ok_or(AccessError::OutOfBounds)?;
+            }
+            sync::read_fence();
+            let unchanged = ids.iter().zip(starts.iter()).all(|(&id, &s)| {
+                self.seq_word(id).is_some_and(|seq| sync::read_still(seq, s))
+            });
+            if unchanged {
+                return Ok(());
+            }
+            sync::spin();
+        }
+        Err(AccessError::Busy)
+    }
+
+    /// A consistent copy of the whole data area into `out` (at least
+    /// [`data_len`](Self::data_len) bytes) and the generation it is at.
+    pub fn snapshot(&self, out: &mut [u8]) -> Result<u64, AccessError> {
+        let out = out.get_mut(..self.geo.data_len).ok_or(AccessError::OutOfBounds)?;
+        self.read_consistent(|| {
+            sync::load_bytes(self.data, 0, out);
+            self.load_generation()
+        })
+    }
+
+    /// A consistent copy of `range` of the data area (relative to its start)
+    /// into `out`, which must be as long as the range, and the generation it
+    /// is at.
+    pub fn snapshot_range(&self, start: usize, out: &mut [u8]) -> Result<u64, AccessError> {
+        let end = start.checked_add(out.len()).ok_or(AccessError::OutOfBounds)?;
+        if end > self.geo.data_len {
+            return Err(AccessError::OutOfBounds);
+        }
+        self.read_consistent(|| {
+            sync::load_bytes(self.data, start, out);
+            self.load_generation()
+        })
+    }
+
+    fn typed<T: Value>(&self, id: VarId) -> Result<&'a Variable, AccessError> {
+        let var = self.schema.get(id).ok_or(AccessError::UnknownVariable)?;
+        let kind_ok = var.kind == T::KIND || (var.kind == Kind::Bytes && T::KIND == Kind::U8);
+        if !kind_ok {
+            return Err(AccessError::WrongKind {
+                expected: var.kind,
+                found: T::KIND,
+            });
+        }
+        if var.count != T::COUNT {
+            return Err(AccessError::WrongLength {
+                expected: var.count,
+                found: T::COUNT,
+            });
+        }
+        Ok(var)
+    }
+
+    /// Reads variable `id` as `T`: a scalar for a variable of one element,
+    /// `[S; N]` for one of `N`. `[u8; N]` also reads a `bytes` variable.
+    pub fn get<T: Value>(&self, id: VarId) -> Result<T, AccessError> {
+        self.typed::<T>(id)?;
+        let mut raw = <T::Raw as bytemuck::Zeroable>::zeroed();
+        self.read(id, bytemuck::bytes_of_mut(&mut raw))?;
+        T::from_raw(raw).ok_or(AccessError::InvalidValue)
+    }
+
+    /// [`get`](Self::get) by variable name.
+    pub fn get_by_name<T: Value>(&self, name: &str) -> Result<T, AccessError> {
+        self.get(self.schema.find(name).ok_or(AccessError::UnknownVariable)?)
+    }
+
+    /// Writes variable `id` from `bytes` (exactly its length) and commits:
+    /// returns the new generation.
+    pub fn write(&self, id: VarId, bytes: &[u8]) -> Result<u64, AccessError> {
+        self.write_many(&[(id, bytes)])
+    }
+
+    /// Writes several variables and commits them together: a reader of any
+    /// of them sees all of the new values or none. Returns the new
+    /// generation. Nothing is written if any part is the wrong size.
+    pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, AccessError> {
+        for &(id, bytes) in parts {
+            self.sized(id, bytes.len())?;
+        }
+        let generation = self.load_generation().wrapping_add(1);
+        self.commit(parts.iter().filter_map(|&(id, _)| self.seq_word(id)), generation, || {
+            for &(id, bytes) in parts {
+                if let Some(var) = self.schema.get(id) {
+                    sync::store_bytes(self.data, var.offset as usize, bytes);
+                }
+            }
+        });
+        Ok(generation)
+    }
+
+    /// Writes `value` to variable `id` and commits; returns the new generation.
+    pub fn set<T: Value>(&self, id: VarId, value: T) -> Result<u64, AccessError> {
+        self.typed::<T>(id)?;
+        self.write(id, bytemuck::bytes_of(&value.to_raw()))
+    }
+
+    /// [`set`](Self::set) by variable name.
+    pub fn set_by_name<T: Value>(&self, name: &str, value: T) -> Result<u64, AccessError> {
+        self.set(self.schema.find(name).ok_or(AccessError::UnknownVariable)?, value)
+    }
+
+    /// Writes raw byte ranges of the data area (`(offset, bytes)`, offsets
+    /// relative to the data area) and commits them together, moving the
+    /// sequence counter of every variable they touch. The generation becomes
+    /// `generation` if given (a mirror takes its publisher's), else moves on
+    /// by one. Nothing is written if any range is out of bounds.
+    pub fn write_ranges(&self, ranges: &[(usize, &[u8])], generation: Option<u64>) -> Result<u64, AccessError> {
+        for &(offset, bytes) in ranges {
+            let end = offset.checked_add(bytes.len()).ok_or(AccessError::OutOfBounds)?;
+            if end > self.geo.data_len {
+                return Err(AccessError::OutOfBounds);
+            }
+        }
+        let generation = generation.unwrap_or_else(|| self.load_generation().wrapping_add(1));
+        let touched = ranges.iter().flat_map(|&(offset, bytes)| {
+            self.schema
+                .overlapping(offset..offset + bytes.len())
+                .filter_map(|i| self.seq_word(VarId(u32::try_from(i).unwrap_or(u32::MAX))))
+        });
+        self.commit(touched, generation, || {
+            for &(offset, bytes) in ranges {
+                sync::store_bytes(self.data, offset, bytes);
+            }
+        });
+        Ok(generation)
+    }
+
+    /// The write protocol: counters odd, data, generation, counters even.
+    fn commit<I>(&self, counters: I, generation: u64, data: impl FnOnce())
+    where
+        I: Iterator<Item = &'a AtomicU32> + Clone,
+    {
+        sync::write_begin(self.commit);
+        for seq in counters.clone() {
+            sync::write_begin(seq);
+        }
+        sync::write_fence();
+        data();
+        self.store_generation(generation);
+        for seq in counters {
+            sync::write_end(seq);
+        }
+        sync::write_end(self.commit);
+    }
+
+    /// Repairs what a writer that died mid-write left behind: makes every
+    /// odd counter even and, if any was odd, bumps the generation so that
+    /// every observer rescans. Call it after taking the writer lock.
+    pub fn recover(&self) -> Recovery {
+        let mut report = Recovery::default();
+        let odd = |w: &AtomicU32| w.load(Ordering::Relaxed) & 1 == 1;
+        report.commit = odd(self.commit);
+        for i in 0..self.geo.variable_count {
+            if let Some(seq) = self.seq_word(VarId(i)) {
+                if odd(seq) {
+                    report.variables += 1;
+                    seq.store(seq.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+                }
+            }
+        }
+        if report.repaired() {
+            let generation = self.load_generation().wrapping_add(1);
+            if !odd(self.commit) {
+                sync::write_begin(self.commit);
+            }
+            sync::write_fence();
+            self.store_generation(generation);
+            sync::write_end(self.commit);
+        }
+        report.generation = self.load_generation();
+        report
+    }
+}
+
+/// The largest batch [`Region::read_many`] checks at once.
+pub const MANY_MAX: usize = 64;
+
+#[cfg(all(test, not(loom)))]
+mod tests;

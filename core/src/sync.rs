@@ -1,0 +1,209 @@
+//! Seqlock primitives over 32-bit atomic words.
+//!
+//! A region that other processes map is only ever touched through
+//! [`AtomicU32`] loads and stores: a plain or volatile copy of memory that
+//! another party writes at the same time is a data race in Rust. 32-bit words
+//! are the one atomic width every supported target has (`thumbv6m` has atomic
+//! loads and stores but no compare-and-swap, so none is used here).
+//!
+//! The protocol, for one writer at a time (the caller guarantees it):
+//!
+//! - writer: for every counter it covers, `store(seq + 1, Relaxed)` (odd);
+//!   `fence(Release)`; the data stores (Relaxed); then `store(seq + 2,
+//!   Release)` (even again).
+//! - reader: `s = load(Acquire)` for every counter, retry if any is odd; the
+//!   data loads (Relaxed); `fence(Acquire)`; reload every counter (Relaxed) and
+//!   retry if any moved.
+//!
+//! This is the seqlock form shown correct for the C++/Rust memory model by
+//! H.-J. Boehm ("Can seqlocks get along with programming language memory
+//! models?", 2012). The loom model in `core/tests/loom.rs` checks it.
+
+#[cfg(loom)]
+pub use loom::sync::atomic::{AtomicU32, Ordering, fence};
+
+#[cfg(not(loom))]
+pub use core::sync::atomic::{AtomicU32, Ordering, fence};
+
+/// Waits a moment in a retry loop: a spin hint, or a yield to the model
+/// checker under loom.
+#[inline]
+pub fn spin() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
+
+/// The size of a word in bytes.
+pub const WORD: usize = 4;
+
+/// Starts a read: the counter's value, or `None` while a write is in progress.
+#[inline]
+pub fn read_begin(seq: &AtomicU32) -> Option<u32> {
+    let s = seq.load(Ordering::Acquire);
+    (s & 1 == 0).then_some(s)
+}
+
+/// Ends a read: true when no write started since `read_begin` returned `start`.
+/// Call [`read_fence`] once before a batch of these.
+#[inline]
+pub fn read_still(seq: &AtomicU32, start: u32) -> bool {
+    seq.load(Ordering::Relaxed) == start
+}
+
+/// Orders the data loads of a read before the counter reloads of
+/// [`read_still`].
+#[inline]
+pub fn read_fence() {
+    fence(Ordering::Acquire);
+}
+
+/// Marks a counter odd: a write to what it guards begins. Call
+/// [`write_fence`] once after a batch of these, before the data stores.
+#[inline]
+pub fn write_begin(seq: &AtomicU32) {
+    let s = seq.load(Ordering::Relaxed);
+    // A counter left odd by a dead writer is repaired by `Region::recover`;
+    // here it is forced odd rather than trusted.
+    seq.store((s | 1).wrapping_add(if s & 1 == 0 { 0 } else { 2 }), Ordering::Relaxed);
+}
+
+/// Orders the counter stores of [`write_begin`] before the data stores.
+#[inline]
+pub fn write_fence() {
+    fence(Ordering::Release);
+}
+
+/// Marks a counter even again: the write is published.
+#[inline]
+pub fn write_end(seq: &AtomicU32) {
+    let s = seq.load(Ordering::Relaxed);
+    seq.store((s | 1).wrapping_add(1), Ordering::Release);
+}
+
+/// Copies `out.len()` bytes starting at byte `start` of `words` with relaxed
+/// atomic loads. Returns `None`, copying nothing, when the range is out of
+/// bounds.
+pub fn load_bytes(words: &[AtomicU32], start: usize, out: &mut [u8]) -> Option<()> {
+    let end = start.checked_add(out.len())?;
+    if end > words.len() * WORD {
+        return None;
+    }
+    let mut pos = start;
+    let mut rest = out;
+    while !rest.is_empty() {
+        let word = words.get(pos / WORD)?.load(Ordering::Relaxed).to_le_bytes();
+        let skip = pos % WORD;
+        let take = (WORD - skip).min(rest.len());
+        let (head, tail) = rest.split_at_mut(take);
+        head.copy_from_slice(word.get(skip..skip + take)?);
+        rest = tail;
+        pos += take;
+    }
+    Some(())
+}
+
+/// Copies `src` to byte `start` of `words` with relaxed atomic stores.
+/// Partial words at either end are merged with a load first, which is sound
+/// only because there is one writer. Returns `None`, storing nothing, when
+/// the range is out of bounds.
+pub fn store_bytes(words: &[AtomicU32], start: usize, src: &[u8]) -> Option<()> {
+    let end = start.checked_add(src.len())?;
+    if end > words.len() * WORD {
+        return None;
+    }
+    let mut pos = start;
+    let mut rest = src;
+    while !rest.is_empty() {
+        let slot = words.get(pos / WORD)?;
+        let skip = pos % WORD;
+        let take = (WORD - skip).min(rest.len());
+        let (head, tail) = rest.split_at(take);
+        let value = if take == WORD {
+            let mut w = [0u8; WORD];
+            w.copy_from_slice(head);
+            w
+        } else {
+            let mut w = slot.load(Ordering::Relaxed).to_le_bytes();
+            w.get_mut(skip..skip + take)?.copy_from_slice(head);
+            w
+        };
+        slot.store(u32::from_le_bytes(value), Ordering::Relaxed);
+        rest = tail;
+        pos += take;
+    }
+    Some(())
+}
+
+/// Compares `expected` with the bytes at `start` of `words` (relaxed loads).
+pub fn bytes_equal(words: &[AtomicU32], start: usize, expected: &[u8]) -> bool {
+    let mut buf = [0u8; 64];
+    let mut pos = start;
+    for part in expected.chunks(buf.len()) {
+        let Some(dst) = buf.get_mut(..part.len()) else {
+            return false;
+        };
+        if load_bytes(words, pos, dst).is_none() || dst != part {
+            return false;
+        }
+        pos += part.len();
+    }
+    true
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn words() -> [AtomicU32; 4] {
+        [const { AtomicU32::new(0) }; 4]
+    }
+
+    #[test]
+    fn store_and_load_at_every_alignment() {
+        for start in 0..8 {
+            for len in 0..=(16 - start) {
+                let w = words();
+                let pattern: [u8; 16] = core::array::from_fn(|i| i as u8 + 1);
+                store_bytes(&w, start, &pattern[..len]).unwrap();
+                let mut all = [0u8; 16];
+                load_bytes(&w, 0, &mut all).unwrap();
+                for (i, b) in all.iter().enumerate() {
+                    let want = if i >= start && i < start + len { pattern[i - start] } else { 0 };
+                    assert_eq!(*b, want, "start {start} len {len} byte {i}");
+                }
+                assert!(bytes_equal(&w, start, &pattern[..len]));
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_bounds_touches_nothing() {
+        let w = words();
+        assert!(store_bytes(&w, 14, &[1, 2, 3]).is_none());
+        assert!(load_bytes(&w, 15, &mut [0; 2]).is_none());
+        assert!(store_bytes(&w, usize::MAX, &[1]).is_none());
+        let mut all = [0u8; 16];
+        load_bytes(&w, 0, &mut all).unwrap();
+        assert_eq!(all, [0; 16]);
+    }
+
+    #[test]
+    fn counters_go_odd_then_even() {
+        let seq = AtomicU32::new(4);
+        assert_eq!(read_begin(&seq), Some(4));
+        write_begin(&seq);
+        assert_eq!(seq.load(Ordering::Relaxed), 5);
+        assert_eq!(read_begin(&seq), None);
+        write_end(&seq);
+        assert_eq!(seq.load(Ordering::Relaxed), 6);
+        assert!(!read_still(&seq, 4));
+        // A counter left odd by a dead writer moves on to a fresh odd value.
+        seq.store(7, Ordering::Relaxed);
+        write_begin(&seq);
+        assert_eq!(seq.load(Ordering::Relaxed), 9);
+        write_end(&seq);
+        assert_eq!(seq.load(Ordering::Relaxed), 10);
+    }
+}
