@@ -1,0 +1,262 @@
+//! The serving side of one subscription: schema parts, then updates from the
+//! hub's chunk table, bounded by acknowledgements.
+//!
+//! The publisher keeps no copy of the data and no queue: each update is cut
+//! from the hub's current shadow when it is sent. At most `max_in_flight`
+//! updates are unacknowledged; past that nothing new starts and the next
+//! update covers everything since the last one sent (a slow peer gets fewer,
+//! larger updates).
+//!
+//! A multi-part update keeps the generation of its first part. Its data is
+//! borrowed anew for each part, so when the source moves in between, later
+//! parts may carry newer bytes than the label says. Those bytes lie in chunks
+//! stamped after the label, so the next update (whose base is the label)
+//! sends them again with the rest: the mirror is exact again after it. Such
+//! an update is "torn", and the next one is cut from the chunk table, never
+//! from the exact ranges of the last scan (which compare two generations and
+//! would miss a byte that went back to its old value).
+
+use core::ops::Range;
+
+use heapless::Deque;
+
+use super::server::{Access, RegionId, Source};
+use crate::codec::{EncodeError, Framing, SchemaHeader, SchemaParts, UpdateParts};
+use crate::diff::{ByteRange, ChangedSince};
+
+/// The most updates in flight a server allows per subscription.
+pub(crate) const IN_FLIGHT_CAP: usize = 8;
+
+/// What the publisher sends next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Schema parts, from variable `next`.
+    Schema { next: usize },
+    /// Updates.
+    Streaming,
+}
+
+/// An update whose parts are being sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Current {
+    base: u64,
+    label: u64,
+    /// The data offset the next part starts from.
+    position: usize,
+    /// Whether its ranges are the exact ranges of the hub's last scan.
+    recent: bool,
+}
+
+/// One subscription of the connection's peer.
+#[derive(Debug)]
+pub(crate) struct Publication {
+    pub(crate) handle: u16,
+    pub(crate) region: RegionId,
+    pub(crate) access: Access,
+    table: bool,
+    instance: u64,
+    phase: Phase,
+    /// The base of the next update: `None` for a full one.
+    base: Option<u64>,
+    /// An update is due even if the source has not moved (the first one,
+    /// and after a resync).
+    due: bool,
+    in_flight: Deque<u64, IN_FLIGHT_CAP>,
+    current: Option<Current>,
+    torn: bool,
+    avoid_recent: bool,
+    pub(crate) updates: u64,
+    pub(crate) resyncs: u64,
+}
+
+/// The ranges of an update, cut to start at `from`.
+#[derive(Clone, Debug)]
+struct Plan<'s> {
+    ranges: Ranges<'s>,
+    from: usize,
+}
+
+#[derive(Clone, Debug)]
+enum Ranges<'s> {
+    Whole(Option<Range<usize>>),
+    Recent(core::slice::Iter<'s, ByteRange>),
+    Chunks(ChangedSince<'s>),
+}
+
+impl Iterator for Plan<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        loop {
+            let range = match &mut self.ranges {
+                Ranges::Whole(range) => range.take()?,
+                Ranges::Recent(iter) => iter.next()?.as_range(),
+                Ranges::Chunks(iter) => iter.next()?.as_range(),
+            };
+            if range.end > self.from {
+                return Some(range.start.max(self.from)..range.end);
+            }
+        }
+    }
+}
+
+impl Publication {
+    /// A subscription to `source`; `resume` is the peer's instance and
+    /// generation, if it holds a copy.
+    pub(crate) fn new(
+        handle: u16,
+        region: RegionId,
+        access: Access,
+        table: bool,
+        resume: Option<crate::codec::Resume>,
+        source: &Source<'_>,
+    ) -> Publication {
+        let base = resume
+            .filter(|r| r.instance == source.instance && r.generation <= source.generation)
+            .map(|r| r.generation);
+        Publication {
+            handle,
+            region,
+            access,
+            table,
+            instance: source.instance,
+            phase: Phase::Schema { next: 0 },
+            base,
+            due: true,
+            in_flight: Deque::new(),
+            current: None,
+            torn: false,
+            avoid_recent: false,
+            updates: 0,
+            resyncs: 0,
+        }
+    }
+
+    /// The peer acknowledged `generation`. A generation this publisher did
+    /// not send is a resync request: the peer holds that generation.
+    pub(crate) fn on_ack(&mut self, generation: u64, source: Option<&Source<'_>>) {
+        if let Some(at) = self.in_flight.iter().position(|&g| g == generation) {
+            for _ in 0..=at {
+                self.in_flight.pop_front();
+            }
+            return;
+        }
+        self.resyncs += 1;
+        self.in_flight.clear();
+        self.current = None;
+        self.due = true;
+        self.avoid_recent = true;
+        self.torn = false;
+        self.base = source
+            .filter(|s| s.instance == self.instance && generation <= s.generation)
+            .map(|_| generation);
+    }
+
+    /// Writes this subscription's next frame into `buf`: a schema part or an
+    /// update part. `Ok(None)` when nothing is due or the in-flight limit is
+    /// reached.
+    pub(crate) fn next_frame(
+        &mut self,
+        source: &Source<'_>,
+        peer_max: usize,
+        max_in_flight: usize,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, EncodeError> {
+        if source.instance != self.instance {
+            // The region was created anew: its schema again, then everything.
+            self.instance = source.instance;
+            self.phase = Phase::Schema { next: 0 };
+            self.base = None;
+            self.due = true;
+            self.in_flight.clear();
+            self.current = None;
+        }
+        if let Phase::Schema { next } = self.phase {
+            let header = SchemaHeader {
+                handle: self.handle,
+                instance: source.instance,
+                fingerprint: source.schema.fingerprint(),
+                data_len: u32::try_from(source.data.len()).map_err(|_| EncodeError::Invalid)?,
+            };
+            let vars = source.schema.variables();
+            let mut parts =
+                SchemaParts::new(header, vars, self.table, peer_max, Framing::LengthPrefix)
+                    .starting_at(next);
+            let n = parts.next_frame(buf).transpose()?;
+            self.phase = if parts.is_done() {
+                Phase::Streaming
+            } else {
+                Phase::Schema {
+                    next: parts.next_variable(),
+                }
+            };
+            return Ok(n);
+        }
+        let current = match self.current {
+            Some(current) => current,
+            None => {
+                let needed = self.due || self.base != Some(source.generation);
+                if !needed || self.in_flight.len() >= max_in_flight.clamp(1, IN_FLIGHT_CAP) {
+                    return Ok(None);
+                }
+                let base = self.base.filter(|&b| b <= source.generation).unwrap_or(0);
+                let recent = base != 0
+                    && !self.avoid_recent
+                    && source.recent.is_some_and(|(from, _)| from == base);
+                let current = Current {
+                    base,
+                    label: source.generation,
+                    position: 0,
+                    recent,
+                };
+                // Room was checked above.
+                let _ = self.in_flight.push_back(current.label);
+                self.due = false;
+                current
+            }
+        };
+        if source.generation != current.label {
+            self.torn = true;
+        }
+        let ranges = if current.base == 0 {
+            Ranges::Whole(Some(0..source.data.len()))
+        } else if let (true, Some((_, recent))) = (
+            current.recent && source.generation == current.label,
+            source.recent,
+        ) {
+            Ranges::Recent(recent.iter())
+        } else {
+            Ranges::Chunks(source.changes.changed_since(current.base))
+        };
+        let plan = Plan {
+            ranges,
+            from: current.position,
+        };
+        let mut parts = UpdateParts::new(
+            self.handle,
+            current.base,
+            current.label,
+            source.data,
+            plan,
+            peer_max,
+            Framing::LengthPrefix,
+        );
+        let n = match parts.next_frame(buf) {
+            Some(result) => result?,
+            None => 0,
+        };
+        if parts.is_done() {
+            self.current = None;
+            self.base = Some(current.label);
+            self.avoid_recent = self.torn;
+            self.torn = false;
+            self.updates += 1;
+        } else {
+            self.current = Some(Current {
+                position: parts.position(),
+                ..current
+            });
+        }
+        Ok(Some(n))
+    }
+}

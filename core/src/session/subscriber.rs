@@ -1,0 +1,250 @@
+//! The mirror side of one subscription: applies updates to the caller's
+//! mirror and decides when to ask for a resync.
+//!
+//! Rules (also in `spec/wire-format.md`, "Sessions"):
+//!
+//! - Every range of a part is checked against the mirror's data area before
+//!   any byte is written; a part that reaches outside closes the connection.
+//! - A part continues the update in progress when it has the same base and
+//!   generation and starts at or after the end of the previous part (parts
+//!   ascend; the parts of a full update are contiguous from 0).
+//! - A new update starts when its base is the generation the mirror holds,
+//!   or when it is a full update (base 0, first byte at offset 0) and one is
+//!   expected (first subscription, new region instance, after a resync
+//!   request).
+//! - Anything else is an anomaly (a repeated, late or skipped part, or an
+//!   update from another base): nothing of it is written, the mirror's
+//!   generation goes back to 0 and it asks for a full update with an Ack of
+//!   generation 0. On a byte stream this only happens with a faulty peer;
+//!   a part lost for good would go unseen, which a stream never does.
+//! - The generation is written with the last part only; then an Ack is due.
+
+use crate::Region;
+use crate::codec::{ErrorCode, SchemaPart, Update};
+
+/// Ranges written to the mirror per commit.
+const BATCH: usize = 16;
+
+/// An update being applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Progress {
+    base: u64,
+    label: u64,
+    /// The end of the last range applied.
+    next: usize,
+}
+
+/// Where the subscription stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Subscribe sent (or due); waiting for the schema.
+    Waiting,
+    /// Schema checked: updates flow.
+    Live,
+}
+
+/// A subscription that failed in a way the connection cannot survive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fatal {
+    pub(crate) code: ErrorCode,
+    pub(crate) reason: &'static str,
+}
+
+/// What a schema part did to the subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SchemaOutcome {
+    Accepted,
+    Mismatch,
+}
+
+/// One subscription of a client.
+#[derive(Debug)]
+pub(crate) struct Subscriber<'r> {
+    pub(crate) mirror: Region<'r>,
+    pub(crate) phase: Phase,
+    /// The resume point sent with the subscribe, if any.
+    pub(crate) resume: Option<crate::codec::Resume>,
+    /// The region instance of the publisher.
+    instance: u64,
+    /// The last generation the mirror holds completely.
+    held: u64,
+    /// Whether an update from base 0 is taken.
+    full_ok: bool,
+    progress: Option<Progress>,
+    /// A full update was asked for after an anomaly and has not completed.
+    resyncing: bool,
+    /// An Ack to send (the latest completed generation, or a resync).
+    pub(crate) ack_due: Option<u64>,
+    /// An `Updated` event to report: generation, and whether any of the
+    /// updates since the last report was full.
+    pub(crate) updated: Option<(u64, bool)>,
+    /// Resync requests made (for the session's stats).
+    pub(crate) resyncs: u64,
+    /// Updates completed (for the session's stats).
+    pub(crate) updates: u64,
+}
+
+impl<'r> Subscriber<'r> {
+    /// A subscription for `mirror`; `resume` is kept only if it names the
+    /// generation the mirror holds.
+    pub(crate) fn new(mirror: Region<'r>, resume: Option<crate::codec::Resume>) -> Self {
+        let held = mirror.generation().unwrap_or(0);
+        let resume = resume.filter(|r| r.generation == held);
+        Subscriber {
+            mirror,
+            phase: Phase::Waiting,
+            resume,
+            instance: 0,
+            held,
+            full_ok: true,
+            progress: None,
+            resyncing: false,
+            ack_due: None,
+            updated: None,
+            resyncs: 0,
+            updates: 0,
+        }
+    }
+
+    /// The instance of the publisher's region and the generation held, once
+    /// the schema is in: what to resume from on a later connection.
+    pub(crate) fn resume_point(&self) -> Option<crate::codec::Resume> {
+        (self.phase == Phase::Live).then_some(crate::codec::Resume {
+            instance: self.instance,
+            generation: self.held,
+        })
+    }
+
+    pub(crate) fn on_schema(&mut self, part: &SchemaPart<'_>) -> SchemaOutcome {
+        let data_len = usize::try_from(part.data_len).unwrap_or(usize::MAX);
+        if part.fingerprint != self.mirror.fingerprint() || data_len != self.mirror.data_len() {
+            return SchemaOutcome::Mismatch;
+        }
+        match self.phase {
+            Phase::Waiting => {
+                self.instance = part.instance;
+                self.full_ok = self.resume.is_none_or(|r| r.instance != part.instance);
+                self.phase = Phase::Live;
+            }
+            Phase::Live if part.instance != self.instance => {
+                // The region was created anew: only a full update means
+                // anything now.
+                self.instance = part.instance;
+                self.full_ok = true;
+                self.progress = None;
+            }
+            Phase::Live => {}
+        }
+        SchemaOutcome::Accepted
+    }
+
+    pub(crate) fn on_update(&mut self, update: &Update<'_>) -> Result<(), Fatal> {
+        if self.phase != Phase::Live {
+            return Ok(());
+        }
+        let data_len = self.mirror.data_len();
+        if update.ranges.iter().any(|s| s.range().end > data_len) {
+            return Err(Fatal {
+                code: ErrorCode::OutOfBounds,
+                reason: "update reaches outside the data area",
+            });
+        }
+        let key = (update.base, update.generation);
+        let full = update.base == 0;
+        let first = update.ranges.iter().next().map(|s| s.range().start);
+        let full_start = full && self.full_ok && first.is_none_or(|o| o == 0);
+        if let Some(p) = self.progress.take() {
+            // Parts ascend; the parts of a full update are contiguous.
+            let follows = first.is_none_or(|o| if full { o == p.next } else { o >= p.next });
+            if (p.base, p.label) == key && follows {
+                return self.apply(update, p);
+            }
+            if !full_start {
+                return self.anomaly(true);
+            }
+        }
+        if !(full_start || (!full && update.base == self.held)) {
+            // The last part of a full update that could not be taken: the
+            // publisher now waits for its ack; ask again.
+            return self.anomaly(full && update.last);
+        }
+        let p = Progress {
+            base: update.base,
+            label: update.generation,
+            next: 0,
+        };
+        self.apply(update, p)
+    }
+
+    /// A part that breaks the order of updates: some part may have been
+    /// skipped or repeated. The mirror no longer vouches for any generation:
+    /// it goes back to 0 and asks for a full update. Parts sent before the
+    /// publisher saw the request keep arriving until the full update starts;
+    /// they are ignored, so one anomaly costs one full update. Only a full
+    /// update broken in its turn (`broke_update`) asks again, at most once per
+    /// full update sent.
+    fn anomaly(&mut self, broke_update: bool) -> Result<(), Fatal> {
+        self.progress = None;
+        if self.resyncing && !broke_update {
+            return Ok(());
+        }
+        self.resyncing = true;
+        self.full_ok = true;
+        self.held = 0;
+        self.mirror
+            .write_ranges(&[], Some(0))
+            .map_err(|_| mirror_busy())?;
+        self.ack_due = Some(0);
+        self.resyncs += 1;
+        Ok(())
+    }
+
+    fn apply(&mut self, update: &Update<'_>, mut p: Progress) -> Result<(), Fatal> {
+        let mut batch: [(usize, &[u8]); BATCH] = [(0, &[]); BATCH];
+        let mut n = 0;
+        for span in update.ranges.iter() {
+            if let Some(slot) = batch.get_mut(n) {
+                *slot = (span.range().start, span.bytes);
+                n += 1;
+            }
+            p.next = span.range().end;
+            if n == BATCH {
+                self.write(&batch, self.held)?;
+                n = 0;
+            }
+        }
+        let rest = batch.get(..n).unwrap_or(&[]);
+        if !update.last {
+            if !rest.is_empty() {
+                self.write(rest, self.held)?;
+            }
+            self.progress = Some(p);
+            return Ok(());
+        }
+        self.write(rest, update.generation)?;
+        self.progress = None;
+        self.held = update.generation;
+        let full = update.base == 0;
+        self.full_ok = false;
+        self.resyncing = false;
+        self.ack_due = Some(update.generation);
+        let resynced = full || self.updated.is_some_and(|(_, r)| r);
+        self.updated = Some((update.generation, resynced));
+        self.updates += 1;
+        Ok(())
+    }
+
+    fn write(&self, ranges: &[(usize, &[u8])], generation: u64) -> Result<(), Fatal> {
+        self.mirror
+            .write_ranges(ranges, Some(generation))
+            .map(|_| ())
+            .map_err(|_| mirror_busy())
+    }
+}
+
+fn mirror_busy() -> Fatal {
+    Fatal {
+        code: ErrorCode::Other,
+        reason: "mirror cannot be written",
+    }
+}

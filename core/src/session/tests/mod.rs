@@ -1,0 +1,393 @@
+//! A deterministic two-peer harness: a client and a server joined by
+//! in-memory byte pipes, a simulated clock, and a hub of Vec-backed regions
+//! scanned with the real diff engine and chunk table.
+
+mod handshake;
+mod rights;
+mod sync;
+mod timers;
+
+use std::boxed::Box;
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+use crate::Region;
+use crate::codec::{ErrorCode, Resume};
+use crate::diff::{ByteRange, Differ, Generations};
+use crate::layout::{init, required_len};
+use crate::schema::{Kind, Schema, SchemaBuf, SchemaBuilder};
+use crate::time::{Duration, Instant};
+
+/// Bytes of the big test region: 1 MiB, smaller under miri.
+pub(super) const BIG: u32 = if cfg!(miri) { 4 << 10 } else { 1 << 20 };
+
+/// A telemetry-and-setpoint region.
+pub(super) static ROBOT: SchemaBuf<6> = SchemaBuilder::new()
+    .var("pos", Kind::F32, 3)
+    .var("vel", Kind::F32, 3)
+    .var("setpoint", Kind::F32, 1)
+    .writable()
+    .var("flag", Kind::Bool, 1)
+    .writable()
+    .var("count", Kind::U32, 1)
+    .var("log", Kind::Bytes, 2000)
+    .build();
+
+/// The same names, another layout.
+pub(super) static OTHER: SchemaBuf<1> = SchemaBuilder::new().var("pos", Kind::F64, 3).build();
+
+/// One large variable.
+pub(super) static BLOB: SchemaBuf<1> = SchemaBuilder::new().var("blob", Kind::Bytes, BIG).build();
+
+pub(super) struct TestRegion {
+    pub(super) name: &'static str,
+    pub(super) instance: u64,
+    pub(super) schema: Schema<'static>,
+    /// What local writers write.
+    pub(super) live: Vec<u8>,
+    shadow: Vec<u8>,
+    table: Generations<'static>,
+    pub(super) generation: u64,
+    recent: Option<(u64, Vec<ByteRange>)>,
+}
+
+impl TestRegion {
+    pub(super) fn new(name: &'static str, schema: Schema<'static>, instance: u64) -> TestRegion {
+        let len = (schema.data_len() as usize).div_ceil(64) * 64;
+        let chunks = Generations::chunks_for(len, 64);
+        let table: &'static mut [u64] = Box::leak(vec![0u64; chunks].into_boxed_slice());
+        let mut table = Generations::new(table, len, 64).unwrap();
+        table.reset(1);
+        TestRegion {
+            name,
+            instance,
+            schema,
+            live: vec![0; len],
+            shadow: vec![0; len],
+            table,
+            generation: 1,
+            recent: None,
+        }
+    }
+
+    /// What the hub does periodically: diff the live data against the
+    /// shadow, stamp the chunks, move the generation.
+    pub(super) fn scan(&mut self) {
+        let mut out = [ByteRange::default(); 64];
+        let next = self.generation + 1;
+        let result = Differ::new().update(
+            &self.live,
+            &mut self.shadow,
+            &mut out,
+            Some((&mut self.table, next)),
+        );
+        match result {
+            Ok(0) => {}
+            Ok(n) => {
+                self.recent = Some((self.generation, out[..n].to_vec()));
+                self.generation = next;
+            }
+            Err(_) => {
+                self.recent = None;
+                self.generation = next;
+            }
+        }
+    }
+
+    pub(super) fn data(&self) -> &[u8] {
+        &self.shadow
+    }
+}
+
+#[derive(Default)]
+pub(super) struct TestHub {
+    pub(super) regions: Vec<TestRegion>,
+    /// (tenant, client, secret)
+    pub(super) clients: Vec<(&'static str, &'static str, &'static [u8])>,
+    /// (client, region, access); a missing entry is `Read`.
+    pub(super) rights: Vec<(&'static str, &'static str, Access)>,
+}
+
+pub(super) const TENANT: &str = "acme";
+
+impl TestHub {
+    pub(super) fn new() -> TestHub {
+        TestHub {
+            regions: vec![
+                TestRegion::new("robot", ROBOT.as_schema(), 0x1111),
+                TestRegion::new("blob", BLOB.as_schema(), 0x2222),
+            ],
+            clients: vec![(TENANT, "probe", b"probe-secret"), ("other", "probe", b"x")],
+            rights: vec![("probe", "robot", Access::ReadWrite)],
+        }
+    }
+
+    pub(super) fn region(&mut self, name: &str) -> &mut TestRegion {
+        self.regions.iter_mut().find(|r| r.name == name).unwrap()
+    }
+}
+
+impl Hub for TestHub {
+    fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]> {
+        self.clients
+            .iter()
+            .find(|(t, c, _)| *t == tenant && *c == client)
+            .map(|(_, _, s)| *s)
+    }
+
+    fn access(&self, tenant: &str, client: &str, region: &str) -> Access {
+        if tenant != TENANT {
+            return Access::None;
+        }
+        self.rights
+            .iter()
+            .find(|(c, r, _)| *c == client && *r == region)
+            .map_or(Access::Read, |(_, _, a)| *a)
+    }
+
+    fn resolve(&self, tenant: &str, region: &str) -> Option<RegionId> {
+        if tenant != TENANT {
+            return None;
+        }
+        let i = self.regions.iter().position(|r| r.name == region)?;
+        Some(RegionId(i as u32))
+    }
+
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        let r = self.regions.get(region.0 as usize)?;
+        Some(Source {
+            instance: r.instance,
+            generation: r.generation,
+            schema: r.schema,
+            data: &r.shadow,
+            changes: &r.table,
+            recent: r.recent.as_ref().map(|(base, ranges)| (*base, &ranges[..])),
+        })
+    }
+
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode> {
+        let r = self
+            .regions
+            .get_mut(region.0 as usize)
+            .ok_or(ErrorCode::UnknownRegion)?;
+        for &(offset, bytes) in ranges {
+            r.live[offset..offset + bytes.len()].copy_from_slice(bytes);
+        }
+        r.scan();
+        Ok(r.generation)
+    }
+}
+
+/// A fresh mirror for `schema`, in leaked memory.
+pub(super) fn mirror(schema: Schema<'static>) -> Region<'static> {
+    let len = required_len(&schema).unwrap();
+    let words: &'static mut [u32] = Box::leak(vec![0u32; len / 4].into_boxed_slice());
+    let bytes: &'static mut [u8] = bytemuck::cast_slice_mut(words);
+    init(bytes, &schema, 0xABCD).unwrap();
+    Region::from_bytes(bytes, schema).unwrap()
+}
+
+/// The mirror's data area and generation.
+pub(super) fn contents(region: &Region<'_>) -> (Vec<u8>, u64) {
+    let mut out = vec![0; region.data_len()];
+    let generation = region.snapshot(&mut out).unwrap();
+    (out, generation)
+}
+
+pub(super) const SECRET: &[u8] = b"probe-secret";
+
+pub(super) fn client_config() -> ClientConfig<'static> {
+    ClientConfig::new("probe", TENANT, SECRET)
+}
+
+/// Splits length-prefixed bytes into whole framed frames.
+pub(super) fn split_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let (mut len, mut shift, mut i) = (0usize, 0, 0);
+        loop {
+            let b = bytes[i];
+            len |= usize::from(b & 0x7F) << shift;
+            shift += 7;
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        frames.push(bytes[..i + len].to_vec());
+        bytes = &bytes[i + len..];
+    }
+    frames
+}
+
+/// The body of a framed frame.
+pub(super) fn body(framed: &[u8]) -> &[u8] {
+    let i = framed.iter().position(|b| b & 0x80 == 0).unwrap();
+    &framed[i + 1..]
+}
+
+type Mangle = Box<dyn FnMut(Vec<Vec<u8>>) -> Vec<Vec<u8>>>;
+
+/// A client and a server joined by in-memory pipes.
+pub(super) struct Pair<const RX: usize> {
+    pub(super) now: Instant,
+    pub(super) hub: TestHub,
+    pub(super) client: Client<'static, 4, RX>,
+    pub(super) server: Server<4, 4096>,
+    /// Bytes the client sent, in order.
+    pub(super) client_log: Vec<u8>,
+    /// While true, what the client sends is kept back (a peer that acks
+    /// slowly).
+    pub(super) hold_client: bool,
+    pub(super) held: Vec<u8>,
+    /// While set, server frames pass through it before the client.
+    pub(super) mangle: Option<Mangle>,
+    /// Server frames delivered to the client, framed.
+    pub(super) server_frames: Vec<Vec<u8>>,
+    /// While set, at most this many more server frames reach the client;
+    /// the rest are lost (a connection that drops).
+    pub(super) budget: Option<usize>,
+    pub(super) events: Vec<Event>,
+}
+
+impl<const RX: usize> Pair<RX> {
+    pub(super) fn new(hub: TestHub) -> Self {
+        Self::with(hub, client_config(), ServerConfig::new(7))
+    }
+
+    pub(super) fn with(hub: TestHub, client: ClientConfig<'static>, server: ServerConfig) -> Self {
+        let now = Instant::from_millis(1_000);
+        Pair {
+            now,
+            hub,
+            client: Client::new(now, client),
+            server: Server::new(now, server, [0x5A; 32]),
+            client_log: Vec::new(),
+            hold_client: false,
+            held: Vec::new(),
+            mangle: None,
+            server_frames: Vec::new(),
+            budget: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Moves bytes both ways until neither side has anything to send.
+    pub(super) fn drive(&mut self) {
+        let mut buf = vec![0u8; 8192];
+        let mut small = vec![0u8; RX + 5];
+        for _ in 0..1_000_000 {
+            let mut moved = false;
+            while let Some(n) = self.client.poll_transmit(self.now, &mut buf) {
+                moved = true;
+                self.client_log.extend_from_slice(&buf[..n]);
+                if self.hold_client {
+                    self.held.extend_from_slice(&buf[..n]);
+                } else {
+                    self.server.handle_input(self.now, &buf[..n], &mut self.hub);
+                }
+            }
+            // Server frames are cut to what the client takes.
+            let out: &mut [u8] = if RX + 5 < buf.len() {
+                &mut small
+            } else {
+                &mut buf
+            };
+            while let Some(n) = self.server.poll_transmit(self.now, out, &self.hub) {
+                moved = true;
+                let mut frames = split_frames(&out[..n]);
+                if let Some(mangle) = self.mangle.as_mut() {
+                    frames = mangle(frames);
+                }
+                for frame in frames {
+                    if let Some(left) = self.budget.as_mut() {
+                        if *left == 0 {
+                            continue;
+                        }
+                        *left -= 1;
+                    }
+                    assert!(
+                        body(&frame).len() <= RX.max(128),
+                        "frame over the client's limit"
+                    );
+                    self.client.handle_input(self.now, &frame);
+                    self.server_frames.push(frame);
+                }
+            }
+            while let Some(e) = self.client.poll_event() {
+                self.events.push(e);
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the peers never went quiet");
+    }
+
+    /// Delivers what the client sent while held.
+    pub(super) fn release(&mut self) {
+        self.hold_client = false;
+        let held = core::mem::take(&mut self.held);
+        self.server.handle_input(self.now, &held, &mut self.hub);
+    }
+
+    /// Advances the clock and fires due timers on both sides.
+    pub(super) fn advance(&mut self, by: Duration) {
+        self.now = self.now + by;
+        if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.client.handle_timeout(self.now);
+        }
+        if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.server.handle_timeout(self.now);
+        }
+    }
+
+    pub(super) fn connect(hub: TestHub) -> Self {
+        let mut pair = Self::new(hub);
+        pair.drive();
+        assert!(pair.client.is_connected());
+        pair
+    }
+
+    /// Subscribes a fresh mirror to `region` and syncs it.
+    pub(super) fn subscribe(
+        &mut self,
+        region: &str,
+        schema: Schema<'static>,
+    ) -> (Handle, Region<'static>) {
+        let m = mirror(schema);
+        let h = self.client.subscribe(region, m, None).unwrap();
+        self.drive();
+        (h, m)
+    }
+
+    /// Asserts that the mirror equals the hub's shadow and generation.
+    pub(super) fn assert_synced(&mut self, region: &str, m: &Region<'_>) {
+        let r = self.hub.region(region);
+        let (data, generation) = contents(m);
+        let differ: Vec<usize> = (0..data.len())
+            .filter(|&i| data[i] != r.data()[i])
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "mirror differs from the source at {} bytes from {:?} (mirror at {generation}, source at {})",
+            differ.len(),
+            differ.first(),
+            r.generation
+        );
+        assert_eq!(generation, r.generation);
+    }
+
+    pub(super) fn take_events(&mut self) -> Vec<Event> {
+        core::mem::take(&mut self.events)
+    }
+}
+
+pub(super) fn resume_of(pair: &Pair<4096>, h: Handle) -> Resume {
+    pair.client.resume_point(h).unwrap()
+}
