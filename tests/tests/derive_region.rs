@@ -4,8 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 use memwire::layout::{init, required_len};
 use memwire::schema::Record;
-use memwire::{Region, RegionView};
-use memwire_derive::Schema;
+use memwire::{Region, RegionView, Schema};
 
 #[derive(Schema, Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 #[repr(C)]
@@ -56,7 +55,14 @@ fn derived_struct_lays_out_and_reads_back_whole() {
     let names: Vec<String> = view.variables().map(|v| v.name.to_string()).collect();
     assert_eq!(
         names,
-        ["uptime_ms", "position", "setpoint", "mode", "error.count", "flags"]
+        [
+            "uptime_ms",
+            "position",
+            "setpoint",
+            "mode",
+            "error.count",
+            "flags"
+        ]
     );
     let setpoint = view.variable(view.find("setpoint").unwrap()).unwrap();
     assert!(setpoint.writable);

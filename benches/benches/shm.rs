@@ -1,0 +1,334 @@
+//! Shared-memory regions beside their baselines, in the same run.
+//!
+//! `cargo bench -p memwire-benches --bench shm`
+//!
+//! - `shm-read/<size>/<case>`: reading an 8-byte and a 1 KiB variable of a
+//!   mapped region (`ShmRegion::read`: seqlock, atomic word copies, bounded
+//!   retry), uncontended and while a writer thread on the other core
+//!   rewrites another variable of the same region as fast as it can.
+//!   Baselines: a `std::sync::RwLock` around the same bytes (one lock for
+//!   the whole record, as a process would share it between threads; the
+//!   contended writer takes it for the other field) and a plain copy.
+//! - `shm-write/<size>/<case>`: `ShmWriter::write` (commit and futex wake)
+//!   against an `RwLock` write and a plain copy.
+//! - `shm-wake/<case>`: cross-process round trip: this process commits to
+//!   region `ping`; a peer process waiting on it wakes and commits to `pong`,
+//!   on which this process waits. Two wake-ups per iteration. Baselines: the
+//!   same ping-pong on two raw futex words in a shared mapping, and one byte
+//!   each way over a Unix socket.
+
+#[path = "../src/bin/shm-bench-peer/shared.rs"]
+#[allow(dead_code)]
+mod shared;
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use memwire::Region;
+use memwire::layout::{init, required_len};
+use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+use memwire_std::shm::{Root, ShmRegion, ShmWriter};
+
+/// `small` and `other` are 1 KiB apart, on different cache lines.
+static SCHEMA: SchemaBuf<3> = SchemaBuilder::new()
+    .var("small", Kind::U64, 1)
+    .var("big", Kind::Bytes, 1024)
+    .var("other", Kind::U64, 1)
+    .build();
+
+static PING: SchemaBuf<1> = SchemaBuilder::new().var("value", Kind::U64, 1).build();
+
+/// The same record behind one lock.
+struct Record {
+    small: [u8; 8],
+    big: [u8; 1024],
+    other: [u8; 8],
+}
+
+fn temp_root(name: &str) -> Root {
+    let dir = std::env::temp_dir().join(format!("memwire-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Root::new(dir)
+}
+
+/// A thread that rewrites `other` until dropped.
+struct Hammer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Hammer {
+    fn start(mut write: impl FnMut(u64) + Send + 'static) -> Hammer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                write(i);
+                i += 1;
+            }
+            i
+        });
+        Hammer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Hammer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn reads(c: &mut Criterion) {
+    let root = temp_root("read");
+    let writer = Arc::new(ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).expect("create"));
+    let reader = ShmRegion::open(&root, "t/r").expect("open");
+    let small = reader.schema().find("small").expect("small");
+    let big = reader.schema().find("big").expect("big");
+    let other = reader.schema().find("other").expect("other");
+    let lock = Arc::new(RwLock::new(Record {
+        small: [1; 8],
+        big: [2; 1024],
+        other: [3; 8],
+    }));
+    let mut memory = vec![0u32; required_len(&SCHEMA.as_schema()).expect("len") / 4];
+    init(
+        bytemuck::cast_slice_mut(&mut memory),
+        &SCHEMA.as_schema(),
+        1,
+    )
+    .expect("init");
+    let core = Region::from_bytes(bytemuck::cast_slice_mut(&mut memory), SCHEMA.as_schema())
+        .expect("region");
+    let plain_small = [1u8; 8];
+    let plain_big = [2u8; 1024];
+
+    let mut group = c.benchmark_group("shm-read");
+    group
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for contended in [false, true] {
+        let case = if contended {
+            "contended"
+        } else {
+            "uncontended"
+        };
+        let shm_hammer = contended.then(|| {
+            let w = Arc::clone(&writer);
+            Hammer::start(move |i| {
+                let _ = w.write(other, &i.to_le_bytes());
+            })
+        });
+        let mut out8 = [0u8; 8];
+        let mut out1k = [0u8; 1024];
+        group.bench_function(format!("8B/{case}/seqlock"), |b| {
+            b.iter(|| reader.read(black_box(small), &mut out8).expect("read"));
+        });
+        group.bench_function(format!("1KiB/{case}/seqlock"), |b| {
+            b.iter(|| reader.read(black_box(big), &mut out1k).expect("read"));
+        });
+        if !contended {
+            // The core's seqlock read on process memory: what the mapped
+            // handle adds on top of it.
+            group.bench_function("8B/uncontended/core-region", |b| {
+                b.iter(|| core.read(black_box(small), &mut out8).expect("read"));
+            });
+            group.bench_function("1KiB/uncontended/core-region", |b| {
+                b.iter(|| core.read(black_box(big), &mut out1k).expect("read"));
+            });
+        }
+        drop(shm_hammer);
+        let lock_hammer = contended.then(|| {
+            let l = Arc::clone(&lock);
+            Hammer::start(move |i| {
+                if let Ok(mut g) = l.write() {
+                    g.other = i.to_le_bytes();
+                }
+            })
+        });
+        group.bench_function(format!("8B/{case}/rwlock"), |b| {
+            b.iter(|| out8.copy_from_slice(&black_box(&lock).read().expect("lock").small));
+        });
+        group.bench_function(format!("1KiB/{case}/rwlock"), |b| {
+            b.iter(|| out1k.copy_from_slice(&black_box(&lock).read().expect("lock").big));
+        });
+        drop(lock_hammer);
+        if !contended {
+            group.bench_function("8B/uncontended/copy", |b| {
+                b.iter(|| out8.copy_from_slice(black_box(&plain_small)));
+            });
+            group.bench_function("1KiB/uncontended/copy", |b| {
+                b.iter(|| out1k.copy_from_slice(black_box(&plain_big)));
+            });
+        }
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("shm-write");
+    group
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    let (in8, in1k) = ([5u8; 8], [6u8; 1024]);
+    group.bench_function("8B/seqlock+wake", |b| {
+        b.iter(|| writer.write(small, black_box(&in8)).expect("write"))
+    });
+    group.bench_function("1KiB/seqlock+wake", |b| {
+        b.iter(|| writer.write(big, black_box(&in1k)).expect("write"))
+    });
+    group.bench_function("8B/rwlock", |b| {
+        b.iter(|| {
+            lock.write()
+                .expect("lock")
+                .small
+                .copy_from_slice(black_box(&in8))
+        })
+    });
+    group.bench_function("1KiB/rwlock", |b| {
+        b.iter(|| {
+            lock.write()
+                .expect("lock")
+                .big
+                .copy_from_slice(black_box(&in1k))
+        })
+    });
+    let (mut dst8, mut dst1k) = ([0u8; 8], [0u8; 1024]);
+    group.bench_function("8B/copy", |b| {
+        b.iter(|| dst8.copy_from_slice(black_box(&in8)))
+    });
+    group.bench_function("1KiB/copy", |b| {
+        b.iter(|| dst1k.copy_from_slice(black_box(&in1k)))
+    });
+    group.finish();
+    drop(writer);
+    let _ = std::fs::remove_dir_all(root.dir());
+}
+
+fn peer(mode: &str, target: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_shm-bench-peer"))
+        .arg(mode)
+        .arg(target)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn peer")
+}
+
+fn ready(child: &mut Child) {
+    let mut line = String::new();
+    let out = child.stdout.as_mut().expect("stdout");
+    BufReader::new(out)
+        .read_line(&mut line)
+        .expect("peer ready");
+    assert_eq!(line.trim(), "ready");
+}
+
+fn wakes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("shm-wake");
+    group
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_millis(500));
+    let timeout = Some(Duration::from_secs(5));
+
+    // memwire: commit to ping, wait for the peer's commit to pong.
+    let root = temp_root("wake");
+    let ping = ShmWriter::create(&root, "t/ping", PING.as_schema()).expect("ping");
+    drop(ShmWriter::create(&root, "t/pong", PING.as_schema()).expect("pong"));
+    let pong = ShmRegion::open(&root, "t/pong").expect("pong");
+    let id = ping.schema().find("value").expect("value");
+    let mut child = peer("memwire", root.dir());
+    ready(&mut child);
+    let mut seen = pong.generation().expect("generation");
+    let mut value = 0u64;
+    group.bench_function("round-trip/memwire", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                value += 1;
+                ping.set(id, value).expect("ping");
+                while pong.get::<u64>(id).expect("pong") != value {
+                    seen = pong
+                        .wait_for_change(seen, timeout)
+                        .expect("wait")
+                        .expect("peer answered");
+                }
+            }
+            start.elapsed()
+        });
+    });
+    drop(ping);
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(root.dir());
+
+    // Raw futex words in a shared mapping.
+    let path = std::env::temp_dir().join(format!("memwire-bench-{}-futex", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .expect("futex file");
+    file.set_len(8).expect("len");
+    let words = shared::Words::map(&file).expect("map");
+    let mut child = peer("futex", &path);
+    ready(&mut child);
+    let mut v = 0u32;
+    group.bench_function("round-trip/raw-futex", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                v = v.wrapping_add(1);
+                shared::publish(words.ping(), v);
+                let mut last = words.pong().load(std::sync::atomic::Ordering::Acquire);
+                while last != v {
+                    last = shared::wait_change(words.pong(), last, Duration::from_secs(5))
+                        .expect("peer answered");
+                }
+            }
+            start.elapsed()
+        });
+    });
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&path);
+
+    // A Unix socket, one byte each way.
+    let path = std::env::temp_dir().join(format!("memwire-bench-{}-sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    let mut child = peer("socket", &path);
+    let (mut stream, _) = listener.accept().expect("accept");
+    let mut byte = [0u8];
+    group.bench_function("round-trip/unix-socket", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                stream.write_all(&[1]).expect("write");
+                stream.read_exact(&mut byte).expect("read");
+            }
+            start.elapsed()
+        });
+    });
+    drop(stream);
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&path);
+    group.finish();
+}
+
+mod group {
+    // `criterion_group!` makes an undocumented `pub fn`.
+    #![allow(missing_docs)]
+    use super::{criterion_group, reads, wakes};
+    criterion_group!(benches, reads, wakes);
+}
+use group::benches;
+criterion_main!(benches);

@@ -1,0 +1,140 @@
+//! Why opening, creating, reading or writing a shared region failed.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use memwire::layout::LayoutError;
+use memwire::region::AccessError;
+
+/// Why an operation on a shared region failed.
+///
+/// Every way a region file can be unfit to map is its own variant, so that a
+/// tool can say exactly what is wrong with a file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShmError {
+    /// A region path is not `tenant/region` with both parts 1–64 bytes of
+    /// `[A-Za-z0-9_.-]`, not starting with a dot.
+    #[error(
+        "invalid region path {0:?}: expected tenant/region, each 1-64 of [A-Za-z0-9_.-], not starting with '.'"
+    )]
+    BadPath(String),
+    /// No region file at the path.
+    #[error("no region at {path}")]
+    NotFound {
+        /// The region file's path.
+        path: PathBuf,
+    },
+    /// A region already exists at the path (creation never replaces one).
+    #[error("a region already exists at {path}")]
+    AlreadyExists {
+        /// The region file's path.
+        path: PathBuf,
+    },
+    /// The path, or its tenant directory, is a symbolic link: regions are
+    /// never opened through one.
+    #[error("{path} is a symbolic link; regions are not opened through links")]
+    Symlink {
+        /// The link's path.
+        path: PathBuf,
+    },
+    /// The path is not a regular file (or, for a tenant, not a directory).
+    #[error("{path} is not a regular file or directory as expected")]
+    WrongFileType {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file or directory belongs to another user.
+    #[error("{path} is owned by uid {owner}, not by this process's uid {expected}")]
+    ForeignOwner {
+        /// The path.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective uid.
+        expected: u32,
+    },
+    /// The region file is writable by its group or by everyone.
+    #[error("{path} has mode {mode:o}: writable by group or others")]
+    Writable {
+        /// The file's path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A tenant directory, or the root, is open to other users (a tenant
+    /// directory must be 0700; the root must not be group- or world-writable).
+    #[error("directory {path} has mode {mode:o}: open to other users")]
+    OpenDirectory {
+        /// The directory's path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is shorter than a region header (a zero-length file included).
+    #[error("{path} is {len} bytes, shorter than a region header")]
+    TooShort {
+        /// The file's path.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+    },
+    /// The file's header or table is not a valid region, or the region
+    /// holds another schema than the one expected.
+    #[error("{path} is not a usable region: {source}")]
+    BadHeader {
+        /// The file's path.
+        path: PathBuf,
+        /// What the core's checked view rejected.
+        #[source]
+        source: LayoutError,
+    },
+    /// Another process holds the writer lock.
+    #[error("{path} is being written by another process (pid {pid})")]
+    WriterBusy {
+        /// The file's path.
+        path: PathBuf,
+        /// The pid the lock holder recorded in the header (0 if none yet).
+        pid: u32,
+    },
+    /// A write stayed in progress for longer than the stall bound: its
+    /// writer is stuck or died mid-write and no writer has recovered the
+    /// region yet.
+    #[error("writer pid {pid} left a write in progress for longer than {bound:?}")]
+    WriterStalled {
+        /// The pid recorded in the header.
+        pid: u32,
+        /// The bound that passed.
+        bound: Duration,
+    },
+    /// A read or write was refused by the region (unknown variable, wrong
+    /// length or kind).
+    #[error(transparent)]
+    Access(AccessError),
+    /// A system call failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ShmError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<io::Error>,
+    ) -> ShmError {
+        ShmError::Io {
+            op,
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! A mapped region file, seen only as atomic words.
+//!
+//! The mapping is shared with other processes that store into it at any
+//! time. Rust has no sound way to hold `&[u8]` or `&mut [u8]` over such
+//! memory: a plain reference promises that nobody else writes (or, for
+//! `&mut`, reads) it while the reference lives, which another process breaks
+//! without our knowledge. So the file is mapped with [`MmapRaw`], which hands
+//! out a raw pointer and never a byte slice, and the pointer becomes a
+//! `&[AtomicU32]` at once: `AtomicU32` sits in an `UnsafeCell`, so shared
+//! references to it permit writes by others, and every access the core makes
+//! through it is an atomic load or store, which cannot be a data race.
+
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::{MmapOptions, MmapRaw};
+use memwire::layout::LayoutError;
+use memwire::sync::{AtomicU32, WORD};
+use memwire::{Region, Schema};
+
+use super::error::ShmError;
+
+/// A region file mapped shared, read-only or read-write.
+pub(crate) struct Mapping {
+    raw: MmapRaw,
+    words: usize,
+}
+
+impl Mapping {
+    /// Maps the first `len` bytes of `file` (its checked length), writable
+    /// when `write` is set (the file must then be open for writing).
+    pub(crate) fn new(
+        file: &File,
+        len: u64,
+        write: bool,
+        path: &Path,
+    ) -> Result<Mapping, ShmError> {
+        // A region is smaller than 4 GiB; a larger file is mapped only that far.
+        let len = usize::try_from(len.min(u64::from(u32::MAX))).unwrap_or(usize::MAX);
+        let mut options = MmapOptions::new();
+        options.len(len);
+        let raw = if write {
+            options.map_raw(file)
+        } else {
+            options.map_raw_read_only(file)
+        }
+        .map_err(|e| ShmError::io("mmap", path, e))?;
+        Ok(Mapping {
+            raw,
+            words: len / WORD,
+        })
+    }
+
+    /// The mapped words; a trailing partial word of the file is left out.
+    pub(crate) fn words(&self) -> &[AtomicU32] {
+        #[allow(
+            clippy::cast_ptr_alignment,
+            reason = "mmap returns page-aligned memory"
+        )]
+        let ptr = self.raw.as_ptr().cast::<AtomicU32>();
+        // SAFETY: the pointer comes from a successful mmap of at least
+        // `words * 4` bytes, so it is non-null and page-aligned (aligned
+        // for `AtomicU32`, which has the size and alignment of `u32`; every
+        // bit pattern is a valid `AtomicU32`), and the pages stay mapped
+        // until `self.raw` is dropped, which the returned lifetime forbids
+        // while the slice is in use. Other processes write the pages, which
+        // is sound because `AtomicU32` is interior-mutable and all accesses
+        // are atomic. On a read-only mapping only loads are made: a
+        // `ShmRegion` never writes, and only a `ShmWriter`, which maps
+        // read-write, stores (see `region.rs`).
+        unsafe { core::slice::from_raw_parts(ptr, self.words) }
+    }
+}
+
+/// A live [`Region`] over a mapping it owns.
+///
+/// `Region` borrows its words; keeping the mapping beside the region that
+/// borrows it lets a handle own both, with the region's lifetime erased
+/// inside and restored to the handle's on the way out.
+pub(crate) struct MappedRegion {
+    /// Borrows `mapping` (erased to `'static`) and an interned schema
+    /// (truly `'static`). Never handed out with the erased lifetime.
+    region: Region<'static>,
+    schema: Schema<'static>,
+    mapping: Mapping,
+}
+
+impl MappedRegion {
+    /// Validates the mapped region against `schema`.
+    pub(crate) fn new(
+        mapping: Mapping,
+        schema: Schema<'static>,
+    ) -> Result<MappedRegion, LayoutError> {
+        let words = mapping.words();
+        let (ptr, len) = (words.as_ptr(), words.len());
+        // SAFETY: `ptr`/`len` describe the words of `mapping`, valid as
+        // `Mapping::words` states for as long as the mapping is. The mapping
+        // moves into the returned value with the region and is never
+        // replaced or dropped before it (it is a private field, and moving
+        // `MmapRaw` does not move the mapped pages). The `'static` lifetime
+        // never leaves this type: `region()` shortens it to a borrow of
+        // `self`.
+        let words: &'static [AtomicU32] = unsafe { core::slice::from_raw_parts(ptr, len) };
+        let region = Region::new_checked(words, schema)?;
+        Ok(MappedRegion {
+            region,
+            schema,
+            mapping,
+        })
+    }
+
+    /// The region, borrowed for as long as `self` is.
+    pub(crate) fn region(&self) -> Region<'_> {
+        self.region
+    }
+
+    /// The region by reference (no copy), for the read fast path.
+    pub(crate) fn region_ref(&self) -> &Region<'_> {
+        &self.region
+    }
+
+    /// The region's schema, which outlives the mapping.
+    pub(crate) fn schema(&self) -> Schema<'static> {
+        self.schema
+    }
+
+    /// The number of mapped bytes.
+    pub(crate) fn mapped_len(&self) -> usize {
+        self.mapping.words * WORD
+    }
+}

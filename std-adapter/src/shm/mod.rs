@@ -1,0 +1,63 @@
+//! Shared-memory regions: files that processes on one host map and share.
+//!
+//! ```text
+//! <root>/<tenant>/<region>      one directory per tenant (0700), files 0600
+//! ```
+//!
+//! - [`Root`] (`root.rs`): where the files live (`$MEMWIRE_ROOT`, the user's
+//!   runtime directory, `/dev/shm`).
+//! - `file.rs`: checked opens (`O_NOFOLLOW`, `fstat` owner, mode and size)
+//!   and atomic creation (temporary file, `posix_fallocate`, link to the
+//!   final name).
+//! - `map.rs`: the mapping, seen only as atomic words (the one module with
+//!   `unsafe`).
+//! - [`ShmRegion`], [`ShmWriter`] (`region.rs`): read handles with a bounded
+//!   wait on a stalled writer; the writer's `flock`, its pid in the header and
+//!   the recovery of a dead writer's half-done write.
+//! - `notify.rs`: sleeping on the header's commit word (a futex on Linux),
+//!   woken by every commit.
+//! - [`Watcher`], [`ChangeStream`] (`watch.rs`): change events naming the
+//!   variables (and, when asked, byte ranges) that changed.
+//!
+//! `docs/shared-memory.md` is the user's guide.
+//!
+//! ```no_run
+//! use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+//! use memwire_std::shm::{Root, ShmRegion, ShmWriter};
+//!
+//! static SCHEMA: SchemaBuf<2> = SchemaBuilder::new()
+//!     .var("speed", Kind::F32, 1)
+//!     .var("count", Kind::U64, 1)
+//!     .build();
+//!
+//! let root = Root::from_env();
+//! let writer = ShmWriter::open_or_create(&root, "robot/telemetry", SCHEMA.as_schema())?;
+//! writer.set_by_name("speed", 1.5f32)?;
+//!
+//! // In another process:
+//! let reader = ShmRegion::open(&root, "robot/telemetry")?;
+//! let mut watcher = reader.watch()?;
+//! if let Some(event) = watcher.wait(Some(std::time::Duration::from_secs(1)))? {
+//!     for name in event.names() {
+//!         println!("{name} changed");
+//!     }
+//! }
+//! # Ok::<(), memwire_std::shm::ShmError>(())
+//! ```
+
+mod error;
+mod file;
+#[allow(unsafe_code)]
+mod map;
+pub(crate) mod notify;
+mod region;
+mod root;
+mod watch;
+
+pub use error::ShmError;
+pub use file::NAME_LEN_MAX;
+pub use region::{Dynamic, Recovered, STALL_BOUND, ShmRegion, ShmWriter};
+pub use root::Root;
+pub use watch::{ChangeEvent, ChangeStream, STREAM_CHECK, Watcher};
+
+pub(crate) use region::random_u64;

@@ -1,0 +1,138 @@
+//! A second process for the shared-memory tests: opens a region under a
+//! root and acts on it as the first argument says.
+//!
+//! ```text
+//! shm-child <root> <tenant/region> hammer <variable>          write the variable's words with 1, 2, 3… until killed
+//! shm-child <root> <tenant/region> check <variable> <reads>   read and check every read; print "<reads> <distinct>"
+//! shm-child <root> <tenant/region> die-mid-write <variable>   open a write, print "in-write", sleep until killed
+//! shm-child <root> <tenant/region> pair <a> <b>               wait for a line on stdin, write a and b in one commit
+//! shm-child <root> <tenant/region> rapid <variable> <n>       commit n times as fast as possible
+//! ```
+//!
+//! Exit status 0 on success; a failed check prints what it saw and exits 1.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use memwire_std::shm::{Root, ShmError, ShmRegion, ShmWriter};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("shm-child {args:?}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn arg(args: &[String], i: usize) -> Result<&str, ShmError> {
+    args.get(i)
+        .map(String::as_str)
+        .ok_or_else(|| ShmError::BadPath(format!("missing argument {i}")))
+}
+
+fn run(args: &[String]) -> Result<ExitCode, ShmError> {
+    let root = Root::new(arg(args, 0)?);
+    let path = arg(args, 1)?;
+    match arg(args, 2)? {
+        "hammer" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let (id, var) = writer
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let mut bytes = vec![0u8; var.range().len()];
+            for i in 1u32.. {
+                for word in bytes.chunks_exact_mut(4) {
+                    word.copy_from_slice(&i.to_le_bytes());
+                }
+                writer.write(id, &bytes)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "check" => {
+            let reader = ShmRegion::open(&root, path)?;
+            let (id, var) = reader
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let reads: u64 = arg(args, 4)?.parse().unwrap_or(0);
+            let mut buf = vec![0u8; var.range().len()];
+            let (mut distinct, mut last, mut stalls) = (0u64, u32::MAX, 0u64);
+            for _ in 0..reads {
+                match reader.read(id, &mut buf) {
+                    Ok(()) => {}
+                    // Not a torn value: a read that gave up waiting. Counted, retried.
+                    Err(ShmError::WriterStalled { .. }) => {
+                        stalls += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                let first = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                if let Some(bad) = buf.chunks_exact(4).position(|w| w != first.to_le_bytes()) {
+                    println!("torn read: word 0 = {first}, word {bad} differs: {buf:?}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                if first != last {
+                    distinct += 1;
+                    last = first;
+                }
+            }
+            println!("{reads} {distinct} {stalls}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "die-mid-write" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let (id, var) = writer
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let bytes = vec![0xabu8; var.range().len()];
+            writer.write_many_then(&[(id, &bytes)], || {
+                println!("in-write");
+                let _ = std::io::stdout().flush();
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "pair" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let (a, va) = writer
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("a".into()))?;
+            let (b, vb) = writer
+                .schema()
+                .lookup(arg(args, 4)?)
+                .ok_or_else(|| ShmError::BadPath("b".into()))?;
+            println!("ready");
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let (xa, xb) = (vec![7u8; va.range().len()], vec![9u8; vb.range().len()]);
+            writer.write_many(&[(a, &xa), (b, &xb)])?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "rapid" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let id = writer
+                .schema()
+                .find(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let n: u64 = arg(args, 4)?.parse().unwrap_or(0);
+            let mut last = 0;
+            for i in 0..n {
+                last = writer.set(id, i)?;
+            }
+            println!("{last}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(ShmError::BadPath(format!("unknown mode {other}"))),
+    }
+}
