@@ -1,3 +1,4 @@
 //! Shared workloads for the benchmarks in `benches/benches/`.
 
 pub mod entities;
+pub mod updates;

@@ -6,7 +6,7 @@ use crate::layout::{
     COMMIT_OFFSET, ENTRY_SEQ_OFFSET, GENERATION_HI_OFFSET, GENERATION_LO_OFFSET, Geometry,
     LayoutError, Source, WRITER_OFFSET, validate,
 };
-use crate::schema::{Kind, Schema, VarId, Value, Variable};
+use crate::schema::{Kind, Schema, Value, VarId, Variable};
 use crate::sync::{self, AtomicU32, Ordering, WORD};
 
 /// How many times [`Region::read`] and its kin retry while a write is in
@@ -14,8 +14,9 @@ use crate::sync::{self, AtomicU32, Ordering, WORD};
 /// kilobytes finishes well within this many spins; a caller that sees `Busy`
 /// decides whether the writer has stalled (the std adapter checks the
 /// writer's lock and backs off).
-pub const SPIN_LIMIT: u32 = if cfg!(loom) {
-    // The model checker explores every retry; a few show the protocol.
+pub const SPIN_LIMIT: u32 = if cfg!(loom) || cfg!(miri) {
+    // The model checker explores every retry and miri interprets each; a
+    // few show the protocol.
     3
 } else {
     1 << 12
@@ -92,6 +93,24 @@ impl Recovery {
     }
 }
 
+/// Atomic words as a place to lay out a region.
+struct Words<'a>(&'a [AtomicU32]);
+
+impl Source for Words<'_> {
+    fn len(&self) -> usize {
+        self.0.len() * WORD
+    }
+    fn read(&self, offset: usize, out: &mut [u8]) -> Option<()> {
+        sync::load_bytes(self.0, offset, out)
+    }
+}
+
+impl crate::layout::Store for Words<'_> {
+    fn store(&mut self, offset: usize, bytes: &[u8]) -> Option<()> {
+        sync::store_bytes(self.0, offset, bytes)
+    }
+}
+
 impl Source for [AtomicU32] {
     fn len(&self) -> usize {
         <[AtomicU32]>::len(self) * WORD
@@ -139,7 +158,10 @@ impl<'a> Region<'a> {
     /// does) and checks that its variables are exactly `schema`'s.
     ///
     /// [`RegionView::new_checked`]: crate::layout::RegionView::new_checked
-    pub fn new_checked(words: &'a [AtomicU32], schema: Schema<'a>) -> Result<Region<'a>, LayoutError> {
+    pub fn new_checked(
+        words: &'a [AtomicU32],
+        schema: Schema<'a>,
+    ) -> Result<Region<'a>, LayoutError> {
         let vars = schema.variables();
         let geo = validate(words, |i, var| match vars.get(i as usize) {
             Some(v) if v == var => Ok(()),
@@ -148,8 +170,12 @@ impl<'a> Region<'a> {
         if geo.variable_count as usize != vars.len() {
             return Err(LayoutError::SchemaMismatch);
         }
-        let words = words.get(..geo.total_len / WORD).ok_or(LayoutError::Truncated)?;
-        let data = words.get(geo.data_offset / WORD..).ok_or(LayoutError::DataOutOfBounds)?;
+        let words = words
+            .get(..geo.total_len / WORD)
+            .ok_or(LayoutError::Truncated)?;
+        let data = words
+            .get(geo.data_offset / WORD..)
+            .ok_or(LayoutError::DataOutOfBounds)?;
         let word = |offset: usize| words.get(offset / WORD).ok_or(LayoutError::TooShort);
         Ok(Region {
             words,
@@ -163,10 +189,24 @@ impl<'a> Region<'a> {
         })
     }
 
+    /// Lays out a fresh region for `schema` in `words` with atomic stores
+    /// (as [`layout::init`](crate::layout::init) does in bytes) and opens it.
+    /// For memory that is atomic words from the start: a `static` array of
+    /// `AtomicU32` on a microcontroller.
+    pub fn init(
+        words: &'a [AtomicU32],
+        schema: Schema<'a>,
+        instance: u64,
+    ) -> Result<Region<'a>, LayoutError> {
+        crate::layout::init_into(&mut Words(words), &schema, instance)?;
+        Region::new_checked(words, schema)
+    }
+
     /// Views `bytes` as atomic words and validates them as
     /// [`new_checked`](Self::new_checked) does. The bytes must be 4-byte
-    /// aligned.
-    #[cfg(not(loom))]
+    /// aligned. (Targets without 32-bit compare-and-swap, such as
+    /// `thumbv6m`, lack the conversion: use [`Region::init`] on atomic words.)
+    #[cfg(all(not(loom), target_has_atomic = "32"))]
     pub fn from_bytes(bytes: &'a mut [u8], schema: Schema<'a>) -> Result<Region<'a>, LayoutError> {
         use zerocopy::FromBytes;
         let whole = bytes.len() / WORD * WORD;
@@ -226,7 +266,9 @@ impl<'a> Region<'a> {
         if id.0 >= self.geo.variable_count {
             return None;
         }
-        self.word(crate::layout::HEADER_LEN + id.index() * crate::layout::ENTRY_LEN + ENTRY_SEQ_OFFSET)
+        self.word(
+            crate::layout::HEADER_LEN + id.index() * crate::layout::ENTRY_LEN + ENTRY_SEQ_OFFSET,
+        )
     }
 
     /// Variable `id`'s sequence counter: even when no write is in progress,
@@ -259,8 +301,10 @@ impl<'a> Region<'a> {
 
     fn store_generation(&self, generation: u64) {
         #[allow(clippy::cast_possible_truncation)]
-        self.generation_lo.store(generation as u32, Ordering::Relaxed);
-        self.generation_hi.store((generation >> 32) as u32, Ordering::Relaxed);
+        self.generation_lo
+            .store(generation as u32, Ordering::Relaxed);
+        self.generation_hi
+            .store((generation >> 32) as u32, Ordering::Relaxed);
     }
 
     /// Runs `f` inside a read of the commit counter until no commit overlaps it.
@@ -351,7 +395,8 @@ impl<'a> Region<'a> {
             }
             sync::read_fence();
             let unchanged = ids.iter().zip(starts.iter()).all(|(&id, &s)| {
-                self.seq_word(id).is_some_and(|seq| sync::read_still(seq, s))
+                self.seq_word(id)
+                    .is_some_and(|seq| sync::read_still(seq, s))
             });
             if unchanged {
                 return Ok(());
@@ -364,7 +409,9 @@ impl<'a> Region<'a> {
     /// A consistent copy of the whole data area into `out` (at least
     /// [`data_len`](Self::data_len) bytes) and the generation it is at.
     pub fn snapshot(&self, out: &mut [u8]) -> Result<u64, AccessError> {
-        let out = out.get_mut(..self.geo.data_len).ok_or(AccessError::OutOfBounds)?;
+        let out = out
+            .get_mut(..self.geo.data_len)
+            .ok_or(AccessError::OutOfBounds)?;
         self.read_consistent(|| {
             sync::load_bytes(self.data, 0, out);
             self.load_generation()
@@ -375,7 +422,9 @@ impl<'a> Region<'a> {
     /// into `out`, which must be as long as the range, and the generation it
     /// is at.
     pub fn snapshot_range(&self, start: usize, out: &mut [u8]) -> Result<u64, AccessError> {
-        let end = start.checked_add(out.len()).ok_or(AccessError::OutOfBounds)?;
+        let end = start
+            .checked_add(out.len())
+            .ok_or(AccessError::OutOfBounds)?;
         if end > self.geo.data_len {
             return Err(AccessError::OutOfBounds);
         }
@@ -427,17 +476,34 @@ impl<'a> Region<'a> {
     /// of them sees all of the new values or none. Returns the new
     /// generation. Nothing is written if any part is the wrong size.
     pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, AccessError> {
+        self.write_many_then(parts, || ())
+    }
+
+    /// [`write_many`](Self::write_many), calling `during` after the data is
+    /// stored but before the write is published, while every counter it
+    /// touches is odd. For tests and tools that must hold a write open (a
+    /// writer that dies mid-write is simulated this way).
+    pub fn write_many_then(
+        &self,
+        parts: &[(VarId, &[u8])],
+        during: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
         for &(id, bytes) in parts {
             self.sized(id, bytes.len())?;
         }
         let generation = self.load_generation().wrapping_add(1);
-        self.commit(parts.iter().filter_map(|&(id, _)| self.seq_word(id)), generation, || {
-            for &(id, bytes) in parts {
-                if let Some(var) = self.schema.get(id) {
-                    sync::store_bytes(self.data, var.offset as usize, bytes);
+        self.commit(
+            parts.iter().filter_map(|&(id, _)| self.seq_word(id)),
+            generation,
+            || {
+                for &(id, bytes) in parts {
+                    if let Some(var) = self.schema.get(id) {
+                        sync::store_bytes(self.data, var.offset as usize, bytes);
+                    }
                 }
-            }
-        });
+                during();
+            },
+        );
         Ok(generation)
     }
 
@@ -449,7 +515,10 @@ impl<'a> Region<'a> {
 
     /// [`set`](Self::set) by variable name.
     pub fn set_by_name<T: Value>(&self, name: &str, value: T) -> Result<u64, AccessError> {
-        self.set(self.schema.find(name).ok_or(AccessError::UnknownVariable)?, value)
+        self.set(
+            self.schema.find(name).ok_or(AccessError::UnknownVariable)?,
+            value,
+        )
     }
 
     /// Writes raw byte ranges of the data area (`(offset, bytes)`, offsets
@@ -457,9 +526,15 @@ impl<'a> Region<'a> {
     /// sequence counter of every variable they touch. The generation becomes
     /// `generation` if given (a mirror takes its publisher's), else moves on
     /// by one. Nothing is written if any range is out of bounds.
-    pub fn write_ranges(&self, ranges: &[(usize, &[u8])], generation: Option<u64>) -> Result<u64, AccessError> {
+    pub fn write_ranges(
+        &self,
+        ranges: &[(usize, &[u8])],
+        generation: Option<u64>,
+    ) -> Result<u64, AccessError> {
         for &(offset, bytes) in ranges {
-            let end = offset.checked_add(bytes.len()).ok_or(AccessError::OutOfBounds)?;
+            let end = offset
+                .checked_add(bytes.len())
+                .ok_or(AccessError::OutOfBounds)?;
             if end > self.geo.data_len {
                 return Err(AccessError::OutOfBounds);
             }
@@ -507,7 +582,10 @@ impl<'a> Region<'a> {
             if let Some(seq) = self.seq_word(VarId(i)) {
                 if odd(seq) {
                     report.variables += 1;
-                    seq.store(seq.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+                    seq.store(
+                        seq.load(Ordering::Relaxed).wrapping_add(1),
+                        Ordering::Release,
+                    );
                 }
             }
         }

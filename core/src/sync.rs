@@ -66,7 +66,10 @@ pub fn write_begin(seq: &AtomicU32) {
     let s = seq.load(Ordering::Relaxed);
     // A counter left odd by a dead writer is repaired by `Region::recover`;
     // here it is forced odd rather than trusted.
-    seq.store((s | 1).wrapping_add(if s & 1 == 0 { 0 } else { 2 }), Ordering::Relaxed);
+    seq.store(
+        (s | 1).wrapping_add(if s & 1 == 0 { 0 } else { 2 }),
+        Ordering::Relaxed,
+    );
 }
 
 /// Orders the counter stores of [`write_begin`] before the data stores.
@@ -90,16 +93,27 @@ pub fn load_bytes(words: &[AtomicU32], start: usize, out: &mut [u8]) -> Option<(
     if end > words.len() * WORD {
         return None;
     }
-    let mut pos = start;
-    let mut rest = out;
-    while !rest.is_empty() {
-        let word = words.get(pos / WORD)?.load(Ordering::Relaxed).to_le_bytes();
-        let skip = pos % WORD;
-        let take = (WORD - skip).min(rest.len());
-        let (head, tail) = rest.split_at_mut(take);
-        head.copy_from_slice(word.get(skip..skip + take)?);
-        rest = tail;
-        pos += take;
+    // A partial first word, then whole words, then a partial last word.
+    let head = ((WORD - start % WORD) % WORD).min(out.len());
+    let (first, rest) = out.split_at_mut(head);
+    if !first.is_empty() {
+        let word = words
+            .get(start / WORD)?
+            .load(Ordering::Relaxed)
+            .to_le_bytes();
+        let skip = start % WORD;
+        first.copy_from_slice(word.get(skip..skip + head)?);
+    }
+    let aligned = words.get((start + head) / WORD..)?;
+    let mut chunks = rest.chunks_exact_mut(WORD);
+    let mut source = aligned.iter();
+    for (chunk, word) in chunks.by_ref().zip(source.by_ref()) {
+        chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        let word = source.next()?.load(Ordering::Relaxed).to_le_bytes();
+        tail.copy_from_slice(word.get(..tail.len())?);
     }
     Some(())
 }
@@ -113,25 +127,28 @@ pub fn store_bytes(words: &[AtomicU32], start: usize, src: &[u8]) -> Option<()> 
     if end > words.len() * WORD {
         return None;
     }
-    let mut pos = start;
-    let mut rest = src;
-    while !rest.is_empty() {
-        let slot = words.get(pos / WORD)?;
-        let skip = pos % WORD;
-        let take = (WORD - skip).min(rest.len());
-        let (head, tail) = rest.split_at(take);
-        let value = if take == WORD {
-            let mut w = [0u8; WORD];
-            w.copy_from_slice(head);
-            w
-        } else {
-            let mut w = slot.load(Ordering::Relaxed).to_le_bytes();
-            w.get_mut(skip..skip + take)?.copy_from_slice(head);
-            w
-        };
-        slot.store(u32::from_le_bytes(value), Ordering::Relaxed);
-        rest = tail;
-        pos += take;
+    let merge = |slot: &AtomicU32, skip: usize, bytes: &[u8]| -> Option<()> {
+        let mut w = slot.load(Ordering::Relaxed).to_le_bytes();
+        w.get_mut(skip..skip + bytes.len())?.copy_from_slice(bytes);
+        slot.store(u32::from_le_bytes(w), Ordering::Relaxed);
+        Some(())
+    };
+    let head = ((WORD - start % WORD) % WORD).min(src.len());
+    let (first, rest) = src.split_at(head);
+    if !first.is_empty() {
+        merge(words.get(start / WORD)?, start % WORD, first)?;
+    }
+    let aligned = words.get((start + head) / WORD..)?;
+    let mut chunks = rest.chunks_exact(WORD);
+    let mut target = aligned.iter();
+    for (chunk, word) in chunks.by_ref().zip(target.by_ref()) {
+        let mut w = [0u8; WORD];
+        w.copy_from_slice(chunk);
+        word.store(u32::from_le_bytes(w), Ordering::Relaxed);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        merge(target.next()?, 0, tail)?;
     }
     Some(())
 }
@@ -170,7 +187,11 @@ mod tests {
                 let mut all = [0u8; 16];
                 load_bytes(&w, 0, &mut all).unwrap();
                 for (i, b) in all.iter().enumerate() {
-                    let want = if i >= start && i < start + len { pattern[i - start] } else { 0 };
+                    let want = if i >= start && i < start + len {
+                        pattern[i - start]
+                    } else {
+                        0
+                    };
                     assert_eq!(*b, want, "start {start} len {len} byte {i}");
                 }
                 assert!(bytes_equal(&w, start, &pattern[..len]));

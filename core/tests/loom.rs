@@ -6,10 +6,10 @@
 
 use loom::sync::atomic::AtomicU32;
 use loom::thread;
+use memwire::Region;
 use memwire::layout::{init, required_len};
 use memwire::region::AccessError;
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder, VarId};
-use memwire::Region;
 
 static PAIR: SchemaBuf<2> = SchemaBuilder::new()
     .var("a", Kind::Bytes, 8)
@@ -39,7 +39,8 @@ fn no_torn_read_and_no_missed_commit() {
     loom::model(|| {
         let r = region();
         let writer = thread::spawn(move || {
-            r.write_many(&[(VarId(0), &[1; 8]), (VarId(1), &[1; 8])]).unwrap();
+            r.write_many(&[(VarId(0), &[1; 8]), (VarId(1), &[1; 8])])
+                .unwrap();
         });
         let readers: Vec<_> = (0..2)
             .map(|_| {

@@ -180,7 +180,11 @@ pub(crate) fn index_at<S: Source + ?Sized>(src: &S, geo: &Geometry, k: usize) ->
     (i < geo.variable_count).then_some(i)
 }
 
-pub(crate) fn name_at<S: Source + ?Sized>(src: &S, geo: &Geometry, i: u32) -> Option<[u8; NAME_MAX]> {
+pub(crate) fn name_at<S: Source + ?Sized>(
+    src: &S,
+    geo: &Geometry,
+    i: u32,
+) -> Option<[u8; NAME_MAX]> {
     let mut name = [0u8; NAME_MAX];
     src.read(geo.entry_offset(i as usize), &mut name)?;
     Some(name)

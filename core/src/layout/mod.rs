@@ -212,25 +212,39 @@ impl fmt::Display for LayoutError {
                 "region format version {v} is not supported (this build reads {FORMAT_VERSION})"
             ),
             LayoutError::BadHeaderLen => f.write_str("region header length is wrong"),
-            LayoutError::UnknownFlags => f.write_str("region header has unknown flags or reserved bytes set"),
+            LayoutError::UnknownFlags => {
+                f.write_str("region header has unknown flags or reserved bytes set")
+            }
             LayoutError::BadEntryLen => f.write_str("region variable entry length is wrong"),
             LayoutError::TableOutOfBounds => f.write_str("region variable table is out of bounds"),
             LayoutError::IndexOutOfBounds => f.write_str("region name index is out of bounds"),
-            LayoutError::DataOutOfBounds => f.write_str("region data area is misplaced or misaligned"),
-            LayoutError::BadTotalLen => f.write_str("region total length does not match its sections"),
+            LayoutError::DataOutOfBounds => {
+                f.write_str("region data area is misplaced or misaligned")
+            }
+            LayoutError::BadTotalLen => {
+                f.write_str("region total length does not match its sections")
+            }
             LayoutError::Truncated => f.write_str("region is shorter than its declared length"),
             LayoutError::ChecksumMismatch => f.write_str("region checksum mismatch"),
             LayoutError::BadName(i) => write!(f, "variable {i} has an invalid name"),
             LayoutError::BadKind(i) => write!(f, "variable {i} has an unknown kind"),
             LayoutError::BadVariableFlags(i) => write!(f, "variable {i} has unknown flags"),
-            LayoutError::BadLength(i) => write!(f, "variable {i} has a wrong length or zero elements"),
+            LayoutError::BadLength(i) => {
+                write!(f, "variable {i} has a wrong length or zero elements")
+            }
             LayoutError::Misaligned(i) => write!(f, "variable {i} is not at its natural alignment"),
-            LayoutError::VariableOutOfBounds(i) => write!(f, "variable {i} ends past the data area"),
+            LayoutError::VariableOutOfBounds(i) => {
+                write!(f, "variable {i} ends past the data area")
+            }
             LayoutError::Overlap(i) => write!(f, "variable {i} overlaps the one before it"),
             LayoutError::BadNameIndex => f.write_str("region name index is not sorted by name"),
             LayoutError::DuplicateName => f.write_str("two variables share a name"),
-            LayoutError::FingerprintMismatch => f.write_str("region fingerprint does not match its variables"),
-            LayoutError::SchemaMismatch => f.write_str("region variables differ from the expected schema"),
+            LayoutError::FingerprintMismatch => {
+                f.write_str("region fingerprint does not match its variables")
+            }
+            LayoutError::SchemaMismatch => {
+                f.write_str("region variables differ from the expected schema")
+            }
             LayoutError::BufferTooSmall => f.write_str("buffer too small"),
             LayoutError::TooLarge => f.write_str("region would be larger than 4 GiB"),
             LayoutError::Unaligned => f.write_str("region memory is not 4-byte aligned"),
@@ -318,12 +332,44 @@ pub(crate) fn checksum<S: Source + ?Sized>(src: &S, geo: &Geometry) -> Option<u6
 ///
 /// `instance` identifies this incarnation of the region; choose it at random
 /// (or from a boot counter) so that a peer never mistakes a new region for an
-/// old one with the same name.
+/// old one with the same name. [`Region::init`](crate::Region::init) does the
+/// same in atomic words.
 pub fn init(buf: &mut [u8], schema: &Schema<'_>, instance: u64) -> Result<usize, LayoutError> {
+    init_into(buf, schema, instance)
+}
+
+/// Memory a region can be laid out in.
+pub(crate) trait Store: Source {
+    /// Copies `bytes` to `offset`; `None` when out of range.
+    fn store(&mut self, offset: usize, bytes: &[u8]) -> Option<()>;
+}
+
+impl Store for [u8] {
+    fn store(&mut self, offset: usize, bytes: &[u8]) -> Option<()> {
+        let end = offset.checked_add(bytes.len())?;
+        self.get_mut(offset..end)?.copy_from_slice(bytes);
+        Some(())
+    }
+}
+
+/// [`init`] over any memory: every byte goes through `Store`, so atomic
+/// words are laid out with atomic stores.
+pub(crate) fn init_into<S: Store + ?Sized>(
+    dst: &mut S,
+    schema: &Schema<'_>,
+    instance: u64,
+) -> Result<usize, LayoutError> {
     let sec = sections(schema)?;
     let total = sec.total_len as usize;
-    let region = buf.get_mut(..total).ok_or(LayoutError::BufferTooSmall)?;
-    region.fill(0);
+    if dst.len() < total {
+        return Err(LayoutError::BufferTooSmall);
+    }
+    let zeros = [0u8; DATA_ALIGN];
+    // Every section length is a multiple of 4 and the total of 64.
+    for offset in (0..total).step_by(DATA_ALIGN) {
+        dst.store(offset, &zeros)
+            .ok_or(LayoutError::BufferTooSmall)?;
+    }
     #[allow(clippy::cast_possible_truncation)]
     let header = Header {
         magic: MAGIC,
@@ -348,14 +394,9 @@ pub fn init(buf: &mut [u8], schema: &Schema<'_>, instance: u64) -> Result<usize,
         generation_hi: U32::new(0),
         reserved2: [0; 48],
     };
-    header
-        .write_to_prefix(region)
-        .map_err(|_| LayoutError::BufferTooSmall)?;
-    let (_, rest) = region
-        .split_at_mut_checked(HEADER_LEN)
+    dst.store(0, header.as_bytes())
         .ok_or(LayoutError::BufferTooSmall)?;
-    let mut slots = rest.chunks_exact_mut(ENTRY_LEN);
-    for var in schema.variables() {
+    for (i, var) in schema.variables().iter().enumerate() {
         #[allow(clippy::cast_possible_truncation)]
         let entry = Entry {
             name: var.name.padded(),
@@ -368,23 +409,16 @@ pub fn init(buf: &mut [u8], schema: &Schema<'_>, instance: u64) -> Result<usize,
             seq: U32::new(0),
             reserved1: U32::new(0),
         };
-        let slot = slots.next().ok_or(LayoutError::BufferTooSmall)?;
-        entry
-            .write_to(slot)
-            .map_err(|_| LayoutError::BufferTooSmall)?;
+        dst.store(HEADER_LEN + i * ENTRY_LEN, entry.as_bytes())
+            .ok_or(LayoutError::BufferTooSmall)?;
     }
-    let index = region
-        .get_mut(sec.index_offset as usize..)
-        .ok_or(LayoutError::BufferTooSmall)?;
-    for (slot, &i) in index.chunks_exact_mut(4).zip(schema.name_order()) {
-        slot.copy_from_slice(&i.to_le_bytes());
+    for (k, i) in schema.name_order().iter().enumerate() {
+        dst.store(sec.index_offset as usize + 4 * k, &i.to_le_bytes())
+            .ok_or(LayoutError::BufferTooSmall)?;
     }
-    let geo = Geometry::of(&header);
-    let sum = checksum(&*region, &geo).ok_or(LayoutError::BufferTooSmall)?;
-    let field = region
-        .get_mut(CHECKED_HEADER_LEN..CHECKED_HEADER_LEN + 8)
+    let sum = checksum(dst, &Geometry::of(&header)).ok_or(LayoutError::BufferTooSmall)?;
+    dst.store(CHECKED_HEADER_LEN, &sum.to_le_bytes())
         .ok_or(LayoutError::BufferTooSmall)?;
-    field.copy_from_slice(&sum.to_le_bytes());
     Ok(total)
 }
 

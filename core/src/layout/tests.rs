@@ -34,7 +34,10 @@ fn fixture_bytes() {
     assert_eq!(&b[8..12], &[1, 0, 192, 0]); // version 1, header length 192
     assert_eq!(&b[12..16], &[0; 4]); // flags
     assert_eq!(&b[16..24], &0x2a1e_734b_aca4_9738u64.to_le_bytes()); // fingerprint
-    assert_eq!(&b[24..32], &[0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
+    assert_eq!(
+        &b[24..32],
+        &[0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]
+    );
     assert_eq!(&b[32..36], &[3, 0, 0, 0]); // variables
     assert_eq!(&b[36..40], &[64, 0, 0, 0]); // entry length
     assert_eq!(&b[40..44], &[192, 0, 0, 0]); // table offset
@@ -48,7 +51,10 @@ fn fixture_bytes() {
     assert_eq!(&e[..5], b"flag\0");
     assert!(e[5..40].iter().all(|&x| x == 0));
     assert_eq!(&e[40..44], &[11, 1, 0, 0]);
-    assert_eq!(&e[44..64], &[1, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        &e[44..64],
+        &[1, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
     // Name index: count(0), flag(1), name(2).
     assert_eq!(&b[384..396], &[0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
     assert!(b[396..512].iter().all(|&x| x == 0));
@@ -84,7 +90,10 @@ fn fixture_validates_and_reads_back() {
 fn init_reports_the_size_it_needs() {
     let schema = FIXTURE.as_schema();
     let mut small = vec![0u8; 511];
-    assert_eq!(init(&mut small, &schema, 1), Err(LayoutError::BufferTooSmall));
+    assert_eq!(
+        init(&mut small, &schema, 1),
+        Err(LayoutError::BufferTooSmall)
+    );
     let mut big = vec![0x55u8; 600];
     assert_eq!(init(&mut big, &schema, 1), Ok(512));
     assert!(big[512..].iter().all(|&x| x == 0x55));
@@ -102,17 +111,62 @@ fn each_corruption_has_its_own_error() {
     let cases: &[(&str, Edit, bool, LayoutError)] = &[
         ("short", |b| b.truncate(100), false, LayoutError::TooShort),
         ("magic", |b| b[0] ^= 1, false, LayoutError::BadMagic),
-        ("version", |b| put(b, 8, &[2, 0]), false, LayoutError::UnsupportedVersion(2)),
-        ("header len", |b| put(b, 10, &[128, 0]), false, LayoutError::BadHeaderLen),
+        (
+            "version",
+            |b| put(b, 8, &[2, 0]),
+            false,
+            LayoutError::UnsupportedVersion(2),
+        ),
+        (
+            "header len",
+            |b| put(b, 10, &[128, 0]),
+            false,
+            LayoutError::BadHeaderLen,
+        ),
         ("flags", |b| b[12] = 1, false, LayoutError::UnknownFlags),
         ("reserved", |b| b[100] = 1, false, LayoutError::UnknownFlags),
-        ("entry len", |b| put(b, 36, &[32, 0, 0, 0]), false, LayoutError::BadEntryLen),
-        ("table", |b| put(b, 40, &[200, 0, 0, 0]), false, LayoutError::TableOutOfBounds),
-        ("many vars", |b| put(b, 32, &[0, 0, 1, 0]), false, LayoutError::TableOutOfBounds),
-        ("index", |b| put(b, 44, &[132, 1, 0, 0]), false, LayoutError::IndexOutOfBounds),
-        ("data align", |b| put(b, 48, &[193, 1, 0, 0]), false, LayoutError::DataOutOfBounds),
-        ("data len", |b| put(b, 52, &[65, 0, 0, 0]), false, LayoutError::DataOutOfBounds),
-        ("total", |b| put(b, 56, &[64, 2, 0, 0]), false, LayoutError::BadTotalLen),
+        (
+            "entry len",
+            |b| put(b, 36, &[32, 0, 0, 0]),
+            false,
+            LayoutError::BadEntryLen,
+        ),
+        (
+            "table",
+            |b| put(b, 40, &[200, 0, 0, 0]),
+            false,
+            LayoutError::TableOutOfBounds,
+        ),
+        (
+            "many vars",
+            |b| put(b, 32, &[0, 0, 1, 0]),
+            false,
+            LayoutError::TableOutOfBounds,
+        ),
+        (
+            "index",
+            |b| put(b, 44, &[132, 1, 0, 0]),
+            false,
+            LayoutError::IndexOutOfBounds,
+        ),
+        (
+            "data align",
+            |b| put(b, 48, &[193, 1, 0, 0]),
+            false,
+            LayoutError::DataOutOfBounds,
+        ),
+        (
+            "data len",
+            |b| put(b, 52, &[65, 0, 0, 0]),
+            false,
+            LayoutError::DataOutOfBounds,
+        ),
+        (
+            "total",
+            |b| put(b, 56, &[64, 2, 0, 0]),
+            false,
+            LayoutError::BadTotalLen,
+        ),
         (
             "declared past end",
             |b| {
@@ -122,21 +176,76 @@ fn each_corruption_has_its_own_error() {
             false,
             LayoutError::Truncated,
         ),
-        ("cut file", |b| b.truncate(511), false, LayoutError::Truncated),
-        ("checksum", |b| b[192] = b'C', false, LayoutError::ChecksumMismatch),
+        (
+            "cut file",
+            |b| b.truncate(511),
+            false,
+            LayoutError::Truncated,
+        ),
+        (
+            "checksum",
+            |b| b[192] = b'C',
+            false,
+            LayoutError::ChecksumMismatch,
+        ),
         ("name", |b| b[256] = b'/', true, LayoutError::BadName(1)),
-        ("empty name", |b| b[256..296].fill(0), true, LayoutError::BadName(1)),
+        (
+            "empty name",
+            |b| b[256..296].fill(0),
+            true,
+            LayoutError::BadName(1),
+        ),
         ("kind", |b| b[232] = 99, true, LayoutError::BadKind(0)),
-        ("var flags", |b| b[233] = 0x80, true, LayoutError::BadVariableFlags(0)),
+        (
+            "var flags",
+            |b| b[233] = 0x80,
+            true,
+            LayoutError::BadVariableFlags(0),
+        ),
         ("length", |b| b[244] = 5, true, LayoutError::BadLength(0)),
-        ("zero count", |b| put(b, 236, &[0; 4]), true, LayoutError::BadLength(0)),
-        ("misaligned", |b| b[240] = 2, true, LayoutError::Misaligned(0)),
-        ("out of data", |b| b[368] = 62, true, LayoutError::VariableOutOfBounds(2)),
+        (
+            "zero count",
+            |b| put(b, 236, &[0; 4]),
+            true,
+            LayoutError::BadLength(0),
+        ),
+        (
+            "misaligned",
+            |b| b[240] = 2,
+            true,
+            LayoutError::Misaligned(0),
+        ),
+        (
+            "out of data",
+            |b| b[368] = 62,
+            true,
+            LayoutError::VariableOutOfBounds(2),
+        ),
         ("overlap", |b| b[304] = 0, true, LayoutError::Overlap(1)),
-        ("index order", |b| put(b, 384, &[1, 0, 0, 0, 0, 0, 0, 0]), true, LayoutError::BadNameIndex),
-        ("index range", |b| b[392] = 3, true, LayoutError::BadNameIndex),
-        ("duplicate", |b| put(b, 320, b"flag\0"), true, LayoutError::DuplicateName),
-        ("fingerprint", |b| b[16] ^= 1, true, LayoutError::FingerprintMismatch),
+        (
+            "index order",
+            |b| put(b, 384, &[1, 0, 0, 0, 0, 0, 0, 0]),
+            true,
+            LayoutError::BadNameIndex,
+        ),
+        (
+            "index range",
+            |b| b[392] = 3,
+            true,
+            LayoutError::BadNameIndex,
+        ),
+        (
+            "duplicate",
+            |b| put(b, 320, b"flag\0"),
+            true,
+            LayoutError::DuplicateName,
+        ),
+        (
+            "fingerprint",
+            |b| b[16] ^= 1,
+            true,
+            LayoutError::FingerprintMismatch,
+        ),
     ];
     for (what, edit, seal, want) in cases {
         let mut b = fixture();
@@ -159,7 +268,11 @@ fn every_prefix_is_rejected_without_panic() {
 #[test]
 fn live_bytes_do_not_affect_validation() {
     let mut b = fixture();
-    put(&mut b, 128, &[7, 0, 0, 0, 42, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0]);
+    put(
+        &mut b,
+        128,
+        &[7, 0, 0, 0, 42, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0],
+    );
     put(&mut b, 192 + 56, &[3, 0, 0, 0]);
     let view = RegionView::new_checked(&b).unwrap();
     assert_eq!(view.generation(), (1 << 32) | 9);

@@ -66,7 +66,10 @@ fn typed_round_trip_for_every_kind() {
     // The bytes are little-endian where the layout says.
     let bytes: &[u8] = bytemuck::cast_slice(&mem);
     let view = RegionView::new_checked(bytes).unwrap();
-    assert_eq!(view.value_bytes(VarId(2)), Some(&[0xEF, 0xBE, 0xAD, 0xDE][..]));
+    assert_eq!(
+        view.value_bytes(VarId(2)),
+        Some(&[0xEF, 0xBE, 0xAD, 0xDE][..])
+    );
     assert_eq!(view.generation(), 13);
     assert_eq!(view.seq(VarId(0)), Some(2));
 }
@@ -90,7 +93,10 @@ fn typed_access_errors() {
             found: 2
         })
     );
-    assert_eq!(r.get_by_name::<u8>("missing"), Err(AccessError::UnknownVariable));
+    assert_eq!(
+        r.get_by_name::<u8>("missing"),
+        Err(AccessError::UnknownVariable)
+    );
     assert_eq!(r.set(VarId(99), 1u8), Err(AccessError::UnknownVariable));
     assert_eq!(
         r.write(VarId(0), &[1, 2]),
@@ -121,7 +127,8 @@ fn write_many_commits_once_and_moves_only_touched_counters() {
     assert_eq!(r.seq(VarId(2)), Some(2));
     let mut a = [0u8; 1];
     let mut c = [0u8; 4];
-    r.read_many(&[VarId(0), VarId(2)], &mut [&mut a, &mut c]).unwrap();
+    r.read_many(&[VarId(0), VarId(2)], &mut [&mut a, &mut c])
+        .unwrap();
     assert_eq!((a, c), ([7], [1, 2, 3, 4]));
     assert_eq!(r.commit_counter().load(Ordering::Relaxed), 2);
     assert_eq!(
@@ -139,10 +146,16 @@ fn write_ranges_moves_overlapping_counters_and_takes_a_generation() {
     let g = r.write_ranges(&[(3, &[0xAA, 0xBB])], Some(500)).unwrap();
     assert_eq!(g, 500);
     assert_eq!(r.generation(), Ok(500));
-    assert_eq!((r.seq(VarId(1)), r.seq(VarId(2)), r.seq(VarId(3))), (Some(2), Some(2), Some(0)));
+    assert_eq!(
+        (r.seq(VarId(1)), r.seq(VarId(2)), r.seq(VarId(3))),
+        (Some(2), Some(2), Some(0))
+    );
     assert_eq!(r.get::<u16>(VarId(1)), Ok(0xAA00));
     assert_eq!(r.get::<u32>(VarId(2)), Ok(0xBB));
-    assert_eq!(r.write_ranges(&[(127, &[1, 2])], None), Err(AccessError::OutOfBounds));
+    assert_eq!(
+        r.write_ranges(&[(127, &[1, 2])], None),
+        Err(AccessError::OutOfBounds)
+    );
     assert_eq!(r.write_ranges(&[(0, &[1])], None), Ok(501));
     let mut snap = [0u8; 128];
     assert_eq!(r.snapshot(&mut snap), Ok(501));
@@ -150,7 +163,10 @@ fn write_ranges_moves_overlapping_counters_and_takes_a_generation() {
     let mut part = [0u8; 2];
     assert_eq!(r.snapshot_range(3, &mut part), Ok(501));
     assert_eq!(part, [0xAA, 0xBB]);
-    assert_eq!(r.snapshot_range(127, &mut part), Err(AccessError::OutOfBounds));
+    assert_eq!(
+        r.snapshot_range(127, &mut part),
+        Err(AccessError::OutOfBounds)
+    );
 }
 
 #[test]
@@ -170,10 +186,20 @@ fn a_write_in_progress_is_busy_and_recover_repairs_it() {
     assert_eq!(r.get::<u16>(VarId(1)), Ok(0));
     let report = r.recover();
     assert!(report.repaired());
-    assert_eq!((report.variables, report.commit, report.generation), (1, true, 2));
+    assert_eq!(
+        (report.variables, report.commit, report.generation),
+        (1, true, 2)
+    );
     assert_eq!(r.get::<u8>(VarId(0)), Ok(1));
     assert_eq!(r.generation(), Ok(2));
-    assert_eq!(r.recover(), Recovery { variables: 0, commit: false, generation: 2 });
+    assert_eq!(
+        r.recover(),
+        Recovery {
+            variables: 0,
+            commit: false,
+            generation: 2
+        }
+    );
 }
 
 #[test]
@@ -280,4 +306,22 @@ fn random_layouts_read_back_every_variable() {
             Ok(())
         })
         .unwrap();
+}
+
+#[test]
+fn init_in_atomic_words_matches_init_in_bytes() {
+    let schema = ALL_KINDS.as_schema();
+    let bytes_mem = memory(&schema);
+    let words: Vec<AtomicU32> = (0..bytes_mem.len())
+        .map(|_| AtomicU32::new(0xFFFF_FFFF))
+        .collect();
+    let r = Region::init(&words, schema, 9).unwrap();
+    assert_eq!(r.generation(), Ok(0));
+    let laid: Vec<u32> = words.iter().map(|w| w.load(Ordering::Relaxed)).collect();
+    assert_eq!(laid, bytes_mem);
+    let short = &words[..words.len() - 1];
+    assert_eq!(
+        Region::init(short, schema, 9).err(),
+        Some(LayoutError::BufferTooSmall)
+    );
 }

@@ -96,7 +96,10 @@ impl<const N: usize> SchemaBuilder<N> {
     ///
     /// Errors (bad name, zero count, no room) are kept and reported by
     /// [`try_build`](Self::try_build).
-    #[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+    )]
     pub const fn var(mut self, name: &str, kind: Kind, count: u32) -> Self {
         if self.error.is_some() {
             return self;
@@ -118,7 +121,10 @@ impl<const N: usize> SchemaBuilder<N> {
     }
 
     /// Marks the variable added last as writable by remote peers.
-    #[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+    )]
     pub const fn writable(mut self) -> Self {
         if self.len > 0 {
             self.vars[self.len - 1].writable = true;

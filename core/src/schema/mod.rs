@@ -120,9 +120,7 @@ impl fmt::Display for SchemaError {
             SchemaError::ZeroCount => f.write_str("a variable has zero elements"),
             SchemaError::Misaligned => f.write_str("a variable is not at its natural alignment"),
             SchemaError::TooLarge => f.write_str("a variable ends past 4 GiB"),
-            SchemaError::Overlap => {
-                f.write_str("variables are out of offset order or overlap")
-            }
+            SchemaError::Overlap => f.write_str("variables are out of offset order or overlap"),
             SchemaError::TooManyVariables => f.write_str("too many variables"),
             SchemaError::BadNameIndex => {
                 f.write_str("name index is not a sorted permutation of the variables")
@@ -173,7 +171,10 @@ const fn check_variable(var: &Variable, prev_end: u64) -> Result<u64, SchemaErro
 }
 
 /// Checks every variable: counts, alignment, order and overlap.
-#[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+)]
 pub(crate) const fn check_variables(vars: &[Variable]) -> Result<(), SchemaError> {
     if vars.len() > u32::MAX as usize {
         return Err(SchemaError::TooManyVariables);
@@ -195,7 +196,10 @@ pub(crate) const fn check_variables(vars: &[Variable]) -> Result<(), SchemaError
 ///
 /// Fails with [`SchemaError::DuplicateName`] when two names are equal and
 /// [`SchemaError::TooManyVariables`] when `index` is not as long as `vars`.
-#[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+)]
 pub const fn name_index(vars: &[Variable], index: &mut [u32]) -> Result<(), SchemaError> {
     let n = vars.len();
     if index.len() != n || n > u32::MAX as usize {
@@ -235,7 +239,10 @@ pub const fn name_index(vars: &[Variable], index: &mut [u32]) -> Result<(), Sche
     Ok(())
 }
 
-#[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+)]
 const fn name_less(vars: &[Variable], a: u32, b: u32) -> bool {
     matches!(
         vars[a as usize].name.const_cmp(&vars[b as usize].name),
@@ -243,7 +250,10 @@ const fn name_less(vars: &[Variable], a: u32, b: u32) -> bool {
     )
 }
 
-#[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+)]
 const fn sift_down(vars: &[Variable], index: &mut [u32], mut root: usize, end: usize) {
     loop {
         let mut child = 2 * root + 1;
@@ -266,7 +276,10 @@ const fn sift_down(vars: &[Variable], index: &mut [u32], mut root: usize, end: u
 /// Assigns offsets to `vars` in order, each at its natural alignment right
 /// after the one before (the layout of a `#[repr(C)]` struct), and returns
 /// the end of the last one.
-#[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+)]
 pub const fn place(vars: &mut [Variable]) -> Result<u32, SchemaError> {
     let mut end: u64 = 0;
     let mut i = 0;
@@ -303,7 +316,10 @@ impl<'a> Schema<'a> {
     /// Checks `vars` (offset order, no overlap, natural alignment, nonzero
     /// counts) and `by_name` (the variable indices sorted by name, as
     /// [`name_index`] makes them), and borrows both.
-    #[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+    )]
     pub const fn new_checked(
         vars: &'a [Variable],
         by_name: &'a [u32],

@@ -48,7 +48,10 @@ const fn name_byte_ok(b: u8) -> bool {
 
 impl Name {
     /// Checks `name` and stores it. Usable in `const` context.
-    #[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+    )]
     pub const fn new(name: &str) -> Result<Name, NameError> {
         let src = name.as_bytes();
         if src.is_empty() {
@@ -75,7 +78,10 @@ impl Name {
 
     /// Reads a NUL-padded name field as stored in a region's variable table:
     /// the name, then zero bytes to the end of the field.
-    #[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+    )]
     pub const fn from_padded(field: &[u8; NAME_MAX]) -> Result<Name, NameError> {
         let mut len = 0;
         while len < NAME_MAX && field[len] != 0 {
@@ -118,7 +124,10 @@ impl Name {
     }
 
     /// Byte-wise comparison, usable in `const` context.
-    #[allow(clippy::indexing_slicing, reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const")]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "const fn: every index is bounded by the loop condition; iterators are not usable in const"
+    )]
     pub const fn const_cmp(&self, other: &Name) -> Ordering {
         let mut i = 0;
         while i < NAME_MAX {

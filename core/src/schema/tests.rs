@@ -1,7 +1,7 @@
 use super::*;
-use std::format;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use std::format;
 
 static TELEMETRY: SchemaBuf<3> = SchemaBuilder::new()
     .var("uptime_ms", Kind::U64, 1)
@@ -42,7 +42,9 @@ fn builder_reports_errors() {
     assert_eq!(full.err(), Some(SchemaError::TooManyVariables));
     let zero = SchemaBuilder::<1>::new().var("x", Kind::U8, 0).try_build();
     assert_eq!(zero.err(), Some(SchemaError::ZeroCount));
-    let name = SchemaBuilder::<1>::new().var("a b", Kind::U8, 1).try_build();
+    let name = SchemaBuilder::<1>::new()
+        .var("a b", Kind::U8, 1)
+        .try_build();
     assert_eq!(name.err(), Some(SchemaError::Name(NameError::InvalidByte)));
     let huge = SchemaBuilder::<2>::new()
         .var("a", Kind::U64, u32::MAX / 8)
@@ -68,21 +70,45 @@ fn find_uses_the_name_index() {
 fn new_checked_rejects_each_problem() {
     let ok = [var("a", Kind::U32, 1, 0), var("b", Kind::U8, 2, 4)];
     assert!(Schema::new_checked(&ok, &[0, 1]).is_ok());
-    assert_eq!(Schema::new_checked(&ok, &[1, 0]), Err(SchemaError::BadNameIndex));
-    assert_eq!(Schema::new_checked(&ok, &[0, 0]), Err(SchemaError::DuplicateName));
-    assert_eq!(Schema::new_checked(&ok, &[0, 2]), Err(SchemaError::BadNameIndex));
-    assert_eq!(Schema::new_checked(&ok, &[0]), Err(SchemaError::BadNameIndex));
+    assert_eq!(
+        Schema::new_checked(&ok, &[1, 0]),
+        Err(SchemaError::BadNameIndex)
+    );
+    assert_eq!(
+        Schema::new_checked(&ok, &[0, 0]),
+        Err(SchemaError::DuplicateName)
+    );
+    assert_eq!(
+        Schema::new_checked(&ok, &[0, 2]),
+        Err(SchemaError::BadNameIndex)
+    );
+    assert_eq!(
+        Schema::new_checked(&ok, &[0]),
+        Err(SchemaError::BadNameIndex)
+    );
     let overlap = [var("a", Kind::U32, 1, 0), var("b", Kind::U8, 1, 3)];
-    assert_eq!(Schema::new_checked(&overlap, &[0, 1]), Err(SchemaError::Overlap));
+    assert_eq!(
+        Schema::new_checked(&overlap, &[0, 1]),
+        Err(SchemaError::Overlap)
+    );
     let unaligned = [var("a", Kind::U32, 1, 2)];
-    assert_eq!(Schema::new_checked(&unaligned, &[0]), Err(SchemaError::Misaligned));
+    assert_eq!(
+        Schema::new_checked(&unaligned, &[0]),
+        Err(SchemaError::Misaligned)
+    );
     let zero = [var("a", Kind::U32, 0, 0)];
-    assert_eq!(Schema::new_checked(&zero, &[0]), Err(SchemaError::ZeroCount));
+    assert_eq!(
+        Schema::new_checked(&zero, &[0]),
+        Err(SchemaError::ZeroCount)
+    );
     let past = [var("a", Kind::U8, 2, u32::MAX - 1)];
     assert_eq!(Schema::new_checked(&past, &[0]), Err(SchemaError::TooLarge));
     let mut index = [0u32; 2];
     let dup = [var("a", Kind::U8, 1, 0), var("a", Kind::U8, 1, 1)];
-    assert_eq!(name_index(&dup, &mut index), Err(SchemaError::DuplicateName));
+    assert_eq!(
+        name_index(&dup, &mut index),
+        Err(SchemaError::DuplicateName)
+    );
 }
 
 /// The vectors of `spec/region-layout.md`.

@@ -1,0 +1,135 @@
+//! The entity comparison sends what it claims: memwire's update frames take
+//! a mirror to exactly the new data within the documented bound of the raw
+//! lower bound, and tx2-link's delta of the same world names exactly the
+//! moved positions. No timing here; `benches/benches/entities.rs` times it.
+
+#[path = "common/tx2.rs"]
+mod tx2;
+
+use memwire::codec::{Feed, Frame, FrameAccumulator};
+use memwire_benches::entities::{ENTITIES, Entities, MOVED_PER_TICK};
+use memwire_benches::updates::{MAX_FRAME, UpdateEncoder, lower_bound};
+use tx2::Tx2Sender;
+use tx2_link::DeltaChange;
+use tx2_link::protocol::FieldValue;
+
+/// Applies the length-prefixed update frames in `wire` to `mirror`, checking
+/// each frame's header, and returns how many frames there were.
+fn apply(wire: &[u8], mirror: &mut [u8], base: u64, max_frame: usize) -> usize {
+    let mut acc = Box::new(FrameAccumulator::<MAX_FRAME>::length_prefix(max_frame));
+    let mut rest = wire;
+    let mut frames = 0;
+    let mut last_seen = false;
+    while !rest.is_empty() {
+        let Feed::Frame { body, rest: after } = acc.feed(rest) else {
+            panic!("wire bytes end inside a frame");
+        };
+        assert!(body.len() <= max_frame);
+        let Ok(Frame::Update(update)) = Frame::decode(body) else {
+            panic!("not an update frame");
+        };
+        assert_eq!(update.handle, UpdateEncoder::HANDLE);
+        assert_eq!((update.base, update.generation), (base, base + 1));
+        assert!(!last_seen, "a frame after the last part");
+        last_seen = update.last;
+        for span in update.ranges {
+            mirror[span.range()].copy_from_slice(span.bytes);
+        }
+        frames += 1;
+        rest = after;
+    }
+    assert!(last_seen, "the last part is missing");
+    frames
+}
+
+fn mirror_follows(max_frame: usize, bound: f64) {
+    let mut world = Entities::new(11);
+    let mut encoder = UpdateEncoder::new(world.data(), max_frame);
+    let mut mirror = world.data().to_vec();
+    let mut wire = vec![0u8; 1 << 16];
+    for _ in 0..10 {
+        let before = world.data().to_vec();
+        world.tick();
+        let base = encoder.generation();
+        let n = encoder.update(world.data(), &mut wire);
+        let frames = apply(&wire[..n], &mut mirror, base, max_frame);
+        assert_eq!(mirror, world.data());
+        let lb = lower_bound(&before, world.data());
+        // Every moved position changes at least its low mantissa bytes.
+        assert!(lb.changed >= 3 * MOVED_PER_TICK);
+        // The frames hold the ranges' payload (at least the lower bound)
+        // plus headers; within `bound` of the lower bound.
+        assert!(n > lb.bytes, "{n} wire bytes, lower bound {}", lb.bytes);
+        let ratio = n as f64 / lb.bytes as f64;
+        assert!(
+            ratio <= bound,
+            "{n} wire bytes in {frames} frames, lower bound {}: {ratio:.3}",
+            lb.bytes
+        );
+    }
+}
+
+#[test]
+fn memwire_updates_rebuild_the_world_within_the_bound() {
+    // One frame per tick: the documented bound, 1.15 × the lower bound.
+    mirror_follows(MAX_FRAME, 1.15);
+}
+
+#[test]
+fn memwire_updates_split_for_a_small_peer_still_rebuild_the_world() {
+    // 256-byte frames: a tick takes several, each with its own header.
+    mirror_follows(256, 1.15);
+}
+
+#[test]
+fn the_moved_variables_scan_sends_the_same_bytes() {
+    let mut world = Entities::new(5);
+    let mut full = UpdateEncoder::new(world.data(), MAX_FRAME);
+    let mut moved = UpdateEncoder::new(world.data(), MAX_FRAME);
+    let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    for _ in 0..5 {
+        world.tick();
+        let n = full.update(world.data(), &mut a);
+        let m = moved.update_moved(world.data(), world.schema(), world.moved(), &mut b);
+        assert_eq!(a[..n], b[..m]);
+    }
+}
+
+#[test]
+fn tx2_delta_names_exactly_the_moved_positions() {
+    let mut world = Entities::new(11);
+    let (mut sender, full) = Tx2Sender::new(&world, true);
+    assert!(full > 0);
+    for _ in 0..3 {
+        let moved: Vec<u32> = world.tick().iter().map(|id| id.0 / 2).collect();
+        let snapshot = sender.snapshot(&world);
+        let (delta, bytes) = sender.delta(snapshot);
+        let mut updated: Vec<u32> = delta
+            .changes
+            .iter()
+            .map(|change| match change {
+                DeltaChange::FieldsUpdated {
+                    entity_id,
+                    component_id,
+                    fields,
+                } => {
+                    assert_eq!(component_id, "Position");
+                    assert!(!fields.is_empty() && fields.len() <= 3);
+                    assert!(
+                        fields
+                            .iter()
+                            .all(|f| matches!(f.new_value, FieldValue::F32(_)))
+                    );
+                    u32::clone(entity_id)
+                }
+                other => panic!("unexpected change {other:?}"),
+            })
+            .collect();
+        updated.sort_unstable();
+        assert_eq!(updated, moved);
+        assert!(updated.iter().all(|&e| (e as usize) < ENTITIES));
+        // What tx2-link sends decodes to the same changes.
+        let decoded = sender.decode(bytes.as_ref());
+        assert_eq!(decoded.changes.len(), delta.changes.len());
+    }
+}
