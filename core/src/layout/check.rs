@@ -86,7 +86,7 @@ pub(crate) fn entry_variable(e: &Entry, i: u32) -> Result<Variable, LayoutError>
     if var.count == 0 || var.len() != u64::from(e.length.get()) {
         return Err(LayoutError::BadLength(i));
     }
-    if var.offset as usize % kind.size() != 0 {
+    if !(var.offset as usize).is_multiple_of(kind.size()) {
         return Err(LayoutError::Misaligned(i));
     }
     Ok(var)

@@ -158,7 +158,7 @@ const fn check_variable(var: &Variable, prev_end: u64) -> Result<u64, SchemaErro
     if var.count == 0 {
         return Err(SchemaError::ZeroCount);
     }
-    if var.offset as usize % var.kind.size() != 0 {
+    if !(var.offset as usize).is_multiple_of(var.kind.size()) {
         return Err(SchemaError::Misaligned);
     }
     if var.end() > u32::MAX as u64 {

@@ -105,7 +105,7 @@ fn apply(pattern: Pattern, current: &mut [u8], gap: usize, rng: &mut Rng) {
         }
         Pattern::Dense => {
             for at in 0..len {
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     flip(at, rng);
                 }
             }
@@ -237,7 +237,7 @@ proptest! {
             let kind = Kind::ALL[rng.below(Kind::ALL.len())];
             let size = kind.size();
             let offset = (end + rng.below(3) * rng.below(40)).div_ceil(size) * size;
-            let most = if rng.next() % 4 == 0 && !cfg!(miri) { 100 } else { 4 };
+            let most = if rng.next().is_multiple_of(4) && !cfg!(miri) { 100 } else { 4 };
             let count = 1 + rng.below(most);
             let name = Name::new(&std::format!("v{i}")).unwrap();
             list.push(Variable::new(name, kind, count as u32, offset as u32));
@@ -249,7 +249,7 @@ proptest! {
         let len = end + rng.below(100);
         let case = Case::new(len, rng.below(64), rng.below(64), rng.next(), p, 8);
         let moved: Vec<VarId> =
-            (0..vars as u32).filter(|_| rng.next() % 3 != 0).map(VarId).collect();
+            (0..vars as u32).filter(|_| !rng.next().is_multiple_of(3)).map(VarId).collect();
 
         // The reference sees only the moved variables' bytes change.
         let mut visible = case.shadow().to_vec();
@@ -288,7 +288,7 @@ proptest! {
         let mut end = 0usize;
         for i in 0..vars {
             // Clusters and holes, so that guesses by position are often off.
-            let hole = if rng.next() % 8 == 0 { rng.below(2000) } else { rng.below(3) };
+            let hole = if rng.next().is_multiple_of(8) { rng.below(2000) } else { rng.below(3) };
             let count = 1 + rng.below(20);
             let name = Name::new(&std::format!("v{i}")).unwrap();
             list.push(Variable::new(name, Kind::U8, count as u32, (end + hole) as u32));

@@ -260,7 +260,7 @@ fn duplicated_and_reordered_frames_are_harmless() {
     pair.mangle = Some(Box::new(move |mut frames: Vec<Vec<u8>>| {
         count += 1;
         let late = slot.borrow_mut().take();
-        if count % 5 == 0 {
+        if count.is_multiple_of(5) {
             *slot.borrow_mut() = Some(frames.remove(0));
         } else if count % 3 == 1 {
             frames.extend(frames.clone());
