@@ -270,15 +270,7 @@ impl Differ {
         out: &mut [ByteRange],
         marks: Option<(&mut Generations<'_>, u64)>,
     ) -> Result<usize, DiffError> {
-        if current.len() != shadow.len() {
-            return Err(DiffError::LengthMismatch);
-        }
-        if marks
-            .as_ref()
-            .is_some_and(|(table, _)| table.data_len() != current.len())
-        {
-            return Err(DiffError::TableMismatch);
-        }
+        check_lengths(current, shadow, marks.as_ref())?;
         let mut sink = Collector::new(out, self.gap, marks);
         scan::run(self.path, 0, current, shadow, &mut sink);
         Ok(sink.finish()?)
@@ -304,15 +296,7 @@ impl Differ {
     where
         I: IntoIterator<Item = VarId>,
     {
-        if current.len() != shadow.len() {
-            return Err(DiffError::LengthMismatch);
-        }
-        if marks
-            .as_ref()
-            .is_some_and(|(table, _)| table.data_len() != current.len())
-        {
-            return Err(DiffError::TableMismatch);
-        }
+        check_lengths(current, shadow, marks.as_ref())?;
         let mut sink = Collector::new(out, self.gap, marks);
         // Neighbouring moved variables are scanned as one span, so that a
         // struct of small fields is one pass, not one call per field.
@@ -358,4 +342,20 @@ fn scan_span(
     ) {
         scan::run(path, span.start, c, s, sink);
     }
+}
+
+/// The current data, its shadow and the generation table must all cover
+/// the same data area.
+fn check_lengths(
+    current: &[u8],
+    shadow: &[u8],
+    marks: Option<&(&mut Generations<'_>, u64)>,
+) -> Result<(), DiffError> {
+    if current.len() != shadow.len() {
+        return Err(DiffError::LengthMismatch);
+    }
+    if marks.is_some_and(|(table, _)| table.data_len() != current.len()) {
+        return Err(DiffError::TableMismatch);
+    }
+    Ok(())
 }

@@ -148,7 +148,9 @@ where
     }
     let header = read_header(src)?;
     let geo = check_geometry(&header, src.len())?;
-    if checksum(src, &geo) != Some(header.checksum.get()) {
+    // Under the fuzzer the digests are skipped, so that it reaches the
+    // checks behind them instead of stopping at a SHA-256 it cannot forge.
+    if !cfg!(fuzzing) && checksum(src, &geo) != Some(header.checksum.get()) {
         return Err(LayoutError::ChecksumMismatch);
     }
     let mut fingerprint = Fingerprinter::new(geo.variable_count);
@@ -167,7 +169,7 @@ where
         each(i, &var)?;
     }
     check_index(src, &geo)?;
-    if fingerprint.finish() != geo.fingerprint {
+    if !cfg!(fuzzing) && fingerprint.finish() != geo.fingerprint {
         return Err(LayoutError::FingerprintMismatch);
     }
     Ok(geo)

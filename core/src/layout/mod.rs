@@ -98,7 +98,7 @@ pub struct Header {
     pub total_len: U32,
     /// Zero.
     pub reserved0: U32,
-    /// Checksum over the immutable bytes (see [`checksum`]).
+    /// Checksum over the immutable bytes (`spec/region-layout.md`, "Checksum").
     pub checksum: U64,
     /// Zero.
     pub reserved1: [u8; 56],
