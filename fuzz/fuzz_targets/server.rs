@@ -68,7 +68,7 @@ impl Hub for FuzzHub<'_> {
             generation: self.generation,
             schema: self.schema,
             data: &self.data,
-            changes: &self.table,
+            changes: self.table.table(),
             recent: self.recent.as_ref().map(|(b, r)| (*b, &r[..])),
         })
     }

@@ -135,6 +135,16 @@ impl<'t> Generations<'t> {
         }
     }
 
+    /// A read-only view of the table, for a publisher that only asks what
+    /// changed.
+    pub fn table(&self) -> ChunkTable<'_> {
+        ChunkTable {
+            table: self.table,
+            shift: self.shift,
+            data_len: self.data_len,
+        }
+    }
+
     /// The byte ranges of the chunks stamped after `generation`, adjacent
     /// chunks merged, the last one cut at the end of the data area. O(chunks).
     pub fn changed_since(&self, generation: u64) -> ChangedSince<'_> {
@@ -169,6 +179,66 @@ impl<'t> Generations<'t> {
         match span {
             Some(span) if needed > out.len() => Err(Overflow { needed, span }),
             _ => Ok(needed),
+        }
+    }
+}
+
+/// A read-only view of a [`Generations`] table: what a publisher reads.
+///
+/// Built from a shared `&[u64]` (or [`Generations::table`]), so many
+/// readers can share one table that a single scanner updates.
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkTable<'t> {
+    table: &'t [u64],
+    shift: u32,
+    data_len: usize,
+}
+
+impl<'t> ChunkTable<'t> {
+    /// The view of `table` for a data area of `data_len` bytes in chunks of
+    /// `chunk` bytes, as [`Generations::new`] checks it.
+    pub fn new(table: &'t [u64], data_len: usize, chunk: usize) -> Result<Self, TableError> {
+        if !chunk.is_power_of_two() {
+            return Err(TableError::BadChunk);
+        }
+        let table = table
+            .get(..Generations::chunks_for(data_len, chunk))
+            .ok_or(TableError::TooShort)?;
+        Ok(ChunkTable {
+            table,
+            shift: chunk.trailing_zeros(),
+            data_len,
+        })
+    }
+
+    /// The chunk size in bytes.
+    pub const fn chunk(&self) -> usize {
+        1 << self.shift
+    }
+
+    /// The number of chunks.
+    pub const fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether the data area is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The generation at which chunk `index` last changed.
+    pub fn get(&self, index: usize) -> Option<u64> {
+        self.table.get(index).copied()
+    }
+
+    /// As [`Generations::changed_since`].
+    pub fn changed_since(&self, generation: u64) -> ChangedSince<'t> {
+        ChangedSince {
+            table: self.table,
+            since: generation,
+            next: 0,
+            shift: self.shift,
+            data_len: self.data_len,
         }
     }
 }

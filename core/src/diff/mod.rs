@@ -68,7 +68,7 @@ mod tests;
 
 use core::fmt;
 
-pub use chunks::{ChangedSince, Generations, TableError};
+pub use chunks::{ChangedSince, ChunkTable, Generations, TableError};
 pub use path::Path;
 pub use ranges::{Touched, touched};
 

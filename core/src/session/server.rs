@@ -13,7 +13,7 @@ use crate::codec::{
     MIN_FRAME, PROTOCOL_VERSION, RegionList, Welcome, WriteOutcome, WriteResult, WriteTarget,
     peek_hello_version,
 };
-use crate::diff::{ByteRange, Generations};
+use crate::diff::{ByteRange, ChunkTable};
 use crate::schema::{Kind, Name, Schema};
 use crate::time::{Duration, Instant};
 
@@ -55,7 +55,7 @@ pub struct Source<'s> {
     /// The hub's shadow of the data area at `generation`.
     pub data: &'s [u8],
     /// For each chunk of `data`, the generation it last changed at.
-    pub changes: &'s Generations<'s>,
+    pub changes: ChunkTable<'s>,
     /// The exact ranges of the hub's last scan, from a base generation to
     /// `generation`: sent instead of whole chunks to a peer at that base.
     pub recent: Option<(u64, &'s [ByteRange])>,

@@ -94,7 +94,7 @@ impl Hub for DeviceHub<'_> {
             generation: self.generation,
             schema: ROBOT.as_schema(),
             data: &self.shadow,
-            changes: &self.table,
+            changes: self.table.table(),
             recent: self
                 .recent
                 .as_ref()

@@ -161,7 +161,7 @@ impl Hub for TestHub {
             generation: r.generation,
             schema: r.schema,
             data: &r.shadow,
-            changes: &r.table,
+            changes: r.table.table(),
             recent: r.recent.as_ref().map(|(base, ranges)| (*base, &ranges[..])),
         })
     }
