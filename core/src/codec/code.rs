@@ -59,11 +59,13 @@ pub enum ErrorCode {
     RateLimited = 20,
     /// The sender is shutting down.
     ShuttingDown = 21,
+    /// The region is busy: another writer (a local process) holds it.
+    Busy = 22,
 }
 
 impl ErrorCode {
     /// Every code, in value order.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::Other,
         ErrorCode::UnsupportedVersion,
         ErrorCode::Malformed,
@@ -85,6 +87,7 @@ impl ErrorCode {
         ErrorCode::LimitExceeded,
         ErrorCode::RateLimited,
         ErrorCode::ShuttingDown,
+        ErrorCode::Busy,
     ];
 
     /// The stable numeric value sent on the wire.
@@ -128,6 +131,7 @@ impl ErrorCode {
             ErrorCode::LimitExceeded => "limit exceeded",
             ErrorCode::RateLimited => "rate limited",
             ErrorCode::ShuttingDown => "shutting down",
+            ErrorCode::Busy => "region busy: another writer holds it",
         }
     }
 }
@@ -163,7 +167,8 @@ mod tests {
         assert_eq!(ErrorCode::UnsupportedVersion.value(), 2);
         assert_eq!(ErrorCode::ShuttingDown.value(), 21);
         assert_eq!(ErrorCode::from_value(0), ErrorCode::Other);
-        assert_eq!(ErrorCode::from_value(22), ErrorCode::Other);
+        assert_eq!(ErrorCode::Busy.value(), 22);
+        assert_eq!(ErrorCode::from_value(23), ErrorCode::Other);
         assert_eq!(ErrorCode::from_value(u16::MAX), ErrorCode::Other);
     }
 }

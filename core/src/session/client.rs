@@ -4,15 +4,15 @@ use core::fmt;
 
 use heapless::{Deque, String, Vec};
 
-use super::event::Event;
+use super::event::{Event, Observer};
 use super::link::{Link, Phase as LinkPhase};
 use super::subscriber::{Phase, SchemaOutcome, Subscriber};
 use super::{Handle, Stats, auth};
 use crate::Region;
 use crate::codec::{
     AccumulateError, Ack, Auth, ErrorCode, Feed, Frame, FrameAccumulator, Framing, Hello,
-    MIN_FRAME, PROTOCOL_VERSION, Ranges, Resume, Span, Subscribe, Unsubscribe, Write, WriteOutcome,
-    WriteTarget,
+    MIN_FRAME, PROTOCOL_VERSION, Ranges, Resume, SchemaPart, Span, Subscribe, Unsubscribe, Write,
+    WriteOutcome, WriteTarget,
 };
 use crate::schema::Name;
 use crate::time::{Duration, Instant};
@@ -156,7 +156,14 @@ enum Handshake {
 #[derive(Debug)]
 struct Slot<'r> {
     path: String<PATH_MAX>,
-    sub: Subscriber<'r>,
+    /// `None` for a described subscription until the caller's observer
+    /// hands over a mirror.
+    sub: Option<Subscriber<'r>>,
+    /// Whether the subscribe asks for the variable table.
+    described: bool,
+    /// While a described subscription has no mirror: the index of the next
+    /// variable of the table.
+    table_next: u32,
     subscribe_due: bool,
     /// Ended: the event still to report (the slot is freed once it is
     /// reported and the unsubscribe, if due, is sent).
@@ -237,6 +244,22 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         mirror: Region<'a>,
         resume: Option<Resume>,
     ) -> Result<Handle, SubscribeError> {
+        self.add(path, Some(Subscriber::new(mirror, resume)))
+    }
+
+    /// Starts a subscription to the region at `path` without knowing its
+    /// schema: the hub sends the variable table in schema parts, which
+    /// [`handle_input_with`](Self::handle_input_with) shows to its
+    /// [`Observer`]. Once the observer returns a mirror built from the
+    /// table, the subscription goes on like one made with
+    /// [`subscribe`](Self::subscribe), with no extra round trip. Updates
+    /// that arrive before that are ignored. A later connection subscribes
+    /// with [`subscribe`](Self::subscribe) and the mirror, to resume.
+    pub fn subscribe_described(&mut self, path: &str) -> Result<Handle, SubscribeError> {
+        self.add(path, None)
+    }
+
+    fn add(&mut self, path: &str, sub: Option<Subscriber<'a>>) -> Result<Handle, SubscribeError> {
         let inner = &mut self.inner;
         if !inner.link.is_open() {
             return Err(SubscribeError::Closed);
@@ -260,7 +283,9 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         let handle = u16::try_from(index).map_err(|_| SubscribeError::Full)?;
         *slot = Some(Slot {
             path,
-            sub: Subscriber::new(mirror, resume),
+            described: sub.is_none(),
+            sub,
+            table_next: 0,
             subscribe_due: true,
             gone: None,
             unsubscribe_due: false,
@@ -291,6 +316,7 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             .get(usize::from(handle.0))?
             .as_ref()?
             .sub
+            .as_ref()?
             .resume_point()
     }
 
@@ -309,13 +335,15 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             .and_then(Option::as_ref)
             .filter(|s| s.gone.is_none() && !s.unsubscribe_due)
             .ok_or(WriteError::UnknownHandle)?;
-        if slot.sub.phase != Phase::Live {
-            return Err(WriteError::NotReady);
-        }
+        let sub = slot
+            .sub
+            .as_ref()
+            .filter(|sub| sub.phase == Phase::Live)
+            .ok_or(WriteError::NotReady)?;
         if inner.unanswered + inner.write_lens.len() >= WRITES_MAX {
             return Err(WriteError::Busy);
         }
-        let data_len = slot.sub.mirror.data_len();
+        let data_len = sub.mirror.data_len();
         let mut scratch = [0u8; WRITE_BUF];
         let target = match request {
             WriteRequest::Ranges(ranges) => {
@@ -387,13 +415,25 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
 
     /// Takes bytes read from the stream, split in any way.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        self.handle_input_with(now, bytes, &mut ());
+    }
+
+    /// Takes bytes read from the stream, split in any way, and shows
+    /// `observer` what it borrows from them: the welcome's region list and
+    /// the schema parts of described subscriptions.
+    pub fn handle_input_with<O: Observer<'a> + ?Sized>(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        observer: &mut O,
+    ) {
         let mut input = bytes;
         while self.inner.link.is_open() {
             match self.rx.feed(input) {
                 Feed::Pending => break,
                 Feed::Frame { body, rest } => {
                     input = rest;
-                    self.inner.on_frame(now, body);
+                    self.inner.on_frame(now, body, observer);
                 }
                 Feed::Error { error, .. } => {
                     let (code, reason) = framing_error(error);
@@ -441,9 +481,15 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
     /// The session's counters.
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.link.stats;
-        for slot in self.inner.subs.iter().flatten() {
-            stats.updates += slot.sub.updates;
-            stats.resyncs += slot.sub.resyncs;
+        for sub in self
+            .inner
+            .subs
+            .iter()
+            .flatten()
+            .filter_map(|s| s.sub.as_ref())
+        {
+            stats.updates += sub.updates;
+            stats.resyncs += sub.resyncs;
         }
         stats
     }
@@ -472,12 +518,14 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         if let Some(slot) = self.slot_mut(handle) {
             slot.gone = Some(event);
             slot.unsubscribe_due = tell_hub;
-            slot.sub.ack_due = None;
-            slot.sub.updated = None;
+            if let Some(sub) = slot.sub.as_mut() {
+                sub.ack_due = None;
+                sub.updated = None;
+            }
         }
     }
 
-    fn on_frame(&mut self, now: Instant, body: &[u8]) {
+    fn on_frame<O: Observer<'a> + ?Sized>(&mut self, now: Instant, body: &[u8], observer: &mut O) {
         self.link.received(now, body.len());
         let Ok(frame) = Frame::decode(body) else {
             self.link
@@ -529,22 +577,21 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
                 // The queue holds at least the connected event: it is the
                 // first event of a session.
                 let _ = self.events.push_back(connected);
+                observer.regions(w.regions, w.complete);
             }
-            (Handshake::Open, Frame::Schema(part)) => {
-                let handle = Handle(part.handle);
-                let Some(slot) = self.slot_mut(handle).filter(|s| s.gone.is_none()) else {
-                    return;
-                };
-                if slot.sub.on_schema(&part) == SchemaOutcome::Mismatch {
-                    self.end(handle, Event::SchemaMismatch { handle }, true);
-                }
-            }
+            (Handshake::Open, Frame::Schema(part)) => self.on_schema(&part, observer),
             (Handshake::Open, Frame::Update(update)) => {
                 let handle = Handle(update.handle);
-                let Some(slot) = self.slot_mut(handle).filter(|s| s.gone.is_none()) else {
+                // A described subscription without a mirror yet has nothing
+                // to apply an update to (a conforming hub sends none).
+                let Some(sub) = self
+                    .slot_mut(handle)
+                    .filter(|s| s.gone.is_none())
+                    .and_then(|s| s.sub.as_mut())
+                else {
                     return;
                 };
-                if let Err(fatal) = slot.sub.on_update(&update) {
+                if let Err(fatal) = sub.on_update(&update) {
                     self.link.fail(fatal.code, None, fatal.reason);
                 }
             }
@@ -571,6 +618,30 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
             _ => self
                 .link
                 .fail(ErrorCode::UnexpectedFrame, None, "frame not expected now"),
+        }
+    }
+
+    fn on_schema<O: Observer<'a> + ?Sized>(&mut self, part: &SchemaPart<'_>, observer: &mut O) {
+        let handle = Handle(part.handle);
+        let Some(slot) = self.slot_mut(handle).filter(|s| s.gone.is_none()) else {
+            return;
+        };
+        if slot.sub.is_none() {
+            if let Err(event) = slot.describe(handle, part, observer) {
+                self.end(handle, event, true);
+                return;
+            }
+        }
+        let Some(slot) = self.slot_mut(handle) else {
+            return;
+        };
+        // The part that brought the mirror is checked against it too.
+        let mismatch = slot
+            .sub
+            .as_mut()
+            .is_some_and(|sub| sub.on_schema(part) == SchemaOutcome::Mismatch);
+        if mismatch {
+            self.end(handle, Event::SchemaMismatch { handle }, true);
         }
     }
 
@@ -661,12 +732,12 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
             Frame::Subscribe(Subscribe {
                 handle,
                 path: &slot.path,
-                resume: slot.sub.resume,
-                variables: false,
+                resume: slot.sub.as_ref().and_then(|sub| sub.resume),
+                variables: slot.described,
             })
         } else if slot.unsubscribe_due {
             Frame::Unsubscribe(Unsubscribe { handle })
-        } else if let Some(generation) = slot.sub.ack_due {
+        } else if let Some(generation) = slot.sub.as_ref().and_then(|sub| sub.ack_due) {
             Frame::Ack(Ack { handle, generation })
         } else {
             return true;
@@ -685,8 +756,8 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
                     self.free(Handle(handle));
                 }
                 return true;
-            } else {
-                slot.sub.ack_due = None;
+            } else if let Some(sub) = slot.sub.as_mut() {
+                sub.ack_due = None;
             }
         }
         // One more frame may be due (an ack after a subscribe).
@@ -718,7 +789,9 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
                 }
                 return Some(event);
             }
-            if let Some((generation, resynced)) = slot.sub.updated.take() {
+            if let Some((generation, resynced)) =
+                slot.sub.as_mut().and_then(|sub| sub.updated.take())
+            {
                 return Some(Event::Updated {
                     handle: Handle(u16::try_from(index).unwrap_or(u16::MAX)),
                     generation,
@@ -733,6 +806,41 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
             });
         }
         None
+    }
+}
+
+impl<'a> Slot<'a> {
+    /// Shows a schema part of a described subscription without a mirror to
+    /// the observer, and takes the mirror it may return. A part out of
+    /// order, or one that brings no variable before the table is whole,
+    /// ends the subscription (`Err`, the event to report): a conforming hub
+    /// sends neither, and the table could never be completed.
+    fn describe<O: Observer<'a> + ?Sized>(
+        &mut self,
+        handle: Handle,
+        part: &SchemaPart<'_>,
+        observer: &mut O,
+    ) -> Result<(), Event> {
+        let broken = Event::Ended {
+            handle,
+            code: ErrorCode::UnexpectedFrame,
+        };
+        let vars = u32::try_from(part.variables.iter().count()).map_err(|_| broken)?;
+        let next = part.first.checked_add(vars).ok_or(broken)?;
+        let last = next == part.count;
+        let in_order = part.first == 0 || part.first == self.table_next;
+        if !in_order || next > part.count || (vars == 0 && !last) {
+            return Err(broken);
+        }
+        self.table_next = next;
+        match observer.schema_part(handle, part) {
+            Some(mirror) => {
+                self.sub = Some(Subscriber::new(mirror, None));
+                Ok(())
+            }
+            None if last => Err(Event::SchemaMismatch { handle }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a session tells its application.
 
 use super::Handle;
-use crate::codec::{ErrorCode, Limits};
+use crate::Region;
+use crate::codec::{ErrorCode, Limits, RegionList, SchemaPart};
 
 /// Something that happened on a [`Client`](super::Client).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +29,9 @@ pub enum Event {
         resynced: bool,
     },
     /// The region's schema is not the mirror's (fingerprint or data length
-    /// differ). The mirror is untouched and the subscription has ended.
+    /// differ), or, for a described subscription, the [`Observer`] returned
+    /// no mirror for the whole table. The mirror is untouched and the
+    /// subscription has ended.
     SchemaMismatch {
         /// The subscription.
         handle: Handle,
@@ -75,3 +78,46 @@ pub enum ServerEvent {
         code: Option<ErrorCode>,
     },
 }
+
+/// What a [`Client`](super::Client) shows its caller while it reads input,
+/// borrowed from the bytes being read: pass one to
+/// [`Client::handle_input_with`](super::Client::handle_input_with).
+/// [`Client::handle_input`](super::Client::handle_input) uses `()`, which
+/// ignores everything.
+///
+/// Every method has a default body that ignores what it is given.
+pub trait Observer<'a> {
+    /// A schema part of a subscription made with
+    /// [`Client::subscribe_described`](super::Client::subscribe_described)
+    /// that has no mirror yet.
+    ///
+    /// Parts come in order: `part.first` is the index of the part's first
+    /// variable, and a part with `first == 0` starts the table afresh (the
+    /// region was created anew while its table was being sent). The table
+    /// is whole at the part where `part.first` plus the number of its
+    /// variables is `part.count`.
+    ///
+    /// Return a mirror laid out with the schema the table describes to
+    /// start mirroring: the subscription then goes on exactly like one made
+    /// with [`Client::subscribe`](super::Client::subscribe). This part is
+    /// checked against the mirror (same fingerprint and data length, else
+    /// [`Event::SchemaMismatch`]) and the full update that follows fills
+    /// it. A mirror may also come from an earlier part (a schema the caller
+    /// knows by its fingerprint); later parts are then not shown. `None`
+    /// from the last part ends the subscription with
+    /// [`Event::SchemaMismatch`] and an unsubscribe.
+    fn schema_part(&mut self, handle: Handle, part: &SchemaPart<'_>) -> Option<Region<'a>> {
+        let _ = (handle, part);
+        None
+    }
+
+    /// The regions the hub's welcome lists (those the client may access,
+    /// with their instance ids); `complete` is false when some did not fit
+    /// the client's maximum frame.
+    fn regions(&mut self, list: RegionList<'_>, complete: bool) {
+        let _ = (list, complete);
+    }
+}
+
+/// Ignores everything.
+impl Observer<'_> for () {}

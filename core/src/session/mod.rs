@@ -54,7 +54,7 @@ mod subscriber;
 mod tests;
 
 pub use client::{Client, ClientConfig, SubscribeError, WriteError, WriteRequest};
-pub use event::{Event, ServerEvent};
+pub use event::{Event, Observer, ServerEvent};
 pub use rate::RateLimit;
 pub use server::{Access, Hub, RateConfig, RegionId, Server, ServerConfig, Source};
 

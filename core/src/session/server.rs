@@ -10,8 +10,8 @@ use super::rate::RateLimit;
 use super::{Stats, auth};
 use crate::codec::{
     AccumulateError, Challenge, ErrorCode, Feed, Frame, FrameAccumulator, Framing, Limits,
-    MIN_FRAME, PROTOCOL_VERSION, RegionList, Welcome, WriteOutcome, WriteResult, WriteTarget,
-    peek_hello_version,
+    MIN_FRAME, PROTOCOL_VERSION, RegionInfo, RegionList, Welcome, WriteOutcome, WriteResult,
+    WriteTarget, peek_hello_version,
 };
 use crate::diff::{ByteRange, ChunkTable};
 use crate::schema::{Kind, Name, Schema};
@@ -72,6 +72,24 @@ pub trait Hub {
     fn access(&self, tenant: &str, client: &str, region: &str) -> Access;
     /// The region named `region` within `tenant`.
     fn resolve(&self, tenant: &str, region: &str) -> Option<RegionId>;
+    /// Lists the regions of `tenant` for the welcome of `client`: calls
+    /// `visit` with each, in a stable order, until it returns false, and
+    /// returns true. The server shows only those [`access`](Self::access)
+    /// grants (not [`Access::None`]), as many as fit the client's maximum
+    /// frame, so a hub may list every region of the tenant.
+    ///
+    /// The default lists nothing and returns false: a hub that does not
+    /// list its regions, whose welcome then says that its list is
+    /// incomplete rather than that the tenant has none.
+    fn regions(
+        &self,
+        tenant: &str,
+        client: &str,
+        visit: &mut dyn FnMut(RegionInfo) -> bool,
+    ) -> bool {
+        let _ = (tenant, client, visit);
+        false
+    }
     /// The region's current state, or `None` if it is gone.
     fn source(&self, region: RegionId) -> Option<Source<'_>>;
     /// Applies checked byte ranges (inside writable variables, in bounds)
@@ -442,7 +460,10 @@ impl<const SUBS: usize> Inner<SUBS> {
         self.hello = hello_bytes;
         self.client = client;
         self.tenant = Some(tenant);
-        self.peer_max = usize::try_from(hello.max_frame).unwrap_or(usize::MAX);
+        // Frames both ways stay within the smaller of the two maxima, so a
+        // client cannot make the hub's transmit buffer grow.
+        self.peer_max = usize::try_from(hello.max_frame.min(self.config.max_frame))
+            .unwrap_or(usize::MAX);
         self.handshake = Handshake::ChallengeDue;
     }
 
@@ -571,13 +592,7 @@ impl<const SUBS: usize> Inner<SUBS> {
                 return used;
             }
             Handshake::WelcomeDue => {
-                let welcome = Frame::Welcome(Welcome {
-                    session: self.config.session,
-                    limits: self.limits(),
-                    complete: false,
-                    regions: RegionList::EMPTY,
-                });
-                if !self.put(now, buf, &mut used, &welcome) {
+                if !self.put_welcome(now, buf, &mut used, hub) {
                     return used;
                 }
                 self.handshake = Handshake::Open;
@@ -646,6 +661,96 @@ impl<const SUBS: usize> Inner<SUBS> {
         used
     }
 
+    /// Writes the welcome with the tenant's regions the client may access,
+    /// as many as fit the client's maximum frame and `buf` (`complete` is
+    /// false when some were left out); false when `buf` has no room now.
+    ///
+    /// No scratch buffer: the list is encoded into `buf` after room for the
+    /// frame's head (a length prefix, the fixed fields and the list's length,
+    /// each at their largest), then the head is written and the list moved
+    /// up against it.
+    fn put_welcome<H: Hub + ?Sized>(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        used: &mut usize,
+        hub: &H,
+    ) -> bool {
+        /// The longest length prefix.
+        const PREFIX_MAX: usize = 5;
+        let welcome = |complete| {
+            Frame::Welcome(Welcome {
+                session: self.config.session,
+                limits: self.limits(),
+                complete,
+                regions: RegionList::EMPTY,
+            })
+        };
+        // The fixed fields, without the empty list's length byte.
+        let head = welcome(true).encoded_len().saturating_sub(1);
+        let body_max = self.peer_max.min(buf.len().saturating_sub(PREFIX_MAX));
+        let list_max = body_max.saturating_sub(head + varint_len(body_max));
+        let reserve = PREFIX_MAX + head + varint_len(list_max);
+        let Some(out) = buf
+            .get_mut(*used..)
+            .filter(|out| out.len() >= reserve + list_max)
+        else {
+            return false;
+        };
+        let mut len = 0;
+        let mut complete = false;
+        if let Some(list) = out.get_mut(reserve..reserve + list_max) {
+            let tenant = self.tenant();
+            let client = self.client.as_str();
+            let mut left_out = false;
+            let listed = hub.regions(tenant, client, &mut |info: RegionInfo| {
+                if hub.access(tenant, client, info.name.as_str()) == Access::None {
+                    return true;
+                }
+                match list
+                    .get_mut(len..)
+                    .map(|rest| postcard::to_slice(&info, rest))
+                {
+                    Some(Ok(entry)) => {
+                        len += entry.len();
+                        true
+                    }
+                    _ => {
+                        left_out = true;
+                        false
+                    }
+                }
+            });
+            complete = listed && !left_out;
+        }
+        let body = head + varint_len(len) + len;
+        let Some(prefix) = put_varint(out, body) else {
+            return false;
+        };
+        // The fixed fields; the empty list's length byte is then replaced by
+        // the list's length.
+        let Some(Ok(fields)) = out
+            .get_mut(prefix..reserve)
+            .map(|dst| welcome(complete).encode(dst))
+        else {
+            return false;
+        };
+        let mut at = prefix + fields.saturating_sub(1);
+        let Some(n) = out
+            .get_mut(at..reserve)
+            .and_then(|dst| put_varint(dst, len))
+        else {
+            return false;
+        };
+        at += n;
+        // In bounds: `at` ≤ `reserve`, `len` ≤ `list_max`, and `out` holds
+        // `reserve + list_max` bytes (checked above).
+        out.copy_within(reserve..reserve + len, at);
+        *used += at + len;
+        self.link.sent(now, at + len);
+        true
+    }
+
     fn limits(&self) -> Limits {
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
         Limits {
@@ -668,6 +773,29 @@ impl<const SUBS: usize> Inner<SUBS> {
             }
             Err(_) => false,
         }
+    }
+}
+
+/// The length of `value` as an unsigned LEB128 varint.
+fn varint_len(value: usize) -> usize {
+    let bits = usize::BITS - (value | 1).leading_zeros();
+    bits.div_ceil(7) as usize
+}
+
+/// Writes `value` at the start of `out` as an unsigned LEB128 varint in its
+/// shortest form and returns its length; `None` if `out` is too short.
+fn put_varint(out: &mut [u8], mut value: usize) -> Option<usize> {
+    let mut n = 0;
+    loop {
+        let byte = out.get_mut(n)?;
+        let low = u8::try_from(value & 0x7F).unwrap_or(0);
+        value >>= 7;
+        n += 1;
+        if value == 0 {
+            *byte = low;
+            return Some(n);
+        }
+        *byte = low | 0x80;
     }
 }
 

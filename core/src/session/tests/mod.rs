@@ -2,6 +2,7 @@
 //! in-memory byte pipes, a simulated clock, and a hub of Vec-backed regions
 //! scanned with the real diff engine and chunk table.
 
+mod describe;
 mod handshake;
 mod rights;
 mod sync;
@@ -13,10 +14,10 @@ use std::vec::Vec;
 
 use super::*;
 use crate::Region;
-use crate::codec::{ErrorCode, Resume};
+use crate::codec::{ErrorCode, RegionInfo, RegionList, Resume, SchemaPart};
 use crate::diff::{ByteRange, Differ, Generations};
 use crate::layout::{init, required_len};
-use crate::schema::{Kind, Schema, SchemaBuf, SchemaBuilder};
+use crate::schema::{Kind, Name, Schema, SchemaBuf, SchemaBuilder, Variable, name_index};
 use crate::time::{Duration, Instant};
 
 /// Bytes of the big test region: 1 MiB, smaller under miri.
@@ -107,6 +108,9 @@ pub(super) struct TestHub {
     pub(super) clients: Vec<(&'static str, &'static str, &'static [u8])>,
     /// (client, region, access); a missing entry is `Read`.
     pub(super) rights: Vec<(&'static str, &'static str, Access)>,
+    /// Whether the hub leaves its regions out of the welcome, as a hub
+    /// that keeps `Hub::regions`' default does.
+    pub(super) unlisted: bool,
 }
 
 pub(super) const TENANT: &str = "acme";
@@ -120,6 +124,7 @@ impl TestHub {
             ],
             clients: vec![(TENANT, "probe", b"probe-secret"), ("other", "probe", b"x")],
             rights: vec![("probe", "robot", Access::ReadWrite)],
+            unlisted: false,
         }
     }
 
@@ -152,6 +157,31 @@ impl Hub for TestHub {
         }
         let i = self.regions.iter().position(|r| r.name == region)?;
         Some(RegionId(i as u32))
+    }
+
+    fn regions(
+        &self,
+        tenant: &str,
+        _client: &str,
+        visit: &mut dyn FnMut(RegionInfo) -> bool,
+    ) -> bool {
+        if self.unlisted {
+            return false;
+        }
+        // Every region of the tenant: the server leaves out those the
+        // client may not see.
+        if tenant == TENANT {
+            for r in &self.regions {
+                let info = RegionInfo {
+                    name: Name::new(r.name).unwrap(),
+                    instance: r.instance,
+                };
+                if !visit(info) {
+                    break;
+                }
+            }
+        }
+        true
     }
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
@@ -190,6 +220,62 @@ pub(super) fn mirror(schema: Schema<'static>) -> Region<'static> {
     let bytes: &'static mut [u8] = bytemuck::cast_slice_mut(words);
     init(bytes, &schema, 0xABCD).unwrap();
     Region::from_bytes(bytes, schema).unwrap()
+}
+
+/// A schema built at run time from `vars` (offsets in place), in leaked
+/// memory.
+pub(super) fn leak_schema(vars: Vec<Variable>) -> Schema<'static> {
+    let vars: &'static [Variable] = vars.leak();
+    let index: &'static mut [u32] = vec![0u32; vars.len()].leak();
+    name_index(vars, index).unwrap();
+    Schema::new_checked(vars, index).unwrap()
+}
+
+/// What a caller that does not know a region's schema does: keeps the
+/// welcome's list, gathers the table from the schema parts, and builds a
+/// mirror from it.
+#[derive(Default)]
+pub(super) struct Describer {
+    /// The welcome's regions and `complete`.
+    pub(super) welcome: Option<(Vec<RegionInfo>, bool)>,
+    /// Per part shown: handle, `first`, number of variables, `count`.
+    pub(super) parts: Vec<(Handle, u32, usize, u32)>,
+    vars: Vec<Variable>,
+    /// Mirrors handed over, with their handles.
+    pub(super) mirrors: Vec<(Handle, Region<'static>)>,
+    /// Returns no mirror for the whole table.
+    pub(super) decline: bool,
+    /// A mirror returned on the first part (a schema known by its
+    /// fingerprint).
+    pub(super) known: Option<Region<'static>>,
+}
+
+impl Observer<'static> for Describer {
+    fn schema_part(&mut self, handle: Handle, part: &SchemaPart<'_>) -> Option<Region<'static>> {
+        let vars: Vec<Variable> = part.variables.iter().collect();
+        let n = vars.len();
+        self.parts.push((handle, part.first, n, part.count));
+        if let Some(m) = self.known.take() {
+            self.mirrors.push((handle, m));
+            return Some(m);
+        }
+        if part.first == 0 {
+            self.vars.clear();
+        }
+        self.vars.extend(vars);
+        if part.first as usize + n != part.count as usize || self.decline {
+            return None;
+        }
+        let schema = leak_schema(core::mem::take(&mut self.vars));
+        assert_eq!(schema.fingerprint(), part.fingerprint);
+        let m = mirror(schema);
+        self.mirrors.push((handle, m));
+        Some(m)
+    }
+
+    fn regions(&mut self, list: RegionList<'_>, complete: bool) {
+        self.welcome = Some((list.iter().collect(), complete));
+    }
 }
 
 /// The mirror's data area and generation.
@@ -253,6 +339,8 @@ pub(super) struct Pair<const RX: usize> {
     /// the rest are lost (a connection that drops).
     pub(super) budget: Option<usize>,
     pub(super) events: Vec<Event>,
+    /// While set, the client's input goes through `handle_input_with`.
+    pub(super) observer: Option<Describer>,
 }
 
 impl<const RX: usize> Pair<RX> {
@@ -274,6 +362,7 @@ impl<const RX: usize> Pair<RX> {
             server_frames: Vec::new(),
             budget: None,
             events: Vec::new(),
+            observer: None,
         }
     }
 
@@ -315,7 +404,12 @@ impl<const RX: usize> Pair<RX> {
                         body(&frame).len() <= RX.max(128),
                         "frame over the client's limit"
                     );
-                    self.client.handle_input(self.now, &frame);
+                    match self.observer.as_mut() {
+                        Some(observer) => {
+                            self.client.handle_input_with(self.now, &frame, observer);
+                        }
+                        None => self.client.handle_input(self.now, &frame),
+                    }
                     self.server_frames.push(frame);
                 }
             }
