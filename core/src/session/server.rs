@@ -361,16 +361,29 @@ impl<const SUBS: usize> Inner<SUBS> {
     fn on_frame<H: Hub + ?Sized>(&mut self, now: Instant, body: &[u8], hub: &mut H) {
         self.link.received(now, body.len());
         let units = u32::try_from(body.len()).unwrap_or(u32::MAX);
-        if self.frames.check(now, 1).is_err() || self.bytes.check(now, units).is_err() {
+        if self.bytes.check(now, units).is_err() {
             self.link
                 .fail(ErrorCode::RateLimited, None, "faster than the rate limit");
             return;
         }
-        if self.handshake == Handshake::AwaitHello {
-            self.on_hello(body);
+        let decoded = match self.handshake {
+            Handshake::AwaitHello => None,
+            _ => Some(Frame::decode(body)),
+        };
+        // Acks answer the hub's own updates, one per update: they count
+        // against the byte rate only, or a busy subscription would trip the
+        // frame rate by keeping up.
+        let is_ack = matches!(decoded, Some(Ok(Frame::Ack(_))));
+        if !is_ack && self.frames.check(now, 1).is_err() {
+            self.link
+                .fail(ErrorCode::RateLimited, None, "faster than the rate limit");
             return;
         }
-        let Ok(frame) = Frame::decode(body) else {
+        let Some(decoded) = decoded else {
+            self.on_hello(body);
+            return;
+        };
+        let Ok(frame) = decoded else {
             self.link
                 .fail(ErrorCode::Malformed, None, "frame did not decode");
             return;
