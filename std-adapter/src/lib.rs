@@ -7,11 +7,24 @@
 //!   and crash recovery, bounded reads, and change events woken by a futex
 //!   (blocking or as an async stream).
 //!
-//! The hub, the client and the `memwire` tool will join them. The core is
-//! re-exported as [`core`] so that host applications can depend on one
-//! crate.
+//! - [`hub`]: the hub: regions as shared-memory files served over TCP, TLS
+//!   and a Unix socket, with rights per client, limits and changes found by
+//!   scanning (see `docs/hub.md`).
+//! - [`client`]: connect to a hub, mirror its regions (read locally, write
+//!   through the hub, async change events), reconnect and resync.
+//! - [`schema`]: schemas held on the heap, for schemas known at run time.
+//! - [`value`]: variables as text and JSON, for tools.
+//!
+//! The core is re-exported as [`core`] so that host applications can depend
+//! on one crate.
 
 pub use memwire as core;
 
 #[cfg(not(loom))]
+pub mod client;
+#[cfg(not(loom))]
+pub mod hub;
+pub mod schema;
+#[cfg(not(loom))]
 pub mod shm;
+pub mod value;

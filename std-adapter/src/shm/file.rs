@@ -272,6 +272,12 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Releases the writer lock taken by [`try_lock`] on this open file.
+pub(crate) fn unlock(file: &File) -> io::Result<()> {
+    rustix::fs::flock(file, FlockOperation::Unlock)?;
+    Ok(())
+}
+
 /// The path of a region file, for messages.
 pub(crate) fn display_path(root: &Path, tenant: &str, region: &str) -> PathBuf {
     root.join(tenant).join(region)

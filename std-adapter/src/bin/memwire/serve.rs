@@ -1,0 +1,90 @@
+//! `memwire serve`: run a hub until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET};
+use memwire_std::hub::{Config, Hub};
+use tokio::signal::unix::{SignalKind, signal};
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  memwire serve                          the built-in config: tenant `demo`, region
+                                         `demo/sensors`, on tcp://127.0.0.1:7878
+  memwire serve hub.toml                 your own config (docs/hub-config.md)
+  RUST_LOG=debug memwire serve --json    detailed logs as JSON lines
+
+Without --config the hub runs the built-in demo config, whose secrets are
+published: it listens on the loopback interface only.";
+
+/// `memwire serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The config file (TOML) [default: the built-in demo config].
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// The config file, given without --config.
+    #[arg(value_name = "CONFIG", conflicts_with = "config")]
+    file: Option<PathBuf>,
+
+    /// Write logs as JSON lines (the same as --log-json).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub(crate) async fn run(args: Args) -> Result<()> {
+    let file = args.file.as_ref().or(args.config.as_ref());
+    let config = match file {
+        Some(file) => Config::load(file)?,
+        None => Config::default_config(),
+    };
+    // Listen for signals before serving, so that none is missed.
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+
+    let hub = Hub::start(config).await.context("cannot start the hub")?;
+    print_banner(&hub, file.is_none());
+
+    let name = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    tracing::info!(signal = name, "stopping");
+    hub.shutdown().await;
+    Ok(())
+}
+
+/// Where the hub listens, and with the built-in config how to connect.
+fn print_banner(hub: &Hub, builtin: bool) {
+    let mut urls = Vec::new();
+    if let Some(addr) = hub.tcp_addr() {
+        urls.push(format!("tcp://{addr}"));
+    }
+    if let Some(addr) = hub.tls_addr() {
+        urls.push(format!("tls://{addr}"));
+    }
+    if let Some(path) = hub.unix_path() {
+        urls.push(format!("unix://{}", path.display()));
+    }
+    println!("memwire hub listening on {}", urls.join(", "));
+    for tenant in &hub.config().tenants {
+        let regions: Vec<_> = tenant
+            .regions
+            .iter()
+            .map(|r| format!("{}/{}", tenant.name.as_str(), r.name.as_str()))
+            .collect();
+        println!("serving {}", regions.join(", "));
+    }
+    if builtin {
+        println!(
+            "built-in demo config: tenant `demo`, client `demo`, secret `{DEMO_SECRET}` \
+             (the client commands' defaults)"
+        );
+        let hub_option = match hub.tcp_addr() {
+            Some(addr) if addr != DEFAULT_TCP => format!(" --hub tcp://{addr}"),
+            _ => String::new(),
+        };
+        println!("try: memwire watch{hub_option} demo/sensors");
+    }
+}

@@ -1,0 +1,346 @@
+//! The hub's configuration, read from TOML: where it listens, the limits on
+//! each connection, how often subscribers are sent updates, and per tenant
+//! the clients (secret and rights) and the regions (name and variables).
+//!
+//! `docs/hub-config.md` describes every key and its default.
+//! [`DEFAULT_TOML`] is what `memwire serve` runs with no file. The file is
+//! read into private types that keep each value's position, then checked
+//! into the public ones, so every error names the file, line and column of
+//! the value at fault.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use memwire::schema::Name;
+use memwire::session::{Access, RateConfig};
+
+use crate::schema::OwnedSchema;
+
+/// The configuration `memwire serve` runs without a file: the `demo` tenant
+/// with its `sensors` region and the clients `demo` (read-write) and
+/// `viewer` (read-only), on `127.0.0.1:7878`.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// The `demo` client's secret in [`DEFAULT_TOML`], printed by `memwire serve`.
+pub const DEMO_SECRET: &str = "memwire-demo-secret";
+
+/// The TCP address listened on when `listen.tcp` is absent.
+pub const DEFAULT_TCP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7878);
+
+/// The longest handshake deadline accepted: a connection that has not
+/// authenticated by then is dropped, whatever it sends.
+pub const HANDSHAKE_MAX: Duration = Duration::from_secs(10);
+
+/// The hub's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the hub accepts connections.
+    pub listen: Listen,
+    /// The bounds on each connection.
+    pub limits: Limits,
+    /// How subscribers are sent updates.
+    pub publish: Publish,
+    /// The tenants, in file order; names are unique.
+    pub tenants: Vec<Tenant>,
+    /// The directory of the region files; `None` for the one
+    /// `shm::Root::from_env` picks.
+    pub root: Option<PathBuf>,
+}
+
+/// Where the hub accepts connections; at least one is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listen {
+    /// Plain TCP; [`DEFAULT_TCP`] unless the file says otherwise.
+    pub tcp: Option<SocketAddr>,
+    /// A Unix socket, over which clients may map region files directly.
+    pub unix: Option<PathBuf>,
+    /// TLS over TCP.
+    pub tls: Option<TlsListen>,
+}
+
+impl Default for Listen {
+    fn default() -> Listen {
+        Listen {
+            tcp: Some(DEFAULT_TCP),
+            unix: None,
+            tls: None,
+        }
+    }
+}
+
+/// A TLS listener and its certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsListen {
+    /// The address listened on.
+    pub addr: SocketAddr,
+    /// The certificate chain, PEM (resolved against the config file's
+    /// directory).
+    pub cert: PathBuf,
+    /// The private key, PEM (resolved against the config file's directory).
+    pub key: PathBuf,
+}
+
+/// The bounds on each connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more are refused.
+    pub max_connections: usize,
+    /// Time allowed from accept to authenticated (at most [`HANDSHAKE_MAX`]).
+    pub handshake: Duration,
+    /// The largest frame body taken or sent (at least 128 bytes).
+    pub max_frame: u32,
+    /// Bytes queued for one connection before it is dropped as a slow
+    /// consumer (at least `max_frame`).
+    pub outbound_cap: usize,
+    /// Frames a client may send per second.
+    pub rate_frames: u32,
+    /// Frames a client may send in a burst.
+    pub rate_frame_burst: u32,
+    /// Frame body bytes a client may send per second.
+    pub rate_bytes: u32,
+    /// Frame body bytes a client may send in a burst (at least `max_frame`).
+    pub rate_byte_burst: u32,
+    /// Ping a client when nothing was sent to it for this long.
+    pub keepalive: Duration,
+    /// Close a connection when nothing was heard for this long (longer than
+    /// `keepalive`).
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            handshake: Duration::from_secs(5),
+            max_frame: 65_536,
+            outbound_cap: 4 << 20,
+            rate_frames: 1_000,
+            rate_frame_burst: 500,
+            rate_bytes: 1 << 20,
+            rate_byte_burst: 256 << 10,
+            keepalive: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Limits {
+    /// The rate limits in the core's terms.
+    pub fn rate(&self) -> RateConfig {
+        RateConfig {
+            frames: self.rate_frames,
+            frame_burst: self.rate_frame_burst,
+            bytes: self.rate_bytes,
+            byte_burst: self.rate_byte_burst,
+        }
+    }
+}
+
+/// How subscribers are sent updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    /// At most this many updates per second to each subscriber (changes in
+    /// between coalesce); 0 for no limit.
+    pub max_rate_hz: u32,
+    /// The bytes of data area tracked as one unit of change, a power of two.
+    pub chunk: usize,
+}
+
+impl Default for Publish {
+    fn default() -> Publish {
+        Publish {
+            max_rate_hz: 100,
+            chunk: 64,
+        }
+    }
+}
+
+/// A group of regions with its own clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// The tenant's name: the first part of `tenant/region`.
+    pub name: Name,
+    /// The clients that may authenticate for this tenant; names are unique.
+    pub clients: Vec<ClientEntry>,
+    /// The regions the hub creates and serves; names are unique.
+    pub regions: Vec<RegionDecl>,
+}
+
+impl Tenant {
+    /// The client called `name`.
+    pub fn client(&self, name: &str) -> Option<&ClientEntry> {
+        self.clients.iter().find(|c| c.name == name)
+    }
+
+    /// The region called `name`.
+    pub fn region(&self, name: &str) -> Option<&RegionDecl> {
+        self.regions.iter().find(|r| r.name.as_str() == name)
+    }
+}
+
+/// A client of a tenant: what it proves it knows, and what it may do.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientEntry {
+    /// The name the client gives in its hello.
+    pub name: String,
+    /// The key of the client's authentication proof (never empty).
+    pub secret: Vec<u8>,
+    /// What the client may do, by region name pattern.
+    pub rights: Vec<Right>,
+}
+
+impl ClientEntry {
+    /// What the client may do with `region`: the most permissive right whose
+    /// pattern matches it, or [`Access::None`].
+    pub fn access(&self, region: &str) -> Access {
+        self.rights
+            .iter()
+            .filter(|r| r.matches(region))
+            .map(|r| r.access)
+            .max_by_key(|&a| rank(a))
+            .unwrap_or(Access::None)
+    }
+}
+
+impl fmt::Debug for ClientEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Configs end up in logs; secrets must not.
+        f.debug_struct("ClientEntry")
+            .field("name", &self.name)
+            .field("secret", &format_args!("<{} bytes>", self.secret.len()))
+            .field("rights", &self.rights)
+            .finish()
+    }
+}
+
+/// How permissive an access is, for picking the most permissive right.
+fn rank(access: Access) -> u8 {
+    match access {
+        Access::None => 0,
+        Access::Read => 1,
+        Access::ReadWrite => 2,
+    }
+}
+
+/// A client's access to the regions whose names match a pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Right {
+    /// A region name, `*` for every region, or `prefix*` for the regions whose
+    /// names start with `prefix`.
+    pub pattern: String,
+    /// What the client may do with them.
+    pub access: Access,
+}
+
+impl Right {
+    /// Whether the pattern matches the region called `region`.
+    pub fn matches(&self, region: &str) -> bool {
+        match self.pattern.strip_suffix('*') {
+            Some(prefix) => region.starts_with(prefix),
+            None => self.pattern == region,
+        }
+    }
+}
+
+/// A region declared in the config: the hub creates it with this schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionDecl {
+    /// The region's name: the second part of `tenant/region`.
+    pub name: Name,
+    /// The variables, placed in the order declared at natural alignment.
+    pub schema: OwnedSchema,
+}
+
+impl Config {
+    /// Reads and checks the config file at `path`; relative paths in it are
+    /// resolved against its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            file: file.clone(),
+            error,
+        })?;
+        Config::parse(&text, &file, path.parent().unwrap_or(Path::new("")))
+    }
+
+    /// Checks the config `text`; errors name `origin` as the file, and
+    /// relative paths are resolved against `base_dir`.
+    pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        file::parse(text, origin, base_dir)
+    }
+
+    /// The configuration in [`DEFAULT_TOML`].
+    pub fn default_config() -> Config {
+        match Config::parse(DEFAULT_TOML, "<built-in config>", Path::new("")) {
+            Ok(config) => config,
+            #[allow(
+                clippy::panic,
+                reason = "the embedded config is checked by a unit test"
+            )]
+            Err(e) => panic!("the built-in config is invalid: {e}"),
+        }
+    }
+
+    /// The tenant called `name`.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name.as_str() == name)
+    }
+
+    /// The secret of client `client` of tenant `tenant`.
+    pub fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]> {
+        Some(&self.tenant(tenant)?.client(client)?.secret)
+    }
+
+    /// What client `client` of tenant `tenant` may do with region `region`:
+    /// the most permissive matching right; [`Access::None`] for an unknown
+    /// tenant or client or no matching right. Whether the region exists is
+    /// not checked.
+    pub fn access(&self, tenant: &str, client: &str, region: &str) -> Access {
+        self.tenant(tenant)
+            .and_then(|t| t.client(client))
+            .map_or(Access::None, |c| c.access(region))
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {file}: {error}")]
+    Read {
+        /// The file.
+        file: String,
+        /// What the system said.
+        error: std::io::Error,
+    },
+    /// The text is not TOML, or not a valid config.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file, or the origin given to [`Config::parse`].
+        file: String,
+        /// The line of the value at fault, from 1.
+        line: usize,
+        /// The column (in characters) of the value at fault, from 1.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The line at fault, from 1; `None` when the file could not be read.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Invalid { line, .. } => Some(*line),
+            ConfigError::Read { .. } => None,
+        }
+    }
+}
+
+mod file;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! A region as the hub serves it: the shared-memory file, the shadow that
+//! sessions publish from, and the scan that finds what local writers changed.
+//!
+//! The shadow is published as an immutable snapshot ([`Published`]) behind
+//! an `Arc`: a connection holds the snapshot it last looked at and reads it
+//! without any lock, and a scan replaces it (copying only while some
+//! connection still holds the old one). Connections refresh their snapshot
+//! at most at their subscriber rate, which is what holds a subscriber to it:
+//! the session sees no new generation until then, and the next update covers
+//! everything since.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+use memwire::codec::ErrorCode;
+use memwire::diff::{ByteRange, ChunkTable, DiffError, Differ, Generations};
+use memwire::session::Source;
+use memwire::{Schema, VarId};
+use tokio::sync::Notify;
+
+use crate::schema::OwnedSchema;
+use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter};
+
+/// Ranges one scan reports exactly; more and the update falls back to the
+/// chunks of the generation table.
+const RECENT_MAX: usize = 256;
+
+/// The state of a region that sessions publish from, as of one generation.
+#[derive(Clone, Debug)]
+pub(crate) struct Published {
+    pub(crate) instance: u64,
+    pub(crate) generation: u64,
+    pub(crate) data: Vec<u8>,
+    table: Vec<u64>,
+    chunk: usize,
+    /// The exact ranges of the last scan and the generation they start from.
+    recent: Option<(u64, Vec<ByteRange>)>,
+}
+
+impl Published {
+    /// The session's view of this snapshot.
+    pub(crate) fn source<'s>(&'s self, schema: Schema<'s>) -> Option<Source<'s>> {
+        let changes = ChunkTable::new(&self.table, self.data.len(), self.chunk).ok()?;
+        Some(Source {
+            instance: self.instance,
+            generation: self.generation,
+            schema,
+            data: &self.data,
+            changes,
+            recent: self
+                .recent
+                .as_ref()
+                .map(|(base, ranges)| (*base, ranges.as_slice())),
+        })
+    }
+}
+
+/// What one scan needs between scans.
+struct Scanner {
+    current: Vec<u8>,
+    seqs: Vec<u32>,
+    ranges: Vec<ByteRange>,
+    differ: Differ,
+}
+
+/// One region served by the hub.
+pub(crate) struct Served {
+    pub(crate) tenant: String,
+    pub(crate) name: String,
+    pub(crate) schema: OwnedSchema,
+    writer: TurnWriter,
+    published: RwLock<Arc<Published>>,
+    scanner: Mutex<Scanner>,
+    listeners: Mutex<Vec<Weak<Notify>>>,
+}
+
+impl Served {
+    /// Opens the region file `tenant/name` under `root`, creating it for
+    /// `schema` if it does not exist; an existing file must hold `schema`.
+    pub(crate) fn open(
+        root: &Root,
+        tenant: &str,
+        name: &str,
+        schema: OwnedSchema,
+        chunk: usize,
+    ) -> Result<Served, ShmError> {
+        let path = format!("{tenant}/{name}");
+        match ShmWriter::create(root, &path, schema.as_schema()) {
+            // Created and released at once: the hub writes in turns.
+            Ok(created) => drop(created),
+            Err(ShmError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let writer = TurnWriter::open(root, &path, Some(schema.as_schema()))?;
+        let reader = writer.reader();
+        let len = reader.data_len();
+        let mut data = vec![0u8; len];
+        let generation = reader.snapshot(&mut data)?;
+        let mut table = vec![0u64; Generations::chunks_for(len, chunk)];
+        if let Ok(mut gens) = Generations::new(&mut table, len, chunk) {
+            gens.reset(generation.max(1));
+        }
+        let seqs = seqs(reader, schema.as_schema());
+        let published = Published {
+            instance: reader.instance(),
+            generation,
+            data,
+            table,
+            chunk,
+            recent: None,
+        };
+        Ok(Served {
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            schema,
+            writer,
+            published: RwLock::new(Arc::new(published)),
+            scanner: Mutex::new(Scanner {
+                current: vec![0u8; len],
+                seqs,
+                ranges: vec![ByteRange::new(0, 0); RECENT_MAX],
+                differ: Differ::new(),
+            }),
+            listeners: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The read handle of the region file.
+    pub(crate) fn reader(&self) -> &ShmRegion {
+        self.writer.reader()
+    }
+
+    /// The latest snapshot.
+    pub(crate) fn published(&self) -> Arc<Published> {
+        Arc::clone(
+            &self
+                .published
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Asks to be woken (`notify_one`) after every scan that found a new
+    /// generation.
+    pub(crate) fn listen(&self, notify: &Arc<Notify>) {
+        let mut listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|w| w.strong_count() > 0);
+        listeners.push(Arc::downgrade(notify));
+    }
+
+    /// Compares the file with the shadow and publishes a new snapshot if the
+    /// generation moved. Only the variables whose sequence counters moved are
+    /// compared. Returns whether there was a new generation.
+    pub(crate) fn scan(&self) -> Result<bool, ShmError> {
+        let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
+        let scanner = &mut *guard;
+        let reader = self.writer.reader();
+        let schema = self.schema.as_schema();
+        if reader.generation()? == self.published().generation {
+            return Ok(false);
+        }
+        // Counters before the bytes: a write that lands in between is in the
+        // copy but not in `moved`, and is found by the next scan, which its
+        // commit wakes.
+        let fresh = seqs(reader, schema);
+        let moved: Vec<VarId> = fresh
+            .iter()
+            .zip(&scanner.seqs)
+            .enumerate()
+            .filter(|(_, (new, old))| new != old)
+            .filter_map(|(i, _)| u32::try_from(i).ok().map(VarId))
+            .collect();
+        let generation = reader.snapshot(&mut scanner.current)?;
+        scanner.seqs = fresh;
+        {
+            let mut slot = self
+                .published
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let next = Arc::make_mut(&mut slot);
+            let base = next.generation;
+            let len = next.data.len();
+            let found = match Generations::new(&mut next.table, len, next.chunk) {
+                Ok(mut gens) => scanner.differ.update_moved(
+                    &scanner.current,
+                    &mut next.data,
+                    schema,
+                    moved,
+                    &mut scanner.ranges,
+                    Some((&mut gens, generation)),
+                ),
+                Err(_) => Err(DiffError::TableMismatch),
+            };
+            next.recent = match found {
+                Ok(n) => Some((base, scanner.ranges.get(..n).unwrap_or(&[]).to_vec())),
+                // The scan completed; only the exact list did not fit.
+                Err(DiffError::Overflow(_)) => None,
+                Err(e) => {
+                    tracing::error!(region = %self.path(), error = %e, "scan failed; republishing whole");
+                    next.data.copy_from_slice(&scanner.current);
+                    if let Ok(mut gens) = Generations::new(&mut next.table, len, next.chunk) {
+                        gens.reset(generation.max(1));
+                    }
+                    None
+                }
+            };
+            next.generation = generation;
+        }
+        self.wake();
+        Ok(true)
+    }
+
+    /// Applies a remote write (already checked against the schema and the
+    /// client's rights) and publishes it before returning its generation.
+    pub(crate) fn write(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
+        match self.writer.write_ranges(ranges) {
+            Ok((generation, _)) => {
+                if let Err(e) = self.scan() {
+                    tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
+                }
+                Ok(generation)
+            }
+            Err(ShmError::WriterBusy { pid, .. }) => {
+                tracing::info!(region = %self.path(), pid, "remote write refused: a local writer holds the region");
+                Err(ErrorCode::Busy)
+            }
+            Err(e) => {
+                tracing::warn!(region = %self.path(), error = %e, "remote write failed");
+                Err(ErrorCode::Other)
+            }
+        }
+    }
+
+    /// `tenant/name`.
+    pub(crate) fn path(&self) -> String {
+        format!("{}/{}", self.tenant, self.name)
+    }
+
+    fn wake(&self) {
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for notify in listeners.iter().filter_map(Weak::upgrade) {
+            notify.notify_one();
+        }
+    }
+}
+
+fn seqs(reader: &ShmRegion, schema: Schema<'_>) -> Vec<u32> {
+    (0..schema.len())
+        .map(|i| {
+            u32::try_from(i)
+                .ok()
+                .and_then(|i| reader.seq(VarId(i)))
+                .unwrap_or(0)
+        })
+        .collect()
+}
