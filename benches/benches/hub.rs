@@ -59,12 +59,20 @@ fn latency(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("memwire-bench-hub-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let (hub, client, mirror) = runtime.block_on(async {
-        let hub = Hub::start(config(&dir)).await.unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("tcp://{}", hub.tcp_addr().unwrap_or_else(|| panic!("no tcp")));
+        let hub = Hub::start(config(&dir))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "tcp://{}",
+            hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"))
+        );
         let client = Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let mirror = client.subscribe("bench/r").await.unwrap_or_else(|e| panic!("{e}"));
+        let mirror = client
+            .subscribe("bench/r")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         (hub, client, mirror)
     });
     let writer = ShmWriter::open(&Root::new(&dir), "bench/r").unwrap_or_else(|e| panic!("{e}"));
@@ -80,7 +88,9 @@ fn latency(c: &mut Criterion) {
                 for _ in 0..iters {
                     value += 1;
                     let start = Instant::now();
-                    writer.set_by_name("counter", value).unwrap_or_else(|e| panic!("{e}"));
+                    writer
+                        .set_by_name("counter", value)
+                        .unwrap_or_else(|e| panic!("{e}"));
                     while mirror.get::<u64>("counter").unwrap_or(0) != value {
                         if changes.next().await.is_none() {
                             panic!("client closed");
@@ -94,7 +104,9 @@ fn latency(c: &mut Criterion) {
     });
 
     let (mut ping, echo) = runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let echo = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
@@ -106,7 +118,9 @@ fn latency(c: &mut Criterion) {
                 }
             }
         });
-        let ping = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+        let ping = TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let _ = ping.set_nodelay(true);
         (ping, echo)
     });
@@ -117,7 +131,9 @@ fn latency(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     ping.write_all(&buf).await.unwrap_or_else(|e| panic!("{e}"));
-                    ping.read_exact(&mut buf).await.unwrap_or_else(|e| panic!("{e}"));
+                    ping.read_exact(&mut buf)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
                 }
                 start.elapsed()
             })

@@ -475,8 +475,8 @@ impl<const SUBS: usize> Inner<SUBS> {
         self.tenant = Some(tenant);
         // Frames both ways stay within the smaller of the two maxima, so a
         // client cannot make the hub's transmit buffer grow.
-        self.peer_max = usize::try_from(hello.max_frame.min(self.config.max_frame))
-            .unwrap_or(usize::MAX);
+        self.peer_max =
+            usize::try_from(hello.max_frame.min(self.config.max_frame)).unwrap_or(usize::MAX);
         self.handshake = Handshake::ChallengeDue;
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use memwire::Schema;
-use memwire_std::client::{Client, ClientOptions, Mirror};
+use memwire_std::client::{Client, ClientError, ClientOptions, Mirror};
 use memwire_std::hub::config::DEMO_SECRET;
 use memwire_std::shm::Root;
 
@@ -133,12 +133,14 @@ pub(crate) async fn connect(args: &HubArgs, tenant: &str) -> Result<Client> {
     if let Some(file) = &args.ca {
         options.tls_roots = read_certificates(file)?;
     }
-    Client::connect(&args.hub, options).await.with_context(|| {
-        format!(
-            "cannot connect to {} as client `{}` of tenant `{tenant}`",
-            args.hub, args.client
-        )
-    })
+    match Client::connect(&args.hub, options).await {
+        Ok(client) => Ok(client),
+        // Which credentials were refused; other errors name the hub already.
+        Err(e @ ClientError::Refused(_)) => {
+            Err(e).context(format!("client `{}` of tenant `{tenant}`", args.client))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Connects and subscribes to the region of `path`; the mirror holds a

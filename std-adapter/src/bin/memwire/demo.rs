@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use memwire_std::client::{Client, ClientOptions};
 use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET};
-use memwire_std::hub::{Config, Hub};
+use memwire_std::hub::{Config, Hub, HubError};
 use memwire_std::shm::Root;
 use tokio::time::Instant;
 
@@ -53,10 +53,16 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let mut config = Config::default_config();
     config.listen.tcp = Some(args.listen);
     let root = config.root.clone().map_or_else(Root::from_env, Root::new);
-    let hub = Hub::start(config).await.context(
-        "cannot start the demo hub (is `memwire serve` or another demo running? \
-         --listen picks another address, e.g. --listen 127.0.0.1:0)",
-    )?;
+    let hub = match Hub::start(config).await {
+        Ok(hub) => hub,
+        Err(e @ HubError::Listen { .. }) => {
+            return Err(e).context(
+                "cannot start the demo hub (is `memwire serve` or another demo running? \
+                 --listen picks another address, e.g. --listen 127.0.0.1:0)",
+            );
+        }
+        Err(e) => return Err(e).context("cannot start the demo hub"),
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let sensor = {
@@ -90,9 +96,10 @@ async fn show(hub: &Hub, until: Option<Instant>) -> Result<()> {
     };
     let path = sensor::PATH;
     let footer = [
-        format!("memwire demo: hub {url}, {path} written by a simulated sensor. Ctrl-C quits."),
-        format!("In another terminal:  memwire watch{hub_option} {path}"),
-        format!("                      memwire set{hub_option} {path}/setpoint 21.5"),
+        format!("memwire demo: hub {url}, a simulated sensor writes {path}"),
+        format!("Try in another terminal: memwire watch{hub_option} {path}"),
+        format!("                         memwire set{hub_option} {path}/setpoint 21.5"),
+        "Ctrl-C quits.".to_owned(),
     ];
     for line in &footer {
         println!("{line}");

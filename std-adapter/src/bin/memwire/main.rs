@@ -141,7 +141,7 @@ fn main() -> ExitCode {
         // `memwire dump | head`: the reader left; that is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::FAILURE
         }
     }
@@ -173,6 +173,24 @@ fn init_logging(json: bool, verbosity: u8) {
     };
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause whose text
+/// the message already holds (errors that print their source).
+#[cfg(not(loom))]
+fn message(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[cfg(not(loom))]
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     let kind = match error.downcast_ref::<std::io::Error>() {
@@ -191,5 +209,14 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("connection refused");
+        let e = anyhow::Error::new(io).context("cannot connect: connection refused");
+        assert_eq!(super::message(&e), "cannot connect: connection refused");
+        let e = anyhow::anyhow!("authentication failed").context("client `a`");
+        assert_eq!(super::message(&e), "client `a`: authentication failed");
     }
 }

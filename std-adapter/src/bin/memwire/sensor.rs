@@ -1,5 +1,6 @@
-//! The simulated sensor of `memwire demo`: a local process-side writer of
-//! `demo/sensors` (the region of the built-in config) at about 20 Hz.
+//! The simulated sensor of `memwire demo`: writes `demo/sensors` (the
+//! region of the built-in config) about 20 times a second through the
+//! region file, as a local process would.
 //!
 //! The temperature settles towards `setpoint` while `enabled` is true (and
 //! towards 18 °C when it is not), so `memwire set demo/sensors/setpoint 25`

@@ -1,0 +1,373 @@
+//! The `memwire` binary end to end: `serve` in the background on a free
+//! port with a temporary region root, then the client commands against it,
+//! and `demo` on its own.
+
+#![cfg(not(loom))]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use memwire_std::hub::config::DEFAULT_TOML;
+use memwire_std::shm::{Root, ShmRegion};
+
+const BIN: &str = env!("CARGO_BIN_EXE_memwire");
+
+/// How long a hub may take to start listening or to stop: generous, for a
+/// loaded machine; only a hang reaches it.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// `memwire` with a clean environment: the region root given, nothing from
+/// the caller's MEMWIRE_* or RUST_LOG.
+fn memwire(root: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    for var in [
+        "MEMWIRE_HUB",
+        "MEMWIRE_CLIENT",
+        "MEMWIRE_SECRET",
+        "MEMWIRE_CA",
+        "RUST_LOG",
+        "NO_COLOR",
+    ] {
+        command.env_remove(var);
+    }
+    command.env("MEMWIRE_ROOT", root).stdin(Stdio::null());
+    command
+}
+
+/// A `memwire serve` process, killed when dropped (so also when a test
+/// panics).
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `memwire serve` with the built-in config on a free port and a
+    /// fresh region root, and waits until it accepts connections.
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let default_listen = "tcp = \"127.0.0.1:7878\"";
+        assert!(DEFAULT_TOML.contains(default_listen));
+        let config = DEFAULT_TOML.replace(default_listen, &format!("tcp = \"127.0.0.1:{port}\""));
+        let config_file = dir.path().join("hub.toml");
+        std::fs::write(&config_file, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        let child = memwire(&dir.path().join("root"))
+            .args(["serve", "--config"])
+            .arg(&config_file)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while TcpStream::connect(self.addr).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("memwire serve exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "memwire serve did not start listening:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    /// A client command against this hub.
+    fn run(&self, args: &[&str]) -> Output {
+        memwire(&self.root())
+            .env("MEMWIRE_HUB", format!("tcp://{}", self.addr))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Sends SIGTERM and returns how the server exited.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "memwire serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[track_caller]
+fn assert_ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+#[track_caller]
+fn assert_fails(output: &Output, code: i32) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    stderr(output)
+}
+
+#[test]
+fn client_commands_against_a_served_hub() {
+    let server = Server::start();
+
+    // Every variable of the region, `name = value`.
+    let all = assert_ok(&server.run(&["get", "demo/sensors"]));
+    for name in [
+        "uptime_ms",
+        "counter",
+        "temperature",
+        "samples",
+        "setpoint",
+        "enabled",
+    ] {
+        assert!(
+            all.lines().any(|l| l.starts_with(&format!("{name} = "))),
+            "{name}: {all}"
+        );
+    }
+
+    // A write, then a read shows it.
+    let set = assert_ok(&server.run(&["set", "demo/sensors/setpoint", "21.5"]));
+    assert!(
+        set.starts_with("demo/sensors/setpoint = 21.5 (generation "),
+        "{set}"
+    );
+    let get = assert_ok(&server.run(&["get", "demo/sensors/setpoint"]));
+    assert_eq!(get, "setpoint = 21.5\n");
+    assert_ok(&server.run(&["set", "demo/sensors/setpoint", "-3"]));
+    let get = assert_ok(&server.run(&["get", "demo/sensors/setpoint"]));
+    assert_eq!(get, "setpoint = -3.0\n");
+
+    // Refusals: a read-only variable, a read-only client, a bad value, an
+    // unknown variable, a wrong secret.
+    let err = assert_fails(&server.run(&["set", "demo/sensors/temperature", "3"]), 1);
+    assert!(
+        err.starts_with("error: cannot write demo/sensors/temperature"),
+        "{err}"
+    );
+    let viewer = [
+        "set",
+        "--client",
+        "viewer",
+        "--secret",
+        "memwire-viewer-secret",
+        "demo/sensors/enabled",
+        "false",
+    ];
+    let err = assert_fails(&server.run(&viewer), 1);
+    assert!(
+        err.starts_with("error: cannot write demo/sensors/enabled"),
+        "{err}"
+    );
+    let err = assert_fails(&server.run(&["set", "demo/sensors/setpoint", "warm"]), 1);
+    assert!(err.starts_with("error: ") && err.contains("warm"), "{err}");
+    let err = assert_fails(&server.run(&["get", "demo/sensors/nope"]), 1);
+    assert!(err.contains("no variable `nope`"), "{err}");
+    let err = assert_fails(
+        &server.run(&["get", "--secret", "wrong", "demo/sensors"]),
+        1,
+    );
+    assert!(
+        err.starts_with("error: client `demo` of tenant `demo`") && err.contains("authentication"),
+        "{err}"
+    );
+    assert_eq!(
+        server.run(&["get", "demo/sensors/setpoint"]).stdout,
+        b"setpoint = -3.0\n"
+    );
+
+    // JSON.
+    let dump = assert_ok(&server.run(&["dump", "demo/sensors"]));
+    let json: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(json["path"], "demo/sensors");
+    assert!(
+        json["generation"].as_u64().is_some_and(|g| g >= 2),
+        "{json}"
+    );
+    assert_eq!(json["variables"]["setpoint"], -3.0);
+    assert_eq!(
+        json["variables"]["samples"].as_array().map(Vec::len),
+        Some(256)
+    );
+
+    // The listing.
+    let ls = assert_ok(&server.run(&["ls"]));
+    assert!(ls.starts_with("demo/sensors  generation "), "{ls}");
+    let setpoint = ls.lines().find(|l| l.trim_start().starts_with("setpoint "));
+    let columns: Vec<&str> = setpoint.unwrap_or_default().split_whitespace().collect();
+    assert_eq!(columns.first(), Some(&"setpoint"), "{ls}");
+    assert_eq!(columns.get(1..3), Some(&["f32", "1"][..]), "{ls}");
+    assert_eq!(columns.last(), Some(&"yes"), "{ls}");
+
+    // Watching through a pipe: one line per change. Writes go on until the
+    // watcher (subscribed at some point) reports one, so nothing here
+    // depends on how fast it starts.
+    let mut watch = memwire(&server.root())
+        .env("MEMWIRE_HUB", format!("tcp://{}", server.addr))
+        .args(["watch", "demo/sensors"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watch_out = watch.stdout.take().unwrap();
+    let (lines, line) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for text in std::io::BufRead::lines(std::io::BufReader::new(watch_out)) {
+            if lines.send(text.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut value = 0;
+    let first = loop {
+        if let Ok(first) = line.try_recv() {
+            break first;
+        }
+        assert!(start.elapsed() < DEADLINE, "memwire watch printed nothing");
+        value += 1;
+        assert_ok(&server.run(&["set", "demo/sensors/setpoint", &value.to_string()]));
+    };
+    let _ = watch.kill();
+    let _ = watch.wait();
+    drop(line);
+    reader.join().unwrap();
+    // Updates travel in chunks of the data area: a neighbour of the
+    // variable written may be named too.
+    let names = first
+        .strip_prefix("generation ")
+        .and_then(|rest| rest.split_once(": "))
+        .and_then(|(_, names)| names.strip_suffix(" changed"));
+    assert!(
+        names.is_some_and(|n| n.split(", ").any(|name| name == "setpoint")),
+        "{first}"
+    );
+
+    // SIGTERM stops the hub in order.
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["get", "demo"][..],
+        &["set", "demo/sensors", "1"],
+        &["watch", "demo/sensors/setpoint"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let output = memwire(dir.path()).args(args).output().unwrap();
+        assert_fails(&output, 2);
+    }
+}
+
+#[test]
+fn help_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = assert_ok(&memwire(dir.path()).arg("--help").output().unwrap());
+    assert!(top.contains("Examples:"), "{top}");
+    for command in ["serve", "ls", "get", "set", "watch", "dump", "demo"] {
+        assert!(
+            top.contains(&format!("  {command} ")),
+            "{command} missing: {top}"
+        );
+        let help = assert_ok(
+            &memwire(dir.path())
+                .args([command, "--help"])
+                .output()
+                .unwrap(),
+        );
+        assert!(help.contains("Examples:"), "{command}: {help}");
+    }
+}
+
+#[test]
+fn demo_runs_for_a_duration_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let output = memwire(&root)
+        .args(["demo", "--duration", "2", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let out = assert_ok(&output);
+    assert!(
+        out.starts_with("memwire demo: hub tcp://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("memwire watch --hub tcp://127.0.0.1:"),
+        "{out}"
+    );
+    // The simulated sensor wrote the region: its first write comes before
+    // it first sleeps.
+    let region = ShmRegion::open(&Root::new(&root), "demo/sensors").unwrap();
+    assert!(region.get_by_name::<u64>("counter").unwrap() >= 1);
+    assert!(region.get_by_name::<bool>("enabled").unwrap());
+}
