@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytemuck::Pod;
+use memwire::diff::{ByteRange, DiffError, Differ, touched};
 use memwire::layout::{LayoutError, required_len};
 use memwire::region::AccessError;
 use memwire::schema::Value;
@@ -14,6 +15,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::{ClientError, Command};
 use crate::schema::OwnedSchema;
 use crate::shm::ShmRegion;
+
+/// Exact ranges an event is computed from; more and the event names every
+/// variable of their span.
+const SHADOW_RANGES: usize = 256;
 
 /// Change events buffered per mirror before a slow reader of
 /// [`Mirror::changes`] is told it lagged.
@@ -58,8 +63,8 @@ pub struct MirrorEvent {
     /// new region instance, resync), or events were missed: every variable
     /// may have changed.
     pub resynced: bool,
-    /// The variables whose bytes were written since the last event, in id
-    /// order.
+    /// The variables whose bytes changed since the last event, in id order
+    /// (a variable rewritten with its old value is not named).
     pub variables: Vec<VarId>,
 }
 
@@ -68,8 +73,9 @@ pub(crate) struct MirrorShared {
     pub(crate) path: String,
     pub(crate) cell: MirrorCell,
     pub(crate) events: broadcast::Sender<MirrorEvent>,
-    /// Per-variable sequence counters as of the last event.
-    pub(crate) seqs: Mutex<Vec<u32>>,
+    /// The data area as of the last event, to name exactly the variables
+    /// whose bytes changed (an update may rewrite whole chunks).
+    shadow: Mutex<Shadow>,
     /// The region file, mapped when the client is local to the hub.
     pub(crate) local: OnceLock<ShmRegion>,
     /// Set when the subscription ended for good (the hub refused it).
@@ -78,39 +84,68 @@ pub(crate) struct MirrorShared {
 
 impl MirrorShared {
     pub(crate) fn new(path: String, cell: MirrorCell) -> MirrorShared {
-        let count = cell.region().schema().len();
+        let len = cell.region().data_len();
         MirrorShared {
             path,
             cell,
             events: broadcast::channel(EVENTS).0,
-            seqs: Mutex::new(vec![0; count]),
+            shadow: Mutex::new(Shadow {
+                data: vec![0; len],
+                current: vec![0; len],
+                ranges: vec![ByteRange::new(0, 0); SHADOW_RANGES],
+                differ: Differ::new(),
+            }),
             local: OnceLock::new(),
             ended: AtomicBool::new(false),
         }
     }
 
     /// Publishes an event for a new generation, naming the variables whose
-    /// counters moved.
+    /// bytes differ from the last event's. Called by the client task, the
+    /// mirror's only writer, between updates.
     pub(crate) fn updated(&self, generation: u64, resynced: bool) {
         let region = self.cell.region();
-        let mut seqs = self.seqs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut variables = Vec::new();
-        for (i, seen) in seqs.iter_mut().enumerate() {
-            let Ok(id) = u32::try_from(i).map(VarId) else {
-                break;
-            };
-            let now = region.seq(id).unwrap_or(*seen);
-            if now != *seen {
-                *seen = now;
-                variables.push(id);
-            }
-        }
+        let schema = region.schema();
+        let mut guard = self.shadow.lock().unwrap_or_else(PoisonError::into_inner);
+        let shadow = &mut *guard;
+        let variables: Vec<VarId> = match region.snapshot(&mut shadow.current) {
+            Err(_) => schema
+                .variables()
+                .iter()
+                .zip(0..)
+                .map(|(_, i)| VarId(i))
+                .collect(),
+            Ok(_) => match shadow.differ.update(
+                &shadow.current,
+                &mut shadow.data,
+                &mut shadow.ranges,
+                None,
+            ) {
+                Ok(n) => touched(schema, shadow.ranges.get(..n).unwrap_or(&[])).collect(),
+                Err(DiffError::Overflow(o)) => touched(schema, &[o.span]).collect(),
+                Err(_) => schema
+                    .variables()
+                    .iter()
+                    .zip(0..)
+                    .map(|(_, i)| VarId(i))
+                    .collect(),
+            },
+        };
+        drop(guard);
         let _ = self.events.send(MirrorEvent {
             generation,
             resynced,
             variables,
         });
     }
+}
+
+/// The last data area reported, and the diff's buffers.
+struct Shadow {
+    data: Vec<u8>,
+    current: Vec<u8>,
+    ranges: Vec<ByteRange>,
+    differ: Differ,
 }
 
 /// A region mirrored from a hub: read it like a local region, write it
