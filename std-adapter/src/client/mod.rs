@@ -104,8 +104,12 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A local read's error, as the same mistake on a remote mirror gives it.
     fn local(e: ShmError) -> ClientError {
-        ClientError::Local(e.to_string())
+        match e {
+            ShmError::Access(a) => ClientError::Access(a),
+            other => ClientError::Local(other.to_string()),
+        }
     }
 }
 
