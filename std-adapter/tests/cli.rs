@@ -330,7 +330,9 @@ fn help_for_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let top = assert_ok(&memwire(dir.path()).arg("--help").output().unwrap());
     assert!(top.contains("Examples:"), "{top}");
-    for command in ["serve", "ls", "get", "set", "watch", "dump", "demo"] {
+    for command in [
+        "serve", "ls", "get", "set", "watch", "dump", "demo", "bench",
+    ] {
         assert!(
             top.contains(&format!("  {command} ")),
             "{command} missing: {top}"
@@ -367,4 +369,33 @@ fn demo_runs_for_a_duration_and_stops() {
     let region = ShmRegion::open(&Root::new(&root), "demo/sensors").unwrap();
     assert!(region.get_by_name::<u64>("counter").unwrap() >= 1);
     assert!(region.get_by_name::<bool>("enabled").unwrap());
+}
+
+#[test]
+fn bench_reports_latency_and_fan_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = memwire(dir.path())
+        .args([
+            "bench",
+            "--subscribers",
+            "3",
+            "--seconds",
+            "1",
+            "--samples",
+            "50",
+        ])
+        .output()
+        .unwrap();
+    let out = assert_ok(&output);
+    for expected in [
+        "update: local commit -> remote mirror",
+        "baseline: TCP ping-pong",
+        "ratio p50",
+        "fan-out: 3 subscribers",
+        "updates delivered",
+        "all mirrors at the final generation",
+    ] {
+        assert!(out.contains(expected), "{expected} missing: {out}");
+    }
+    assert!(!out.contains(": NO"), "mirrors did not catch up: {out}");
 }

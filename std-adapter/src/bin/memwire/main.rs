@@ -14,6 +14,8 @@
 fn main() {}
 
 #[cfg(not(loom))]
+mod bench;
+#[cfg(not(loom))]
 mod connect;
 #[cfg(not(loom))]
 mod demo;
@@ -98,6 +100,9 @@ enum Command {
     /// Run a hub, a simulated sensor writing its region, and the live view.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::Args),
+    /// Measure update latency and fan-out beside same-run baselines.
+    #[command(after_help = bench::EXAMPLES)]
+    Bench(bench::Args),
 }
 
 #[cfg(not(loom))]
@@ -131,6 +136,7 @@ fn main() -> ExitCode {
             Command::Watch(args) => watch::run(args).await,
             Command::Dump(args) => dump::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     // Tasks still running (a client's reconnection loop after an error)

@@ -1,0 +1,279 @@
+//! `memwire bench`: the hub end to end, beside baselines measured in the
+//! same run, in one process over loopback TCP.
+//!
+//! - Latency: a local commit of an 8-byte variable until a remote mirror
+//!   shows it, p50 and p99, beside a TCP ping-pong of 32 bytes.
+//! - Fan-out: one writer changing 1 KiB at a fixed rate, N subscribers:
+//!   updates delivered per second (against writes × N), process CPU time,
+//!   and the lag of the slowest mirror, sampled each second.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use memwire_std::client::{Client, ClientOptions, Mirror};
+use memwire_std::hub::{Config, Hub};
+use memwire_std::shm::{Root, TurnWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  memwire bench                               latency, then 100 and 1000 subscribers
+  memwire bench --subscribers 10 --seconds 2  a quick run";
+
+/// Options of `memwire bench`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Subscriber counts for the fan-out runs, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    subscribers: Vec<usize>,
+    /// Seconds each fan-out run lasts.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Writes per second in the fan-out runs.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// Round trips measured for the latency figures.
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+}
+
+fn config(root: &std::path::Path, max_rate_hz: u32) -> Result<Config> {
+    let text = format!(
+        r#"
+root = "{}"
+[listen]
+tcp = "127.0.0.1:0"
+[limits]
+max_connections = 4096
+[publish]
+max_rate_hz = {max_rate_hz}
+[[tenant]]
+name = "bench"
+[[tenant.client]]
+name = "bench"
+secret = "bench-secret"
+rights = [{{ regions = "*", access = "read-write" }}]
+[[tenant.region]]
+name = "r"
+variables = [
+  {{ name = "counter", kind = "u64" }},
+  {{ name = "payload", kind = "u8", count = 1024 }},
+]
+"#,
+        root.display()
+    );
+    Ok(Config::parse(&text, "bench.toml", root)?)
+}
+
+pub(crate) async fn run(args: Args) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("memwire-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("creating the bench root")?;
+    let result = run_in(&args, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
+    println!("memwire bench: hub, writer and clients in one process, loopback TCP");
+    latency(args, dir).await?;
+    for &n in &args.subscribers {
+        fanout(args, dir, n).await?;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
+    let hub = Hub::start(config(dir, 0)?).await?;
+    let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
+    let client =
+        Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret")).await?;
+    let mirror = client.subscribe("bench/r").await?;
+    let writer = TurnWriter::open(&Root::new(dir), "bench/r", None)?;
+    let counter = mirror
+        .schema()
+        .lookup("counter")
+        .context("no counter")?
+        .1
+        .range()
+        .start;
+    let mut changes = mirror.changes();
+    let mut update = Vec::with_capacity(args.samples);
+    for value in 1..=args.samples as u64 {
+        let start = Instant::now();
+        writer.write_ranges(&[(counter, &value.to_le_bytes())])?;
+        while mirror.get::<u64>("counter")? != value {
+            changes.next().await.context("client closed")?;
+        }
+        update.push(start.elapsed());
+    }
+    client.close().await;
+    hub.shutdown().await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let echo = tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            let mut buf = [0u8; 32];
+            while s.read_exact(&mut buf).await.is_ok() {
+                if s.write_all(&buf).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut ping = TcpStream::connect(addr).await?;
+    ping.set_nodelay(true)?;
+    let mut pingpong = Vec::with_capacity(args.samples);
+    let mut buf = [7u8; 32];
+    for _ in 0..args.samples {
+        let start = Instant::now();
+        ping.write_all(&buf).await?;
+        ping.read_exact(&mut buf).await?;
+        pingpong.push(start.elapsed());
+    }
+    drop(ping);
+    echo.abort();
+
+    update.sort();
+    pingpong.sort();
+    let (u50, u99) = (percentile(&update, 0.5), percentile(&update, 0.99));
+    let (p50, p99) = (percentile(&pingpong, 0.5), percentile(&pingpong, 0.99));
+    println!("\nlatency ({} samples)", args.samples);
+    println!(
+        "  {:<44} p50 {:>9.1?}  p99 {:>9.1?}",
+        "update: local commit -> remote mirror", u50, u99
+    );
+    println!(
+        "  {:<44} p50 {:>9.1?}  p99 {:>9.1?}",
+        "baseline: TCP ping-pong, 32 bytes", p50, p99
+    );
+    println!(
+        "  ratio p50 {:.2}x  p99 {:.2}x",
+        u50.as_secs_f64() / p50.as_secs_f64().max(1e-9),
+        u99.as_secs_f64() / p99.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}
+
+/// The process's CPU time (user + system) from `/proc/self/stat`.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks are 100 per second on Linux.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+async fn fanout(args: &Args, dir: &std::path::Path, n: usize) -> Result<()> {
+    let hub = Hub::start(config(dir, 100)?).await?;
+    let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::with_capacity(n);
+    let mut mirrors: Vec<Mirror> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let options = ClientOptions::new("bench", "bench", "bench-secret");
+        let client = Client::connect(&url, options).await?;
+        let mirror = client.subscribe("bench/r").await?;
+        let mut changes = mirror.changes();
+        let delivered = Arc::clone(&delivered);
+        tokio::spawn(async move {
+            while changes.next().await.is_some() {
+                delivered.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        clients.push(client);
+        mirrors.push(mirror);
+    }
+    let writer = TurnWriter::open(&Root::new(dir), "bench/r", None)?;
+    let running = Arc::new(AtomicBool::new(true));
+    let written = Arc::new(AtomicU64::new(0));
+    let period = Duration::from_secs(1) / args.rate.max(1);
+    let thread = {
+        let running = Arc::clone(&running);
+        let written = Arc::clone(&written);
+        std::thread::spawn(move || {
+            let mut payload = [0u8; 1024];
+            let mut next = Instant::now();
+            let mut value = 0u64;
+            while running.load(Ordering::Relaxed) {
+                value += 1;
+                payload.fill(value as u8);
+                let ranges: [(usize, &[u8]); 2] = [(0, &value.to_le_bytes()), (8, &payload)];
+                if writer.write_ranges(&ranges).is_ok() {
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                next += period;
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    };
+    let cpu0 = cpu_time();
+    let start = Instant::now();
+    delivered.store(0, Ordering::Relaxed);
+    let mut lags = Vec::new();
+    for _ in 0..args.seconds {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let head = mirrors.first().map_or(0, |m| m.generation());
+        let newest = hub_generation(dir)?;
+        let slowest = mirrors.iter().map(Mirror::generation).min().unwrap_or(head);
+        lags.push(newest.saturating_sub(slowest));
+    }
+    running.store(false, Ordering::Relaxed);
+    let _ = thread.join();
+    let elapsed = start.elapsed();
+    let cpu = cpu_time().zip(cpu0).map(|(a, b)| a.saturating_sub(b));
+    let got = delivered.load(Ordering::Relaxed);
+    let writes = written.load(Ordering::Relaxed);
+    let final_generation = hub_generation(dir)?;
+    let drain_start = Instant::now();
+    while mirrors.iter().any(|m| m.generation() < final_generation)
+        && drain_start.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let drained = mirrors.iter().all(|m| m.generation() >= final_generation);
+    println!(
+        "\nfan-out: {n} subscribers, {} writes/s of 1 KiB for {:.1?}",
+        args.rate, elapsed
+    );
+    println!(
+        "  updates delivered {:>10.0}/s  (writes x subscribers: {:.0}/s; subscribers are sent at most 100/s)",
+        got as f64 / elapsed.as_secs_f64(),
+        writes as f64 * n as f64 / elapsed.as_secs_f64()
+    );
+    match cpu {
+        Some(cpu) => println!(
+            "  CPU (hub, writer and all clients) {:.2} cores",
+            cpu.as_secs_f64() / elapsed.as_secs_f64()
+        ),
+        None => println!("  CPU: not available"),
+    }
+    println!("  lag of the slowest mirror, generations, each second: {lags:?}");
+    println!(
+        "  all mirrors at the final generation {} after {:.1?}: {}",
+        final_generation,
+        drain_start.elapsed(),
+        if drained { "yes" } else { "NO" }
+    );
+    for client in clients {
+        client.close().await;
+    }
+    hub.shutdown().await;
+    Ok(())
+}
+
+fn hub_generation(dir: &std::path::Path) -> Result<u64> {
+    let region = memwire_std::shm::ShmRegion::open(&Root::new(dir), "bench/r")?;
+    Ok(region.generation()?)
+}
