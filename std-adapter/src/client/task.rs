@@ -24,6 +24,10 @@ use crate::shm::ShmRegion;
 const SUBS: usize = 32;
 /// The largest frame the client takes.
 const RX: usize = 64 * 1024;
+/// The most variables a described region may have.
+pub(crate) const TABLE_MAX: u32 = 1 << 20;
+/// The largest data area a described region may have (1 GiB).
+pub(crate) const MIRROR_MAX: u32 = 1 << 30;
 
 /// A byte stream to a hub.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -527,6 +531,16 @@ impl<'m> Observer<'m> for Observe<'m, '_> {
         let Some(Slot::Describing { vars, .. }) = self.slots.get_mut(&handle.0) else {
             return None;
         };
+        if part.count > TABLE_MAX || part.data_len > MIRROR_MAX {
+            // A hub cannot make the client hold more than these.
+            if let Some(Slot::Describing { reply, .. }) = self.slots.remove(&handle.0) {
+                let _ = reply.send(Err(ClientError::BadSchema(format!(
+                    "{} variables and {} bytes: more than this client mirrors ({TABLE_MAX} variables, {MIRROR_MAX} bytes)",
+                    part.count, part.data_len
+                ))));
+            }
+            return None;
+        }
         if part.first == 0 {
             vars.clear();
         }
@@ -571,4 +585,85 @@ fn random_unit() -> f64 {
         return 0.5;
     }
     f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use memwire::codec::VarTable;
+
+    use super::*;
+
+    fn part(count: u32, data_len: u32) -> SchemaPart<'static> {
+        SchemaPart {
+            handle: 0,
+            instance: 1,
+            fingerprint: 0,
+            data_len,
+            count,
+            first: 0,
+            variables: VarTable::EMPTY,
+        }
+    }
+
+    #[test]
+    fn a_described_region_past_the_limits_is_refused_without_allocating() {
+        for (count, data_len) in [
+            (TABLE_MAX + 1, 8),
+            (1, MIRROR_MAX + 1),
+            (u32::MAX, u32::MAX),
+        ] {
+            let mirrors = elsa::sync::FrozenVec::new();
+            let mut slots = HashMap::new();
+            let (reply, mut answer) = oneshot::channel();
+            slots.insert(
+                0,
+                Slot::Describing {
+                    path: "t/r".into(),
+                    vars: Vec::new(),
+                    reply,
+                },
+            );
+            let mut regions = Vec::new();
+            let mut observe = Observe {
+                mirrors: &mirrors,
+                slots: &mut slots,
+                regions: &mut regions,
+            };
+            assert!(
+                observe
+                    .schema_part(Handle(0), &part(count, data_len))
+                    .is_none()
+            );
+            assert!(slots.is_empty());
+            assert!(matches!(
+                answer.try_recv(),
+                Ok(Err(ClientError::BadSchema(_)))
+            ));
+            assert_eq!(mirrors.len(), 0);
+        }
+    }
+
+    #[test]
+    fn a_described_region_within_the_limits_waits_for_its_table() {
+        let mirrors = elsa::sync::FrozenVec::new();
+        let mut slots = HashMap::new();
+        let (reply, mut answer) = oneshot::channel();
+        slots.insert(
+            0,
+            Slot::Describing {
+                path: "t/r".into(),
+                vars: Vec::new(),
+                reply,
+            },
+        );
+        let mut regions = Vec::new();
+        let mut observe = Observe {
+            mirrors: &mirrors,
+            slots: &mut slots,
+            regions: &mut regions,
+        };
+        assert!(observe.schema_part(Handle(0), &part(3, 64)).is_none());
+        assert!(matches!(slots.get(&0), Some(Slot::Describing { .. })));
+        assert!(answer.try_recv().is_err());
+    }
 }

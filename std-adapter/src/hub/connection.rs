@@ -93,7 +93,7 @@ impl session::Hub for View<'_> {
             listening.set(true);
         }
         let published = self.seen.get(index)?.get_or_init(|| served.published());
-        published.source(served.schema.as_schema())
+        published.source(served.schema())
     }
 
     fn apply_write(

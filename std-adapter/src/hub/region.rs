@@ -66,7 +66,6 @@ struct Scanner {
 pub(crate) struct Served {
     pub(crate) tenant: String,
     pub(crate) name: String,
-    pub(crate) schema: OwnedSchema,
     writer: TurnWriter,
     published: RwLock<Arc<Published>>,
     scanner: Mutex<Scanner>,
@@ -111,7 +110,6 @@ impl Served {
         Ok(Served {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
-            schema,
             writer,
             published: RwLock::new(Arc::new(published)),
             scanner: Mutex::new(Scanner {
@@ -122,6 +120,12 @@ impl Served {
             }),
             listeners: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The region's schema: the file's, checked against the configured one
+    /// when opened, held once per process (no per-call check).
+    pub(crate) fn schema(&self) -> Schema<'static> {
+        self.writer.reader().schema()
     }
 
     /// The read handle of the region file.
@@ -157,7 +161,7 @@ impl Served {
         let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
         let scanner = &mut *guard;
         let reader = self.writer.reader();
-        let schema = self.schema.as_schema();
+        let schema = self.schema();
         if reader.generation()? == self.published().generation {
             return Ok(false);
         }
