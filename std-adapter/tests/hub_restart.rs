@@ -61,6 +61,7 @@ async fn client_resyncs_across_a_hub_restart() {
     .expect("connect");
     let mirror = client.subscribe("plant/line").await.expect("subscribe");
     assert_eq!(client.connections(), 1);
+    assert!(client.is_connected());
     write_locally(&root, |w| {
         w.set_by_name("count", 1u64).expect("count");
     });
@@ -70,6 +71,7 @@ async fn client_resyncs_across_a_hub_restart() {
     .await;
 
     hub.shutdown().await;
+    common::eventually("the client sees the hub go", || !client.is_connected()).await;
 
     // Changed while no hub runs: only the file knows.
     let mut samples = [0i16; 200];
@@ -85,6 +87,7 @@ async fn client_resyncs_across_a_hub_restart() {
     let hub = common::start(dir.path(), &config_text(&root_dir, addr)).await;
     assert_eq!(hub.tcp_addr(), Some(addr));
     common::eventually("the client reconnects", || client.connections() >= 2).await;
+    assert!(client.is_connected());
 
     // Changed after the restart, locally and through the new hub.
     write_locally(&root, |w| {

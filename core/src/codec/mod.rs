@@ -41,6 +41,7 @@ pub use frame::{
 };
 pub use framing::Framing;
 pub use parts::{SchemaHeader, SchemaParts, UpdateParts};
+pub(crate) use parts::{part_limit, part_tail, write_part};
 pub use view::{
     Ranges, RangesIter, RegionInfo, RegionList, RegionListIter, Span, VarTable, VarTableIter,
 };

@@ -28,6 +28,37 @@ fn body_capacity(framing: Framing, buf_len: usize) -> usize {
     }
 }
 
+/// The largest body of an update part written with `max_frame` into a
+/// length-prefixed buffer of `buf_len` bytes: parts cut with the same limit
+/// (and a handle of the same encoded length) are cut alike.
+pub(crate) fn part_limit(max_frame: usize, buf_len: usize) -> usize {
+    max_frame.min(body_capacity(Framing::LengthPrefix, buf_len))
+}
+
+/// The body of a length-prefixed update part after its tag and handle: the
+/// same for every subscription that is sent this part.
+pub(crate) fn part_tail(framed: &[u8]) -> Option<&[u8]> {
+    fn skip_varint(bytes: &[u8]) -> Option<&[u8]> {
+        let n = bytes.iter().position(|&b| b & 0x80 == 0)? + 1;
+        bytes.get(n..)
+    }
+    let body = skip_varint(framed)?;
+    let (&tag, rest) = body.split_first()?;
+    (tag == 11).then_some(())?;
+    skip_varint(rest)
+}
+
+/// Writes a length-prefixed update part for `handle` from its `tail` (see
+/// [`part_tail`]) and returns its length.
+pub(crate) fn write_part(handle: u16, tail: &[u8], buf: &mut [u8]) -> Result<usize, EncodeError> {
+    let body = 1 + varint_len(u64::from(handle)) + tail.len();
+    let mut out = Sink::open(Framing::LengthPrefix, body, buf)?;
+    put_varint(&mut out, 11)?;
+    put_varint(&mut out, u64::from(handle))?;
+    out.try_extend(tail).map_err(EncodeError::from_postcard)?;
+    out.finalize().map_err(EncodeError::from_postcard)
+}
+
 /// The ranges still to send: the rest of a range cut by the previous frame,
 /// then the source iterator.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! What a session tells its application.
 
-use super::Handle;
+use super::{Handle, Regions};
 use crate::Region;
 use crate::codec::{ErrorCode, Limits, RegionList, SchemaPart};
 
@@ -71,6 +71,15 @@ pub enum Event {
 pub enum ServerEvent {
     /// The client proved its key; the session is open.
     Authenticated,
+    /// The hub stopped mirroring a region the client publishes: its schema
+    /// is not the hub's copy's ([`ErrorCode::SchemaMismatch`]), or the
+    /// client refused or ended the subscription (its code).
+    Unmirrored {
+        /// The hub's copy.
+        region: super::RegionId,
+        /// Why.
+        code: ErrorCode,
+    },
     /// The connection is closed.
     Closed {
         /// The error that closed it (sent or received), `None` for an
@@ -116,6 +125,13 @@ pub trait Observer<'a> {
     /// the client's maximum frame.
     fn regions(&mut self, list: RegionList<'_>, complete: bool) {
         let _ = (list, complete);
+    }
+
+    /// The regions this client publishes, whose subscriptions by the hub
+    /// the session serves; `None` publishes nothing (the hub's subscribes
+    /// are refused with [`ErrorCode::UnknownRegion`]).
+    fn published(&mut self) -> Option<&mut dyn Regions> {
+        None
     }
 }
 

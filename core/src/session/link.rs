@@ -164,6 +164,26 @@ impl Link {
         self.stats.bytes_out += len as u64;
     }
 
+    /// Encodes `frame` into `buf` after `*used` bytes and counts it; false
+    /// when it does not fit.
+    pub(crate) fn put(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        used: &mut usize,
+        frame: &Frame<'_>,
+    ) -> bool {
+        let out = buf.get_mut(*used..).unwrap_or(&mut []);
+        match Framing::LengthPrefix.encode(frame, out) {
+            Ok(n) => {
+                *used += n;
+                self.sent(now, n);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Answers a ping.
     pub(crate) fn on_ping(&mut self, nonce: u64) {
         if self.is_open() {

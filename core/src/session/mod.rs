@@ -6,6 +6,11 @@
 //! limits, and runs one publisher per subscription over the regions its
 //! [`Hub`] serves.
 //!
+//! The protocol runs both ways on one connection: a client may also publish
+//! regions of its own ([`Published`], handed over by its [`Observer`]), which
+//! the hub subscribes to once the client is welcomed and copies through
+//! [`Hub::apply_update`].
+//!
 //! # Driving a session
 //!
 //! In the style of quinn-proto and smoltcp, a session does no I/O, reads no
@@ -42,19 +47,25 @@
 //! `spec/wire-format.md`, section "Sessions", for the full rules.
 
 pub mod auth;
+mod cache;
 mod client;
 mod event;
 mod link;
+mod mirroring;
+mod published;
 mod publisher;
 pub mod rate;
 mod server;
+mod serving;
 mod subscriber;
 
 #[cfg(test)]
 mod tests;
 
+pub use cache::{CachedPart, PartKey, PartPlan, UpdateCache};
 pub use client::{Client, ClientConfig, SubscribeError, WriteError, WriteRequest};
 pub use event::{Event, Observer, ServerEvent};
+pub use published::{PublishError, Published, Regions};
 pub use rate::RateLimit;
 pub use server::{Access, Hub, RateConfig, RegionId, Server, ServerConfig, Source};
 

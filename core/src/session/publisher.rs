@@ -20,8 +20,11 @@ use core::ops::Range;
 
 use heapless::Deque;
 
+use super::cache::{CachedPart, PartKey, PartPlan, UpdateCache};
 use super::server::{Access, RegionId, Source};
-use crate::codec::{EncodeError, Framing, SchemaHeader, SchemaParts, UpdateParts};
+use crate::codec::{
+    EncodeError, Framing, SchemaHeader, SchemaParts, UpdateParts, part_limit, part_tail, write_part,
+};
 use crate::diff::{ByteRange, ChangedSince};
 
 /// The most updates in flight a server allows per subscription.
@@ -153,11 +156,12 @@ impl Publication {
     }
 
     /// Writes this subscription's next frame into `buf`: a schema part or an
-    /// update part. `Ok(None)` when nothing is due or the in-flight limit is
-    /// reached.
+    /// update part, taken from `cache` when another subscription encoded it.
+    /// `Ok(None)` when nothing is due or the in-flight limit is reached.
     pub(crate) fn next_frame(
         &mut self,
         source: &Source<'_>,
+        cache: Option<&dyn UpdateCache>,
         peer_max: usize,
         max_in_flight: usize,
         buf: &mut [u8],
@@ -228,6 +232,36 @@ impl Publication {
         } else {
             Ranges::Chunks(source.changes.changed_since(current.base))
         };
+        let key = PartKey {
+            generation: source.generation,
+            base: current.base,
+            label: current.label,
+            position: current.position,
+            limit: part_limit(peer_max, buf.len()),
+            handle_len: match self.handle {
+                0..0x80 => 1,
+                0x80..0x4000 => 2,
+                _ => 3,
+            },
+            plan: match ranges {
+                Ranges::Whole(_) => PartPlan::Whole,
+                Ranges::Recent(_) => PartPlan::Recent,
+                Ranges::Chunks(_) => PartPlan::Chunks,
+            },
+        };
+        if let Some(cache) = cache {
+            let mut hit = None;
+            cache.get(&key, &mut |part| {
+                hit = Some(
+                    write_part(self.handle, part.tail, buf).map(|n| (n, part.next, part.last)),
+                );
+            });
+            if let Some(written) = hit {
+                let (n, next, last) = written?;
+                self.part_sent(current, next, last);
+                return Ok(Some(n));
+            }
+        }
         let plan = Plan {
             ranges,
             from: current.position,
@@ -245,7 +279,17 @@ impl Publication {
             Some(result) => result?,
             None => 0,
         };
-        if parts.is_done() {
+        let (next, last) = (parts.position(), parts.is_done());
+        if let Some((cache, tail)) = cache.zip(buf.get(..n).and_then(part_tail)) {
+            cache.put(&key, CachedPart { tail, next, last });
+        }
+        self.part_sent(current, next, last);
+        Ok(Some(n))
+    }
+
+    /// A part of `current` went out; the next starts at `next`.
+    fn part_sent(&mut self, current: Current, next: usize, last: bool) {
+        if last {
             self.current = None;
             self.base = Some(current.label);
             self.avoid_recent = self.torn;
@@ -253,10 +297,9 @@ impl Publication {
             self.updates += 1;
         } else {
             self.current = Some(Current {
-                position: parts.position(),
+                position: next,
                 ..current
             });
         }
-        Ok(Some(n))
     }
 }

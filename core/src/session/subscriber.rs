@@ -20,7 +20,7 @@
 //! - The generation is written with the last part only; then an Ack is due.
 
 use crate::Region;
-use crate::codec::{ErrorCode, SchemaPart, Update};
+use crate::codec::{ErrorCode, Resume, SchemaPart, Update};
 
 /// Ranges written to the mirror per commit.
 const BATCH: usize = 16;
@@ -57,13 +57,73 @@ pub(crate) enum SchemaOutcome {
     Mismatch,
 }
 
-/// One subscription of a client.
+/// Where a subscription's updates are written: a client's mirror, or a
+/// hub's copy of a region its client publishes.
+pub(crate) trait Sink {
+    /// The schema fingerprint the copy is laid out with.
+    fn fingerprint(&self) -> u64;
+    /// The length of the copy's data area.
+    fn data_len(&self) -> usize;
+    /// Writes checked ranges; the copy then holds `generation` of the
+    /// publisher's region `instance` (for a part of an update, the
+    /// generation held before it: the copy vouches for no newer one yet).
+    fn write(
+        &mut self,
+        ranges: &[(usize, &[u8])],
+        instance: u64,
+        generation: u64,
+    ) -> Result<(), ()>;
+}
+
+impl Sink for Region<'_> {
+    fn fingerprint(&self) -> u64 {
+        Region::fingerprint(self)
+    }
+
+    fn data_len(&self) -> usize {
+        Region::data_len(self)
+    }
+
+    fn write(&mut self, ranges: &[(usize, &[u8])], _: u64, generation: u64) -> Result<(), ()> {
+        self.write_ranges(ranges, Some(generation))
+            .map(|_| ())
+            .map_err(|_| ())
+    }
+}
+
+/// A client's subscription: its mirror and where it stands.
 #[derive(Debug)]
 pub(crate) struct Subscriber<'r> {
     pub(crate) mirror: Region<'r>,
+    pub(crate) follow: Follower,
+}
+
+impl<'r> Subscriber<'r> {
+    /// A subscription for `mirror`; `resume` is kept only if it names the
+    /// generation the mirror holds.
+    pub(crate) fn new(mirror: Region<'r>, resume: Option<Resume>) -> Self {
+        let held = mirror.generation().unwrap_or(0);
+        Subscriber {
+            mirror,
+            follow: Follower::new(held, resume),
+        }
+    }
+
+    pub(crate) fn on_schema(&mut self, part: &SchemaPart<'_>) -> SchemaOutcome {
+        self.follow.on_schema(part, &self.mirror)
+    }
+
+    pub(crate) fn on_update(&mut self, update: &Update<'_>) -> Result<(), Fatal> {
+        self.follow.on_update(update, &mut self.mirror)
+    }
+}
+
+/// The state of one subscription, whatever its copy.
+#[derive(Debug)]
+pub(crate) struct Follower {
     pub(crate) phase: Phase,
     /// The resume point sent with the subscribe, if any.
-    pub(crate) resume: Option<crate::codec::Resume>,
+    pub(crate) resume: Option<Resume>,
     /// The region instance of the publisher.
     instance: u64,
     /// The last generation the mirror holds completely.
@@ -84,14 +144,12 @@ pub(crate) struct Subscriber<'r> {
     pub(crate) updates: u64,
 }
 
-impl<'r> Subscriber<'r> {
-    /// A subscription for `mirror`; `resume` is kept only if it names the
-    /// generation the mirror holds.
-    pub(crate) fn new(mirror: Region<'r>, resume: Option<crate::codec::Resume>) -> Self {
-        let held = mirror.generation().unwrap_or(0);
+impl Follower {
+    /// A subscription whose copy holds generation `held`; `resume` is kept
+    /// only if it names that generation.
+    pub(crate) fn new(held: u64, resume: Option<Resume>) -> Self {
         let resume = resume.filter(|r| r.generation == held);
-        Subscriber {
-            mirror,
+        Follower {
             phase: Phase::Waiting,
             resume,
             instance: 0,
@@ -108,29 +166,39 @@ impl<'r> Subscriber<'r> {
 
     /// The instance of the publisher's region and the generation held, once
     /// the schema is in: what to resume from on a later connection.
-    pub(crate) fn resume_point(&self) -> Option<crate::codec::Resume> {
-        (self.phase == Phase::Live).then_some(crate::codec::Resume {
+    pub(crate) fn resume_point(&self) -> Option<Resume> {
+        (self.phase == Phase::Live).then_some(Resume {
             instance: self.instance,
             generation: self.held,
         })
     }
 
-    pub(crate) fn on_schema(&mut self, part: &SchemaPart<'_>) -> SchemaOutcome {
+    pub(crate) fn on_schema<S: Sink + ?Sized>(
+        &mut self,
+        part: &SchemaPart<'_>,
+        copy: &S,
+    ) -> SchemaOutcome {
         let data_len = usize::try_from(part.data_len).unwrap_or(usize::MAX);
-        if part.fingerprint != self.mirror.fingerprint() || data_len != self.mirror.data_len() {
+        if part.fingerprint != copy.fingerprint() || data_len != copy.data_len() {
             return SchemaOutcome::Mismatch;
         }
         match self.phase {
             Phase::Waiting => {
                 self.instance = part.instance;
                 self.full_ok = self.resume.is_none_or(|r| r.instance != part.instance);
+                if self.full_ok {
+                    // The copy holds no generation of this instance: until
+                    // the full update completes it vouches for none.
+                    self.held = 0;
+                }
                 self.phase = Phase::Live;
             }
             Phase::Live if part.instance != self.instance => {
                 // The region was created anew: only a full update means
-                // anything now.
+                // anything now, and the copy holds no generation of it.
                 self.instance = part.instance;
                 self.full_ok = true;
+                self.held = 0;
                 self.progress = None;
             }
             Phase::Live => {}
@@ -138,11 +206,15 @@ impl<'r> Subscriber<'r> {
         SchemaOutcome::Accepted
     }
 
-    pub(crate) fn on_update(&mut self, update: &Update<'_>) -> Result<(), Fatal> {
+    pub(crate) fn on_update<S: Sink + ?Sized>(
+        &mut self,
+        update: &Update<'_>,
+        copy: &mut S,
+    ) -> Result<(), Fatal> {
         if self.phase != Phase::Live {
             return Ok(());
         }
-        let data_len = self.mirror.data_len();
+        let data_len = copy.data_len();
         if update.ranges.iter().any(|s| s.range().end > data_len) {
             return Err(Fatal {
                 code: ErrorCode::OutOfBounds,
@@ -157,23 +229,23 @@ impl<'r> Subscriber<'r> {
             // Parts ascend; the parts of a full update are contiguous.
             let follows = first.is_none_or(|o| if full { o == p.next } else { o >= p.next });
             if (p.base, p.label) == key && follows {
-                return self.apply(update, p);
+                return self.apply(update, p, copy);
             }
             if !full_start {
-                return self.anomaly(true);
+                return self.anomaly(true, copy);
             }
         }
         if !(full_start || (!full && update.base == self.held)) {
             // The last part of a full update that could not be taken: the
             // publisher now waits for its ack; ask again.
-            return self.anomaly(full && update.last);
+            return self.anomaly(full && update.last, copy);
         }
         let p = Progress {
             base: update.base,
             label: update.generation,
             next: 0,
         };
-        self.apply(update, p)
+        self.apply(update, p, copy)
     }
 
     /// A part that breaks the order of updates: some part may have been
@@ -183,7 +255,7 @@ impl<'r> Subscriber<'r> {
     /// they are ignored, so one anomaly costs one full update. Only a full
     /// update broken in its turn (`broke_update`) asks again, at most once per
     /// full update sent.
-    fn anomaly(&mut self, broke_update: bool) -> Result<(), Fatal> {
+    fn anomaly<S: Sink + ?Sized>(&mut self, broke_update: bool, copy: &mut S) -> Result<(), Fatal> {
         self.progress = None;
         if self.resyncing && !broke_update {
             return Ok(());
@@ -191,15 +263,19 @@ impl<'r> Subscriber<'r> {
         self.resyncing = true;
         self.full_ok = true;
         self.held = 0;
-        self.mirror
-            .write_ranges(&[], Some(0))
-            .map_err(|_| mirror_busy())?;
+        copy.write(&[], self.instance, 0)
+            .map_err(|()| mirror_busy())?;
         self.ack_due = Some(0);
         self.resyncs += 1;
         Ok(())
     }
 
-    fn apply(&mut self, update: &Update<'_>, mut p: Progress) -> Result<(), Fatal> {
+    fn apply<S: Sink + ?Sized>(
+        &mut self,
+        update: &Update<'_>,
+        mut p: Progress,
+        copy: &mut S,
+    ) -> Result<(), Fatal> {
         let mut batch: [(usize, &[u8]); BATCH] = [(0, &[]); BATCH];
         let mut n = 0;
         for span in update.ranges.iter() {
@@ -209,19 +285,19 @@ impl<'r> Subscriber<'r> {
             }
             p.next = span.range().end;
             if n == BATCH {
-                self.write(&batch, self.held)?;
+                self.write(copy, &batch, self.held)?;
                 n = 0;
             }
         }
         let rest = batch.get(..n).unwrap_or(&[]);
         if !update.last {
             if !rest.is_empty() {
-                self.write(rest, self.held)?;
+                self.write(copy, rest, self.held)?;
             }
             self.progress = Some(p);
             return Ok(());
         }
-        self.write(rest, update.generation)?;
+        self.write(copy, rest, update.generation)?;
         self.progress = None;
         self.held = update.generation;
         let full = update.base == 0;
@@ -234,11 +310,14 @@ impl<'r> Subscriber<'r> {
         Ok(())
     }
 
-    fn write(&self, ranges: &[(usize, &[u8])], generation: u64) -> Result<(), Fatal> {
-        self.mirror
-            .write_ranges(ranges, Some(generation))
-            .map(|_| ())
-            .map_err(|_| mirror_busy())
+    fn write<S: Sink + ?Sized>(
+        &self,
+        copy: &mut S,
+        ranges: &[(usize, &[u8])],
+        generation: u64,
+    ) -> Result<(), Fatal> {
+        copy.write(ranges, self.instance, generation)
+            .map_err(|()| mirror_busy())
     }
 }
 

@@ -52,6 +52,9 @@ pub(crate) struct Screen {
     /// `None` until the first update.
     generation: Option<u64>,
     rate: Rate,
+    /// False while the client reconnects: the values shown are the last
+    /// ones received.
+    connected: bool,
 }
 
 impl Screen {
@@ -65,7 +68,14 @@ impl Screen {
             changed_at: vec![None; schema.len()],
             generation: None,
             rate: Rate::default(),
+            connected: true,
         }
+    }
+
+    /// Whether the client is connected; the header says "reconnecting"
+    /// when it is not.
+    pub(crate) fn set_connected(&mut self, connected: bool) {
+        self.connected = connected;
     }
 
     /// Takes the region's data area as of `generation`, received at `now`
@@ -110,9 +120,14 @@ impl Screen {
         let generation = self
             .generation
             .map_or_else(|| "-".to_owned(), |g| g.to_string());
+        let state = if self.connected {
+            ""
+        } else {
+            "  reconnecting..."
+        };
         frame.line(
             &format!(
-                "{}  generation {generation}  {updates} updates/s  {}",
+                "{}  generation {generation}  {updates} updates/s  {}{state}",
                 self.path,
                 ByteRate(bytes)
             ),
@@ -350,6 +365,20 @@ mod tests {
              \x20 count  u32     42\n\
              \x20 pos    i16[3]  [1, -2, 3]"
         );
+    }
+
+    #[test]
+    fn says_so_while_reconnecting() {
+        let t0 = Instant::now();
+        let mut s = screen(t0);
+        s.set_connected(false);
+        let frame = s.render(t0 + ms(10), 80, 1, false);
+        assert_eq!(
+            frame,
+            "demo/robot  generation 7  1 updates/s  30 B/s  reconnecting..."
+        );
+        s.set_connected(true);
+        assert!(!s.render(t0 + ms(10), 80, 1, false).contains("reconnecting"));
     }
 
     #[test]

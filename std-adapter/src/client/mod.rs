@@ -211,6 +211,7 @@ pub(crate) struct Status {
     regions: Vec<(String, u64)>,
     stats: Stats,
     connections: u64,
+    connected: bool,
 }
 
 /// A connection to a hub, kept up in the background (a task on the tokio
@@ -270,6 +271,12 @@ impl Client {
     /// How many times the client has connected (1 after `connect`).
     pub fn connections(&self) -> u64 {
         self.status().connections
+    }
+
+    /// Whether the client is connected and welcomed now; false while it
+    /// reconnects (mirrors then keep their last contents).
+    pub fn is_connected(&self) -> bool {
+        self.status().connected
     }
 
     fn status(&self) -> std::sync::MutexGuard<'_, Status> {

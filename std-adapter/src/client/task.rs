@@ -182,6 +182,10 @@ impl Driver {
                 Ok(stream) => {
                     let connections = self.connections();
                     let end = self.session(stream, &mut commands, &mut ready).await;
+                    self.status
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .connected = false;
                     if self.connections() > connections {
                         // It got in: the next loss starts from the shortest pause.
                         pause = self.options.reconnect_min;
@@ -279,6 +283,7 @@ impl Driver {
                             let mut status =
                                 self.status.lock().unwrap_or_else(PoisonError::into_inner);
                             status.connections += 1;
+                            status.connected = true;
                             status.regions = std::mem::take(&mut regions);
                         }
                         if let Some(ready) = ready.take() {

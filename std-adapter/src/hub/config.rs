@@ -146,6 +146,9 @@ pub struct Publish {
     pub max_rate_hz: u32,
     /// The bytes of data area tracked as one unit of change, a power of two.
     pub chunk: usize,
+    /// Encode each update part once per region and send the same bytes to
+    /// every subscriber due it (only the subscription's handle differs).
+    pub encode_once: bool,
 }
 
 impl Default for Publish {
@@ -153,6 +156,7 @@ impl Default for Publish {
         Publish {
             max_rate_hz: 100,
             chunk: 64,
+            encode_once: true,
         }
     }
 }
@@ -251,6 +255,10 @@ pub struct RegionDecl {
     pub name: Name,
     /// The variables, placed in the order declared at natural alignment.
     pub schema: OwnedSchema,
+    /// The client that publishes the region, if one does: the hub
+    /// subscribes to the region of that name at the client once it is
+    /// welcomed, and keeps its file a copy of it.
+    pub publisher: Option<String>,
 }
 
 impl Config {

@@ -8,10 +8,10 @@ use std::cell::{Cell, OnceCell};
 use std::sync::Arc;
 use std::time::Duration;
 
-use memwire::codec::{ErrorCode, RegionInfo};
+use memwire::codec::{ErrorCode, RegionInfo, Resume};
 use memwire::schema::Name;
 use memwire::session::{
-    self, Access, RateConfig, RegionId, Server, ServerConfig, ServerEvent, Source,
+    self, Access, RateConfig, RegionId, Server, ServerConfig, ServerEvent, Source, UpdateCache,
 };
 use memwire::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
 use super::Shared;
-use super::region::Published;
+use super::region::{Published, Served};
 
 /// Subscriptions per connection.
 pub(crate) const SUBS: usize = 32;
@@ -56,6 +56,17 @@ impl<'h> View<'h> {
         for cell in &mut self.seen {
             cell.take();
         }
+    }
+
+    /// The region `region` and its index.
+    fn served(&self, region: RegionId) -> Result<(usize, &'h Served), ErrorCode> {
+        let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
+        let served = self
+            .shared
+            .regions
+            .get(index)
+            .ok_or(ErrorCode::UnknownRegion)?;
+        Ok((index, served))
     }
 
     /// Whether a snapshot this connection holds is older than the region's.
@@ -101,18 +112,56 @@ impl session::Hub for View<'_> {
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
-        let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
-        let served = self
-            .shared
-            .regions
-            .get(index)
-            .ok_or(ErrorCode::UnknownRegion)?;
+        let (index, served) = self.served(region)?;
+        if served.publisher.is_some() {
+            // The client that publishes the region owns its bytes; the hub
+            // does not forward writes to it.
+            return Err(ErrorCode::ReadOnly);
+        }
         let generation = served.write(ranges)?;
         // The session must see its own write at once.
         if let Some(cell) = self.seen.get_mut(index) {
             cell.take();
         }
         Ok(generation)
+    }
+
+    fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
+        let served = self.shared.regions.get(usize::try_from(region.0).ok()?)?;
+        served.parts.as_ref().map(|p| p as &dyn UpdateCache)
+    }
+
+    fn published(
+        &self,
+        tenant: &str,
+        client: &str,
+        visit: &mut dyn FnMut(RegionId, Name, Option<Resume>) -> bool,
+    ) {
+        for (index, served) in self.shared.regions.iter().enumerate() {
+            if served.tenant != tenant || served.publisher.as_deref() != Some(client) {
+                continue;
+            }
+            let (Ok(id), Ok(name)) = (u32::try_from(index), Name::new(&served.name)) else {
+                continue;
+            };
+            if !visit(RegionId(id), name, served.held()) {
+                break;
+            }
+        }
+    }
+
+    fn apply_update(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+        held: Resume,
+    ) -> Result<(), ErrorCode> {
+        let (index, served) = self.served(region)?;
+        served.copy(ranges, held)?;
+        if let Some(cell) = self.seen.get_mut(index) {
+            cell.take();
+        }
+        Ok(())
     }
 
     fn regions(
@@ -223,6 +272,14 @@ where
                 ServerEvent::Authenticated => {
                     let (tenant, client) = server.identity().unwrap_or(("", ""));
                     tracing::info!(tenant, client, "authenticated");
+                }
+                ServerEvent::Unmirrored { region, code } => {
+                    let path = usize::try_from(region.0)
+                        .ok()
+                        .and_then(|i| view.shared.regions.get(i))
+                        .map(|r| r.path())
+                        .unwrap_or_default();
+                    tracing::warn!(region = %path, %code, "not copying the region the client publishes");
                 }
                 ServerEvent::Closed { code } => match code {
                     Some(code) => tracing::info!(%code, "closed"),

@@ -26,6 +26,7 @@
 pub mod config;
 mod connection;
 mod listen;
+mod parts;
 mod region;
 
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ pub use config::{Config, ConfigError};
 pub use connection::SLOW_CONSUMER_GRACE;
 pub use listen::Hub;
 
+use parts::Parts;
 use region::Served;
 
 /// Why a hub could not start.
@@ -119,7 +121,7 @@ impl Shared {
         for tenant in &config.tenants {
             for decl in &tenant.regions {
                 let path = format!("{}/{}", tenant.name.as_str(), decl.name.as_str());
-                let served = Served::open(
+                let mut served = Served::open(
                     &root,
                     tenant.name.as_str(),
                     decl.name.as_str(),
@@ -130,6 +132,10 @@ impl Shared {
                     path: path.clone(),
                     source,
                 })?;
+                served.publisher.clone_from(&decl.publisher);
+                if config.publish.encode_once {
+                    served.parts = Some(Parts::default());
+                }
                 tracing::info!(region = %path, file = %served.reader().path().display(), "serving");
                 regions.push(served);
             }

@@ -11,12 +11,13 @@
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
-use memwire::codec::ErrorCode;
+use memwire::codec::{ErrorCode, Resume};
 use memwire::diff::{ByteRange, ChunkTable, DiffError, Differ, Generations};
 use memwire::session::Source;
 use memwire::{Schema, VarId};
 use tokio::sync::Notify;
 
+use super::parts::Parts;
 use crate::schema::OwnedSchema;
 use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter};
 
@@ -66,6 +67,14 @@ struct Scanner {
 pub(crate) struct Served {
     pub(crate) tenant: String,
     pub(crate) name: String,
+    /// The client that publishes the region; the file is then its copy.
+    pub(crate) publisher: Option<String>,
+    /// Where the copy of a published region stands, for the publisher's
+    /// next connection (kept in memory: after a hub restart the copy is
+    /// sent whole).
+    held: Mutex<Option<Resume>>,
+    /// Update parts shared by the region's subscribers (`encode_once`).
+    pub(crate) parts: Option<Parts>,
     writer: TurnWriter,
     published: RwLock<Arc<Published>>,
     scanner: Mutex<Scanner>,
@@ -110,6 +119,9 @@ impl Served {
         Ok(Served {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
+            publisher: None,
+            held: Mutex::new(None),
+            parts: None,
             writer,
             published: RwLock::new(Arc::new(published)),
             scanner: Mutex::new(Scanner {
@@ -235,6 +247,22 @@ impl Served {
                 Err(ErrorCode::Other)
             }
         }
+    }
+
+    /// Where the copy of a published region stands.
+    pub(crate) fn held(&self) -> Option<Resume> {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes part of an update from the publishing client into the copy;
+    /// the copy then holds `held` (generation 0: nothing whole).
+    pub(crate) fn copy(&self, ranges: &[(usize, &[u8])], held: Resume) -> Result<(), ErrorCode> {
+        if !ranges.is_empty() {
+            self.write(ranges)?;
+        }
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) =
+            (held.generation != 0).then_some(held);
+        Ok(())
     }
 
     /// `tenant/name`.

@@ -2,8 +2,10 @@
 //! in-memory byte pipes, a simulated clock, and a hub of Vec-backed regions
 //! scanned with the real diff engine and chunk table.
 
+mod cache;
 mod describe;
 mod handshake;
+mod publish;
 mod rights;
 mod sync;
 mod timers;
@@ -111,6 +113,12 @@ pub(super) struct TestHub {
     /// Whether the hub leaves its regions out of the welcome, as a hub
     /// that keeps `Hub::regions`' default does.
     pub(super) unlisted: bool,
+    /// Regions clients publish: (client, name at the client, the hub's
+    /// copy, where the copy stands).
+    pub(super) published: Vec<(&'static str, &'static str, &'static str, Option<Resume>)>,
+    /// Update parts shared between subscriptions (every region's parts
+    /// in one cache: keys differ by generation and base).
+    pub(super) cache: Option<cache::TestCache>,
 }
 
 pub(super) const TENANT: &str = "acme";
@@ -125,6 +133,8 @@ impl TestHub {
             clients: vec![(TENANT, "probe", b"probe-secret"), ("other", "probe", b"x")],
             rights: vec![("probe", "robot", Access::ReadWrite)],
             unlisted: false,
+            published: Vec::new(),
+            cache: None,
         }
     }
 
@@ -211,6 +221,48 @@ impl Hub for TestHub {
         r.scan();
         Ok(r.generation)
     }
+
+    fn published(
+        &self,
+        tenant: &str,
+        client: &str,
+        visit: &mut dyn FnMut(RegionId, Name, Option<Resume>) -> bool,
+    ) {
+        for &(c, name, copy, resume) in &self.published {
+            if tenant != TENANT || c != client {
+                continue;
+            }
+            let id = self.resolve(tenant, copy).unwrap();
+            if !visit(id, Name::new(name).unwrap(), resume) {
+                break;
+            }
+        }
+    }
+
+    fn cache(&self, _region: RegionId) -> Option<&dyn UpdateCache> {
+        self.cache.as_ref().map(|c| c as &dyn UpdateCache)
+    }
+
+    fn apply_update(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+        held: Resume,
+    ) -> Result<(), ErrorCode> {
+        let r = self
+            .regions
+            .get_mut(region.0 as usize)
+            .ok_or(ErrorCode::UnknownRegion)?;
+        for &(offset, bytes) in ranges {
+            r.live[offset..offset + bytes.len()].copy_from_slice(bytes);
+        }
+        r.scan();
+        let name = r.name;
+        for entry in self.published.iter_mut().filter(|e| e.2 == name) {
+            entry.3 = (held.generation != 0).then_some(held);
+        }
+        Ok(())
+    }
 }
 
 /// A fresh mirror for `schema`, in leaked memory.
@@ -248,6 +300,8 @@ pub(super) struct Describer {
     /// A mirror returned on the first part (a schema known by its
     /// fingerprint).
     pub(super) known: Option<Region<'static>>,
+    /// The regions the client publishes.
+    pub(super) published: Option<Published<'static>>,
 }
 
 impl Observer<'static> for Describer {
@@ -275,6 +329,10 @@ impl Observer<'static> for Describer {
 
     fn regions(&mut self, list: RegionList<'_>, complete: bool) {
         self.welcome = Some((list.iter().collect(), complete));
+    }
+
+    fn published(&mut self) -> Option<&mut dyn Regions> {
+        self.published.as_mut().map(|p| p as &mut dyn Regions)
     }
 }
 
@@ -372,7 +430,14 @@ impl<const RX: usize> Pair<RX> {
         let mut small = vec![0u8; RX + 5];
         for _ in 0..1_000_000 {
             let mut moved = false;
-            while let Some(n) = self.client.poll_transmit(self.now, &mut buf) {
+            loop {
+                let sent = match self.observer.as_mut() {
+                    Some(observer) => self.client.poll_transmit_with(self.now, &mut buf, observer),
+                    None => self.client.poll_transmit(self.now, &mut buf),
+                };
+                let Some(n) = sent else {
+                    break;
+                };
                 moved = true;
                 self.client_log.extend_from_slice(&buf[..n]);
                 if self.hold_client {

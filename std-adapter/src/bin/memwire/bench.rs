@@ -38,9 +38,25 @@ pub(crate) struct Args {
     /// Round trips measured for the latency figures.
     #[arg(long, default_value_t = 2000)]
     samples: usize,
+    /// How the hub encodes updates in the fan-out runs: `once` per region
+    /// (the default, `[publish] encode_once`), `each` subscriber apart, or
+    /// `both`, one run after the other for a same-run comparison.
+    #[arg(long, value_enum, default_value_t = Encoding::Once)]
+    encoding: Encoding,
 }
 
-fn config(root: &std::path::Path, max_rate_hz: u32) -> Result<Config> {
+/// How the hub encodes updates in a fan-out run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Encoding {
+    /// Once per region.
+    Once,
+    /// For each subscriber.
+    Each,
+    /// Each, then once.
+    Both,
+}
+
+fn config(root: &std::path::Path, max_rate_hz: u32, encode_once: bool) -> Result<Config> {
     let text = format!(
         r#"
 root = "{}"
@@ -50,6 +66,7 @@ tcp = "127.0.0.1:0"
 max_connections = 4096
 [publish]
 max_rate_hz = {max_rate_hz}
+encode_once = {encode_once}
 [[tenant]]
 name = "bench"
 [[tenant.client]]
@@ -79,8 +96,15 @@ pub(crate) async fn run(args: Args) -> Result<()> {
 async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     println!("memwire bench: hub, writer and clients in one process, loopback TCP");
     latency(args, dir).await?;
+    let encodings: &[bool] = match args.encoding {
+        Encoding::Once => &[true],
+        Encoding::Each => &[false],
+        Encoding::Both => &[false, true],
+    };
     for &n in &args.subscribers {
-        fanout(args, dir, n).await?;
+        for &once in encodings {
+            fanout(args, dir, n, once).await?;
+        }
     }
     Ok(())
 }
@@ -91,7 +115,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
-    let hub = Hub::start(config(dir, 0)?).await?;
+    let hub = Hub::start(config(dir, 0, true)?).await?;
     let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
     let client =
         Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret")).await?;
@@ -175,8 +199,8 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
-async fn fanout(args: &Args, dir: &std::path::Path, n: usize) -> Result<()> {
-    let hub = Hub::start(config(dir, 100)?).await?;
+async fn fanout(args: &Args, dir: &std::path::Path, n: usize, encode_once: bool) -> Result<()> {
+    let hub = Hub::start(config(dir, 100, encode_once)?).await?;
     let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
     let delivered = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::with_capacity(n);
@@ -243,8 +267,13 @@ async fn fanout(args: &Args, dir: &std::path::Path, n: usize) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let drained = mirrors.iter().all(|m| m.generation() >= final_generation);
+    let encoding = if encode_once {
+        "encoded once per region"
+    } else {
+        "encoded per subscriber"
+    };
     println!(
-        "\nfan-out: {n} subscribers, {} writes/s of 1 KiB for {:.1?}",
+        "\nfan-out: {n} subscribers, {} writes/s of 1 KiB for {:.1?}, {encoding}",
         args.rate, elapsed
     );
     println!(

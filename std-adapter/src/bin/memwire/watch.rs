@@ -55,7 +55,7 @@ pub(crate) async fn show(
     if std::io::stdout().is_terminal() {
         live(client, mirror, events, footer).await
     } else {
-        lines(mirror, events).await
+        lines(client, mirror, events).await
     }
 }
 
@@ -114,11 +114,23 @@ impl Events {
     }
 }
 
-/// One line per change.
-async fn lines(mirror: &Mirror, mut events: Events) -> Result<()> {
+/// One line per change, and one when the connection is lost or back.
+async fn lines(client: &Client, mirror: &Mirror, mut events: Events) -> Result<()> {
     let mut out = std::io::stdout().lock();
+    let mut connected = true;
     loop {
-        match events.next(mirror).await? {
+        let next = events.next(mirror).await?;
+        if client.is_connected() != connected {
+            connected = !connected;
+            let state = if connected {
+                "connected"
+            } else {
+                "connection lost; reconnecting"
+            };
+            writeln!(out, "{state}")?;
+            out.flush()?;
+        }
+        match next {
             Next::Stop => return Ok(()),
             Next::Tick => {}
             Next::Change(event) => {
@@ -162,6 +174,7 @@ async fn live(
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut terminal = Terminal::enter()?;
     loop {
+        screen.set_connected(client.is_connected());
         terminal.draw(&screen, color, footer)?;
         match events.next(mirror).await? {
             Next::Stop => return Ok(()),

@@ -85,6 +85,7 @@ struct FileLimits {
 struct FilePublish {
     max_rate_hz: Option<u32>,
     chunk: Num<usize>,
+    encode_once: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +120,7 @@ struct FileRight {
 struct FileRegion {
     name: Spanned<String>,
     variables: Spanned<Vec<FileVariable>>,
+    publisher: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +187,7 @@ impl Source<'_> {
         let publish = Publish {
             max_rate_hz: file.publish.max_rate_hz.unwrap_or(defaults.max_rate_hz),
             chunk: chunk.0,
+            encode_once: file.publish.encode_once.unwrap_or(defaults.encode_once),
         };
         let mut seen = Seen::default();
         let mut tenants = Vec::with_capacity(file.tenant.len());
@@ -401,9 +404,21 @@ impl Source<'_> {
         for region in file.region {
             let name = self.name(&region.name, "region", true)?;
             seen.insert(self, &region.name, "region")?;
+            let publisher = match &region.publisher {
+                Some(p) if !clients.iter().any(|c| c.name == *p.get_ref()) => {
+                    let msg = format!(
+                        "publisher {:?} of region {:?} is not a client of the tenant",
+                        p.get_ref(),
+                        region.name.get_ref()
+                    );
+                    return Err(self.at(p.span(), msg));
+                }
+                p => p.as_ref().map(|p| p.get_ref().clone()),
+            };
             regions.push(RegionDecl {
                 name,
                 schema: self.schema(region)?,
+                publisher,
             });
         }
         Ok(Tenant {

@@ -170,7 +170,8 @@ fn a_full_config_parses_to_its_values() {
         config.publish,
         Publish {
             max_rate_hz: 0,
-            chunk: 128
+            chunk: 128,
+            encode_once: true,
         }
     );
     let names: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();

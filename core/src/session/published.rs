@@ -1,0 +1,251 @@
+//! Regions a client publishes to its hub.
+//!
+//! Either side of a connection may subscribe to regions the other publishes
+//! (`spec/wire-format.md`, "Subscriptions and handles"). A device keeps its
+//! telemetry in a region of its own and publishes it: the hub subscribes
+//! once the client is welcomed, and the client serves the subscription as a
+//! hub serves its own, from a shadow and a per-chunk generation table.
+
+use core::fmt;
+
+use super::server::{RegionId, Source};
+use super::serving::{Serve, Sources};
+use crate::Region;
+use crate::codec::ErrorCode;
+use crate::diff::{ByteRange, Differ, Generations};
+use crate::schema::Name;
+
+/// Ranges reported per scan. More still scan completely: the table is
+/// stamped and the shadow updated either way.
+const SCAN_RANGES: usize = 8;
+
+/// The regions a client publishes, as its session reaches them: handed to
+/// the session by an [`Observer`](super::Observer).
+pub trait Regions {
+    /// The region published under `name`.
+    fn lookup(&self, name: &str) -> Option<RegionId>;
+    /// The region's state, as a publisher serves it.
+    fn source(&self, region: RegionId) -> Option<Source<'_>>;
+    /// Applies the hub's checked write (ranges inside writable variables,
+    /// in bounds) and returns the generation that holds it.
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode>;
+}
+
+/// Why a [`Published`] region could not be set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The name is not 1 to 40 bytes of `[A-Za-z0-9_.-]`.
+    BadName,
+    /// The shadow or the scratch buffer is shorter than the data area.
+    BufferTooShort,
+    /// The chunk table has fewer entries than
+    /// [`Published::table_len`] asks for.
+    TableTooShort,
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PublishError::BadName => "region name is not valid",
+            PublishError::BufferTooShort => "shadow or scratch shorter than the data area",
+            PublishError::TableTooShort => "chunk table too short for the data area",
+        })
+    }
+}
+
+impl core::error::Error for PublishError {}
+
+/// A region this side writes and publishes: the live [`Region`] that local
+/// code writes, the shadow the session serves, and when each chunk of it
+/// last changed.
+///
+/// [`scan`](Self::scan) takes a consistent snapshot of the region, diffs it
+/// against the shadow and stamps the chunks that changed with a new
+/// generation; the subscriber then gets exactly those chunks. The region's
+/// instance id is the published instance: give each boot a fresh one
+/// ([`Region::init`]'s `instance`, from a hardware RNG or a boot counter in
+/// flash), or a hub that held an older copy would take a delta against
+/// the wrong base.
+#[derive(Debug)]
+pub struct Published<'r> {
+    name: Name,
+    region: Region<'r>,
+    shadow: &'r mut [u8],
+    scratch: &'r mut [u8],
+    table: Generations<'r>,
+    generation: u64,
+    differ: Differ,
+}
+
+impl<'r> Published<'r> {
+    /// Entries of the chunk table for a data area of `data_len` bytes.
+    pub const fn table_len(data_len: usize) -> usize {
+        Generations::chunks_for(data_len, Generations::DEFAULT_CHUNK)
+    }
+
+    /// Publishes `region` as `name`. `shadow` and `scratch` hold at least
+    /// the region's data area; `table` at least
+    /// [`table_len`](Self::table_len) entries. The shadow starts as a copy
+    /// of the region, at generation 1.
+    pub fn new(
+        name: &str,
+        region: Region<'r>,
+        shadow: &'r mut [u8],
+        scratch: &'r mut [u8],
+        table: &'r mut [u64],
+    ) -> Result<Published<'r>, PublishError> {
+        let name = Name::new(name).map_err(|_| PublishError::BadName)?;
+        let len = region.data_len();
+        let shadow = shadow.get_mut(..len).ok_or(PublishError::BufferTooShort)?;
+        let scratch = scratch.get_mut(..len).ok_or(PublishError::BufferTooShort)?;
+        let mut table = Generations::new(table, len, Generations::DEFAULT_CHUNK)
+            .map_err(|_| PublishError::TableTooShort)?;
+        table.reset(1);
+        let published = Published {
+            name,
+            region,
+            shadow,
+            scratch,
+            table,
+            generation: 1,
+            differ: Differ::new(),
+        };
+        // A stalled writer leaves the shadow zero: the first scan that
+        // succeeds sends what changed, and a subscriber's first update is
+        // whole anyway.
+        if published.region.snapshot(published.shadow).is_err() {
+            published.shadow.fill(0);
+        }
+        Ok(published)
+    }
+
+    /// The name the region is published under.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The live region, for local reads and writes.
+    pub fn region(&self) -> &Region<'r> {
+        &self.region
+    }
+
+    /// The generation the shadow is at.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Picks up local writes: diffs a consistent snapshot of the region
+    /// against the shadow and, if anything changed, moves to a new
+    /// generation. Returns whether anything changed; false also when a
+    /// writer kept the region busy (the next scan catches up).
+    pub fn scan(&mut self) -> bool {
+        if self.region.snapshot(self.scratch).is_err() {
+            return false;
+        }
+        let next = self.generation.wrapping_add(1);
+        let mut out = [ByteRange::default(); SCAN_RANGES];
+        let changed = match self.differ.update(
+            self.scratch,
+            self.shadow,
+            &mut out,
+            Some((&mut self.table, next)),
+        ) {
+            Ok(n) => n > 0,
+            // The scan completed (see `Differ::update`); lengths match by
+            // construction, so this is the overflow of `out`.
+            Err(_) => true,
+        };
+        if changed {
+            self.generation = next;
+        }
+        changed
+    }
+
+    fn source(&self) -> Source<'_> {
+        Source {
+            instance: self.region.instance(),
+            generation: self.generation,
+            schema: self.region.schema(),
+            data: self.shadow,
+            changes: self.table.table(),
+            recent: None,
+        }
+    }
+
+    fn apply_write(&mut self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
+        self.region
+            .write_ranges(ranges, None)
+            .map_err(|_| ErrorCode::Busy)?;
+        self.scan();
+        Ok(self.generation)
+    }
+}
+
+impl Regions for Published<'_> {
+    fn lookup(&self, name: &str) -> Option<RegionId> {
+        (name == self.name()).then_some(RegionId(0))
+    }
+
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        (region == RegionId(0)).then(|| Published::source(self))
+    }
+
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode> {
+        if region != RegionId(0) {
+            return Err(ErrorCode::UnknownRegion);
+        }
+        Published::apply_write(self, ranges)
+    }
+}
+
+/// Several published regions; a region's id is its index.
+impl Regions for [Published<'_>] {
+    fn lookup(&self, name: &str) -> Option<RegionId> {
+        let index = self.iter().position(|p| p.name() == name)?;
+        Some(RegionId(u32::try_from(index).ok()?))
+    }
+
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        let p = self.get(usize::try_from(region.0).ok()?)?;
+        Some(Published::source(p))
+    }
+
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode> {
+        usize::try_from(region.0)
+            .ok()
+            .and_then(|i| self.get_mut(i))
+            .ok_or(ErrorCode::UnknownRegion)?
+            .apply_write(ranges)
+    }
+}
+
+/// The session reaches published regions through this adapter.
+impl<R: Regions + ?Sized> Sources for R {
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        Regions::source(self, region)
+    }
+}
+
+impl<R: Regions + ?Sized> Serve for R {
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode> {
+        Regions::apply_write(self, region, ranges)
+    }
+}

@@ -1,0 +1,332 @@
+//! The publishing half of a connection, shared by both ends: the peer's
+//! subscriptions to regions this side publishes, the answers to the peer's
+//! writes, and the fair turn over subscriptions when transmitting.
+//!
+//! A hub's [`Server`](super::Server) serves its regions to a client; a
+//! [`Client`](super::Client) serves the regions it publishes to the hub.
+//! Each reaches its regions through [`Sources`] and [`Serve`], which adapt a
+//! [`Hub`](super::Hub) or a [`Regions`](super::Regions).
+
+use heapless::Deque;
+
+use super::cache::UpdateCache;
+use super::link::{Control, Link};
+use super::publisher::Publication;
+use super::server::{Access, RegionId, Source};
+use crate::codec::{ErrorCode, Frame, WriteOutcome, WriteResult, WriteTarget};
+use crate::schema::{Kind, Schema};
+use crate::time::Instant;
+
+/// Write results waiting to be sent; more unanswered writes close the
+/// connection.
+const ANSWERS: usize = 8;
+/// Byte ranges in one write.
+const WRITE_RANGES_MAX: usize = 32;
+
+/// Read access to the regions this side publishes.
+pub(crate) trait Sources {
+    /// The region's current state, or `None` if it is gone.
+    fn source(&self, region: RegionId) -> Option<Source<'_>>;
+    /// The region's shared update parts, if it keeps them.
+    fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
+        let _ = region;
+        None
+    }
+}
+
+/// Write access to the regions this side publishes.
+pub(crate) trait Serve: Sources {
+    /// Applies checked ranges; see [`Hub::apply_write`](super::Hub::apply_write).
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode>;
+}
+
+/// How much the peer takes: its maximum frame body and the updates it may
+/// have unacknowledged per subscription.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerLimits {
+    pub(crate) max_frame: usize,
+    pub(crate) max_in_flight: usize,
+}
+
+/// The answer to a write, waiting to be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Answer {
+    request: u32,
+    outcome: WriteOutcome<'static>,
+}
+
+/// The peer's subscriptions to this side's regions: `SUBS` at most.
+#[derive(Debug)]
+pub(crate) struct Serving<const SUBS: usize> {
+    pubs: [Option<Publication>; SUBS],
+    answers: Deque<Answer, ANSWERS>,
+    /// Where the next transmit starts, for fairness.
+    turn: usize,
+    /// Counters of subscriptions that ended.
+    updates: u64,
+    resyncs: u64,
+}
+
+impl<const SUBS: usize> Serving<SUBS> {
+    pub(crate) fn new() -> Self {
+        Serving {
+            pubs: core::array::from_fn(|_| None),
+            answers: Deque::new(),
+            turn: 0,
+            updates: 0,
+            resyncs: 0,
+        }
+    }
+
+    /// Updates sent and resyncs served, over every subscription.
+    pub(crate) fn counters(&self) -> (u64, u64) {
+        self.pubs
+            .iter()
+            .flatten()
+            .fold((self.updates, self.resyncs), |(u, r), p| {
+                (u + p.updates, r + p.resyncs)
+            })
+    }
+
+    pub(crate) fn contains(&self, handle: u16) -> bool {
+        self.pubs.iter().flatten().any(|p| p.handle == handle)
+    }
+
+    /// Starts serving `source` (region `region`) to the peer's subscription
+    /// `handle`; the error to send back when it cannot.
+    pub(crate) fn add(
+        &mut self,
+        subscribe: &crate::codec::Subscribe<'_>,
+        region: RegionId,
+        access: Access,
+        source: &Source<'_>,
+    ) -> Result<(), (ErrorCode, &'static str)> {
+        if self.contains(subscribe.handle) {
+            return Err((ErrorCode::HandleInUse, "handle in use"));
+        }
+        let slot = self
+            .pubs
+            .iter_mut()
+            .find(|p| p.is_none())
+            .ok_or((ErrorCode::LimitExceeded, "too many subscriptions"))?;
+        *slot = Some(Publication::new(
+            subscribe.handle,
+            region,
+            access,
+            subscribe.variables,
+            subscribe.resume,
+            source,
+        ));
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, handle: u16) {
+        for slot in self.pubs.iter_mut() {
+            if slot.as_ref().is_some_and(|p| p.handle == handle) {
+                if let Some(p) = slot.take() {
+                    self.updates += p.updates;
+                    self.resyncs += p.resyncs;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_ack<S: Sources + ?Sized>(
+        &mut self,
+        handle: u16,
+        generation: u64,
+        regions: &S,
+    ) {
+        if let Some(p) = self.pubs.iter_mut().flatten().find(|p| p.handle == handle) {
+            p.on_ack(generation, regions.source(p.region).as_ref());
+        }
+    }
+
+    /// Checks and applies a write and queues its answer; false when too
+    /// many answers are waiting (the caller closes the connection).
+    pub(crate) fn on_write<S: Serve + ?Sized>(
+        &mut self,
+        write: &crate::codec::Write<'_>,
+        regions: &mut S,
+    ) -> bool {
+        let outcome = self.apply(write, regions);
+        self.answers
+            .push_back(Answer {
+                request: write.request,
+                outcome,
+            })
+            .is_ok()
+    }
+
+    fn apply<S: Serve + ?Sized>(
+        &mut self,
+        w: &crate::codec::Write<'_>,
+        regions: &mut S,
+    ) -> WriteOutcome<'static> {
+        let refused =
+            |code: ErrorCode, reason: &'static str| WriteOutcome::Refused { code, reason };
+        let Some(p) = self.pubs.iter().flatten().find(|p| p.handle == w.handle) else {
+            return refused(ErrorCode::UnknownHandle, "no such subscription");
+        };
+        if p.access != Access::ReadWrite {
+            return refused(ErrorCode::AccessDenied, "no right to write");
+        }
+        let region = p.region;
+        let Some(source) = regions.source(region) else {
+            return refused(ErrorCode::UnknownRegion, "region is gone");
+        };
+        let mut ranges: [(usize, &[u8]); WRITE_RANGES_MAX] = [(0, &[]); WRITE_RANGES_MAX];
+        let mut n = 0;
+        match w.target {
+            WriteTarget::Ranges(spans) => {
+                for span in spans {
+                    let Some(slot) = ranges.get_mut(n) else {
+                        return refused(ErrorCode::LimitExceeded, "too many ranges in one write");
+                    };
+                    *slot = (span.range().start, span.bytes);
+                    n += 1;
+                }
+            }
+            WriteTarget::Variable { name, value } => {
+                let Some((_, var)) = source.schema.lookup(name.as_str()) else {
+                    return refused(ErrorCode::UnknownVariable, "no such variable");
+                };
+                if var.len() != value.len() as u64 {
+                    return refused(ErrorCode::BadValue, "value has the wrong length");
+                }
+                if let Some(slot) = ranges.first_mut() {
+                    *slot = (var.range().start, value);
+                    n = 1;
+                }
+            }
+        }
+        let ranges = ranges.get(..n).unwrap_or(&[]);
+        if let Err((code, reason)) = check_write(source.schema, source.data.len(), ranges) {
+            return refused(code, reason);
+        }
+        match regions.apply_write(region, ranges) {
+            Ok(generation) => WriteOutcome::Applied { generation },
+            Err(code) => refused(code, "the write was not applied"),
+        }
+    }
+
+    /// Writes queued answers, then the subscriptions' schema parts and
+    /// updates, each subscription in turn, into `buf` after `*used` bytes.
+    /// Updates are cut no smaller than the peer takes unless `buf` holds
+    /// nothing yet. A subscription whose region is gone ends with an error.
+    pub(crate) fn transmit<S: Sources + ?Sized>(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        used: &mut usize,
+        link: &mut Link,
+        peer: PeerLimits,
+        regions: &S,
+    ) {
+        while let Some(answer) = self.answers.front() {
+            let frame = Frame::WriteResult(WriteResult {
+                request: answer.request,
+                outcome: answer.outcome,
+            });
+            if !link.put(now, buf, used, &frame) {
+                return;
+            }
+            self.answers.pop_front();
+        }
+        let count = self.pubs.len();
+        let whole = peer.max_frame.saturating_add(5);
+        for k in 0..count {
+            let index = (self.turn + k) % count.max(1);
+            let Some(Some(p)) = self.pubs.get_mut(index) else {
+                continue;
+            };
+            let Some(source) = regions.source(p.region) else {
+                let handle = p.handle;
+                self.remove(handle);
+                link.push(Control::Error {
+                    code: ErrorCode::UnknownRegion,
+                    handle: Some(handle),
+                    reason: "region is gone",
+                });
+                continue;
+            };
+            loop {
+                let room = buf.len().saturating_sub(*used);
+                if *used > 0 && room < whole {
+                    self.turn = index;
+                    return;
+                }
+                let out = buf.get_mut(*used..).unwrap_or(&mut []);
+                let cache = regions.cache(p.region);
+                match p.next_frame(&source, cache, peer.max_frame, peer.max_in_flight, out) {
+                    Ok(Some(n)) => {
+                        *used += n;
+                        link.sent(now, n);
+                    }
+                    Ok(None) => break,
+                    Err(_) if *used > 0 => {
+                        self.turn = index;
+                        return;
+                    }
+                    Err(_) => {
+                        link.fail(ErrorCode::Other, None, "update could not be encoded");
+                        return;
+                    }
+                }
+            }
+        }
+        self.turn = (self.turn + 1) % count.max(1);
+    }
+}
+
+/// Checks that every range lies in the data area and inside writable
+/// variables, and that bytes written to `bool` variables are 0 or 1.
+pub(crate) fn check_write(
+    schema: Schema<'_>,
+    data_len: usize,
+    ranges: &[(usize, &[u8])],
+) -> Result<(), (ErrorCode, &'static str)> {
+    let outside = (
+        ErrorCode::OutOfBounds,
+        "write reaches outside writable variables",
+    );
+    for &(start, bytes) in ranges {
+        let end = start.checked_add(bytes.len()).ok_or(outside)?;
+        if end > data_len {
+            return Err((ErrorCode::OutOfBounds, "write reaches past the data area"));
+        }
+        let mut covered = start;
+        for var in schema
+            .variables()
+            .get(schema.overlapping(start..end))
+            .unwrap_or(&[])
+        {
+            let range = var.range();
+            if range.start > covered {
+                return Err(outside);
+            }
+            if !var.writable {
+                return Err((ErrorCode::ReadOnly, "variable is read-only"));
+            }
+            if var.kind == Kind::Bool {
+                let from = range.start.max(start) - start;
+                let to = range.end.min(end) - start;
+                if bytes
+                    .get(from..to)
+                    .is_some_and(|b| b.iter().any(|&x| x > 1))
+                {
+                    return Err((ErrorCode::BadValue, "a bool is 0 or 1"));
+                }
+            }
+            covered = range.end;
+        }
+        if covered < end {
+            return Err(outside);
+        }
+    }
+    Ok(())
+}

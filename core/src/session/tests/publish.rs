@@ -1,0 +1,299 @@
+//! A client that publishes a region: the hub subscribes once the client is
+//! welcomed and keeps a copy; deltas on reconnect, a full update for a new
+//! instance, refusals and schema mismatches reported, the hub's writes
+//! applied to writable variables only.
+
+use super::*;
+use crate::codec::{Frame, Framing, Write, WriteOutcome, WriteResult, WriteTarget};
+
+/// A device's telemetry: read-only readings, one writable setting.
+static TELEMETRY: SchemaBuf<4> = SchemaBuilder::new()
+    .var("temp", Kind::F32, 1)
+    .var("uptime", Kind::U32, 1)
+    .var("led", Kind::Bool, 1)
+    .writable()
+    .var("samples", Kind::Bytes, 1000)
+    .build();
+
+/// The device's region, created at boot with `instance`.
+fn device_region(instance: u64) -> Region<'static> {
+    let schema = TELEMETRY.as_schema();
+    let len = required_len(&schema).unwrap();
+    let words: &'static mut [u32] = Box::leak(vec![0u32; len / 4].into_boxed_slice());
+    let bytes: &'static mut [u8] = bytemuck::cast_slice_mut(words);
+    init(bytes, &schema, instance).unwrap();
+    Region::from_bytes(bytes, schema).unwrap()
+}
+
+fn publish(region: Region<'static>) -> Published<'static> {
+    let len = region.data_len();
+    let leak = |n| -> &'static mut [u8] { Box::leak(vec![0u8; n].into_boxed_slice()) };
+    let table = Box::leak(vec![0u64; Published::table_len(len)].into_boxed_slice());
+    Published::new("telemetry", region, leak(len), leak(len), table).unwrap()
+}
+
+/// A hub with a copy of the device's telemetry, subscribed from `resume`.
+fn hub_with_copy(resume: Option<Resume>) -> TestHub {
+    let mut hub = TestHub::new();
+    hub.regions.push(TestRegion::new(
+        "dev-telemetry",
+        TELEMETRY.as_schema(),
+        0x3333,
+    ));
+    hub.published = vec![("probe", "telemetry", "dev-telemetry", resume)];
+    hub
+}
+
+fn connect(hub: TestHub, published: Option<Published<'static>>) -> Pair<4096> {
+    let mut pair = Pair::new(hub);
+    pair.observer = Some(Describer {
+        published,
+        ..Describer::default()
+    });
+    pair.drive();
+    assert!(pair.client.is_connected());
+    pair
+}
+
+/// Asserts the hub's copy holds the device's data area.
+fn assert_copied(pair: &mut Pair<4096>) {
+    let device = pair.observer.as_ref().unwrap().published.as_ref().unwrap();
+    let (data, _) = contents(device.region());
+    let copy = pair.hub.region("dev-telemetry");
+    assert_eq!(&copy.live[..data.len()], &data[..]);
+}
+
+fn server_events(pair: &mut Pair<4096>) -> Vec<ServerEvent> {
+    core::iter::from_fn(|| pair.server.poll_event()).collect()
+}
+
+#[test]
+fn the_hub_copies_a_published_region_and_its_changes() {
+    let region = device_region(0xD1);
+    region.set_by_name("temp", 21.5f32).unwrap();
+    region.write_ranges(&[(12, &[7; 1000])], None).unwrap();
+    let mut pair = connect(hub_with_copy(None), Some(publish(region)));
+    assert_copied(&mut pair);
+
+    // A local write, picked up by a scan, goes as a small delta.
+    region.set_by_name("uptime", 99u32).unwrap();
+    let device = pair.observer.as_mut().unwrap().published.as_mut().unwrap();
+    assert!(device.scan());
+    assert!(!device.scan(), "nothing changed since the last scan");
+    let generation = device.generation();
+    let before = pair.client_log.len();
+    pair.drive();
+    let sent = pair.client_log.len() - before;
+    assert!(sent < 100, "a 4-byte change took {sent} bytes");
+    assert_copied(&mut pair);
+    let held = pair.hub.published[0].3.unwrap();
+    assert_eq!((held.instance, held.generation), (0xD1, generation));
+    assert!(pair.server.stats().updates >= 2);
+}
+
+#[test]
+fn a_reconnect_resumes_with_a_delta_and_a_new_instance_gets_everything() {
+    let region = device_region(0xD1);
+    region.write_ranges(&[(12, &[3; 1000])], None).unwrap();
+    let mut pair = connect(hub_with_copy(None), Some(publish(region)));
+    let mut observer = pair.observer.take().unwrap();
+    let hub = core::mem::take(&mut pair.hub);
+
+    // Disconnected: the device goes on writing.
+    region.set_by_name("temp", -4.0f32).unwrap();
+    assert!(observer.published.as_mut().unwrap().scan());
+    let mut pair = Pair::new(hub);
+    pair.observer = Some(observer);
+    pair.drive();
+    assert!(pair.client.is_connected());
+    assert!(pair.client_log.len() < 200, "a delta, not the 1 KiB region");
+    assert_copied(&mut pair);
+
+    // A reboot: a new instance, so the hub's resume point means nothing.
+    let hub = core::mem::take(&mut pair.hub);
+    let region = device_region(0xD2);
+    region.write_ranges(&[(12, &[9; 1000])], None).unwrap();
+    let mut pair = connect(hub, Some(publish(region)));
+    assert!(pair.client_log.len() > 1000, "a full update");
+    assert_copied(&mut pair);
+    assert_eq!(pair.hub.published[0].3.unwrap().instance, 0xD2);
+}
+
+#[test]
+fn a_client_that_publishes_nothing_refuses_and_stays_connected() {
+    let mut pair = connect(hub_with_copy(None), None);
+    let events = server_events(&mut pair);
+    assert!(events.contains(&ServerEvent::Unmirrored {
+        region: RegionId(2),
+        code: ErrorCode::UnknownRegion,
+    }));
+    assert!(pair.client.is_connected());
+    assert!(!pair.server.is_closed());
+}
+
+#[test]
+fn a_schema_that_differs_from_the_hubs_copy_is_reported() {
+    let mut hub = TestHub::new();
+    hub.regions
+        .push(TestRegion::new("dev-telemetry", OTHER.as_schema(), 0x3333));
+    hub.published = vec![("probe", "telemetry", "dev-telemetry", None)];
+    let region = device_region(0xD1);
+    region.set_by_name("temp", 1.0f32).unwrap();
+    let mut pair = connect(hub, Some(publish(region)));
+    let events = server_events(&mut pair);
+    assert!(events.contains(&ServerEvent::Unmirrored {
+        region: RegionId(2),
+        code: ErrorCode::SchemaMismatch,
+    }));
+    assert!(
+        pair.hub
+            .region("dev-telemetry")
+            .live
+            .iter()
+            .all(|&b| b == 0)
+    );
+    assert!(pair.client.is_connected());
+}
+
+/// Feeds the client a write from the hub and returns its answer.
+fn hub_writes(
+    pair: &mut Pair<4096>,
+    request: u32,
+    name: &str,
+    value: &[u8],
+) -> WriteOutcome<'static> {
+    let frame = Frame::Write(Write {
+        request,
+        handle: 0,
+        target: WriteTarget::Variable {
+            name: Name::new(name).unwrap(),
+            value,
+        },
+    });
+    let mut framed = [0u8; 64];
+    let n = Framing::LengthPrefix.encode(&frame, &mut framed).unwrap();
+    let observer = pair.observer.as_mut().unwrap();
+    pair.client
+        .handle_input_with(pair.now, &framed[..n], observer);
+    let mut out = vec![0u8; 4096];
+    let n = pair
+        .client
+        .poll_transmit_with(pair.now, &mut out, observer)
+        .unwrap();
+    let frames = split_frames(&out[..n]);
+    // The update that carries the write goes to the hub; the answer would
+    // go to the hub's writer, which this hub lacks.
+    let mut answer = None;
+    for f in &frames {
+        match Frame::decode(body(f)).unwrap() {
+            Frame::WriteResult(WriteResult { outcome, .. }) => answer = Some(outcome),
+            _ => pair.server.handle_input(pair.now, f, &mut pair.hub),
+        }
+    }
+    let answer = match answer.unwrap() {
+        WriteOutcome::Applied { generation } => WriteOutcome::Applied { generation },
+        WriteOutcome::Refused { code, .. } => WriteOutcome::Refused { code, reason: "" },
+    };
+    pair.drive();
+    answer
+}
+
+#[test]
+fn the_hubs_writes_reach_writable_variables_only() {
+    let region = device_region(0xD1);
+    let mut pair = connect(hub_with_copy(None), Some(publish(region)));
+
+    let answer = hub_writes(&mut pair, 1, "led", &[1]);
+    let WriteOutcome::Applied { generation } = answer else {
+        panic!("write refused: {answer:?}");
+    };
+    assert!(region.get_by_name::<bool>("led").unwrap());
+    let device = pair.observer.as_ref().unwrap().published.as_ref().unwrap();
+    assert_eq!(device.generation(), generation);
+    assert_copied(&mut pair);
+
+    let refused = hub_writes(&mut pair, 2, "temp", &[0; 4]);
+    assert_eq!(
+        refused,
+        WriteOutcome::Refused {
+            code: ErrorCode::ReadOnly,
+            reason: ""
+        }
+    );
+    let bad = hub_writes(&mut pair, 3, "led", &[2]);
+    assert!(matches!(
+        bad,
+        WriteOutcome::Refused {
+            code: ErrorCode::BadValue,
+            ..
+        }
+    ));
+    assert_eq!(region.get_by_name::<f32>("temp").unwrap(), 0.0);
+}
+
+#[test]
+fn a_copy_cut_off_in_a_new_instances_full_update_does_not_resume_from_the_old_generation() {
+    // The hub's copy holds generation 3 of instance 0xD1, all of it 0xEE.
+    let mut hub = hub_with_copy(Some(Resume {
+        instance: 0xD1,
+        generation: 3,
+    }));
+    hub.region("dev-telemetry").live.fill(0xEE);
+    hub.region("dev-telemetry").scan();
+    // The device rebooted as 0xD2 and reached generation 3 of its own.
+    let region = device_region(0xD2);
+    region.write_ranges(&[(12, &[9; 1000])], None).unwrap();
+    let mut published = publish(region);
+    region.set_by_name("temp", 1.0f32).unwrap();
+    assert!(published.scan());
+    region.set_by_name("uptime", 2u32).unwrap();
+    assert!(published.scan());
+    assert_eq!(published.generation(), 3);
+
+    let small = ServerConfig {
+        max_frame: 256,
+        ..ServerConfig::new(7)
+    };
+    let mut pair = Pair::<4096>::with(hub, client_config(), small);
+    pair.observer = Some(Describer {
+        published: Some(published),
+        ..Describer::default()
+    });
+    // Hello, auth, then the schema and the full update's parts: held back.
+    for _ in 0..3 {
+        pair.hold_client = true;
+        pair.drive();
+        if pair.client.is_connected() {
+            break;
+        }
+        pair.release();
+    }
+    let frames = split_frames(&core::mem::take(&mut pair.held));
+    let parts = frames
+        .iter()
+        .filter(|f| matches!(Frame::decode(body(f)), Ok(Frame::Update(_))))
+        .count();
+    assert!(parts > 1, "the full update goes in parts");
+    // The connection drops after the schema and the first part.
+    let first_update = frames
+        .iter()
+        .position(|f| matches!(Frame::decode(body(f)), Ok(Frame::Update(_))))
+        .unwrap();
+    for f in &frames[..=first_update] {
+        pair.server.handle_input(pair.now, f, &mut pair.hub);
+    }
+    let held = pair.hub.published[0].3;
+    assert!(
+        held.is_none_or(|r| r.instance != 0xD2 || r.generation == 0),
+        "the copy vouches for {held:?} after one part of a full update"
+    );
+
+    // Reconnected: whatever the resume point, the copy ends up whole.
+    let observer = pair.observer.take();
+    let hub = core::mem::take(&mut pair.hub);
+    let mut pair = Pair::new(hub);
+    pair.observer = observer;
+    pair.drive();
+    assert!(pair.client.is_connected());
+    assert_copied(&mut pair);
+}

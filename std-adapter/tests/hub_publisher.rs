@@ -1,0 +1,236 @@
+//! A client that publishes a region (a device's telemetry): the hub
+//! subscribes once the client is welcomed and keeps its region file a copy
+//! of the client's region, which other clients then mirror; the copy
+//! resumes by delta when the client reconnects, and other clients cannot
+//! write it.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant as StdInstant};
+
+use common::{eventually, file_snapshot, options};
+use memwire::codec::ErrorCode;
+use memwire::layout::{init, required_len};
+use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+use memwire::session::{Client, ClientConfig, Observer, Published, Regions, Stats};
+use memwire::time::Instant;
+use memwire::{Region, Schema};
+use memwire_std::client::ClientError;
+use memwire_std::shm::Root;
+
+/// The device's telemetry, as the device declares it.
+static TELEMETRY: SchemaBuf<4> = SchemaBuilder::new()
+    .var("temp", Kind::F32, 1)
+    .var("uptime", Kind::U32, 1)
+    .var("led", Kind::Bool, 1)
+    .writable()
+    .var("samples", Kind::I16, 256)
+    .build();
+
+/// The same region, as the hub's config declares it.
+const CONFIG: &str = r#"
+root = "regions"
+[listen]
+tcp = "127.0.0.1:0"
+[[tenant]]
+name = "lab"
+[[tenant.client]]
+name = "device"
+secret = "device-secret"
+rights = [{ regions = "*", access = "read-write" }]
+[[tenant.client]]
+name = "ops"
+secret = "ops-secret"
+rights = [{ regions = "*", access = "read-write" }]
+[[tenant.region]]
+name = "telemetry"
+publisher = "device"
+variables = [
+  { name = "temp", kind = "f32" },
+  { name = "uptime", kind = "u32" },
+  { name = "led", kind = "bool", writable = true },
+  { name = "samples", kind = "i16", count = 256 },
+]
+"#;
+
+/// The device's region and what publishing it needs, in leaked memory
+/// (as `static`s would hold them on a device).
+fn device_region(instance: u64) -> Published<'static> {
+    let schema: Schema<'static> = TELEMETRY.as_schema();
+    let len = required_len(&schema).expect("layout");
+    let words: &'static mut [u32] = Box::leak(vec![0u32; len / 4].into_boxed_slice());
+    let bytes: &'static mut [u8] = bytemuck::cast_slice_mut(words);
+    init(bytes, &schema, instance).expect("init");
+    let region = Region::from_bytes(bytes, schema).expect("region");
+    let data = region.data_len();
+    let leak = |n| -> &'static mut [u8] { Box::leak(vec![0u8; n].into_boxed_slice()) };
+    let table = Box::leak(vec![0u64; Published::table_len(data)].into_boxed_slice());
+    Published::new("telemetry", region, leak(data), leak(data), table).expect("published")
+}
+
+struct Device(Published<'static>);
+
+impl Observer<'static> for Device {
+    fn published(&mut self) -> Option<&mut dyn Regions> {
+        Some(&mut self.0)
+    }
+}
+
+/// Runs one connection of the device until `stop` is set or the
+/// connection ends: scans its region and drives the session over a
+/// blocking socket. Returns the region and the session's counters.
+fn run_device(
+    addr: SocketAddr,
+    mut device: Device,
+    stop: Arc<AtomicBool>,
+    mut tick: impl FnMut(&Region<'static>) + Send + 'static,
+) -> thread::JoinHandle<(Device, Stats)> {
+    thread::spawn(move || {
+        let epoch = StdInstant::now();
+        let now = || Instant::from_micros(u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0));
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let config = ClientConfig::new("device", "lab", b"device-secret");
+        let mut client: Client<'static, 2, 4096> = Client::new(now(), config);
+        let mut rx = [0u8; 4096];
+        let mut tx = vec![0u8; 8192];
+        while !stop.load(Ordering::Relaxed) && !client.is_closed() {
+            tick(device.0.region());
+            device.0.scan();
+            while let Some(n) = client.poll_transmit_with(now(), &mut tx, &mut device) {
+                stream.write_all(&tx[..n]).expect("send");
+            }
+            match stream.read(&mut rx) {
+                Ok(0) => break,
+                Ok(n) => client.handle_input_with(now(), &rx[..n], &mut device),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("device read: {e}"),
+            }
+            if client.poll_timeout().is_some_and(|t| t <= now()) {
+                client.handle_timeout(now());
+            }
+        }
+        (device, client.stats())
+    })
+}
+
+fn data_of(region: &Region<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; region.data_len()];
+    region.snapshot(&mut out).expect("snapshot");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_keeps_a_copy_of_a_region_a_client_publishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = common::start(dir.path(), CONFIG).await;
+    let addr = hub.tcp_addr().expect("tcp");
+    let root = Root::new(dir.path().join("regions"));
+
+    // The hub's schema is the device's: same layout, same fingerprint.
+    let device = device_region(0xD1);
+    let samples: Vec<u8> = (0..512u32).map(|i| (i * 7) as u8).collect();
+    device.region().set_by_name("temp", 21.5f32).expect("temp");
+    device
+        .region()
+        .write_ranges(&[(12, &samples)], None)
+        .expect("samples");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticks = Arc::clone(&counter);
+    let running = run_device(addr, Device(device), Arc::clone(&stop), move |region| {
+        let n = ticks.fetch_add(1, Ordering::Relaxed) / 50;
+        region.set_by_name("uptime", n).expect("uptime");
+    });
+
+    // Another client mirrors the copy and sees the device's changes.
+    let (ops, mirror) = {
+        let client = memwire_std::client::Client::connect(
+            &format!("tcp://{addr}"),
+            options("ops", "lab", "ops-secret"),
+        )
+        .await
+        .expect("connect");
+        let mirror = client.subscribe("telemetry").await.expect("subscribe");
+        (client, mirror)
+    };
+    eventually("the copy holds the device's data", || {
+        file_snapshot(&root, "lab/telemetry").1.get(12..524) == Some(&samples[..])
+    })
+    .await;
+    eventually("a remote mirror sees the uptime move", || {
+        mirror.get::<u32>("uptime").is_ok_and(|u| u >= 3)
+    })
+    .await;
+    assert_eq!(mirror.get::<f32>("temp").expect("temp"), 21.5);
+
+    // The copy is the device's: other clients cannot write it.
+    let refused = mirror.set("led", true).await;
+    assert!(
+        matches!(refused, Err(ClientError::Hub(ErrorCode::ReadOnly))),
+        "{refused:?}"
+    );
+
+    // The device drops off, changes while away, and comes back: a delta.
+    stop.store(true, Ordering::Relaxed);
+    let (device, first) = running.join().expect("device");
+    device
+        .0
+        .region()
+        .set_by_name("temp", -3.0f32)
+        .expect("temp");
+    let away = data_of(device.0.region());
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = run_device(addr, device, Arc::clone(&stop), |_| {});
+    eventually("the copy catches up after the reconnect", || {
+        file_snapshot(&root, "lab/telemetry").1 == away
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let (_, second) = running.join().expect("device");
+    assert!(first.updates >= 2);
+    assert!(
+        second.bytes_out < 200,
+        "the resumed copy took {} bytes, not a delta",
+        second.bytes_out
+    );
+
+    // A reboot: a new instance, so the copy is sent whole.
+    let rebooted = device_region(0xD2);
+    rebooted.region().set_by_name("temp", 5.0f32).expect("temp");
+    let expected = data_of(rebooted.region());
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = run_device(addr, Device(rebooted), Arc::clone(&stop), |_| {});
+    eventually("the copy holds the rebooted device's data", || {
+        file_snapshot(&root, "lab/telemetry").1 == expected
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let (_, third) = running.join().expect("device");
+    assert!(
+        third.bytes_out > 512,
+        "a full update: {} bytes",
+        third.bytes_out
+    );
+    ops.close().await;
+    hub.shutdown().await;
+}
+
+#[test]
+fn a_publisher_that_is_not_a_client_is_a_config_error() {
+    let text = CONFIG.replace("publisher = \"device\"", "publisher = \"nobody\"");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = memwire_std::hub::Config::parse(&text, "test.toml", dir.path())
+        .expect_err("unknown publisher");
+    let message = err.to_string();
+    assert!(message.contains("test.toml:17:"), "{message}");
+    assert!(message.contains("\"nobody\""), "{message}");
+}
