@@ -1,8 +1,8 @@
 //! A client that publishes a region (a device's telemetry): the hub
 //! subscribes once the client is welcomed and keeps its region file a copy
 //! of the client's region, which other clients then mirror; the copy
-//! resumes by delta when the client reconnects, and other clients cannot
-//! write it.
+//! resumes by delta when the client reconnects, and other clients' writes
+//! are forwarded to the publishing client.
 
 mod common;
 
@@ -143,6 +143,7 @@ async fn the_hub_keeps_a_copy_of_a_region_a_client_publishes() {
         .write_ranges(&[(12, &samples)], None)
         .expect("samples");
 
+    let live = *device.region();
     let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let ticks = Arc::clone(&counter);
@@ -172,8 +173,14 @@ async fn the_hub_keeps_a_copy_of_a_region_a_client_publishes() {
     .await;
     assert_eq!(mirror.get::<f32>("temp").expect("temp"), 21.5);
 
-    // The copy is the device's: other clients cannot write it.
-    let refused = mirror.set("led", true).await;
+    // Other clients' writes go to the device, whose region then holds them;
+    // the answer comes once the hub's copy does.
+    let generation = mirror.set("led", true).await.expect("forwarded write");
+    assert!(live.get_by_name::<bool>("led").expect("led"));
+    let (copied, data) = file_snapshot(&root, "lab/telemetry");
+    assert!(copied >= generation);
+    assert_eq!(data.get(8), Some(&1), "the copy holds the write");
+    let refused = mirror.set("temp", 1.0f32).await;
     assert!(
         matches!(refused, Err(ClientError::Hub(ErrorCode::ReadOnly))),
         "{refused:?}"
@@ -182,6 +189,18 @@ async fn the_hub_keeps_a_copy_of_a_region_a_client_publishes() {
     // The device drops off, changes while away, and comes back: a delta.
     stop.store(true, Ordering::Relaxed);
     let (device, first) = running.join().expect("device");
+    // Without its publisher, a write to the copy fails as busy.
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    loop {
+        match mirror.set("led", false).await {
+            Err(ClientError::Hub(ErrorCode::Busy)) => break,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "a write with the device gone: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     device
         .0
         .region()

@@ -71,6 +71,21 @@ pub enum Event {
 pub enum ServerEvent {
     /// The client proved its key; the session is open.
     Authenticated,
+    /// The client applied a write the hub sent with
+    /// [`Server::write`](super::Server::write).
+    WriteApplied {
+        /// The request id `Server::write` returned.
+        request: u32,
+        /// The generation of the client's region that holds the write.
+        generation: u64,
+    },
+    /// The client refused a write the hub sent; nothing changed.
+    WriteRefused {
+        /// The request id.
+        request: u32,
+        /// Why.
+        code: ErrorCode,
+    },
     /// The hub stopped mirroring a region the client publishes: its schema
     /// is not the hub's copy's ([`ErrorCode::SchemaMismatch`]), or the
     /// client refused or ended the subscription (its code).

@@ -24,6 +24,8 @@ const ENDED: usize = 4;
 struct Mirror {
     region: RegionId,
     name: Name,
+    /// The data area's length, once the schema is checked.
+    data_len: usize,
     follow: Follower,
     subscribe_due: bool,
     unsubscribe_due: bool,
@@ -112,6 +114,7 @@ impl<const SUBS: usize> Mirrors<SUBS> {
             *slot = Some(Mirror {
                 region,
                 name,
+                data_len: 0,
                 follow: Follower::new(resume.map_or(0, |r| r.generation), resume),
                 subscribe_due: true,
                 unsubscribe_due: false,
@@ -152,7 +155,10 @@ impl<const SUBS: usize> Mirrors<SUBS> {
         };
         let region = m.region;
         let outcome = match HubCopy::new(hub, region) {
-            Some(copy) => m.follow.on_schema(part, &copy),
+            Some(copy) => {
+                m.data_len = copy.data_len;
+                m.follow.on_schema(part, &copy)
+            }
             None => SchemaOutcome::Mismatch,
         };
         if outcome == SchemaOutcome::Mismatch {
@@ -182,6 +188,19 @@ impl<const SUBS: usize> Mirrors<SUBS> {
             });
         };
         m.follow.on_update(update, &mut copy)
+    }
+
+    /// The handle of the live subscription to `region` and its data area's
+    /// length: what a write to the client's region needs.
+    pub(crate) fn live(&self, region: RegionId) -> Option<(u16, usize)> {
+        self.slots.iter().enumerate().find_map(|(index, slot)| {
+            let m = slot.as_ref()?;
+            let live = m.region == region
+                && m.follow.phase == Phase::Live
+                && !m.subscribe_due
+                && !m.unsubscribe_due;
+            live.then_some((u16::try_from(index).ok()?, m.data_len))
+        })
     }
 
     /// The next mirror that ended, for the hub's events.

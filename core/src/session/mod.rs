@@ -58,6 +58,7 @@ pub mod rate;
 mod server;
 mod serving;
 mod subscriber;
+mod writes;
 
 #[cfg(test)]
 mod tests;

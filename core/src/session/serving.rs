@@ -42,6 +42,12 @@ pub(crate) trait Serve: Sources {
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode>;
+    /// Takes checked ranges to answer later; see
+    /// [`Hub::defer_write`](super::Hub::defer_write).
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        let _ = (region, ranges, request);
+        false
+    }
 }
 
 /// How much the peer takes: its maximum frame body and the updates it may
@@ -52,11 +58,12 @@ pub(crate) struct PeerLimits {
     pub(crate) max_in_flight: usize,
 }
 
-/// The answer to a write, waiting to be sent.
+/// The answer to a write, waiting to be sent (`None` until a deferred
+/// write is answered).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Answer {
     request: u32,
-    outcome: WriteOutcome<'static>,
+    outcome: Option<WriteOutcome<'static>>,
 }
 
 /// The peer's subscriptions to this side's regions: `SUBS` at most.
@@ -146,6 +153,21 @@ impl<const SUBS: usize> Serving<SUBS> {
         }
     }
 
+    /// Answers deferred write `request`; false if none is waiting.
+    pub(crate) fn answer(&mut self, request: u32, outcome: WriteOutcome<'static>) -> bool {
+        match self
+            .answers
+            .iter_mut()
+            .find(|a| a.request == request && a.outcome.is_none())
+        {
+            Some(answer) => {
+                answer.outcome = Some(outcome);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Checks and applies a write and queues its answer; false when too
     /// many answers are waiting (the caller closes the connection).
     pub(crate) fn on_write<S: Serve + ?Sized>(
@@ -166,9 +188,9 @@ impl<const SUBS: usize> Serving<SUBS> {
         &mut self,
         w: &crate::codec::Write<'_>,
         regions: &mut S,
-    ) -> WriteOutcome<'static> {
+    ) -> Option<WriteOutcome<'static>> {
         let refused =
-            |code: ErrorCode, reason: &'static str| WriteOutcome::Refused { code, reason };
+            |code: ErrorCode, reason: &'static str| Some(WriteOutcome::Refused { code, reason });
         let Some(p) = self.pubs.iter().flatten().find(|p| p.handle == w.handle) else {
             return refused(ErrorCode::UnknownHandle, "no such subscription");
         };
@@ -208,8 +230,11 @@ impl<const SUBS: usize> Serving<SUBS> {
         if let Err((code, reason)) = check_write(source.schema, source.data.len(), ranges) {
             return refused(code, reason);
         }
+        if regions.defer_write(region, ranges, w.request) {
+            return None;
+        }
         match regions.apply_write(region, ranges) {
-            Ok(generation) => WriteOutcome::Applied { generation },
+            Ok(generation) => Some(WriteOutcome::Applied { generation }),
             Err(code) => refused(code, "the write was not applied"),
         }
     }
@@ -227,11 +252,13 @@ impl<const SUBS: usize> Serving<SUBS> {
         peer: PeerLimits,
         regions: &S,
     ) {
-        while let Some(answer) = self.answers.front() {
-            let frame = Frame::WriteResult(WriteResult {
-                request: answer.request,
-                outcome: answer.outcome,
-            });
+        // In order: a deferred answer holds back those after it.
+        while let Some(&Answer {
+            request,
+            outcome: Some(outcome),
+        }) = self.answers.front()
+        {
+            let frame = Frame::WriteResult(WriteResult { request, outcome });
             if !link.put(now, buf, used, &frame) {
                 return;
             }

@@ -15,10 +15,11 @@ use memwire::session::{
 };
 use memwire::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tracing::Instrument;
 
 use super::Shared;
+use super::forward::{Answer, Forward, Outbox, Reply};
 use super::region::{Published, Served};
 
 /// Subscriptions per connection.
@@ -36,16 +37,23 @@ const FLUSH: Duration = Duration::from_secs(1);
 struct View<'h> {
     shared: &'h Shared,
     notify: &'h Arc<Notify>,
+    /// Where answers to this connection's forwarded writes arrive.
+    answers: mpsc::UnboundedSender<Answer>,
     seen: Vec<OnceCell<Arc<Published>>>,
     listening: Vec<Cell<bool>>,
 }
 
 impl<'h> View<'h> {
-    fn new(shared: &'h Shared, notify: &'h Arc<Notify>) -> Self {
+    fn new(
+        shared: &'h Shared,
+        notify: &'h Arc<Notify>,
+        answers: mpsc::UnboundedSender<Answer>,
+    ) -> Self {
         let n = shared.regions.len();
         View {
             shared,
             notify,
+            answers,
             seen: (0..n).map(|_| OnceCell::new()).collect(),
             listening: (0..n).map(|_| Cell::new(false)).collect(),
         }
@@ -114,9 +122,8 @@ impl session::Hub for View<'_> {
     ) -> Result<u64, ErrorCode> {
         let (index, served) = self.served(region)?;
         if served.publisher.is_some() {
-            // The client that publishes the region owns its bytes; the hub
-            // does not forward writes to it.
-            return Err(ErrorCode::ReadOnly);
+            // Not forwarded (see `defer_write`): its client is not connected.
+            return Err(ErrorCode::Busy);
         }
         let generation = served.write(ranges)?;
         // The session must see its own write at once.
@@ -124,6 +131,27 @@ impl session::Hub for View<'_> {
             cell.take();
         }
         Ok(generation)
+    }
+
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        let Ok((index, served)) = self.served(region) else {
+            return false;
+        };
+        if served.publisher.is_none() {
+            return false;
+        }
+        let forward = Forward {
+            region: index,
+            ranges: ranges.iter().map(|&(o, b)| (o, b.to_vec())).collect(),
+            reply: Reply::new(self.answers.clone(), request),
+        };
+        match self.shared.publishers.forward(forward) {
+            Ok(()) => true,
+            Err(forward) => {
+                forward.reply.disarm();
+                false
+            }
+        }
     }
 
     fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
@@ -194,6 +222,10 @@ enum Step {
     Changed,
     Timer,
     Shutdown,
+    /// The answer to a write this connection forwarded.
+    Answer(Option<Answer>),
+    /// A write for the client's published region, from another connection.
+    Forward(Option<Forward>),
 }
 
 /// Runs one connection to its end.
@@ -239,7 +271,11 @@ where
     };
     let mut server: Box<Server<SUBS, RX>> = Box::new(Server::new(clock.now(), config, nonce));
     let notify = Arc::new(Notify::new());
-    let mut view = View::new(shared, &notify);
+    let (answers, mut answered) = mpsc::unbounded_channel();
+    let mut view = View::new(shared, &notify, answers);
+    // Writes to the regions this client publishes, once it is known.
+    let mut forwards: Option<(mpsc::Sender<Forward>, mpsc::Receiver<Forward>)> = None;
+    let mut outbox = Outbox::default();
     let (mut rd, mut wr) = tokio::io::split(stream);
     let frame_out = usize::try_from(limits.max_frame).unwrap_or(RX) + 5;
     let mut scratch = vec![0u8; frame_out];
@@ -272,7 +308,24 @@ where
                 ServerEvent::Authenticated => {
                     let (tenant, client) = server.identity().unwrap_or(("", ""));
                     tracing::info!(tenant, client, "authenticated");
+                    let published: Vec<usize> = (0..shared.regions.len())
+                        .filter(|&i| {
+                            shared.regions.get(i).is_some_and(|r| {
+                                r.tenant == tenant && r.publisher.as_deref() == Some(client)
+                            })
+                        })
+                        .collect();
+                    if !published.is_empty() {
+                        let (tx, rx) = mpsc::channel(super::forward::QUEUE);
+                        shared.publishers.register(&published, &tx);
+                        forwards = Some((tx, rx));
+                    }
                 }
+                ServerEvent::WriteApplied {
+                    request,
+                    generation,
+                } => outbox.applied(request, generation),
+                ServerEvent::WriteRefused { request, code } => outbox.refused(request, code),
                 ServerEvent::Unmirrored { region, code } => {
                     let path = usize::try_from(region.0)
                         .ok()
@@ -324,6 +377,13 @@ where
             () = notify.notified() => Step::Changed,
             () = async { match sleep { Some(s) => s.await, None => std::future::pending().await } } => Step::Timer,
             _ = shutdown.changed(), if closing_since.is_none() => Step::Shutdown,
+            answer = answered.recv() => Step::Answer(answer),
+            forward = async {
+                match forwards.as_mut() {
+                    Some((_, rx)) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => Step::Forward(forward),
         };
         let now = clock.now();
         match step {
@@ -361,7 +421,16 @@ where
             }
             Step::Timer => server.handle_timeout(now),
             Step::Shutdown => server.close(Some(ErrorCode::ShuttingDown)),
+            Step::Answer(Some((request, outcome))) => {
+                server.answer_write(request, outcome);
+            }
+            Step::Forward(Some(forward)) => outbox.send(&mut server, forward),
+            Step::Answer(None) | Step::Forward(None) => {}
         }
+        outbox.settle(shared);
+    }
+    if let Some((tx, _)) = &forwards {
+        shared.publishers.unregister(tx);
     }
     let _ = tokio::time::timeout(FLUSH, wr.shutdown()).await;
 }

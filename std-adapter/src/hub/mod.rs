@@ -25,6 +25,7 @@
 
 pub mod config;
 mod connection;
+mod forward;
 mod listen;
 mod parts;
 mod region;
@@ -108,6 +109,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) regions: Vec<Served>,
     pub(crate) clock: Clock,
+    /// The connections of clients that publish regions.
+    pub(crate) publishers: forward::Publishers,
     sessions: AtomicU64,
 }
 
@@ -144,6 +147,7 @@ impl Shared {
             config,
             regions,
             clock: Clock::new(),
+            publishers: forward::Publishers::default(),
             sessions: AtomicU64::new(1),
         })
     }

@@ -12,12 +12,12 @@ use heapless::{Deque, Vec};
 use self::handshake::{HELLO_MAX, Handshake};
 use self::publishing::NoRegions;
 use self::slot::Slot;
-use self::writes::{WRITES_MAX, Writes};
 use super::event::{Event, Observer};
 use super::link::{Link, Phase as LinkPhase};
 use super::published::Regions;
 use super::serving::{PeerLimits, Serving};
 use super::subscriber::{Phase, Subscriber};
+use super::writes::{WRITES_MAX, Writes};
 use super::{Handle, Stats};
 use crate::Region;
 use crate::codec::{AccumulateError, ErrorCode, Feed, Frame, FrameAccumulator, MIN_FRAME, Resume};
@@ -275,7 +275,9 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             .filter(|sub| sub.follow.phase == Phase::Live)
             .ok_or(WriteError::NotReady)?;
         let data_len = sub.mirror.data_len();
-        inner.writes.push(handle, request, data_len, inner.peer_max)
+        inner
+            .writes
+            .push(handle.0, request, data_len, inner.peer_max)
     }
 
     /// Sends an orderly close.

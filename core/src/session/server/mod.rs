@@ -5,7 +5,7 @@ mod handshake;
 mod subscribe;
 mod welcome;
 
-use heapless::{String, Vec};
+use heapless::{Deque, String, Vec};
 
 use self::handshake::{HELLO_MAX, Handshake};
 use super::event::ServerEvent;
@@ -14,9 +14,12 @@ use super::mirroring::Mirrors;
 use super::publisher::IN_FLIGHT_CAP;
 use super::rate::RateLimit;
 use super::serving::{PeerLimits, Serve, Serving, Sources};
+use super::writes::{WRITES_MAX, Writes};
 use super::{Stats, UpdateCache, auth};
+use super::{WriteError, WriteRequest};
 use crate::codec::{
     AccumulateError, ErrorCode, Feed, Frame, FrameAccumulator, MIN_FRAME, RegionInfo, Resume,
+    WriteOutcome,
 };
 use crate::diff::{ByteRange, ChunkTable};
 use crate::schema::{Name, Schema};
@@ -130,6 +133,18 @@ pub trait Hub {
         let _ = (region, ranges, held);
         Err(ErrorCode::UnexpectedFrame)
     }
+    /// Takes a checked write (as [`apply_write`](Self::apply_write) gets it)
+    /// to answer later, with [`Server::answer_write`] and the same
+    /// `request`: for a region whose bytes another peer owns (a region a
+    /// client publishes, whose writes the hub forwards to it). Answers are
+    /// sent in order, so a deferred one holds back those after it. Return
+    /// false to have `apply_write` called at once.
+    ///
+    /// The default defers nothing.
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        let _ = (region, ranges, request);
+        false
+    }
     /// The region's update parts shared between connections, so that each
     /// part is encoded once for every subscriber due it (see
     /// [`UpdateCache`]). The default shares nothing: each connection
@@ -169,6 +184,10 @@ impl<H: Hub + ?Sized> Serve for HubServe<'_, H> {
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
         self.0.apply_write(region, ranges)
+    }
+
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        self.0.defer_write(region, ranges, request)
     }
 }
 
@@ -257,6 +276,9 @@ struct Inner<const SUBS: usize> {
     bytes: RateLimit,
     serving: Serving<SUBS>,
     mirrors: Mirrors<SUBS>,
+    /// Writes to regions the client publishes, and their answers.
+    writes: Writes,
+    events: Deque<ServerEvent, WRITES_MAX>,
     authenticated_due: bool,
     closed_reported: bool,
 }
@@ -290,6 +312,8 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
                 bytes: RateLimit::new(rate.bytes, Duration::from_secs(1), rate.byte_burst),
                 serving: Serving::new(),
                 mirrors: Mirrors::new(),
+                writes: Writes::new(),
+                events: Deque::new(),
                 authenticated_due: false,
                 closed_reported: false,
             },
@@ -358,6 +382,9 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
                 code: ended.code,
             });
         }
+        if let Some(event) = inner.events.pop_front() {
+            return Some(event);
+        }
         if inner.link.phase == LinkPhase::Closed && !inner.closed_reported {
             inner.closed_reported = true;
             return Some(ServerEvent::Closed {
@@ -365,6 +392,47 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
             });
         }
         None
+    }
+
+    /// Answers a write the hub took with [`Hub::defer_write`]: `Ok` with the
+    /// generation that holds it, or the code it was refused with. False if
+    /// no write `request` is waiting.
+    pub fn answer_write(&mut self, request: u32, outcome: Result<u64, ErrorCode>) -> bool {
+        let outcome = match outcome {
+            Ok(generation) => WriteOutcome::Applied { generation },
+            Err(code) => WriteOutcome::Refused {
+                code,
+                reason: code.describe(),
+            },
+        };
+        self.inner.serving.answer(request, outcome)
+    }
+
+    /// Asks the client to write `ranges` (`(offset, bytes)`, ascending, in
+    /// writable variables) to its region that the hub copies as `region`
+    /// (one [`Hub::published`] lists); the answer comes as
+    /// [`ServerEvent::WriteApplied`] or [`ServerEvent::WriteRefused`] with
+    /// the returned request id, and the copy changes with the client's next
+    /// update.
+    pub fn write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u32, WriteError> {
+        let inner = &mut self.inner;
+        if !inner.link.is_open() || inner.handshake != Handshake::Open {
+            return Err(WriteError::NotReady);
+        }
+        let (handle, data_len) = inner
+            .mirrors
+            .live(region)
+            .ok_or(WriteError::UnknownHandle)?;
+        inner.writes.push(
+            handle,
+            WriteRequest::Ranges(ranges),
+            data_len,
+            inner.peer_max,
+        )
     }
 
     /// Closes in order (a close frame), or with `code` (an error frame then
@@ -463,6 +531,26 @@ impl<const SUBS: usize> Inner<SUBS> {
                 }
             }
             (Handshake::Open, Frame::Schema(part)) => self.mirrors.on_schema(&part, hub),
+            (Handshake::Open, Frame::WriteResult(result)) => {
+                self.writes.answered();
+                let event = match result.outcome {
+                    WriteOutcome::Applied { generation } => ServerEvent::WriteApplied {
+                        request: result.request,
+                        generation,
+                    },
+                    WriteOutcome::Refused { code, .. } => ServerEvent::WriteRefused {
+                        request: result.request,
+                        code,
+                    },
+                };
+                if self.events.push_back(event).is_err() {
+                    self.link.fail(
+                        ErrorCode::UnexpectedFrame,
+                        None,
+                        "write result not asked for",
+                    );
+                }
+            }
             (Handshake::Open, Frame::Update(update)) => {
                 if let Err(fatal) = self.mirrors.on_update(&update, hub) {
                     self.link.fail(fatal.code, None, fatal.reason);
@@ -488,6 +576,7 @@ impl<const SUBS: usize> Inner<SUBS> {
             max_in_flight: usize::from(self.config.max_in_flight),
         };
         self.mirrors.transmit(now, buf, &mut used, &mut self.link);
+        self.writes.transmit(now, buf, &mut used, &mut self.link);
         self.serving
             .transmit(now, buf, &mut used, &mut self.link, peer, &HubSources(hub));
         if !self.link.is_open() {

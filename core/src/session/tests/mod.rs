@@ -119,7 +119,14 @@ pub(super) struct TestHub {
     /// Update parts shared between subscriptions (every region's parts
     /// in one cache: keys differ by generation and base).
     pub(super) cache: Option<cache::TestCache>,
+    /// While true, writes are deferred and recorded here: (request,
+    /// region, ranges).
+    pub(super) defer: bool,
+    pub(super) deferred: Vec<Deferred>,
 }
+
+/// A deferred write: request id, region, ranges.
+pub(super) type Deferred = (u32, RegionId, Vec<(usize, Vec<u8>)>);
 
 pub(super) const TENANT: &str = "acme";
 
@@ -135,6 +142,8 @@ impl TestHub {
             unlisted: false,
             published: Vec::new(),
             cache: None,
+            defer: false,
+            deferred: Vec::new(),
         }
     }
 
@@ -237,6 +246,14 @@ impl Hub for TestHub {
                 break;
             }
         }
+    }
+
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        if self.defer {
+            let owned = ranges.iter().map(|&(o, b)| (o, b.to_vec())).collect();
+            self.deferred.push((request, region, owned));
+        }
+        self.defer
     }
 
     fn cache(&self, _region: RegionId) -> Option<&dyn UpdateCache> {

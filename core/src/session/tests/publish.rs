@@ -297,3 +297,99 @@ fn a_copy_cut_off_in_a_new_instances_full_update_does_not_resume_from_the_old_ge
     assert!(pair.client.is_connected());
     assert_copied(&mut pair);
 }
+
+#[test]
+fn the_hub_writes_to_a_published_region_through_its_client() {
+    let region = device_region(0xD1);
+    let mut pair = connect(hub_with_copy(None), Some(publish(region)));
+    let copy = RegionId(2);
+    let led = TELEMETRY.as_schema().lookup("led").unwrap().1.range().start;
+
+    let request = pair.server.write(copy, &[(led, &[1])]).unwrap();
+    pair.drive();
+    let events = server_events(&mut pair);
+    let device = pair.observer.as_ref().unwrap().published.as_ref().unwrap();
+    assert!(
+        events.contains(&ServerEvent::WriteApplied {
+            request,
+            generation: device.generation()
+        }),
+        "{events:?}"
+    );
+    assert!(region.get_by_name::<bool>("led").unwrap());
+    assert_copied(&mut pair);
+
+    let refused = pair.server.write(copy, &[(0, &[0; 4])]).unwrap();
+    pair.drive();
+    assert!(
+        server_events(&mut pair).contains(&ServerEvent::WriteRefused {
+            request: refused,
+            code: ErrorCode::ReadOnly,
+        })
+    );
+    assert_eq!(
+        pair.server.write(RegionId(0), &[(0, &[0])]),
+        Err(WriteError::UnknownHandle),
+        "the hub's own region is not the client's"
+    );
+}
+
+#[test]
+fn deferred_writes_are_answered_when_the_hub_says_and_in_order() {
+    let mut pair = Pair::<4096>::connect(TestHub::new());
+    let (h, _m) = pair.subscribe("robot", ROBOT.as_schema());
+    pair.hub.defer = true;
+    let first = pair
+        .client
+        .write(
+            h,
+            WriteRequest::Variable {
+                name: "setpoint",
+                value: &2.0f32.to_le_bytes(),
+            },
+        )
+        .unwrap();
+    let second = pair
+        .client
+        .write(
+            h,
+            WriteRequest::Variable {
+                name: "flag",
+                value: &[1],
+            },
+        )
+        .unwrap();
+    pair.drive();
+    assert_eq!(pair.hub.deferred.len(), 2);
+    assert_eq!(pair.hub.deferred[0].0, first);
+    assert_eq!(
+        pair.hub.deferred[0].2,
+        [(24, 2.0f32.to_le_bytes().to_vec())]
+    );
+    let written = |e: &Event| matches!(e, Event::WriteApplied { .. } | Event::WriteRefused { .. });
+    assert!(!pair.take_events().iter().any(written));
+
+    // The second is answered first, but waits for the first.
+    assert!(pair.server.answer_write(second, Ok(77)));
+    assert!(!pair.server.answer_write(second, Ok(78)), "answered once");
+    pair.drive();
+    assert!(!pair.take_events().iter().any(written));
+    assert!(pair.server.answer_write(first, Err(ErrorCode::Busy)));
+    pair.drive();
+    let answers: Vec<Event> = pair.take_events().into_iter().filter(written).collect();
+    assert_eq!(
+        answers,
+        [
+            Event::WriteRefused {
+                request: first,
+                code: ErrorCode::Busy
+            },
+            Event::WriteApplied {
+                request: second,
+                generation: 77
+            },
+        ]
+    );
+    // Nothing was written by the session itself.
+    assert_eq!(pair.hub.region("robot").live[24..28], [0; 4]);
+}

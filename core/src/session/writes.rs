@@ -1,0 +1,144 @@
+//! Writes to a region the peer publishes: encoded whole into a queue, sent
+//! in order, counted until the publisher answers. A client writes to the
+//! hub's regions; a hub writes to the regions its client publishes.
+
+use heapless::Vec;
+
+use super::client::{WriteError, WriteRequest};
+use super::link::Link;
+use crate::codec::{EncodeError, Frame, Framing, Ranges, Span, Write, WriteTarget};
+use crate::schema::Name;
+use crate::time::Instant;
+
+/// Bytes of encoded writes waiting to be sent.
+const WRITE_BUF: usize = 1024;
+/// Writes sent and not yet answered, plus those waiting to be sent.
+pub(crate) const WRITES_MAX: usize = 8;
+
+/// Write frames waiting to be sent, and writes waiting for an answer.
+pub(crate) struct Writes {
+    /// Framed write frames waiting to be sent, and their lengths.
+    frames: Vec<u8, WRITE_BUF>,
+    lens: Vec<usize, WRITES_MAX>,
+    /// Writes sent and not yet answered.
+    unanswered: usize,
+    next_request: u32,
+}
+
+impl Writes {
+    pub(crate) const fn new() -> Self {
+        Writes {
+            frames: Vec::new(),
+            lens: Vec::new(),
+            unanswered: 0,
+            next_request: 1,
+        }
+    }
+
+    /// Encodes a write to subscription `handle`, whose region's data area
+    /// is `data_len` bytes long, and queues it; the publisher takes frame
+    /// bodies of `peer_max` bytes at most. Returns the request id.
+    pub(crate) fn push(
+        &mut self,
+        handle: u16,
+        request: WriteRequest<'_>,
+        data_len: usize,
+        peer_max: usize,
+    ) -> Result<u32, WriteError> {
+        if self.unanswered + self.lens.len() >= WRITES_MAX {
+            return Err(WriteError::Busy);
+        }
+        let mut scratch = [0u8; WRITE_BUF];
+        let target = match request {
+            WriteRequest::Ranges(ranges) => {
+                let mut spans = ranges.iter().map(|&(offset, bytes)| Span {
+                    offset: u32::try_from(offset).unwrap_or(u32::MAX),
+                    bytes,
+                });
+                if ranges
+                    .iter()
+                    .any(|&(o, b)| o.checked_add(b.len()).is_none_or(|end| end > data_len))
+                {
+                    return Err(WriteError::Invalid);
+                }
+                let encoded =
+                    Ranges::encode(spans.by_ref(), &mut scratch).map_err(|e| match e {
+                        EncodeError::BufferTooSmall => WriteError::TooLarge,
+                        _ => WriteError::Invalid,
+                    })?;
+                WriteTarget::Ranges(encoded)
+            }
+            WriteRequest::Variable { name, value } => WriteTarget::Variable {
+                name: Name::new(name).map_err(|_| WriteError::Invalid)?,
+                value,
+            },
+        };
+        let request = self.next_request;
+        let frame = Frame::Write(Write {
+            request,
+            handle,
+            target,
+        });
+        let len = frame.encoded_len();
+        if len > peer_max {
+            return Err(WriteError::TooLarge);
+        }
+        let start = self.frames.len();
+        let room = WRITE_BUF - start;
+        if len + Framing::LengthPrefix.overhead(len) > room {
+            return Err(if start == 0 {
+                WriteError::TooLarge
+            } else {
+                WriteError::Busy
+            });
+        }
+        // Grow to the whole capacity to encode in place, then cut back.
+        let _ = self.frames.resize(WRITE_BUF, 0);
+        let written = self
+            .frames
+            .get_mut(start..)
+            .map(|out| Framing::LengthPrefix.encode(&frame, out));
+        match written {
+            Some(Ok(n)) => {
+                self.frames.truncate(start + n);
+                let _ = self.lens.push(n);
+            }
+            _ => {
+                self.frames.truncate(start);
+                return Err(WriteError::Invalid);
+            }
+        }
+        self.next_request = request.wrapping_add(1).max(1);
+        Ok(request)
+    }
+
+    /// The publisher answered a write.
+    pub(crate) fn answered(&mut self) {
+        self.unanswered = self.unanswered.saturating_sub(1);
+    }
+
+    /// Sends whole write frames, in order, while they fit `buf`.
+    pub(crate) fn transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        used: &mut usize,
+        link: &mut Link,
+    ) {
+        while let Some(&len) = self.lens.first() {
+            let Some(frame) = self.frames.get(..len) else {
+                break;
+            };
+            let Some(out) = buf.get_mut(*used..).and_then(|b| b.get_mut(..len)) else {
+                break;
+            };
+            out.copy_from_slice(frame);
+            *used += len;
+            link.sent(now, len);
+            self.frames.rotate_left(len);
+            self.frames.truncate(self.frames.len() - len);
+            self.lens.remove(0);
+            self.unanswered += 1;
+        }
+    }
+}
