@@ -115,7 +115,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
-    let hub = Hub::start(config(dir, 0, true)?).await?;
+    let hub = Hub::start(config(dir, 0, args.encoding != Encoding::Each)?).await?;
     let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
     let client =
         Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret")).await?;
