@@ -57,7 +57,7 @@ fn run<const RX: usize>(cached: bool) -> (Vec<Vec<u8>>, usize) {
         .collect();
     pair.drive();
     // Fewer steps under miri, which is slow; every kind of step still runs.
-    let steps = if cfg!(miri) { 6 } else { 20 };
+    let steps: u8 = if cfg!(miri) { 6 } else { 20 };
     for step in 0..steps {
         let r = pair.hub.region("robot");
         let at = usize::from(step) * 97 % 2000;
