@@ -5,8 +5,9 @@
 # those of a baseline firmware without memwire built in the same run.
 # Then the device firmware (bin `client`: the embassy-net client publishing
 # a 1 KiB region): runs it until its runner tries the hub, with and without
-# defmt, prints its sizes against issue 7's footprint targets (64 KiB of
-# flash, 24 KiB of static RAM), and fails if it grows past a guard.
+# defmt (the defmt run's output decoded by defmt-print), prints its sizes
+# against issue 7's footprint targets (64 KiB of flash, 24 KiB of static
+# RAM), and fails if it grows past a guard.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,10 +79,28 @@ echo "-- client: embassy-net client, 1 KiB published region (bytes)"
 sections "$release/client"
 cp "$release/client" "$release/client-plain"
 
-# The same device logging through defmt (its output is defmt frames, for
-# defmt-print); built over the plain one, so it is measured after it.
-(cd "$FIRMWARE" && cargo build --release --locked --bin client --features defmt)
-run "client firmware (defmt)" "$release/client" >/dev/null
+# The same device logging through defmt; built over the plain one, so it
+# is measured after it. Its semihosting output is defmt frames: the run
+# pipes them through defmt-print and fails unless the decoded text has the
+# line the firmware prints when the runner's SYN reaches the hub.
+# defmt-print 1.x decodes the wire format of defmt 1.x (Cargo.lock).
+if ! command -v defmt-print >/dev/null; then
+    # Its own temporary target dir, not the firmware's.
+    env -u CARGO_TARGET_DIR cargo install --locked defmt-print --version '^1'
+fi
+# defmt's compile-time filter: the runner's messages (debug and up; none
+# is on the way to the SYN unless the network is down or a connect fails)
+# and the other crates' warnings.
+(cd "$FIRMWARE" && DEFMT_LOG=warn,memwire_embassy=debug \
+    cargo build --release --locked --bin client --features defmt)
+decoded="$release/client-defmt.log"
+# pipefail: a failed QEMU run or decode fails the script.
+run "client firmware (defmt)" "$release/client" | defmt-print -e "$release/client" | tee "$decoded"
+expected="client: the memwire runner sent its TCP SYN to the hub"
+if ! grep -qxF "$expected" "$decoded"; then
+    echo "client firmware (defmt): the decoded output lacks \"$expected\"" >&2
+    exit 1
+fi
 echo "-- client with defmt (bytes)"
 sections "$release/client"
 

@@ -56,9 +56,15 @@ pub struct CachedPart<'a> {
     pub last: bool,
 }
 
-/// Encoded update parts of one region, shared by its subscriptions (see the
-/// [module](self)). Both methods take `&self`: a hub shares one cache
-/// between connections and synchronizes inside. A cache may forget or
+/// Encoded update parts of one region, shared by its subscriptions.
+///
+/// Subscribers of one region mostly hold the same generation, so their next
+/// updates are the same bytes but for the subscription's handle: the first
+/// subscription to need a part encodes it and offers its body after the
+/// handle ([`put`](Self::put)); the others copy it behind their own tag and
+/// handle ([`get`](Self::get)). A part is known by everything that decides
+/// its bytes ([`PartKey`]). Both methods take `&self`: a hub shares one
+/// cache between connections and synchronizes inside. A cache may forget or
 /// refuse any part; it must never return a part under another key.
 pub trait UpdateCache {
     /// Shows the part stored under `key` to `visit`; false if there is none.

@@ -44,9 +44,16 @@ use defmt_semihosting as _;
 /// as text through semihosting otherwise. Only string literals, so no
 /// `core::fmt` is linked in for it.
 fn say(parts: &[&str]) {
+    // One frame per line: defmt-print ends every frame with a newline.
     #[cfg(feature = "defmt")]
-    for part in parts {
-        defmt::println!("{=str}", part);
+    match parts {
+        [line] => defmt::println!("{=str}", line),
+        [head, tail] => defmt::println!("{=str}{=str}", head, tail),
+        _ => {
+            for part in parts {
+                defmt::println!("{=str}", part);
+            }
+        }
     }
     #[cfg(not(feature = "defmt"))]
     if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
