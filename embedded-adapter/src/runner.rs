@@ -171,6 +171,7 @@ impl<'a, const SUBS: usize, const FRAME: usize> Runner<'a, SUBS, FRAME> {
         // smoltcp's own timer ends a dead link even while a send waits for
         // room in a full buffer.
         socket.set_timeout(Some(config.timeout));
+        debug!("memwire: connecting to {}", config.hub);
         let connect = with_timeout(config.connect_timeout, socket.connect(config.hub));
         match select(connect, refuse_writes(ends)).await {
             Either::First(Ok(Ok(()))) => {}
