@@ -2,11 +2,14 @@
 //! in order, counted until the publisher answers. A client writes to the
 //! hub's regions; a hub writes to the regions its client publishes.
 
-use heapless::Vec;
+use heapless::{Deque, Vec};
 
 use super::client::{WriteError, WriteRequest};
 use super::link::Link;
-use crate::codec::{EncodeError, Frame, Framing, Ranges, Span, Write, WriteTarget};
+use crate::codec::{
+    EncodeError, ErrorCode, Frame, Framing, Ranges, Span, Write, WriteOutcome, WriteResult,
+    WriteTarget,
+};
 use crate::schema::Name;
 use crate::time::Instant;
 
@@ -112,9 +115,29 @@ impl Writes {
         Ok(request)
     }
 
-    /// The publisher answered a write.
-    pub(crate) fn answered(&mut self) {
+    /// The publisher's answer to a write: counts it answered and queues in
+    /// `events` the event `event` makes of its request id and outcome (the
+    /// generation that holds the write, or why it was refused). With
+    /// `events` full, the answer was not asked for and `link` fails.
+    pub(crate) fn on_result<E, const N: usize>(
+        &mut self,
+        result: &WriteResult<'_>,
+        events: &mut Deque<E, N>,
+        link: &mut Link,
+        event: impl FnOnce(u32, Result<u64, ErrorCode>) -> E,
+    ) {
         self.unanswered = self.unanswered.saturating_sub(1);
+        let outcome = match result.outcome {
+            WriteOutcome::Applied { generation } => Ok(generation),
+            WriteOutcome::Refused { code, .. } => Err(code),
+        };
+        if events.push_back(event(result.request, outcome)).is_err() {
+            link.fail(
+                ErrorCode::UnexpectedFrame,
+                None,
+                "write result not asked for",
+            );
+        }
     }
 
     /// Sends whole write frames, in order, while they fit `buf`.

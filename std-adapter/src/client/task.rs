@@ -610,6 +610,40 @@ mod tests {
         }
     }
 
+    /// A task's state with subscription 0 waiting for its variable table,
+    /// and the receiver of that subscription's answer.
+    struct Describing {
+        mirrors: elsa::sync::FrozenVec<Arc<MirrorShared>>,
+        slots: HashMap<u16, Slot>,
+        regions: Vec<(String, u64)>,
+        answer: oneshot::Receiver<Result<Mirror, ClientError>>,
+    }
+
+    impl Describing {
+        fn new() -> Self {
+            let (reply, answer) = oneshot::channel();
+            let slot = Slot::Describing {
+                path: "t/r".into(),
+                vars: Vec::new(),
+                reply,
+            };
+            Describing {
+                mirrors: elsa::sync::FrozenVec::new(),
+                slots: HashMap::from([(0, slot)]),
+                regions: Vec::new(),
+                answer,
+            }
+        }
+
+        fn observe(&mut self) -> Observe<'_, '_> {
+            Observe {
+                mirrors: &self.mirrors,
+                slots: &mut self.slots,
+                regions: &mut self.regions,
+            }
+        }
+    }
+
     #[test]
     fn a_described_region_past_the_limits_is_refused_without_allocating() {
         for (count, data_len) in [
@@ -617,58 +651,32 @@ mod tests {
             (1, MIRROR_MAX + 1),
             (u32::MAX, u32::MAX),
         ] {
-            let mirrors = elsa::sync::FrozenVec::new();
-            let mut slots = HashMap::new();
-            let (reply, mut answer) = oneshot::channel();
-            slots.insert(
-                0,
-                Slot::Describing {
-                    path: "t/r".into(),
-                    vars: Vec::new(),
-                    reply,
-                },
-            );
-            let mut regions = Vec::new();
-            let mut observe = Observe {
-                mirrors: &mirrors,
-                slots: &mut slots,
-                regions: &mut regions,
-            };
+            let mut state = Describing::new();
             assert!(
-                observe
+                state
+                    .observe()
                     .schema_part(Handle(0), &part(count, data_len))
                     .is_none()
             );
-            assert!(slots.is_empty());
+            assert!(state.slots.is_empty());
             assert!(matches!(
-                answer.try_recv(),
+                state.answer.try_recv(),
                 Ok(Err(ClientError::BadSchema(_)))
             ));
-            assert_eq!(mirrors.len(), 0);
+            assert_eq!(state.mirrors.len(), 0);
         }
     }
 
     #[test]
     fn a_described_region_within_the_limits_waits_for_its_table() {
-        let mirrors = elsa::sync::FrozenVec::new();
-        let mut slots = HashMap::new();
-        let (reply, mut answer) = oneshot::channel();
-        slots.insert(
-            0,
-            Slot::Describing {
-                path: "t/r".into(),
-                vars: Vec::new(),
-                reply,
-            },
+        let mut state = Describing::new();
+        assert!(
+            state
+                .observe()
+                .schema_part(Handle(0), &part(3, 64))
+                .is_none()
         );
-        let mut regions = Vec::new();
-        let mut observe = Observe {
-            mirrors: &mirrors,
-            slots: &mut slots,
-            regions: &mut regions,
-        };
-        assert!(observe.schema_part(Handle(0), &part(3, 64)).is_none());
-        assert!(matches!(slots.get(&0), Some(Slot::Describing { .. })));
-        assert!(answer.try_recv().is_err());
+        assert!(matches!(state.slots.get(&0), Some(Slot::Describing { .. })));
+        assert!(state.answer.try_recv().is_err());
     }
 }

@@ -532,24 +532,18 @@ impl<const SUBS: usize> Inner<SUBS> {
             }
             (Handshake::Open, Frame::Schema(part)) => self.mirrors.on_schema(&part, hub),
             (Handshake::Open, Frame::WriteResult(result)) => {
-                self.writes.answered();
-                let event = match result.outcome {
-                    WriteOutcome::Applied { generation } => ServerEvent::WriteApplied {
-                        request: result.request,
-                        generation,
+                self.writes.on_result(
+                    &result,
+                    &mut self.events,
+                    &mut self.link,
+                    |request, outcome| match outcome {
+                        Ok(generation) => ServerEvent::WriteApplied {
+                            request,
+                            generation,
+                        },
+                        Err(code) => ServerEvent::WriteRefused { request, code },
                     },
-                    WriteOutcome::Refused { code, .. } => ServerEvent::WriteRefused {
-                        request: result.request,
-                        code,
-                    },
-                };
-                if self.events.push_back(event).is_err() {
-                    self.link.fail(
-                        ErrorCode::UnexpectedFrame,
-                        None,
-                        "write result not asked for",
-                    );
-                }
+                );
             }
             (Handshake::Open, Frame::Update(update)) => {
                 if let Err(fatal) = self.mirrors.on_update(&update, hub) {

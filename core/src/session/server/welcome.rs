@@ -52,12 +52,9 @@ impl<const SUBS: usize> Inner<SUBS> {
                 if hub.access(tenant, client, info.name.as_str()) == Access::None {
                     return true;
                 }
-                match list
-                    .get_mut(len..)
-                    .map(|rest| postcard::to_slice(&info, rest))
-                {
+                match list.get_mut(len..).map(|rest| info.encode(rest)) {
                     Some(Ok(entry)) => {
-                        len += entry.len();
+                        len += entry;
                         true
                     }
                     _ => {
