@@ -15,7 +15,7 @@
 //! 4. [`diff`]: chunked, word-wise and SIMD comparison of a data area with a
 //!    shadow copy, exact changed ranges, the variables they touch, and the
 //!    per-chunk "generation last changed" table.
-//! 5. [`codec`]: the protocol's frames, encoded with postcard into caller
+//! 5. [`codec`]: the protocol's frames, in postcard's encoding, into caller
 //!    buffers, length-prefix and COBS framing, and a frame accumulator.
 //! 6. [`session`]: sans-IO protocol state machines: the [`session::Client`]
 //!    that keeps mirrors current and the [`session::Server`] that serves one

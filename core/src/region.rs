@@ -170,6 +170,16 @@ impl<'a> Region<'a> {
         if geo.variable_count as usize != vars.len() {
             return Err(LayoutError::SchemaMismatch);
         }
+        Region::with_geometry(words, schema, geo)
+    }
+
+    /// The region whose sections `geo` describes, checked against `words`
+    /// (validated, or just laid out by [`Region::init`]).
+    fn with_geometry(
+        words: &'a [AtomicU32],
+        schema: Schema<'a>,
+        geo: Geometry,
+    ) -> Result<Region<'a>, LayoutError> {
         let words = words
             .get(..geo.total_len / WORD)
             .ok_or(LayoutError::Truncated)?;
@@ -198,8 +208,11 @@ impl<'a> Region<'a> {
         schema: Schema<'a>,
         instance: u64,
     ) -> Result<Region<'a>, LayoutError> {
-        crate::layout::init_into(&mut Words(words), &schema, instance)?;
-        Region::new_checked(words, schema)
+        // What was just laid out from a checked schema needs no second
+        // validation (the layout tests hold `new_checked` to accept it):
+        // on a microcontroller the validator would be linked for this alone.
+        let geo = crate::layout::init_into(&mut Words(words), &schema, instance)?;
+        Region::with_geometry(words, schema, geo)
     }
 
     /// Views `bytes` as atomic words and validates them as

@@ -41,21 +41,6 @@ impl fmt::Display for DecodeError {
 
 impl core::error::Error for DecodeError {}
 
-impl DecodeError {
-    pub(crate) fn from_postcard(e: postcard::Error) -> DecodeError {
-        use postcard::Error as E;
-        match e {
-            E::DeserializeUnexpectedEnd => DecodeError::Truncated,
-            E::DeserializeBadVarint => DecodeError::BadVarint,
-            E::DeserializeBadBool | E::DeserializeBadOption | E::DeserializeBadEnum => {
-                DecodeError::BadTag
-            }
-            E::DeserializeBadUtf8 | E::DeserializeBadChar => DecodeError::BadUtf8,
-            _ => DecodeError::Invalid,
-        }
-    }
-}
-
 /// Why a frame could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -84,15 +69,6 @@ impl fmt::Display for EncodeError {
 }
 
 impl core::error::Error for EncodeError {}
-
-impl EncodeError {
-    pub(crate) fn from_postcard(e: postcard::Error) -> EncodeError {
-        match e {
-            postcard::Error::SerializeBufferFull => EncodeError::BufferTooSmall,
-            _ => EncodeError::Invalid,
-        }
-    }
-}
 
 /// Why a [`FrameAccumulator`](super::FrameAccumulator) refused its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

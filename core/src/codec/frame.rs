@@ -1,11 +1,10 @@
-//! The frames, as serde types that borrow from the bytes they were decoded
-//! from, and their postcard encoding.
-
-use serde::{Deserialize, Serialize};
+//! The frames, as types that borrow from the bytes they were decoded
+//! from, and their encoding (postcard's format, see [`wire`](super::wire)).
 
 use super::code::ErrorCode;
 use super::error::{DecodeError, EncodeError};
 use super::view::{Ranges, RegionList, VarTable};
+use super::wire::{Reader, Sink};
 use crate::schema::Name;
 
 /// The protocol version this crate speaks.
@@ -28,21 +27,18 @@ pub(crate) const FRAME_KINDS: u8 = 15;
 /// On the wire a frame is its tag (the variant index, a varint) followed by
 /// its fields in declaration order, in postcard's encoding. The tags are part
 /// of the wire format: `Hello` is 0 and `Error` is 4 in every version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Frame<'a> {
     /// Client → hub, first frame of a connection (tag 0).
-    #[serde(borrow)]
     Hello(Hello<'a>),
     /// Hub → client, answer to hello (tag 1).
     Challenge(Challenge),
     /// Client → hub, answer to challenge (tag 2).
     Auth(Auth),
     /// Hub → client: the client is in (tag 3).
-    #[serde(borrow)]
     Welcome(Welcome<'a>),
     /// Either way: something went wrong (tag 4).
-    #[serde(borrow)]
     Error(ErrorFrame<'a>),
     /// Either way: the sender closes the connection after this frame (tag 5).
     Close,
@@ -57,23 +53,18 @@ pub enum Frame<'a> {
         nonce: u64,
     },
     /// Subscriber → publisher: start mirroring a region (tag 8).
-    #[serde(borrow)]
     Subscribe(Subscribe<'a>),
     /// Subscriber → publisher: stop mirroring a region (tag 9).
     Unsubscribe(Unsubscribe),
     /// Publisher → subscriber: the region's schema, in parts (tag 10).
-    #[serde(borrow)]
     Schema(SchemaPart<'a>),
     /// Publisher → subscriber: changed bytes, in parts (tag 11).
-    #[serde(borrow)]
     Update(Update<'a>),
     /// Subscriber → publisher: an update was applied (tag 12).
     Ack(Ack),
     /// Subscriber → publisher: a write request (tag 13).
-    #[serde(borrow)]
     Write(Write<'a>),
     /// Publisher → subscriber: the outcome of a write request (tag 14).
-    #[serde(borrow)]
     WriteResult(WriteResult<'a>),
 }
 
@@ -81,7 +72,7 @@ pub enum Frame<'a> {
 ///
 /// Its first field, the protocol version, stays first in every version, so a
 /// hub can always read it (see [`peek_hello_version`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Hello<'a> {
     /// The protocol version the client speaks ([`PROTOCOL_VERSION`]).
@@ -95,7 +86,7 @@ pub struct Hello<'a> {
 }
 
 /// The hub's answer to a hello: the version it will speak and a fresh nonce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Challenge {
     /// The protocol version of the session (equal to the hello's).
@@ -105,7 +96,7 @@ pub struct Challenge {
 }
 
 /// The client's proof that it holds the tenant's key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Auth {
     /// HMAC-SHA256 under the client's key of `"memwire.auth.v1"`, the
@@ -114,7 +105,7 @@ pub struct Auth {
 }
 
 /// The limits a hub sets for a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Limits {
     /// The largest frame body the hub can receive, at least [`MIN_FRAME`].
@@ -132,7 +123,7 @@ pub struct Limits {
 }
 
 /// The hub lets the client in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Welcome<'a> {
     /// An id for logs on both sides.
@@ -143,13 +134,12 @@ pub struct Welcome<'a> {
     /// not all fit in the client's maximum frame size).
     pub complete: bool,
     /// Regions of the tenant with their instance ids.
-    #[serde(borrow)]
     pub regions: RegionList<'a>,
 }
 
 /// An error report; the sender closes the connection after it unless it
 /// names a subscription (`handle`), which then ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ErrorFrame<'a> {
     /// What went wrong.
@@ -161,18 +151,17 @@ pub struct ErrorFrame<'a> {
 }
 
 /// Where a mirror stands: the region instance and generation it holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Resume {
     /// The instance id of the region the mirror was made from.
-    #[serde(with = "postcard::fixint::le")]
     pub instance: u64,
     /// The generation the mirror holds.
     pub generation: u64,
 }
 
 /// A request to mirror a region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Subscribe<'a> {
     /// The handle the subscriber picks for this subscription; every later
@@ -188,7 +177,7 @@ pub struct Subscribe<'a> {
 }
 
 /// Ends a subscription.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Unsubscribe {
     /// The subscription's handle.
@@ -199,16 +188,14 @@ pub struct Unsubscribe {
 ///
 /// A schema whose table does not fit one frame is sent as several parts;
 /// each carries the same header, and `first` says where its variables go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SchemaPart<'a> {
     /// The subscription's handle.
     pub handle: u16,
     /// The region's instance id.
-    #[serde(with = "postcard::fixint::le")]
     pub instance: u64,
     /// The region's schema fingerprint.
-    #[serde(with = "postcard::fixint::le")]
     pub fingerprint: u64,
     /// The length of the region's data area in bytes.
     pub data_len: u32,
@@ -217,7 +204,6 @@ pub struct SchemaPart<'a> {
     /// The index of this part's first variable.
     pub first: u32,
     /// This part's variables.
-    #[serde(borrow)]
     pub variables: VarTable<'a>,
 }
 
@@ -226,7 +212,7 @@ pub struct SchemaPart<'a> {
 /// A large update is split into parts; every part but the last has
 /// `last == false`, and the mirror is at `generation` only once the last
 /// part is applied. A `base` of 0 means "from nothing": a full update.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Update<'a> {
     /// The subscription's handle.
@@ -238,12 +224,11 @@ pub struct Update<'a> {
     /// Whether this is the update's last part.
     pub last: bool,
     /// The changed bytes.
-    #[serde(borrow)]
     pub ranges: Ranges<'a>,
 }
 
 /// A mirror applied an update up to `generation`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ack {
     /// The subscription's handle.
@@ -253,12 +238,11 @@ pub struct Ack {
 }
 
 /// What a write changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum WriteTarget<'a> {
     /// Raw byte ranges of the data area (tag 0); each must lie inside
     /// writable variables.
-    #[serde(borrow)]
     Ranges(Ranges<'a>),
     /// One whole variable, by name (tag 1).
     Variable {
@@ -270,7 +254,7 @@ pub enum WriteTarget<'a> {
 }
 
 /// A mirror asks the publisher to change its region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Write<'a> {
     /// Chosen by the writer; echoed in the write result.
@@ -278,12 +262,11 @@ pub struct Write<'a> {
     /// The subscription's handle.
     pub handle: u16,
     /// What to change.
-    #[serde(borrow)]
     pub target: WriteTarget<'a>,
 }
 
 /// The outcome of a write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum WriteOutcome<'a> {
     /// Applied; the region is at `generation` (tag 0).
@@ -301,13 +284,12 @@ pub enum WriteOutcome<'a> {
 }
 
 /// The answer to a write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct WriteResult<'a> {
     /// The write's request id.
     pub request: u32,
     /// What happened.
-    #[serde(borrow)]
     pub outcome: WriteOutcome<'a>,
 }
 
@@ -320,28 +302,230 @@ impl<'a> Frame<'a> {
             Some(&tag) if tag >= FRAME_KINDS => return Err(DecodeError::UnknownFrame),
             Some(_) => {}
         }
-        let (frame, rest): (Frame<'a>, _) =
-            postcard::take_from_bytes(body).map_err(DecodeError::from_postcard)?;
-        if !rest.is_empty() {
-            return Err(DecodeError::TrailingBytes);
-        }
+        let mut r = Reader::new(body);
+        let frame = Frame::read(&mut r)?;
+        r.finish()?;
         frame.check()?;
         Ok(frame)
+    }
+
+    /// Reads the tag and the fields, in declaration order.
+    fn read(r: &mut Reader<'a>) -> Result<Frame<'a>, DecodeError> {
+        Ok(match r.u32()? {
+            0 => Frame::Hello(Hello {
+                version: r.u16()?,
+                max_frame: r.u32()?,
+                client: r.str()?,
+                tenant: r.str()?,
+            }),
+            1 => Frame::Challenge(Challenge {
+                version: r.u16()?,
+                nonce: r.array()?,
+            }),
+            2 => Frame::Auth(Auth { proof: r.array()? }),
+            3 => Frame::Welcome(Welcome {
+                session: r.u64()?,
+                limits: Limits {
+                    max_frame: r.u32()?,
+                    max_in_flight: r.u16()?,
+                    max_subscriptions: r.u16()?,
+                    keepalive_ms: r.u32()?,
+                    timeout_ms: r.u32()?,
+                    write: r.bool()?,
+                },
+                complete: r.bool()?,
+                regions: view(r, RegionList::new_checked)?,
+            }),
+            4 => Frame::Error(ErrorFrame {
+                code: ErrorCode::from_value(r.u16()?),
+                handle: if r.some()? { Some(r.u16()?) } else { None },
+                reason: r.str()?,
+            }),
+            5 => Frame::Close,
+            6 => Frame::Ping { nonce: r.u64()? },
+            7 => Frame::Pong { nonce: r.u64()? },
+            8 => Frame::Subscribe(Subscribe {
+                handle: r.u16()?,
+                path: r.str()?,
+                resume: if r.some()? {
+                    Some(Resume {
+                        instance: r.fixed_u64()?,
+                        generation: r.u64()?,
+                    })
+                } else {
+                    None
+                },
+                variables: r.bool()?,
+            }),
+            9 => Frame::Unsubscribe(Unsubscribe { handle: r.u16()? }),
+            10 => Frame::Schema(SchemaPart {
+                handle: r.u16()?,
+                instance: r.fixed_u64()?,
+                fingerprint: r.fixed_u64()?,
+                data_len: r.u32()?,
+                count: r.u32()?,
+                first: r.u32()?,
+                variables: view(r, VarTable::new_checked)?,
+            }),
+            11 => Frame::Update(Update {
+                handle: r.u16()?,
+                base: r.u64()?,
+                generation: r.u64()?,
+                last: r.bool()?,
+                ranges: view(r, Ranges::new_checked)?,
+            }),
+            12 => Frame::Ack(Ack {
+                handle: r.u16()?,
+                generation: r.u64()?,
+            }),
+            13 => Frame::Write(Write {
+                request: r.u32()?,
+                handle: r.u16()?,
+                target: match r.u32()? {
+                    0 => WriteTarget::Ranges(view(r, Ranges::new_checked)?),
+                    1 => WriteTarget::Variable {
+                        name: r.name()?,
+                        value: r.bytes()?,
+                    },
+                    _ => return Err(DecodeError::BadTag),
+                },
+            }),
+            14 => Frame::WriteResult(WriteResult {
+                request: r.u32()?,
+                outcome: match r.u32()? {
+                    0 => WriteOutcome::Applied {
+                        generation: r.u64()?,
+                    },
+                    1 => WriteOutcome::Refused {
+                        code: ErrorCode::from_value(r.u16()?),
+                        reason: r.str()?,
+                    },
+                    _ => return Err(DecodeError::BadTag),
+                },
+            }),
+            _ => return Err(DecodeError::UnknownFrame),
+        })
     }
 
     /// Encodes the frame body into `buf` and returns its length. The same
     /// frame always gives the same bytes.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         self.check().map_err(|_| EncodeError::Invalid)?;
-        postcard::to_slice(self, buf)
-            .map(|out| out.len())
-            .map_err(EncodeError::from_postcard)
+        let mut out = Sink::slice(buf);
+        self.write(&mut out)?;
+        out.finish()
     }
 
     /// The length of the encoded frame body.
     pub fn encoded_len(&self) -> usize {
-        // The size flavor cannot fail; the fallback is never used.
-        postcard::experimental::serialized_size(self).unwrap_or(usize::MAX)
+        let mut out = Sink::Count(0);
+        // Counting cannot fail.
+        let _ = self.write(&mut out);
+        out.finish().unwrap_or(usize::MAX)
+    }
+
+    /// Writes the tag and the fields, in declaration order.
+    pub(crate) fn write(&self, out: &mut Sink<'_>) -> Result<(), EncodeError> {
+        out.varint(u64::from(self.tag()))?;
+        match *self {
+            Frame::Hello(h) => {
+                out.varint(h.version.into())?;
+                out.varint(h.max_frame.into())?;
+                out.str(h.client)?;
+                out.str(h.tenant)
+            }
+            Frame::Challenge(c) => {
+                out.varint(c.version.into())?;
+                out.put(&c.nonce)
+            }
+            Frame::Auth(a) => out.put(&a.proof),
+            Frame::Welcome(w) => {
+                let l = w.limits;
+                out.varint(w.session)?;
+                for value in [
+                    l.max_frame,
+                    l.max_in_flight.into(),
+                    l.max_subscriptions.into(),
+                    l.keepalive_ms,
+                    l.timeout_ms,
+                ] {
+                    out.varint(value.into())?;
+                }
+                out.bool(l.write)?;
+                out.bool(w.complete)?;
+                out.bytes(w.regions.as_bytes())
+            }
+            Frame::Error(e) => {
+                out.varint(e.code.value().into())?;
+                out.bool(e.handle.is_some())?;
+                if let Some(handle) = e.handle {
+                    out.varint(handle.into())?;
+                }
+                out.str(e.reason)
+            }
+            Frame::Close => Ok(()),
+            Frame::Ping { nonce } | Frame::Pong { nonce } => out.varint(nonce),
+            Frame::Subscribe(s) => {
+                out.varint(s.handle.into())?;
+                out.str(s.path)?;
+                out.bool(s.resume.is_some())?;
+                if let Some(resume) = s.resume {
+                    out.fixed_u64(resume.instance)?;
+                    out.varint(resume.generation)?;
+                }
+                out.bool(s.variables)
+            }
+            Frame::Unsubscribe(u) => out.varint(u.handle.into()),
+            Frame::Schema(s) => {
+                out.varint(s.handle.into())?;
+                out.fixed_u64(s.instance)?;
+                out.fixed_u64(s.fingerprint)?;
+                for value in [s.data_len, s.count, s.first] {
+                    out.varint(value.into())?;
+                }
+                out.bytes(s.variables.as_bytes())
+            }
+            Frame::Update(u) => {
+                out.varint(u.handle.into())?;
+                out.varint(u.base)?;
+                out.varint(u.generation)?;
+                out.bool(u.last)?;
+                out.bytes(u.ranges.as_bytes())
+            }
+            Frame::Ack(a) => {
+                out.varint(a.handle.into())?;
+                out.varint(a.generation)
+            }
+            Frame::Write(w) => {
+                out.varint(w.request.into())?;
+                out.varint(w.handle.into())?;
+                match w.target {
+                    WriteTarget::Ranges(ranges) => {
+                        out.varint(0)?;
+                        out.bytes(ranges.as_bytes())
+                    }
+                    WriteTarget::Variable { name, value } => {
+                        out.varint(1)?;
+                        out.str(name.as_str())?;
+                        out.bytes(value)
+                    }
+                }
+            }
+            Frame::WriteResult(w) => {
+                out.varint(w.request.into())?;
+                match w.outcome {
+                    WriteOutcome::Applied { generation } => {
+                        out.varint(0)?;
+                        out.varint(generation)
+                    }
+                    WriteOutcome::Refused { code, reason } => {
+                        out.varint(1)?;
+                        out.varint(code.value().into())?;
+                        out.str(reason)
+                    }
+                }
+            }
+        }
     }
 
     /// The frame's tag on the wire.
@@ -365,7 +549,7 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// Checks the bounds that postcard's types do not carry.
+    /// Checks the bounds that the field types do not carry.
     pub(crate) fn check(&self) -> Result<(), DecodeError> {
         let ok = match self {
             Frame::Hello(h) => {
@@ -391,6 +575,15 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// A byte string holding a sequence of items, checked by `check`; a bad
+/// item makes the whole field invalid.
+fn view<'a, T>(
+    r: &mut Reader<'a>,
+    check: fn(&'a [u8]) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    check(r.bytes()?).map_err(|_| DecodeError::Invalid)
+}
+
 /// Whether `path` is `tenant/region` or `region`, each part following the
 /// variable-name rules.
 fn path_ok(path: &str) -> bool {
@@ -405,10 +598,9 @@ fn path_ok(path: &str) -> bool {
 /// [`ErrorCode::UnsupportedVersion`] for a hello whose later fields it cannot
 /// decode. `None` if `body` does not start a hello.
 pub fn peek_hello_version(body: &[u8]) -> Option<u16> {
-    let (tag, rest): (u8, _) = postcard::take_from_bytes(body).ok()?;
-    if tag != 0 {
+    let mut r = Reader::new(body);
+    if r.byte().ok()? != 0 {
         return None;
     }
-    let (version, _): (u16, _) = postcard::take_from_bytes(rest).ok()?;
-    Some(version)
+    r.u16().ok()
 }

@@ -10,10 +10,9 @@
 //!
 //! The maximum frame size always counts body bytes, never framing bytes.
 
-use postcard::ser_flavors::{Cobs, Flavor, Slice};
-
 use super::error::EncodeError;
 use super::frame::Frame;
+use super::wire::{Sink, varint_len};
 
 /// How frame bodies are delimited on a transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,132 +44,47 @@ impl Framing {
     /// of bytes written.
     pub fn encode(self, frame: &Frame<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
         frame.check().map_err(|_| EncodeError::Invalid)?;
-        let body_len = frame.encoded_len();
-        let sink = Sink::open(self, body_len, buf)?;
-        postcard::serialize_with_flavor(frame, sink).map_err(EncodeError::from_postcard)
+        let body_len = match self {
+            Framing::LengthPrefix => frame.encoded_len(),
+            Framing::Bare | Framing::Cobs => 0,
+        };
+        let mut sink = self.open(body_len, buf)?;
+        frame.write(&mut sink)?;
+        sink.finish()
     }
 
     /// Frames an already encoded body into `buf` (encode once, send to peers
     /// on different transports) and returns the number of bytes written.
     pub fn wrap(self, body: &[u8], buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let mut sink = Sink::open(self, body.len(), buf)?;
-        sink.try_extend(body).map_err(EncodeError::from_postcard)?;
-        sink.finalize().map_err(EncodeError::from_postcard)
+        let mut sink = self.open(body.len(), buf)?;
+        sink.put(body)?;
+        sink.finish()
     }
-}
 
-/// The output of a framed encode: a slice, written either plainly or through
-/// the COBS encoder. Its output is the number of bytes written.
-pub(crate) enum Sink<'b> {
-    Plain(Slice<'b>),
-    Cobs(Cobs<Slice<'b>>),
-}
-
-impl<'b> Sink<'b> {
-    /// Starts a frame of `body_len` bytes in `buf`, writing the length prefix
-    /// or the first COBS code byte.
-    pub(crate) fn open(
-        framing: Framing,
+    /// Starts a frame of `body_len` bytes in `buf` (the length matters to
+    /// the length prefix only), writing the prefix or the first COBS code
+    /// byte.
+    pub(crate) fn open<'b>(
+        self,
         body_len: usize,
         buf: &'b mut [u8],
-    ) -> Result<Self, EncodeError> {
-        let mut slice = Slice::new(buf);
-        match framing {
-            Framing::Bare => Ok(Sink::Plain(slice)),
+    ) -> Result<Sink<'b>, EncodeError> {
+        match self {
+            Framing::Bare => Ok(Sink::slice(buf)),
             Framing::LengthPrefix => {
                 let len = u32::try_from(body_len).map_err(|_| EncodeError::TooLarge)?;
-                put_varint(&mut slice, u64::from(len))?;
-                Ok(Sink::Plain(slice))
+                let mut sink = Sink::slice(buf);
+                sink.varint(u64::from(len))?;
+                Ok(sink)
             }
-            Framing::Cobs => Cobs::try_new(slice)
-                .map(Sink::Cobs)
-                .map_err(EncodeError::from_postcard),
+            Framing::Cobs => Sink::cobs(buf),
         }
     }
-}
-
-impl Flavor for Sink<'_> {
-    type Output = usize;
-
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        match self {
-            Sink::Plain(s) => s.try_push(data),
-            Sink::Cobs(s) => s.try_push(data),
-        }
-    }
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        match self {
-            Sink::Plain(s) => s.try_extend(data),
-            Sink::Cobs(s) => s.try_extend(data),
-        }
-    }
-
-    fn finalize(self) -> postcard::Result<usize> {
-        match self {
-            Sink::Plain(s) => s.finalize().map(|out| out.len()),
-            Sink::Cobs(s) => s.finalize().map(|out| out.len()),
-        }
-    }
-}
-
-/// The length of `value` as an unsigned LEB128 varint: 1 to 10 bytes.
-pub(crate) const fn varint_len(value: u64) -> usize {
-    let bits = 64 - (value | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
-/// Writes `value` as an unsigned LEB128 varint in its shortest form.
-pub(crate) fn put_varint<F: Flavor>(out: &mut F, mut value: u64) -> Result<(), EncodeError> {
-    let mut bytes = [0u8; 10];
-    let mut len = 0;
-    for slot in bytes.iter_mut() {
-        len += 1;
-        // Truncation keeps the low 7 bits, which is the point.
-        #[allow(clippy::cast_possible_truncation)]
-        let low = (value & 0x7F) as u8;
-        value >>= 7;
-        if value == 0 {
-            *slot = low;
-            break;
-        }
-        *slot = low | 0x80;
-    }
-    let used = bytes.get(..len).unwrap_or(&[]);
-    out.try_extend(used).map_err(EncodeError::from_postcard)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn varint(value: u64) -> ([u8; 10], usize) {
-        let mut buf = [0u8; 10];
-        let mut slice = Slice::new(&mut buf);
-        put_varint(&mut slice, value).unwrap();
-        let n = slice.finalize().unwrap().len();
-        (buf, n)
-    }
-
-    #[test]
-    fn varints_are_shortest_leb128() {
-        for (value, bytes) in [
-            (0u64, &[0x00][..]),
-            (1, &[0x01]),
-            (127, &[0x7F]),
-            (128, &[0x80, 0x01]),
-            (300, &[0xAC, 0x02]),
-            (16_383, &[0xFF, 0x7F]),
-            (16_384, &[0x80, 0x80, 0x01]),
-            (u64::from(u32::MAX), &[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
-        ] {
-            let (buf, n) = varint(value);
-            assert_eq!(&buf[..n], bytes, "{value}");
-            assert_eq!(varint_len(value), n, "{value}");
-        }
-        assert_eq!(varint(u64::MAX).1, 10);
-        assert_eq!(varint_len(u64::MAX), 10);
-    }
 
     #[test]
     fn wrap_and_overhead() {

@@ -4,8 +4,10 @@
 //! The protocol is specified in `spec/wire-format.md`; this module is its
 //! reference implementation.
 //!
-//! - [`Frame`] and its field types are serde types encoded with postcard;
-//!   they borrow strings and bytes from the buffer they were decoded from.
+//! - [`Frame`] and its field types are plain types in postcard's encoding,
+//!   written and read by hand (`wire`: the derived serde code was the
+//!   largest part of a device's firmware); they borrow strings and bytes
+//!   from the buffer they were decoded from.
 //!   [`Frame::decode`] checks every field, [`Frame::encode`] writes into a
 //!   caller's buffer. Sequences of variable-sized items travel as checked
 //!   views ([`Ranges`], [`VarTable`], [`RegionList`]) that iterate without
@@ -27,6 +29,7 @@ mod frame;
 mod framing;
 mod parts;
 mod view;
+mod wire;
 
 #[cfg(test)]
 mod tests;

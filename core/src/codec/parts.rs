@@ -7,11 +7,10 @@
 
 use core::ops::Range;
 
-use postcard::ser_flavors::Flavor;
-
 use super::error::EncodeError;
-use super::framing::{Framing, Sink, put_varint, varint_len};
-use super::view::{VarTable, span_len};
+use super::framing::Framing;
+use super::view::{VarTable, span_len, write_entry};
+use super::wire::varint_len;
 use crate::schema::Variable;
 
 /// The largest frame body that fits `buf_len` bytes once framed.
@@ -52,11 +51,11 @@ pub(crate) fn part_tail(framed: &[u8]) -> Option<&[u8]> {
 /// [`part_tail`]) and returns its length.
 pub(crate) fn write_part(handle: u16, tail: &[u8], buf: &mut [u8]) -> Result<usize, EncodeError> {
     let body = 1 + varint_len(u64::from(handle)) + tail.len();
-    let mut out = Sink::open(Framing::LengthPrefix, body, buf)?;
-    put_varint(&mut out, 11)?;
-    put_varint(&mut out, u64::from(handle))?;
-    out.try_extend(tail).map_err(EncodeError::from_postcard)?;
-    out.finalize().map_err(EncodeError::from_postcard)
+    let mut out = Framing::LengthPrefix.open(body, buf)?;
+    out.varint(11)?;
+    out.varint(u64::from(handle))?;
+    out.put(tail)?;
+    out.finish()
 }
 
 /// The ranges still to send: the rest of a range cut by the previous frame,
@@ -233,7 +232,7 @@ impl<'d, I: Iterator<Item = Range<usize>> + Clone> UpdateParts<'d, I> {
             return Err(EncodeError::TooLarge);
         }
         let body = header + varint_len(payload as u64) + payload;
-        let mut out = Sink::open(self.framing, body, buf)?;
+        let mut out = self.framing.open(body, buf)?;
         let tag = 11; // Frame::Update
         for value in [
             tag,
@@ -242,15 +241,14 @@ impl<'d, I: Iterator<Item = Range<usize>> + Clone> UpdateParts<'d, I> {
             self.generation,
             u64::from(!more),
         ] {
-            put_varint(&mut out, value)?;
+            out.varint(value)?;
         }
-        put_varint(&mut out, payload as u64)?;
+        out.varint(payload as u64)?;
         self.cursor.pack(self.data, budget, |gap, bytes| {
-            put_varint(&mut out, gap)?;
-            put_varint(&mut out, bytes.len() as u64)?;
-            out.try_extend(bytes).map_err(EncodeError::from_postcard)
+            out.varint(gap)?;
+            out.bytes(bytes)
         })?;
-        let n = out.finalize().map_err(EncodeError::from_postcard)?;
+        let n = out.finish()?;
         Ok((n, more))
     }
 }
@@ -367,25 +365,20 @@ impl<'s> SchemaParts<'s> {
             return Err(EncodeError::TooLarge);
         }
         let body = header + varint_len(payload as u64) + payload;
-        let mut out = Sink::open(self.framing, body, buf)?;
-        put_varint(&mut out, 10)?; // Frame::Schema
-        put_varint(&mut out, u64::from(h.handle))?;
-        out.try_extend(&h.instance.to_le_bytes())
-            .map_err(EncodeError::from_postcard)?;
-        out.try_extend(&h.fingerprint.to_le_bytes())
-            .map_err(EncodeError::from_postcard)?;
+        let mut out = self.framing.open(body, buf)?;
+        out.varint(10)?; // Frame::Schema
+        out.varint(u64::from(h.handle))?;
+        out.fixed_u64(h.instance)?;
+        out.fixed_u64(h.fingerprint)?;
         for value in [h.data_len, self.count, first] {
-            put_varint(&mut out, u64::from(value))?;
+            out.varint(u64::from(value))?;
         }
-        put_varint(&mut out, payload as u64)?;
+        out.varint(payload as u64)?;
         let part = rest.get(..taken).unwrap_or(&[]);
-        let mut scratch = [0u8; 64];
         for var in part {
-            let table = VarTable::encode(core::slice::from_ref(var), &mut scratch)?;
-            out.try_extend(table.as_bytes())
-                .map_err(EncodeError::from_postcard)?;
+            write_entry(var, &mut out)?;
         }
         self.next += taken;
-        out.finalize().map_err(EncodeError::from_postcard)
+        out.finish()
     }
 }

@@ -12,6 +12,7 @@ use super::*;
 use crate::schema::{Kind, Name, Variable};
 
 mod parts;
+mod postcard;
 mod props;
 
 pub(super) fn hex(bytes: &[u8]) -> String {

@@ -2,8 +2,8 @@
 //!
 //! A frame field that holds a sequence of variable-sized items (the byte
 //! ranges of an update, the variable table of a schema part, the region list
-//! of a welcome) is carried as one postcard byte string whose contents are the
-//! items, postcard-encoded back to back, with no count. Decoding the frame
+//! of a welcome) is carried as one byte string whose contents are the
+//! items, encoded back to back, with no count. Decoding the frame
 //! borrows that byte string and checks every item once
 //! ([`Ranges::new_checked`] and friends); the view's iterator then walks the
 //! items without allocating and cannot fail.
@@ -11,11 +11,8 @@
 use core::fmt;
 use core::ops::Range;
 
-use postcard::ser_flavors::{Flavor, Slice};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::error::{DecodeError, EncodeError};
-use super::framing::{put_varint, varint_len};
+use super::wire::{Reader, Sink, varint_len};
 use crate::schema::{Kind, Name, Variable};
 
 /// One changed byte range of a region's data area, with its bytes.
@@ -40,7 +37,7 @@ impl Span<'_> {
 /// non-empty, ending at or before 4 GiB - 1.
 ///
 /// On the wire, each range is a varint `gap` (bytes from the end of the
-/// previous range, or from 0 for the first) followed by a postcard byte string.
+/// previous range, or from 0 for the first) followed by a byte string.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ranges<'a> {
     payload: &'a [u8],
@@ -68,7 +65,7 @@ impl<'a> Ranges<'a> {
         spans: impl IntoIterator<Item = Span<'s>>,
         buf: &'a mut [u8],
     ) -> Result<Ranges<'a>, EncodeError> {
-        let mut out = Slice::new(buf);
+        let mut out = Sink::slice(buf);
         let mut end: u64 = 0;
         for span in spans {
             let offset = u64::from(span.offset);
@@ -76,14 +73,13 @@ impl<'a> Ranges<'a> {
             if offset < end || len == 0 || offset + len > u64::from(u32::MAX) {
                 return Err(EncodeError::BadRanges);
             }
-            put_varint(&mut out, offset - end)?;
-            put_varint(&mut out, len)?;
-            out.try_extend(span.bytes)
-                .map_err(EncodeError::from_postcard)?;
+            out.varint(offset - end)?;
+            out.bytes(span.bytes)?;
             end = offset + len;
         }
-        let payload = out.finalize().map_err(EncodeError::from_postcard)?;
-        Ok(Ranges { payload })
+        Ok(Ranges {
+            payload: finished(out)?,
+        })
     }
 
     /// The encoded payload.
@@ -133,8 +129,9 @@ pub struct RangesIter<'a> {
 
 impl<'a> RangesIter<'a> {
     fn step(&mut self) -> Result<Span<'a>, DecodeError> {
-        let ((gap, bytes), rest): ((u32, &'a [u8]), &'a [u8]) =
-            postcard::take_from_bytes(self.rest).map_err(DecodeError::from_postcard)?;
+        let mut r = Reader::new(self.rest);
+        let gap = r.u32()?;
+        let bytes = r.bytes()?;
         let offset = self.end.checked_add(gap).ok_or(DecodeError::Invalid)?;
         let len = u32::try_from(bytes.len()).map_err(|_| DecodeError::Invalid)?;
         if len == 0 {
@@ -142,7 +139,7 @@ impl<'a> RangesIter<'a> {
         }
         // Ends at or before u32::MAX, the largest data area.
         self.end = offset.checked_add(len).ok_or(DecodeError::Invalid)?;
-        self.rest = rest;
+        self.rest = r.rest();
         Ok(Span { offset, bytes })
     }
 }
@@ -155,33 +152,6 @@ impl<'a> Iterator for RangesIter<'a> {
         }
         // Checked once by `Ranges::new_checked`; an error cannot happen here.
         self.step().ok()
-    }
-}
-
-/// The wire form of one variable of a schema part.
-#[derive(Serialize, Deserialize)]
-struct VarEntry {
-    name: Name,
-    kind: u8,
-    count: u32,
-    offset: u32,
-    writable: bool,
-}
-
-impl VarEntry {
-    fn to_variable(&self) -> Result<Variable, DecodeError> {
-        let kind = Kind::from_code(self.kind).ok_or(DecodeError::Invalid)?;
-        let var = Variable {
-            name: self.name,
-            kind,
-            count: self.count,
-            offset: self.offset,
-            writable: self.writable,
-        };
-        if var.count == 0 || var.end() > u64::from(u32::MAX) {
-            return Err(DecodeError::Invalid);
-        }
-        Ok(var)
     }
 }
 
@@ -212,18 +182,21 @@ impl<'a> VarTable<'a> {
 
     /// Encodes `vars` into `buf` and returns the view over them.
     pub fn encode(vars: &[Variable], buf: &'a mut [u8]) -> Result<VarTable<'a>, EncodeError> {
-        let mut out = Slice::new(buf);
+        let mut out = Sink::slice(buf);
         for var in vars {
-            out = postcard::serialize_with_flavor::<_, _, _>(&entry(var), FlavorRef(out))
-                .map_err(EncodeError::from_postcard)?;
+            write_entry(var, &mut out)?;
         }
-        let payload = out.finalize().map_err(EncodeError::from_postcard)?;
-        Ok(VarTable { payload })
+        Ok(VarTable {
+            payload: finished(out)?,
+        })
     }
 
     /// The encoded size of one variable's entry.
     pub fn entry_len(var: &Variable) -> usize {
-        postcard::experimental::serialized_size(&entry(var)).unwrap_or(usize::MAX)
+        let mut out = Sink::Count(0);
+        // Counting cannot fail.
+        let _ = write_entry(var, &mut out);
+        out.finish().unwrap_or(usize::MAX)
     }
 
     /// The encoded payload.
@@ -242,29 +215,24 @@ impl<'a> VarTable<'a> {
     }
 }
 
-fn entry(var: &Variable) -> VarEntry {
-    VarEntry {
-        name: var.name,
-        kind: var.kind.code(),
-        count: var.count,
-        offset: var.offset,
-        writable: var.writable,
-    }
+/// One variable's entry: its name, kind code (a byte), count, offset and
+/// writable flag.
+pub(crate) fn write_entry(var: &Variable, out: &mut Sink<'_>) -> Result<(), EncodeError> {
+    out.str(var.name.as_str())?;
+    out.byte(var.kind.code())?;
+    out.varint(var.count.into())?;
+    out.varint(var.offset.into())?;
+    out.bool(var.writable)
 }
 
-/// Lets `serialize_with_flavor` append to a [`Slice`] and hand it back.
-struct FlavorRef<'b>(Slice<'b>);
-
-impl<'b> Flavor for FlavorRef<'b> {
-    type Output = Slice<'b>;
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.try_push(data)
-    }
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.try_extend(data)
-    }
-    fn finalize(self) -> postcard::Result<Slice<'b>> {
-        Ok(self.0)
+/// The bytes a slice sink wrote.
+fn finished(out: Sink<'_>) -> Result<&[u8], EncodeError> {
+    match out {
+        Sink::Plain { buf, len } => {
+            let buf: &[u8] = buf;
+            buf.get(..len).ok_or(EncodeError::BufferTooSmall)
+        }
+        _ => Err(EncodeError::Invalid),
     }
 }
 
@@ -290,10 +258,20 @@ pub struct VarTableIter<'a> {
 
 impl VarTableIter<'_> {
     fn step(&mut self) -> Result<Variable, DecodeError> {
-        let (entry, rest): (VarEntry, _) =
-            postcard::take_from_bytes(self.rest).map_err(DecodeError::from_postcard)?;
-        let var = entry.to_variable()?;
-        self.rest = rest;
+        let mut r = Reader::new(self.rest);
+        let name = r.name()?;
+        let kind = Kind::from_code(r.byte()?).ok_or(DecodeError::Invalid)?;
+        let var = Variable {
+            name,
+            kind,
+            count: r.u32()?,
+            offset: r.u32()?,
+            writable: r.bool()?,
+        };
+        if var.count == 0 || var.end() > u64::from(u32::MAX) {
+            return Err(DecodeError::Invalid);
+        }
+        self.rest = r.rest();
         Ok(var)
     }
 }
@@ -309,15 +287,31 @@ impl Iterator for VarTableIter<'_> {
 }
 
 /// A region a hub serves to a tenant, as listed in a welcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RegionInfo {
     /// The region's name within the tenant.
     pub name: Name,
     /// The region's instance id: changes whenever the region is created anew,
     /// so a mirror knows whether its generation still means anything.
-    #[serde(with = "postcard::fixint::le")]
     pub instance: u64,
+}
+
+impl RegionInfo {
+    /// Appends the region's entry: its name, then its instance id as a
+    /// fixed-width little-endian `u64`.
+    pub(crate) fn write(&self, out: &mut Sink<'_>) -> Result<(), EncodeError> {
+        out.str(self.name.as_str())?;
+        out.fixed_u64(self.instance)
+    }
+
+    /// Encodes the region's entry into `buf` and returns its length, for a
+    /// list built one entry at a time.
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let mut out = Sink::slice(buf);
+        self.write(&mut out)?;
+        out.finish()
+    }
 }
 
 /// A list of [`RegionInfo`]s.
@@ -344,13 +338,13 @@ impl<'a> RegionList<'a> {
         regions: &[RegionInfo],
         buf: &'a mut [u8],
     ) -> Result<RegionList<'a>, EncodeError> {
-        let mut out = Slice::new(buf);
+        let mut out = Sink::slice(buf);
         for region in regions {
-            out = postcard::serialize_with_flavor::<_, _, _>(region, FlavorRef(out))
-                .map_err(EncodeError::from_postcard)?;
+            region.write(&mut out)?;
         }
-        let payload = out.finalize().map_err(EncodeError::from_postcard)?;
-        Ok(RegionList { payload })
+        Ok(RegionList {
+            payload: finished(out)?,
+        })
     }
 
     /// The encoded payload.
@@ -391,9 +385,12 @@ pub struct RegionListIter<'a> {
 
 impl RegionListIter<'_> {
     fn step(&mut self) -> Result<RegionInfo, DecodeError> {
-        let (region, rest) =
-            postcard::take_from_bytes(self.rest).map_err(DecodeError::from_postcard)?;
-        self.rest = rest;
+        let mut r = Reader::new(self.rest);
+        let region = RegionInfo {
+            name: r.name()?,
+            instance: r.fixed_u64()?,
+        };
+        self.rest = r.rest();
         Ok(region)
     }
 }
@@ -407,25 +404,6 @@ impl Iterator for RegionListIter<'_> {
         self.step().ok()
     }
 }
-
-macro_rules! bytes_serde {
-    ($($view:ident),*) => {$(
-        impl Serialize for $view<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_bytes(self.payload)
-            }
-        }
-
-        impl<'de: 'a, 'a> Deserialize<'de> for $view<'a> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let payload = <&'de [u8]>::deserialize(deserializer)?;
-                $view::new_checked(payload).map_err(serde::de::Error::custom)
-            }
-        }
-    )*};
-}
-
-bytes_serde!(Ranges, VarTable, RegionList);
 
 #[cfg(feature = "defmt")]
 impl defmt::Format for Ranges<'_> {

@@ -335,7 +335,7 @@ pub(crate) fn checksum<S: Source + ?Sized>(src: &S, geo: &Geometry) -> Option<u6
 /// old one with the same name. [`Region::init`](crate::Region::init) does the
 /// same in atomic words.
 pub fn init(buf: &mut [u8], schema: &Schema<'_>, instance: u64) -> Result<usize, LayoutError> {
-    init_into(buf, schema, instance)
+    init_into(buf, schema, instance).map(|geo| geo.total_len)
 }
 
 /// Memory a region can be laid out in.
@@ -353,12 +353,13 @@ impl Store for [u8] {
 }
 
 /// [`init`] over any memory: every byte goes through `Store`, so atomic
-/// words are laid out with atomic stores.
+/// words are laid out with atomic stores. Returns the geometry it laid
+/// out, which [`check::validate`] would find in the result.
 pub(crate) fn init_into<S: Store + ?Sized>(
     dst: &mut S,
     schema: &Schema<'_>,
     instance: u64,
-) -> Result<usize, LayoutError> {
+) -> Result<Geometry, LayoutError> {
     let sec = sections(schema)?;
     let total = sec.total_len as usize;
     if dst.len() < total {
@@ -416,10 +417,11 @@ pub(crate) fn init_into<S: Store + ?Sized>(
         dst.store(sec.index_offset as usize + 4 * k, &i.to_le_bytes())
             .ok_or(LayoutError::BufferTooSmall)?;
     }
-    let sum = checksum(dst, &Geometry::of(&header)).ok_or(LayoutError::BufferTooSmall)?;
+    let geo = Geometry::of(&header);
+    let sum = checksum(dst, &geo).ok_or(LayoutError::BufferTooSmall)?;
     dst.store(CHECKED_HEADER_LEN, &sum.to_le_bytes())
         .ok_or(LayoutError::BufferTooSmall)?;
-    Ok(total)
+    Ok(geo)
 }
 
 #[cfg(test)]

@@ -319,6 +319,13 @@ fn init_in_atomic_words_matches_init_in_bytes() {
     assert_eq!(r.generation(), Ok(0));
     let laid: Vec<u32> = words.iter().map(|w| w.load(Ordering::Relaxed)).collect();
     assert_eq!(laid, bytes_mem);
+    // `init` trusts the layout it wrote; the validator finds the same one.
+    let checked = Region::new_checked(&words, schema).unwrap();
+    assert_eq!(r.geo, checked.geo);
+    assert_eq!(
+        (r.words.len(), r.data.len()),
+        (checked.words.len(), checked.data.len())
+    );
     let short = &words[..words.len() - 1];
     assert_eq!(
         Region::init(short, schema, 9).err(),

@@ -221,8 +221,9 @@ fn build<'a>(raw: &'a Raw, scratch: &'a mut [u8], text: &'a mut [u8; 40]) -> Fra
     }
 }
 
-#[test]
-fn every_frame_kind_round_trips() {
+/// Runs `check` on random frames (600 cases), and fails unless every
+/// frame kind was among them.
+pub(super) fn for_random_frames(check: impl Fn(Frame<'_>) -> Result<(), TestCaseError>) {
     let seen = core::cell::Cell::new([false; 15]);
     runner(600)
         .run(&raw(), |raw| {
@@ -232,38 +233,45 @@ fn every_frame_kind_round_trips() {
             let mut s = seen.get();
             s[usize::from(frame.tag())] = true;
             seen.set(s);
-            let mut buf = [0u8; 2048];
-            let n = frame.encode(&mut buf).unwrap();
-            prop_assert_eq!(n, frame.encoded_len());
-            prop_assert_eq!(Frame::decode(&buf[..n]), Ok(frame));
-            // Deterministic: encoding the decoded frame gives the same bytes.
-            let mut again = [0u8; 2048];
-            let decoded = Frame::decode(&buf[..n]).unwrap();
-            prop_assert_eq!(decoded.encode(&mut again), Ok(n));
-            prop_assert_eq!(&again[..n], &buf[..n]);
-            // Through each framing and the accumulator.
-            for framing in [Framing::LengthPrefix, Framing::Cobs] {
-                let m = framing.encode(&frame, &mut again).unwrap();
-                prop_assert!(m <= n + framing.overhead(n));
-                let mut acc = if framing == Framing::Cobs {
-                    FrameAccumulator::<2048>::cobs(n)
-                } else {
-                    FrameAccumulator::<2048>::length_prefix(n)
-                };
-                match acc.feed(&again[..m]) {
-                    Feed::Frame { body, rest } => {
-                        prop_assert_eq!(body, &buf[..n]);
-                        prop_assert!(rest.is_empty());
-                    }
-                    other => prop_assert!(false, "{:?}", other),
-                }
-            }
-            Ok(())
+            check(frame)
         })
         .unwrap();
     if !cfg!(miri) {
         assert_eq!(seen.get(), [true; 15], "every frame kind was generated");
     }
+}
+
+#[test]
+fn every_frame_kind_round_trips() {
+    for_random_frames(|frame| {
+        let mut buf = [0u8; 2048];
+        let n = frame.encode(&mut buf).unwrap();
+        prop_assert_eq!(n, frame.encoded_len());
+        prop_assert_eq!(Frame::decode(&buf[..n]), Ok(frame));
+        // Deterministic: encoding the decoded frame gives the same bytes.
+        let mut again = [0u8; 2048];
+        let decoded = Frame::decode(&buf[..n]).unwrap();
+        prop_assert_eq!(decoded.encode(&mut again), Ok(n));
+        prop_assert_eq!(&again[..n], &buf[..n]);
+        // Through each framing and the accumulator.
+        for framing in [Framing::LengthPrefix, Framing::Cobs] {
+            let m = framing.encode(&frame, &mut again).unwrap();
+            prop_assert!(m <= n + framing.overhead(n));
+            let mut acc = if framing == Framing::Cobs {
+                FrameAccumulator::<2048>::cobs(n)
+            } else {
+                FrameAccumulator::<2048>::length_prefix(n)
+            };
+            match acc.feed(&again[..m]) {
+                Feed::Frame { body, rest } => {
+                    prop_assert_eq!(body, &buf[..n]);
+                    prop_assert!(rest.is_empty());
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+        Ok(())
+    });
 }
 
 type Event = Result<Vec<u8>, AccumulateError>;
