@@ -264,6 +264,7 @@ impl<'a> Region<'a> {
         self.words
     }
 
+    #[inline]
     fn word(&self, offset: usize) -> Option<&'a AtomicU32> {
         self.words.get(offset / WORD)
     }
@@ -275,6 +276,7 @@ impl<'a> Region<'a> {
         self.commit
     }
 
+    #[inline]
     fn seq_word(&self, id: VarId) -> Option<&'a AtomicU32> {
         if id.0 >= self.geo.variable_count {
             return None;
@@ -337,6 +339,7 @@ impl<'a> Region<'a> {
     }
 
     /// The variable `id`, checked against a length in bytes.
+    #[inline]
     fn sized(&self, id: VarId, len: usize) -> Result<&'a Variable, AccessError> {
         let var = self.schema.get(id).ok_or(AccessError::UnknownVariable)?;
         if var.len() != len as u64 {
@@ -352,6 +355,7 @@ impl<'a> Region<'a> {
     /// One attempt at a consistent copy of variable `id` into `out`, which
     /// must be exactly the variable's length; [`AccessError::Busy`] if a
     /// write overlapped it.
+    #[inline]
     pub fn try_read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
         let var = self.sized(id, out.len())?;
         let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
@@ -367,12 +371,22 @@ impl<'a> Region<'a> {
 
     /// A consistent copy of variable `id` into `out` (exactly the variable's
     /// length), retrying up to [`SPIN_LIMIT`] times while it is written.
+    #[inline]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
+        // The checks once, then only the seqlock in the retry loop: this is
+        // the hot path of every small read.
+        let var = self.sized(id, out.len())?;
+        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
+        let offset = var.offset as usize;
         for _ in 0..SPIN_LIMIT {
-            match self.try_read(id, out) {
-                Err(AccessError::Busy) => sync::spin(),
-                other => return other,
+            if let Some(start) = sync::read_begin(seq) {
+                sync::load_bytes(self.data, offset, out).ok_or(AccessError::OutOfBounds)?;
+                sync::read_fence();
+                if sync::read_still(seq, start) {
+                    return Ok(());
+                }
             }
+            sync::spin();
         }
         Err(AccessError::Busy)
     }

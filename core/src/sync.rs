@@ -88,7 +88,22 @@ pub fn write_end(seq: &AtomicU32) {
 /// Copies `out.len()` bytes starting at byte `start` of `words` with relaxed
 /// atomic loads. Returns `None`, copying nothing, when the range is out of
 /// bounds.
+#[inline]
 pub fn load_bytes(words: &[AtomicU32], start: usize, out: &mut [u8]) -> Option<()> {
+    if start.is_multiple_of(WORD) && out.len().is_multiple_of(WORD) {
+        // Whole words (every variable of 4 or 8-byte elements): no partial
+        // words to merge, the common case of small reads.
+        let src = words.get(start / WORD..)?.get(..out.len() / WORD)?;
+        for (chunk, word) in out.chunks_exact_mut(WORD).zip(src) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        return Some(());
+    }
+    load_unaligned(words, start, out)
+}
+
+/// [`load_bytes`] with partial words at either end.
+fn load_unaligned(words: &[AtomicU32], start: usize, out: &mut [u8]) -> Option<()> {
     let end = start.checked_add(out.len())?;
     if end > words.len() * WORD {
         return None;
@@ -204,6 +219,9 @@ mod tests {
         let w = words();
         assert!(store_bytes(&w, 14, &[1, 2, 3]).is_none());
         assert!(load_bytes(&w, 15, &mut [0; 2]).is_none());
+        assert!(load_bytes(&w, 12, &mut [0; 8]).is_none());
+        assert!(load_bytes(&w, 16, &mut [0; 4]).is_none());
+        assert!(load_bytes(&w, usize::MAX - 3, &mut [0; 4]).is_none());
         assert!(store_bytes(&w, usize::MAX, &[1]).is_none());
         let mut all = [0u8; 16];
         load_bytes(&w, 0, &mut all).unwrap();

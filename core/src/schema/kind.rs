@@ -56,6 +56,7 @@ impl Kind {
     ];
 
     /// The size of one element in bytes; also its alignment.
+    #[inline]
     pub const fn size(self) -> usize {
         match self {
             Kind::U8 | Kind::I8 | Kind::Bool | Kind::Bytes => 1,

@@ -54,6 +54,7 @@ impl Variable {
 
     /// The variable's size in bytes (`count × kind size`), computed without
     /// overflow.
+    #[inline]
     pub const fn len(&self) -> u64 {
         self.count as u64 * self.kind.size() as u64
     }
@@ -370,6 +371,7 @@ impl<'a> Schema<'a> {
     }
 
     /// The variable `id`.
+    #[inline]
     pub fn get(&self, id: VarId) -> Option<&'a Variable> {
         self.vars.get(id.index())
     }

@@ -115,6 +115,7 @@ impl MappedRegion {
     }
 
     /// The region by reference (no copy), for the read fast path.
+    #[inline]
     pub(crate) fn region_ref(&self) -> &Region<'_> {
         &self.region
     }

@@ -187,6 +187,7 @@ impl<T> ShmRegion<T> {
     }
 
     /// A consistent copy of variable `id` into `out` (exactly its length).
+    #[inline]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), ShmError> {
         self.bounded(|r| r.read(id, out))
     }
