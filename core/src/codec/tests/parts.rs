@@ -38,7 +38,7 @@ pub(super) fn apply_parts(
                 assert!(!saw_last, "a part after the last one");
                 saw_last = update.last;
                 assert_eq!((update.handle, update.base, update.generation), expect);
-                // The hand-written bytes are the serde encoding.
+                // The parts encoder writes what `Frame::encode` writes.
                 let mut again = [0u8; 4096];
                 let n = Frame::Update(update).encode(&mut again).unwrap();
                 assert_eq!(&again[..n], body);
