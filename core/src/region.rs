@@ -352,17 +352,39 @@ impl<'a> Region<'a> {
         Ok(var)
     }
 
+    /// Variable `id`'s sequence counter and data offset, once `len` is
+    /// checked to be its length.
+    #[inline]
+    fn locate(&self, id: VarId, len: usize) -> Result<(&'a AtomicU32, usize), AccessError> {
+        let var = self.sized(id, len)?;
+        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
+        Ok((seq, var.offset as usize))
+    }
+
+    /// One seqlock copy of the bytes at `offset` into `out`: false if a
+    /// write overlapped it.
+    #[inline]
+    fn copy_once(
+        &self,
+        seq: &AtomicU32,
+        offset: usize,
+        out: &mut [u8],
+    ) -> Result<bool, AccessError> {
+        let Some(start) = sync::read_begin(seq) else {
+            return Ok(false);
+        };
+        sync::load_bytes(self.data, offset, out).ok_or(AccessError::OutOfBounds)?;
+        sync::read_fence();
+        Ok(sync::read_still(seq, start))
+    }
+
     /// One attempt at a consistent copy of variable `id` into `out`, which
     /// must be exactly the variable's length; [`AccessError::Busy`] if a
     /// write overlapped it.
     #[inline]
     pub fn try_read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
-        let var = self.sized(id, out.len())?;
-        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
-        let start = sync::read_begin(seq).ok_or(AccessError::Busy)?;
-        sync::load_bytes(self.data, var.offset as usize, out).ok_or(AccessError::OutOfBounds)?;
-        sync::read_fence();
-        if sync::read_still(seq, start) {
+        let (seq, offset) = self.locate(id, out.len())?;
+        if self.copy_once(seq, offset, out)? {
             Ok(())
         } else {
             Err(AccessError::Busy)
@@ -375,16 +397,10 @@ impl<'a> Region<'a> {
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
         // The checks once, then only the seqlock in the retry loop: this is
         // the hot path of every small read.
-        let var = self.sized(id, out.len())?;
-        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
-        let offset = var.offset as usize;
+        let (seq, offset) = self.locate(id, out.len())?;
         for _ in 0..SPIN_LIMIT {
-            if let Some(start) = sync::read_begin(seq) {
-                sync::load_bytes(self.data, offset, out).ok_or(AccessError::OutOfBounds)?;
-                sync::read_fence();
-                if sync::read_still(seq, start) {
-                    return Ok(());
-                }
+            if self.copy_once(seq, offset, out)? {
+                return Ok(());
             }
             sync::spin();
         }
