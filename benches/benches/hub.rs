@@ -7,15 +7,20 @@
 //!   scanner wakes on the futex, finds the change and publishes it; the time
 //!   ends when a client's mirror, over loopback TCP, has the new value. The
 //!   subscriber rate limit is off (`max_rate_hz = 0`).
+//! - `hub-latency/remote-write`: a second client writes the same variable
+//!   (`Mirror::set`); the hub's connection task applies it, scans the
+//!   region in the same task and publishes; the time ends when the first
+//!   client's mirror has the new value. Two network hops, like the
+//!   ping-pong; the frame rate limit is raised so the run is not cut off.
 //! - `hub-latency/tcp-pingpong`: the baseline, one 32-byte message to an echo
 //!   task and back over loopback TCP (about the size of that update's frame).
 //!
-//! The report's ratio is update / ping-pong.
+//! The report's ratios are update / ping-pong and remote-write / ping-pong.
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use memwire_std::client::{Client, ClientOptions};
+use memwire_std::client::{Changes, Client, ClientOptions, Mirror};
 use memwire_std::hub::{Config, Hub};
 use memwire_std::shm::{Root, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +32,9 @@ fn config(root: &std::path::Path) -> Config {
 root = "{}"
 [listen]
 tcp = "127.0.0.1:0"
+[limits]
+rate_frames = 1000000
+rate_frame_burst = 1000000
 [publish]
 max_rate_hz = 0
 [[tenant]]
@@ -38,7 +46,7 @@ rights = [{{ regions = "*", access = "read-write" }}]
 [[tenant.region]]
 name = "r"
 variables = [
-  {{ name = "counter", kind = "u64" }},
+  {{ name = "counter", kind = "u64", writable = true }},
   {{ name = "payload", kind = "u8", count = 1016 }},
 ]
 "#,
@@ -47,6 +55,31 @@ variables = [
     match Config::parse(&text, "bench.toml", root) {
         Ok(c) => c,
         Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+/// A client of `hub` with its mirror of `bench/r`.
+async fn subscriber(hub: &Hub) -> (Client, Mirror) {
+    let url = format!(
+        "tcp://{}",
+        hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"))
+    );
+    let client = Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mirror = client
+        .subscribe("bench/r")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (client, mirror)
+}
+
+/// Returns once `mirror` holds `value` in `counter`.
+async fn shows(mirror: &Mirror, changes: &mut Changes, value: u64) {
+    while mirror.get::<u64>("counter").unwrap_or(0) != value {
+        if changes.next().await.is_none() {
+            panic!("client closed");
+        }
     }
 }
 
@@ -62,17 +95,7 @@ fn latency(c: &mut Criterion) {
         let hub = Hub::start(config(&dir))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let url = format!(
-            "tcp://{}",
-            hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"))
-        );
-        let client = Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret"))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mirror = client
-            .subscribe("bench/r")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (client, mirror) = subscriber(&hub).await;
         (hub, client, mirror)
     });
     let writer = ShmWriter::open(&Root::new(&dir), "bench/r").unwrap_or_else(|e| panic!("{e}"));
@@ -91,12 +114,32 @@ fn latency(c: &mut Criterion) {
                     writer
                         .set_by_name("counter", value)
                         .unwrap_or_else(|e| panic!("{e}"));
-                    while mirror.get::<u64>("counter").unwrap_or(0) != value {
-                        if changes.next().await.is_none() {
-                            panic!("client closed");
-                        }
-                    }
+                    shows(&mirror, &mut changes, value).await;
                     total += start.elapsed();
+                }
+                total
+            })
+        });
+    });
+
+    // The hub writes remote writes in turns; a local writer would refuse them.
+    drop(writer);
+    let (writing, remote) = runtime.block_on(subscriber(&hub));
+    group.bench_function("remote-write", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut changes = mirror.changes();
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    value += 1;
+                    let start = Instant::now();
+                    let seen = async {
+                        shows(&mirror, &mut changes, value).await;
+                        start.elapsed()
+                    };
+                    let (written, elapsed) = tokio::join!(remote.set("counter", value), seen);
+                    written.unwrap_or_else(|e| panic!("remote write: {e}"));
+                    total += elapsed;
                 }
                 total
             })
@@ -141,9 +184,9 @@ fn latency(c: &mut Criterion) {
     });
     group.finish();
     drop(ping);
-    drop(writer);
     runtime.block_on(async {
         echo.abort();
+        writing.close().await;
         client.close().await;
         hub.shutdown().await;
     });
