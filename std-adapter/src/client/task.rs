@@ -268,12 +268,7 @@ impl Driver {
         let mut close_code = None;
         let mut regions = Vec::new();
         let end = loop {
-            let t = now();
-            while let Some(n) = session.poll_transmit(t, &mut buf) {
-                if stream.write_all(buf.get(..n).unwrap_or(&[])).await.is_err() {
-                    break;
-                }
-            }
+            let mut delivered = false;
             while let Some(event) = session.poll_event() {
                 match event {
                     Event::Connected { session: id, .. } => {
@@ -298,7 +293,9 @@ impl Driver {
                         generation,
                         resynced,
                     } => {
+                        tracing::trace!(target: "memwire::latency", step = "mirror updated");
                         self.updated(&session, &mut slots, handle, generation, resynced);
+                        delivered = true;
                     }
                     Event::SchemaMismatch { handle } => {
                         self.ended(
@@ -330,6 +327,18 @@ impl Driver {
                     _ => {}
                 }
             }
+            // The mirrors' watchers first, then the acks and requests: a
+            // watcher woken on this thread runs only once the task yields,
+            // and writing to the socket would hold it back.
+            if delivered {
+                tokio::task::yield_now().await;
+            }
+            let t = now();
+            while let Some(n) = session.poll_transmit(t, &mut buf) {
+                if stream.write_all(buf.get(..n).unwrap_or(&[])).await.is_err() {
+                    break;
+                }
+            }
             {
                 let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
                 status.stats = session.stats();
@@ -354,6 +363,7 @@ impl Driver {
                 read = stream.read(&mut input) => match read {
                     Ok(0) | Err(_) => break End::Lost(ClientError::Disconnected),
                     Ok(n) => {
+                        tracing::trace!(target: "memwire::latency", step = "client read");
                         let mut observer = Observe {
                             mirrors: &mirrors,
                             slots: &mut slots,

@@ -297,11 +297,15 @@ where
             refreshed = now;
             refresh_due = None;
         }
+        let queued = out.len();
         while out.len() < cap {
             match server.poll_transmit(now, &mut scratch, &view) {
                 Some(n) => out.extend_from_slice(scratch.get(..n).unwrap_or(&[])),
                 None => break,
             }
+        }
+        if out.len() > queued {
+            tracing::trace!(target: "memwire::latency", step = "frames queued");
         }
         while let Some(event) = server.poll_event() {
             match event {
@@ -401,6 +405,7 @@ where
                 server.handle_input(now, input.get(..n).unwrap_or(&[]), &mut view);
             }
             Step::Wrote(Ok(n)) => {
+                tracing::trace!(target: "memwire::latency", step = "frames written");
                 out.drain(..n.min(out.len()));
                 stalled_since = None;
             }
@@ -409,6 +414,7 @@ where
                 break;
             }
             Step::Changed => {
+                tracing::trace!(target: "memwire::latency", step = "connection woke");
                 if view.stale() {
                     let at = refreshed + interval;
                     if now >= at {

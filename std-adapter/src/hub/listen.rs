@@ -279,7 +279,10 @@ fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
     while scanning.load(Ordering::Relaxed) {
         match served.reader().wait_for_change(since, Some(SCAN_WAKE)) {
             Ok(None) => continue,
-            Ok(Some(generation)) => since = generation,
+            Ok(Some(generation)) => {
+                tracing::trace!(target: "memwire::latency", step = "scanner woke");
+                since = generation;
+            }
             Err(e) => {
                 tracing::warn!(region = %served.path(), error = %e, "waiting for a change failed");
                 std::thread::sleep(SCAN_WAKE);

@@ -224,6 +224,7 @@ impl Served {
             };
             next.generation = generation;
         }
+        tracing::trace!(target: "memwire::latency", step = "scanned");
         self.wake();
         Ok(true)
     }
