@@ -352,7 +352,7 @@ pub struct ShmWriter<T = Dynamic> {
     region: ShmRegion<T>,
     recovered: Option<Recovered>,
     /// Holds the writer lock for as long as it is open.
-    _lock: File,
+    lock: File,
 }
 
 impl<T> fmt::Debug for ShmWriter<T> {
@@ -483,7 +483,11 @@ impl<T> Drop for ShmWriter<T> {
         if region.writer_id() == std::process::id() {
             region.set_writer_id(0);
         }
-        // The lock goes with `_lock`.
+        // Closing `lock` alone is not enough: a child forked by another
+        // thread of this process holds a copy of the descriptor until it
+        // execs, and the lock stays with the open file while any copy
+        // lives. Unlocking releases it for every copy at once.
+        let _ = file::unlock(&self.lock);
     }
 }
 
@@ -620,7 +624,7 @@ fn open_writer<T>(
     Ok(ShmWriter {
         region,
         recovered,
-        _lock: lock,
+        lock,
     })
 }
 
@@ -651,7 +655,7 @@ fn create_writer<T>(
     Ok(ShmWriter {
         region,
         recovered: None,
-        _lock: lock,
+        lock,
     })
 }
 
@@ -715,4 +719,28 @@ pub(crate) fn random_u64() -> u64 {
     h.write_u128(Instant::now().elapsed().as_nanos());
     h.write_u32(std::process::id());
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
+    use super::*;
+
+    static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U32, 1).build();
+
+    #[test]
+    fn a_dropped_writer_releases_the_lock_that_a_copy_of_its_descriptor_shares() {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-lock-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap();
+        // What a child forked by another thread holds until it execs: a
+        // descriptor of the same open file.
+        let copy = writer.lock.try_clone().unwrap();
+        drop(writer);
+        let next = ShmWriter::open(&root, "t/r");
+        drop(copy);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(next.is_ok(), "{:?}", next.err());
+    }
 }
