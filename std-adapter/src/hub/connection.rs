@@ -1,26 +1,32 @@
 //! One connection: the core's [`Server`] session driven over a byte stream.
 //!
-//! A task per connection; the only state shared with other connections is
-//! the regions' published snapshots (see [`super::region`]), read without a
-//! lock held across any await.
+//! A task per connection owns the reading side and everything that waits
+//! (timers, forwarded writes, shutdown). The session, its view of the hub
+//! and the bytes queued for the peer sit in a [`Connection`] behind a mutex
+//! that no one holds across an await, because a scan that finds a change
+//! sends it itself: on a plain stream it takes the lock without waiting,
+//! queues the update and writes it with a non-blocking write from its own
+//! thread. That spares the task's wake-up, the largest step between a
+//! local commit and the update on the wire. Whenever the scan cannot finish
+//! the job (the lock is busy, bytes are still queued, the subscriber rate
+//! holds the update back, the socket is full, a timer moved, or the stream
+//! is TLS) it wakes the task, which does what the scan would have done.
 
-use std::cell::{Cell, OnceCell};
-use std::sync::Arc;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::task::Poll;
 use std::time::Duration;
 
-use memwire::codec::{ErrorCode, RegionInfo, Resume};
-use memwire::schema::Name;
-use memwire::session::{
-    self, Access, RateConfig, RegionId, Server, ServerConfig, ServerEvent, Source, UpdateCache,
-};
+use memwire::codec::ErrorCode;
+use memwire::session::{self, RateConfig, Server, ServerConfig, ServerEvent};
 use memwire::time::Instant;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::Instrument;
 
-use super::Shared;
-use super::forward::{Answer, Forward, Outbox, Reply};
-use super::region::{Published, Served};
+use super::forward::{Forward, Outbox};
+use super::view::View;
+use super::wire::{Socket, Stream};
+use super::{Clock, Shared};
 
 /// Subscriptions per connection.
 pub(crate) const SUBS: usize = 32;
@@ -32,186 +38,147 @@ pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
 /// How long a closing connection may take to flush its last frames.
 const FLUSH: Duration = Duration::from_secs(1);
 
-/// The hub as one connection sees it: its own snapshot of each region it
-/// looked at, refreshed at most at the subscriber rate.
-struct View<'h> {
-    shared: &'h Shared,
-    notify: &'h Arc<Notify>,
-    /// Where answers to this connection's forwarded writes arrive.
-    answers: mpsc::UnboundedSender<Answer>,
-    seen: Vec<OnceCell<Arc<Published>>>,
-    listening: Vec<Cell<bool>>,
+/// What a connection's task shares with the scans of the regions it serves.
+pub(crate) struct Connection {
+    /// Wakes the task: a change to look at, or bytes a scan left queued.
+    wake: Notify,
+    /// The stream, when a scan may write to it from its own thread.
+    direct: Option<Arc<dyn Socket>>,
+    clock: Clock,
+    state: Mutex<State>,
 }
 
-impl<'h> View<'h> {
-    fn new(
-        shared: &'h Shared,
-        notify: &'h Arc<Notify>,
-        answers: mpsc::UnboundedSender<Answer>,
-    ) -> Self {
-        let n = shared.regions.len();
-        View {
-            shared,
-            notify,
-            answers,
-            seen: (0..n).map(|_| OnceCell::new()).collect(),
-            listening: (0..n).map(|_| Cell::new(false)).collect(),
+/// The session and what goes with it; locked briefly, never across an await.
+struct State {
+    server: Box<Server<SUBS, RX>>,
+    view: View,
+    /// Bytes for the peer, in order, not yet taken by the socket.
+    out: Vec<u8>,
+    /// One frame as the session writes it.
+    scratch: Vec<u8>,
+    /// The most bytes queued before the session is asked for more.
+    cap: usize,
+    /// The subscriber rate: the least time between two refreshes.
+    interval: Duration,
+    refreshed: Instant,
+    /// When a refresh held back by the subscriber rate is due.
+    refresh_due: Option<Instant>,
+    /// The task has ended; nothing more is sent.
+    done: bool,
+}
+
+impl State {
+    /// Queues what the session has to send, up to the cap; whether it
+    /// queued anything.
+    fn transmit(&mut self, now: Instant) -> bool {
+        let queued = self.out.len();
+        while self.out.len() < self.cap {
+            match self
+                .server
+                .poll_transmit(now, &mut self.scratch, &self.view)
+            {
+                Some(n) => self
+                    .out
+                    .extend_from_slice(self.scratch.get(..n).unwrap_or(&[])),
+                None => break,
+            }
         }
-    }
-
-    /// Forgets every snapshot: the next look takes the latest.
-    fn refresh(&mut self) {
-        for cell in &mut self.seen {
-            cell.take();
+        let more = self.out.len() > queued;
+        if more {
+            tracing::trace!(target: "memwire::latency", step = "frames queued");
         }
+        more
     }
 
-    /// The region `region` and its index.
-    fn served(&self, region: RegionId) -> Result<(usize, &'h Served), ErrorCode> {
-        let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
-        let served = self
-            .shared
-            .regions
-            .get(index)
-            .ok_or(ErrorCode::UnknownRegion)?;
-        Ok((index, served))
-    }
-
-    /// Whether a snapshot this connection holds is older than the region's.
-    fn stale(&self) -> bool {
-        self.seen.iter().enumerate().any(|(i, cell)| {
-            cell.get().is_some_and(|p| {
-                self.shared
-                    .regions
-                    .get(i)
-                    .is_some_and(|r| r.published().generation != p.generation)
-            })
-        })
+    /// A region this connection looked at has a new snapshot: takes it
+    /// now if the subscriber rate allows, else schedules the refresh.
+    /// Whether it took it.
+    fn changed(&mut self, now: Instant) -> bool {
+        if !self.view.stale() {
+            return false;
+        }
+        let at = self.refreshed + self.interval;
+        if now >= at {
+            self.view.refresh();
+            self.refreshed = now;
+            true
+        } else {
+            self.refresh_due = Some(self.refresh_due.map_or(at, |d| d.min(at)));
+            false
+        }
     }
 }
 
-impl session::Hub for View<'_> {
-    fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]> {
-        self.shared.config.secret(tenant, client)
-    }
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
-    fn access(&self, tenant: &str, client: &str, region: &str) -> Access {
-        self.shared.config.access(tenant, client, region)
-    }
-
-    fn resolve(&self, tenant: &str, region: &str) -> Option<RegionId> {
-        self.shared.find(tenant, region)
-    }
-
-    fn source(&self, region: RegionId) -> Option<Source<'_>> {
-        let index = usize::try_from(region.0).ok()?;
-        let served = self.shared.regions.get(index)?;
-        let listening = self.listening.get(index)?;
-        if !listening.get() {
-            served.listen(self.notify);
-            listening.set(true);
+impl Connection {
+    /// A scan found a new generation of a region this connection looked
+    /// at: sends the update from the caller's thread when it can, else
+    /// wakes the task. The caller `waits` for the session while the task
+    /// holds it (for microseconds: the task never holds it across an
+    /// await) only when it holds no session itself.
+    pub(crate) fn changed(&self, waits: bool) {
+        if !self.send_now(waits) {
+            self.wake();
         }
-        let published = self.seen.get(index)?.get_or_init(|| served.published());
-        published.source(served.schema())
     }
 
-    fn apply_write(
-        &mut self,
-        region: RegionId,
-        ranges: &[(usize, &[u8])],
-    ) -> Result<u64, ErrorCode> {
-        let (index, served) = self.served(region)?;
-        if served.publisher.is_some() {
-            // Not forwarded (see `defer_write`): its client is not connected.
-            return Err(ErrorCode::Busy);
-        }
-        let generation = served.write(ranges)?;
-        // The session must see its own write at once.
-        if let Some(cell) = self.seen.get_mut(index) {
-            cell.take();
-        }
-        Ok(generation)
+    /// Wakes the task to look at the regions' snapshots.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
     }
 
-    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
-        let Ok((index, served)) = self.served(region) else {
+    /// Sends what a change gives the session to send, without waiting for
+    /// anything; false when the task must finish the job.
+    fn send_now(&self, waits: bool) -> bool {
+        let Some(socket) = &self.direct else {
             return false;
         };
-        if served.publisher.is_none() {
+        let mut state = if waits {
+            lock(&self.state)
+        } else {
+            match self.state.try_lock() {
+                Ok(state) => state,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return false,
+            }
+        };
+        // Queued bytes go first, and the task writes them.
+        if state.done || !state.out.is_empty() || state.server.is_closed() {
             return false;
         }
-        let forward = Forward {
-            region: index,
-            ranges: ranges.iter().map(|&(o, b)| (o, b.to_vec())).collect(),
-            reply: Reply::new(self.answers.clone(), request),
-        };
-        match self.shared.publishers.forward(forward) {
-            Ok(()) => true,
-            Err(forward) => {
-                forward.reply.disarm();
-                false
-            }
+        let now = self.clock.now();
+        if !state.view.stale() {
+            return true;
         }
-    }
-
-    fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
-        let served = self.shared.regions.get(usize::try_from(region.0).ok()?)?;
-        served.parts.as_ref().map(|p| p as &dyn UpdateCache)
-    }
-
-    fn published(
-        &self,
-        tenant: &str,
-        client: &str,
-        visit: &mut dyn FnMut(RegionId, Name, Option<Resume>) -> bool,
-    ) {
-        for (index, served) in self.shared.regions.iter().enumerate() {
-            if served.tenant != tenant || served.publisher.as_deref() != Some(client) {
-                continue;
+        if !state.changed(now) {
+            // Held back by the subscriber rate: the task sets the timer.
+            return false;
+        }
+        let timeout = state.server.poll_timeout();
+        while state.transmit(now) {
+            match socket.try_write(&state.out) {
+                Ok(n) => {
+                    tracing::trace!(target: "memwire::latency", step = "frames written");
+                    let n = n.min(state.out.len());
+                    state.out.drain(..n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // The task meets the error on its own side of the stream.
+                Err(_) => return false,
             }
-            let (Ok(id), Ok(name)) = (u32::try_from(index), Name::new(&served.name)) else {
-                continue;
-            };
-            if !visit(RegionId(id), name, served.held()) {
+            if !state.out.is_empty() {
                 break;
             }
         }
-    }
-
-    fn apply_update(
-        &mut self,
-        region: RegionId,
-        ranges: &[(usize, &[u8])],
-        held: Resume,
-    ) -> Result<(), ErrorCode> {
-        let (index, served) = self.served(region)?;
-        served.copy(ranges, held)?;
-        if let Some(cell) = self.seen.get_mut(index) {
-            cell.take();
-        }
-        Ok(())
-    }
-
-    fn regions(
-        &self,
-        tenant: &str,
-        _client: &str,
-        visit: &mut dyn FnMut(RegionInfo) -> bool,
-    ) -> bool {
-        // The server filters by access; listing the tenant's regions is enough.
-        for served in self.shared.regions.iter().filter(|r| r.tenant == tenant) {
-            let Ok(name) = Name::new(&served.name) else {
-                continue;
-            };
-            let info = RegionInfo {
-                name,
-                instance: served.published().instance,
-            };
-            if !visit(info) {
-                break;
-            }
-        }
-        true
+        let sooner = match (state.server.poll_timeout(), timeout) {
+            (Some(new), Some(old)) => new < old,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        state.out.is_empty() && !state.server.is_closed() && !sooner
     }
 }
 
@@ -223,31 +190,31 @@ enum Step {
     Timer,
     Shutdown,
     /// The answer to a write this connection forwarded.
-    Answer(Option<Answer>),
+    Answer(Option<super::forward::Answer>),
     /// A write for the client's published region, from another connection.
     Forward(Option<Forward>),
 }
 
 /// Runs one connection to its end.
-pub(crate) async fn run<S>(
-    stream: S,
+pub(crate) async fn run(
+    stream: Stream,
     shared: Arc<Shared>,
     peer: String,
     shutdown: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     let session = shared.next_session();
     let span = tracing::info_span!("connection", session, %peer);
-    serve(stream, &shared, session, shutdown)
+    serve(stream, shared, session, shutdown)
         .instrument(span)
         .await;
 }
 
-async fn serve<S>(stream: S, shared: &Shared, session: u64, mut shutdown: watch::Receiver<bool>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+async fn serve(
+    stream: Stream,
+    shared: Arc<Shared>,
+    session: u64,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let clock = shared.clock;
     let limits = &shared.config.limits;
     let mut nonce = [0u8; session::auth::NONCE_LEN];
@@ -269,116 +236,128 @@ where
         },
         ..ServerConfig::new(session)
     };
-    let mut server: Box<Server<SUBS, RX>> = Box::new(Server::new(clock.now(), config, nonce));
-    let notify = Arc::new(Notify::new());
-    let (answers, mut answered) = mpsc::unbounded_channel();
-    let mut view = View::new(shared, &notify, answers);
-    // Writes to the regions this client publishes, once it is known.
-    let mut forwards: Option<(mpsc::Sender<Forward>, mpsc::Receiver<Forward>)> = None;
-    let mut outbox = Outbox::default();
-    let (mut rd, mut wr) = tokio::io::split(stream);
     let frame_out = usize::try_from(limits.max_frame).unwrap_or(RX) + 5;
-    let mut scratch = vec![0u8; frame_out];
-    let mut input = vec![0u8; 16 * 1024];
-    let mut out: Vec<u8> = Vec::new();
-    let cap = limits.outbound_cap.max(frame_out);
     let interval = match shared.config.publish.max_rate_hz {
         0 => Duration::ZERO,
         hz => Duration::from_secs(1) / hz,
     };
-    let mut refreshed = clock.now();
-    let mut refresh_due: Option<Instant> = None;
+    let (answers, mut answered) = mpsc::unbounded_channel();
+    let connection = Arc::new_cyclic(|me| Connection {
+        wake: Notify::new(),
+        direct: stream.direct(),
+        clock,
+        state: Mutex::new(State {
+            server: Box::new(Server::new(clock.now(), config, nonce)),
+            view: View::new(Arc::clone(&shared), me.clone(), answers),
+            out: Vec::new(),
+            scratch: vec![0u8; frame_out],
+            cap: limits.outbound_cap.max(frame_out),
+            interval,
+            refreshed: clock.now(),
+            refresh_due: None,
+            done: false,
+        }),
+    });
+    let (mut rd, mut wr) = stream.split();
+    // Writes to the regions this client publishes, once it is known.
+    let mut forwards: Option<(mpsc::Sender<Forward>, mpsc::Receiver<Forward>)> = None;
+    let mut outbox = Outbox::default();
+    let mut input = vec![0u8; 16 * 1024];
     let mut stalled_since: Option<Instant> = None;
     let mut closing_since: Option<Instant> = None;
     loop {
         let now = clock.now();
-        if refresh_due.is_some_and(|at| now >= at) {
-            view.refresh();
-            refreshed = now;
-            refresh_due = None;
-        }
-        let queued = out.len();
-        while out.len() < cap {
-            match server.poll_transmit(now, &mut scratch, &view) {
-                Some(n) => out.extend_from_slice(scratch.get(..n).unwrap_or(&[])),
-                None => break,
+        let (writing, deadline) = {
+            let mut guard = lock(&connection.state);
+            let state = &mut *guard;
+            if state.refresh_due.is_some_and(|at| now >= at) {
+                state.view.refresh();
+                state.refreshed = now;
+                state.refresh_due = None;
             }
-        }
-        if out.len() > queued {
-            tracing::trace!(target: "memwire::latency", step = "frames queued");
-        }
-        while let Some(event) = server.poll_event() {
-            match event {
-                ServerEvent::Authenticated => {
-                    let (tenant, client) = server.identity().unwrap_or(("", ""));
-                    tracing::info!(tenant, client, "authenticated");
-                    let published: Vec<usize> = (0..shared.regions.len())
-                        .filter(|&i| {
-                            shared.regions.get(i).is_some_and(|r| {
-                                r.tenant == tenant && r.publisher.as_deref() == Some(client)
+            state.transmit(now);
+            while let Some(event) = state.server.poll_event() {
+                match event {
+                    ServerEvent::Authenticated => {
+                        let (tenant, client) = state.server.identity().unwrap_or(("", ""));
+                        tracing::info!(tenant, client, "authenticated");
+                        let published: Vec<usize> = (0..shared.regions.len())
+                            .filter(|&i| {
+                                shared.regions.get(i).is_some_and(|r| {
+                                    r.tenant == tenant && r.publisher.as_deref() == Some(client)
+                                })
                             })
-                        })
-                        .collect();
-                    if !published.is_empty() {
-                        let (tx, rx) = mpsc::channel(super::forward::QUEUE);
-                        shared.publishers.register(&published, &tx);
-                        forwards = Some((tx, rx));
+                            .collect();
+                        if !published.is_empty() {
+                            let (tx, rx) = mpsc::channel(super::forward::QUEUE);
+                            shared.publishers.register(&published, &tx);
+                            forwards = Some((tx, rx));
+                        }
                     }
+                    ServerEvent::WriteApplied {
+                        request,
+                        generation,
+                    } => outbox.applied(request, generation),
+                    ServerEvent::WriteRefused { request, code } => outbox.refused(request, code),
+                    ServerEvent::Unmirrored { region, code } => {
+                        let path = usize::try_from(region.0)
+                            .ok()
+                            .and_then(|i| shared.regions.get(i))
+                            .map(|r| r.path())
+                            .unwrap_or_default();
+                        tracing::warn!(region = %path, %code, "not copying the region the client publishes");
+                    }
+                    ServerEvent::Closed { code } => match code {
+                        Some(code) => tracing::info!(%code, "closed"),
+                        None => tracing::info!("closed"),
+                    },
+                    _ => {}
                 }
-                ServerEvent::WriteApplied {
-                    request,
-                    generation,
-                } => outbox.applied(request, generation),
-                ServerEvent::WriteRefused { request, code } => outbox.refused(request, code),
-                ServerEvent::Unmirrored { region, code } => {
-                    let path = usize::try_from(region.0)
-                        .ok()
-                        .and_then(|i| view.shared.regions.get(i))
-                        .map(|r| r.path())
-                        .unwrap_or_default();
-                    tracing::warn!(region = %path, %code, "not copying the region the client publishes");
+            }
+            if state.server.is_closed() {
+                let since = *closing_since.get_or_insert(now);
+                if state.out.is_empty() || now.saturating_duration_since(since) >= FLUSH {
+                    break;
                 }
-                ServerEvent::Closed { code } => match code {
-                    Some(code) => tracing::info!(%code, "closed"),
-                    None => tracing::info!("closed"),
-                },
-                _ => {}
             }
-        }
-        if server.is_closed() {
-            let since = *closing_since.get_or_insert(now);
-            if out.is_empty() || now.saturating_duration_since(since) >= FLUSH {
-                break;
+            if state.out.len() >= state.cap {
+                let since = *stalled_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= SLOW_CONSUMER_GRACE {
+                    tracing::warn!(
+                        queued = state.out.len(),
+                        "slow consumer: outbound queue full; dropped"
+                    );
+                    break;
+                }
+            } else {
+                stalled_since = None;
             }
-        }
-        if out.len() >= cap {
-            let since = *stalled_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= SLOW_CONSUMER_GRACE {
-                tracing::warn!(
-                    queued = out.len(),
-                    "slow consumer: outbound queue full; dropped"
-                );
-                break;
-            }
-        } else {
-            stalled_since = None;
-        }
-        let mut deadline = server.poll_timeout();
-        for at in [refresh_due, stalled_since.map(|s| s + SLOW_CONSUMER_GRACE)]
+            let mut deadline = state.server.poll_timeout();
+            for at in [
+                state.refresh_due,
+                stalled_since.map(|s| s + SLOW_CONSUMER_GRACE),
+                closing_since.map(|s| s + FLUSH),
+            ]
             .into_iter()
             .flatten()
-        {
-            deadline = Some(deadline.map_or(at, |d| d.min(at)));
-        }
-        if let Some(since) = closing_since {
-            let at = since + FLUSH;
-            deadline = Some(deadline.map_or(at, |d| d.min(at)));
-        }
+            {
+                deadline = Some(deadline.map_or(at, |d| d.min(at)));
+            }
+            (!state.out.is_empty(), deadline)
+        };
         let sleep = deadline.map(|at| clock.sleep_until(at));
         let step = tokio::select! {
             r = rd.read(&mut input) => Step::Read(r),
-            w = wr.write(&out), if !out.is_empty() => Step::Wrote(w),
-            () = notify.notified() => Step::Changed,
+            w = poll_fn(|cx| {
+                let mut state = lock(&connection.state);
+                let written = wr.poll_write(cx, &state.out);
+                if let Poll::Ready(Ok(n)) = written {
+                    let n = n.min(state.out.len());
+                    state.out.drain(..n);
+                }
+                written
+            }), if writing => Step::Wrote(w),
+            () = connection.wake.notified() => Step::Changed,
             () = async { match sleep { Some(s) => s.await, None => std::future::pending().await } } => Step::Timer,
             _ = shutdown.changed(), if closing_since.is_none() => Step::Shutdown,
             answer = answered.recv() => Step::Answer(answer),
@@ -390,9 +369,11 @@ where
             } => Step::Forward(forward),
         };
         let now = clock.now();
+        let mut guard = lock(&connection.state);
+        let state = &mut *guard;
         match step {
             Step::Read(Ok(0)) => {
-                if !server.is_closed() {
+                if !state.server.is_closed() {
                     tracing::debug!("peer closed the stream without a close frame");
                 }
                 break;
@@ -402,11 +383,12 @@ where
                 break;
             }
             Step::Read(Ok(n)) => {
-                server.handle_input(now, input.get(..n).unwrap_or(&[]), &mut view);
+                state
+                    .server
+                    .handle_input(now, input.get(..n).unwrap_or(&[]), &mut state.view);
             }
-            Step::Wrote(Ok(n)) => {
+            Step::Wrote(Ok(_)) => {
                 tracing::trace!(target: "memwire::latency", step = "frames written");
-                out.drain(..n.min(out.len()));
                 stalled_since = None;
             }
             Step::Wrote(Err(e)) => {
@@ -414,27 +396,20 @@ where
                 break;
             }
             Step::Changed => {
-                tracing::trace!(target: "memwire::latency", step = "connection woke");
-                if view.stale() {
-                    let at = refreshed + interval;
-                    if now >= at {
-                        view.refresh();
-                        refreshed = now;
-                    } else {
-                        refresh_due = Some(refresh_due.map_or(at, |d| d.min(at)));
-                    }
-                }
+                state.changed(now);
             }
-            Step::Timer => server.handle_timeout(now),
-            Step::Shutdown => server.close(Some(ErrorCode::ShuttingDown)),
+            Step::Timer => state.server.handle_timeout(now),
+            Step::Shutdown => state.server.close(Some(ErrorCode::ShuttingDown)),
             Step::Answer(Some((request, outcome))) => {
-                server.answer_write(request, outcome);
+                state.server.answer_write(request, outcome);
             }
-            Step::Forward(Some(forward)) => outbox.send(&mut server, forward),
+            Step::Forward(Some(forward)) => outbox.send(&mut state.server, forward),
             Step::Answer(None) | Step::Forward(None) => {}
         }
-        outbox.settle(shared);
+        drop(guard);
+        outbox.settle(&shared);
     }
+    lock(&connection.state).done = true;
     if let Some((tx, _)) = &forwards {
         shared.publishers.unregister(tx);
     }

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use super::wire::Stream;
 use super::{Config, HubError, Shared, connection};
 
 /// How long a scanner sleeps on its region before checking for shutdown.
@@ -205,12 +206,17 @@ impl Accept {
                 let _permit = permit;
                 let peer = peer.to_string();
                 match tls {
-                    None => connection::run(stream, shared, peer, stop).await,
+                    None => {
+                        connection::run(Stream::Plain(Arc::new(stream)), shared, peer, stop).await
+                    }
                     Some(acceptor) => {
                         // The TLS handshake counts against the same deadline.
                         let deadline = shared.config.limits.handshake;
                         match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => connection::run(stream, shared, peer, stop).await,
+                            Ok(Ok(stream)) => {
+                                connection::run(Stream::Tls(Box::new(stream)), shared, peer, stop)
+                                    .await
+                            }
                             Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                             Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
                         }
@@ -244,7 +250,13 @@ impl Accept {
             let stop = self.stop.clone();
             connections.spawn(async move {
                 let _permit = permit;
-                connection::run(stream, shared, "unix".to_owned(), stop).await;
+                connection::run(
+                    Stream::Plain(Arc::new(stream)),
+                    shared,
+                    "unix".to_owned(),
+                    stop,
+                )
+                .await;
             });
             while connections.try_join_next().is_some() {}
         }
@@ -289,7 +301,7 @@ fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
                 continue;
             }
         }
-        if let Err(e) = served.scan() {
+        if let Err(e) = served.scan(true) {
             tracing::warn!(region = %served.path(), error = %e, "scan failed");
         }
     }

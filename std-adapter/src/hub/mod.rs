@@ -29,6 +29,8 @@ mod forward;
 mod listen;
 mod parts;
 mod region;
+mod view;
+mod wire;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,19 +11,21 @@
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+use super::connection::Connection;
+use super::parts::Parts;
+use crate::schema::OwnedSchema;
+use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter};
 use memwire::codec::{ErrorCode, Resume};
 use memwire::diff::{ByteRange, ChunkTable, DiffError, Differ, Generations};
 use memwire::session::Source;
 use memwire::{Schema, VarId};
-use tokio::sync::Notify;
-
-use super::parts::Parts;
-use crate::schema::OwnedSchema;
-use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter};
 
 /// Ranges one scan reports exactly; more and the update falls back to the
 /// chunks of the generation table.
 const RECENT_MAX: usize = 256;
+/// Connections a scan sends an update to from its own thread; the tasks of
+/// the others send theirs, in parallel on the runtime.
+const DIRECT: usize = 16;
 
 /// The state of a region that sessions publish from, as of one generation.
 #[derive(Clone, Debug)]
@@ -78,7 +80,7 @@ pub(crate) struct Served {
     writer: TurnWriter,
     published: RwLock<Arc<Published>>,
     scanner: Mutex<Scanner>,
-    listeners: Mutex<Vec<Weak<Notify>>>,
+    listeners: Mutex<Vec<Weak<Connection>>>,
 }
 
 impl Served {
@@ -155,21 +157,27 @@ impl Served {
         )
     }
 
-    /// Asks to be woken (`notify_one`) after every scan that found a new
+    /// Asks that `connection` be told of every scan that finds a new
     /// generation.
-    pub(crate) fn listen(&self, notify: &Arc<Notify>) {
+    pub(crate) fn listen(&self, connection: &Weak<Connection>) {
         let mut listeners = self
             .listeners
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         listeners.retain(|w| w.strong_count() > 0);
-        listeners.push(Arc::downgrade(notify));
+        listeners.push(Weak::clone(connection));
     }
 
     /// Compares the file with the shadow and publishes a new snapshot if the
-    /// generation moved. Only the variables whose sequence counters moved are
-    /// compared. Returns whether there was a new generation.
-    pub(crate) fn scan(&self) -> Result<bool, ShmError> {
+    /// generation moved, then tells the listening connections. Only the
+    /// variables whose sequence counters moved are compared. Returns whether
+    /// there was a new generation.
+    ///
+    /// The region's scanner thread holds no other lock and `waits` for a
+    /// connection that is busy; a connection's task scanning after its own
+    /// write holds its session, so it must not wait for another's (two
+    /// writers would wait for each other) and wakes a busy one instead.
+    pub(crate) fn scan(&self, waits: bool) -> Result<bool, ShmError> {
         let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
         let scanner = &mut *guard;
         let reader = self.writer.reader();
@@ -224,8 +232,9 @@ impl Served {
             };
             next.generation = generation;
         }
+        drop(guard);
         tracing::trace!(target: "memwire::latency", step = "scanned");
-        self.wake();
+        self.tell(waits);
         Ok(true)
     }
 
@@ -234,7 +243,7 @@ impl Served {
     pub(crate) fn write(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
         match self.writer.write_ranges(ranges) {
             Ok((generation, _)) => {
-                if let Err(e) = self.scan() {
+                if let Err(e) = self.scan(false) {
                     tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
                 }
                 Ok(generation)
@@ -271,13 +280,22 @@ impl Served {
         format!("{}/{}", self.tenant, self.name)
     }
 
-    fn wake(&self) {
-        let listeners = self
+    /// Tells the listening connections of a new snapshot. The first
+    /// [`DIRECT`] are sent the update from this thread; the others' tasks
+    /// are woken first, so that they run on the runtime's threads meanwhile.
+    fn tell(&self, waits: bool) {
+        let live: Vec<Arc<Connection>> = self
             .listeners
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for notify in listeners.iter().filter_map(Weak::upgrade) {
-            notify.notify_one();
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for connection in live.iter().skip(DIRECT) {
+            connection.wake();
+        }
+        for connection in live.iter().take(DIRECT) {
+            connection.changed(waits);
         }
     }
 }

@@ -1,0 +1,201 @@
+//! The hub as one connection's session sees it ([`session::Hub`]): rights
+//! from the configuration, and a snapshot of each region the connection
+//! looked at, refreshed at most at the subscriber rate.
+
+use std::cell::{Cell, OnceCell};
+use std::sync::{Arc, Weak};
+
+use memwire::codec::{ErrorCode, RegionInfo, Resume};
+use memwire::schema::Name;
+use memwire::session::{self, Access, RegionId, Source, UpdateCache};
+use tokio::sync::mpsc;
+
+use super::Shared;
+use super::connection::Connection;
+use super::forward::{Answer, Forward, Reply};
+use super::region::{Published, Served};
+
+/// The hub as one connection sees it: its own snapshot of each region it
+/// looked at, refreshed at most at the subscriber rate.
+pub(crate) struct View {
+    pub(crate) shared: Arc<Shared>,
+    /// The connection this view belongs to, told of every scan that finds
+    /// a change in a region the view looked at.
+    me: Weak<Connection>,
+    /// Where answers to this connection's forwarded writes arrive.
+    answers: mpsc::UnboundedSender<Answer>,
+    seen: Vec<OnceCell<Arc<Published>>>,
+    listening: Vec<Cell<bool>>,
+}
+
+impl View {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        me: Weak<Connection>,
+        answers: mpsc::UnboundedSender<Answer>,
+    ) -> Self {
+        let n = shared.regions.len();
+        View {
+            shared,
+            me,
+            answers,
+            seen: (0..n).map(|_| OnceCell::new()).collect(),
+            listening: (0..n).map(|_| Cell::new(false)).collect(),
+        }
+    }
+
+    /// Forgets every snapshot: the next look takes the latest.
+    pub(crate) fn refresh(&mut self) {
+        for cell in &mut self.seen {
+            cell.take();
+        }
+    }
+
+    /// The region `region` and its index.
+    fn served(&self, region: RegionId) -> Result<(usize, &Served), ErrorCode> {
+        let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
+        let served = self
+            .shared
+            .regions
+            .get(index)
+            .ok_or(ErrorCode::UnknownRegion)?;
+        Ok((index, served))
+    }
+
+    /// Whether a snapshot this connection holds is older than the region's.
+    pub(crate) fn stale(&self) -> bool {
+        self.seen.iter().enumerate().any(|(i, cell)| {
+            cell.get().is_some_and(|p| {
+                self.shared
+                    .regions
+                    .get(i)
+                    .is_some_and(|r| r.published().generation != p.generation)
+            })
+        })
+    }
+}
+
+impl session::Hub for View {
+    fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]> {
+        self.shared.config.secret(tenant, client)
+    }
+
+    fn access(&self, tenant: &str, client: &str, region: &str) -> Access {
+        self.shared.config.access(tenant, client, region)
+    }
+
+    fn resolve(&self, tenant: &str, region: &str) -> Option<RegionId> {
+        self.shared.find(tenant, region)
+    }
+
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        let index = usize::try_from(region.0).ok()?;
+        let served = self.shared.regions.get(index)?;
+        let listening = self.listening.get(index)?;
+        if !listening.get() {
+            served.listen(&self.me);
+            listening.set(true);
+        }
+        let published = self.seen.get(index)?.get_or_init(|| served.published());
+        published.source(served.schema())
+    }
+
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode> {
+        let (index, served) = self.served(region)?;
+        if served.publisher.is_some() {
+            // Not forwarded (see `defer_write`): its client is not connected.
+            return Err(ErrorCode::Busy);
+        }
+        let generation = served.write(ranges)?;
+        // The session must see its own write at once.
+        if let Some(cell) = self.seen.get_mut(index) {
+            cell.take();
+        }
+        Ok(generation)
+    }
+
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        let Ok((index, served)) = self.served(region) else {
+            return false;
+        };
+        if served.publisher.is_none() {
+            return false;
+        }
+        let forward = Forward {
+            region: index,
+            ranges: ranges.iter().map(|&(o, b)| (o, b.to_vec())).collect(),
+            reply: Reply::new(self.answers.clone(), request),
+        };
+        match self.shared.publishers.forward(forward) {
+            Ok(()) => true,
+            Err(forward) => {
+                forward.reply.disarm();
+                false
+            }
+        }
+    }
+
+    fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
+        let served = self.shared.regions.get(usize::try_from(region.0).ok()?)?;
+        served.parts.as_ref().map(|p| p as &dyn UpdateCache)
+    }
+
+    fn published(
+        &self,
+        tenant: &str,
+        client: &str,
+        visit: &mut dyn FnMut(RegionId, Name, Option<Resume>) -> bool,
+    ) {
+        for (index, served) in self.shared.regions.iter().enumerate() {
+            if served.tenant != tenant || served.publisher.as_deref() != Some(client) {
+                continue;
+            }
+            let (Ok(id), Ok(name)) = (u32::try_from(index), Name::new(&served.name)) else {
+                continue;
+            };
+            if !visit(RegionId(id), name, served.held()) {
+                break;
+            }
+        }
+    }
+
+    fn apply_update(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+        held: Resume,
+    ) -> Result<(), ErrorCode> {
+        let (index, served) = self.served(region)?;
+        served.copy(ranges, held)?;
+        if let Some(cell) = self.seen.get_mut(index) {
+            cell.take();
+        }
+        Ok(())
+    }
+
+    fn regions(
+        &self,
+        tenant: &str,
+        _client: &str,
+        visit: &mut dyn FnMut(RegionInfo) -> bool,
+    ) -> bool {
+        // The server filters by access; listing the tenant's regions is enough.
+        for served in self.shared.regions.iter().filter(|r| r.tenant == tenant) {
+            let Ok(name) = Name::new(&served.name) else {
+                continue;
+            };
+            let info = RegionInfo {
+                name,
+                instance: served.published().instance,
+            };
+            if !visit(info) {
+                break;
+            }
+        }
+        true
+    }
+}
