@@ -78,3 +78,34 @@ async fn subscribe_write_and_local_change() {
     client.close().await;
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writes_at_once_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(config(dir.path())).await.unwrap();
+    let url = format!("tcp://{}", hub.tcp_addr().unwrap());
+    let client = Client::connect(&url, ClientOptions::new("rw", "demo", "s3cret"))
+        .await
+        .unwrap();
+    let mirror = client.subscribe("demo/sensors").await.unwrap();
+    // More than the session keeps unanswered at once: the rest wait for
+    // room instead of failing.
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..64u16 {
+        let mirror = mirror.clone();
+        writes.spawn(async move { mirror.set("setpoint", f32::from(i)).await });
+    }
+    let mut generations = Vec::new();
+    while let Some(done) = writes.join_next().await {
+        generations.push(done.unwrap().unwrap());
+    }
+    generations.sort_unstable();
+    generations.dedup();
+    assert_eq!(
+        generations.len(),
+        64,
+        "each write has a generation of its own"
+    );
+    client.close().await;
+    hub.shutdown().await;
+}

@@ -98,6 +98,9 @@ pub enum ClientError {
     /// The client is reconnecting; try again.
     #[error("not connected to the hub (reconnecting)")]
     NotConnected,
+    /// The write does not fit in one frame of the size the hub takes.
+    #[error("the write is larger than the hub's largest frame")]
+    TooLarge,
     /// The path is not `tenant/region`, or too many subscriptions.
     #[error("cannot subscribe to {0}")]
     BadPath(String),

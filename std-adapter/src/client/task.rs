@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use memwire::codec::{Resume, SchemaPart};
 use memwire::schema::Variable;
-use memwire::session::{Client as Session, ClientConfig, Event, Handle, Observer, WriteRequest};
+use memwire::session::{
+    Client as Session, ClientConfig, Event, Handle, Observer, WriteError, WriteRequest,
+};
 use memwire::{Region, codec::RegionList};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -120,6 +122,14 @@ enum Slot {
     },
     /// Live: index into `Driver::subs`.
     Live(usize),
+}
+
+/// A write the user asked for.
+struct Write {
+    path: String,
+    name: String,
+    value: Vec<u8>,
+    reply: oneshot::Sender<Result<u64, ClientError>>,
 }
 
 /// What ended a connection.
@@ -262,6 +272,9 @@ impl Driver {
             }
         }
         let mut writes: HashMap<u32, oneshot::Sender<Result<u64, ClientError>>> = HashMap::new();
+        // A write waiting for room in the session; no command is taken
+        // meanwhile, so writers wait in the bounded command queue.
+        let mut held: Option<Write> = None;
         let mut buf = vec![0u8; RX + 5];
         let mut input = vec![0u8; 16 * 1024];
         let mut connected = false;
@@ -327,6 +340,11 @@ impl Driver {
                     _ => {}
                 }
             }
+            // A write the session had no room for: its answers may have
+            // made room.
+            if let Some(write) = held.take() {
+                held = self.write(&mut session, &slots, &mut writes, write);
+            }
             // The mirrors' watchers first, then the acks and requests: a
             // watcher woken on this thread runs only once the task yields,
             // and writing to the socket would hold it back.
@@ -372,7 +390,7 @@ impl Driver {
                         session.handle_input_with(now(), input.get(..n).unwrap_or(&[]), &mut observer);
                     }
                 },
-                command = commands.recv() => match command {
+                command = commands.recv(), if held.is_none() => match command {
                     None | Some(Command::Close) => {
                         session.close();
                         let t = now();
@@ -392,27 +410,7 @@ impl Driver {
                         }
                     }
                     Some(Command::Write { path, name, value, reply }) => {
-                        let handle = slots.iter().find_map(|(h, slot)| match slot {
-                            Slot::Live(i) if self.subs.get(*i).is_some_and(|s| s.mirror.path == path) => Some(Handle(*h)),
-                            _ => None,
-                        });
-                        let result = match handle {
-                            None => Err(ClientError::NotConnected),
-                            Some(handle) => session
-                                .write(handle, WriteRequest::Variable { name: &name, value: &value })
-                                .map_err(|e| match e {
-                                    memwire::session::WriteError::Invalid => ClientError::UnknownVariable(name.clone()),
-                                    _ => ClientError::NotConnected,
-                                }),
-                        };
-                        match result {
-                            Ok(request) => {
-                                writes.insert(request, reply);
-                            }
-                            Err(e) => {
-                                let _ = reply.send(Err(e));
-                            }
-                        }
+                        held = self.write(&mut session, &slots, &mut writes, Write { path, name, value, reply });
                     }
                 },
                 () = sleep => session.handle_timeout(now()),
@@ -422,6 +420,9 @@ impl Driver {
         for (_, reply) in writes.drain() {
             let _ = reply.send(Err(ClientError::NotConnected));
         }
+        if let Some(write) = held {
+            let _ = write.reply.send(Err(ClientError::NotConnected));
+        }
         for (_, slot) in slots.drain() {
             match slot {
                 Slot::Describing { path, reply, .. } => self.queued.push((path, reply)),
@@ -430,6 +431,57 @@ impl Driver {
             }
         }
         end
+    }
+
+    /// Hands `write` to the session; gives it back when the session has
+    /// as many writes waiting as it takes.
+    fn write(
+        &self,
+        session: &mut Session<'_, SUBS, RX>,
+        slots: &HashMap<u16, Slot>,
+        writes: &mut HashMap<u32, oneshot::Sender<Result<u64, ClientError>>>,
+        write: Write,
+    ) -> Option<Write> {
+        let handle = slots.iter().find_map(|(h, slot)| match slot {
+            Slot::Live(i)
+                if self
+                    .subs
+                    .get(*i)
+                    .is_some_and(|s| s.mirror.path == write.path) =>
+            {
+                Some(Handle(*h))
+            }
+            _ => None,
+        });
+        let Some(handle) = handle else {
+            let _ = write.reply.send(Err(ClientError::NotConnected));
+            return None;
+        };
+        let request = WriteRequest::Variable {
+            name: &write.name,
+            value: &write.value,
+        };
+        match session.write(handle, request) {
+            Ok(request) => {
+                writes.insert(request, write.reply);
+                None
+            }
+            Err(WriteError::Busy) => Some(write),
+            Err(WriteError::Invalid) => {
+                let _ = write
+                    .reply
+                    .send(Err(ClientError::UnknownVariable(write.name)));
+                None
+            }
+            Err(WriteError::TooLarge) => {
+                let _ = write.reply.send(Err(ClientError::TooLarge));
+                None
+            }
+            Err(_) => {
+                let _ = write.reply.send(Err(ClientError::NotConnected));
+                None
+            }
+        }
     }
 
     fn describe(
