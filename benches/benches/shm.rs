@@ -3,8 +3,11 @@
 //! `cargo bench -p memwire-benches --bench shm`
 //!
 //! - `shm-read/<size>/<case>`: reading an 8-byte and a 1 KiB variable of a
-//!   mapped region (`ShmRegion::read`: seqlock, atomic word copies, bounded
-//!   retry), uncontended and while a writer thread on the other core
+//!   mapped region (`seqlock`: `ShmRegion::read` by id, which looks the
+//!   variable up and checks the length, then the seqlock with atomic word
+//!   copies and a bounded retry; `located`: `ShmVar::read` of a variable
+//!   located once with `ShmRegion::var`, the seqlock alone), uncontended
+//!   and while a writer thread on the other core
 //!   rewrites another variable of the same region as fast as it can.
 //!   Baselines: a `std::sync::RwLock` around the same bytes (one lock for
 //!   the whole record, as a process would share it between threads; the
@@ -16,6 +19,12 @@
 //!   on which this process waits. Two wake-ups per iteration. Baselines: the
 //!   same ping-pong on two raw futex words in a shared mapping, and one byte
 //!   each way over a Unix socket.
+//!
+//! `MEMWIRE_BENCH_PAIRED=<rounds>` instead measures the issue's two targets
+//! in pairs of alternating batches (`memwire_benches::paired`): the
+//! uncontended 8-byte read (by id, and located once) against the RwLock
+//! read, and the round trip against the raw futex, each as a median ratio
+//! with its quartiles.
 
 #[path = "../src/bin/shm-bench-peer/shared.rs"]
 #[allow(dead_code)]
@@ -28,10 +37,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use memwire::Region;
 use memwire::layout::{init, required_len};
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+use memwire_benches::paired::paired;
 use memwire_std::shm::{Root, ShmRegion, ShmWriter};
 
 /// `small` and `other` are 1 KiB apart, on different cache lines.
@@ -138,6 +148,17 @@ fn reads(c: &mut Criterion) {
         group.bench_function(format!("1KiB/{case}/seqlock"), |b| {
             b.iter(|| reader.read(black_box(big), &mut out1k).expect("read"));
         });
+        // Located once (`ShmRegion::var`): the seqlock without the lookup.
+        let (small_var, big_var) = (
+            reader.var(small).expect("small"),
+            reader.var(big).expect("big"),
+        );
+        group.bench_function(format!("8B/{case}/located"), |b| {
+            b.iter(|| black_box(&small_var).read(&mut out8).expect("read"));
+        });
+        group.bench_function(format!("1KiB/{case}/located"), |b| {
+            b.iter(|| black_box(&big_var).read(&mut out1k).expect("read"));
+        });
         if !contended {
             // The core's seqlock read on process memory: what the mapped
             // handle adds on top of it.
@@ -232,74 +253,132 @@ fn ready(child: &mut Child) {
     assert_eq!(line.trim(), "ready");
 }
 
+/// The memwire round trip with its peer running: commit to `t/ping`, wait
+/// for the peer's commit to `t/pong`.
+struct MemwirePingPong {
+    root: Root,
+    ping: ShmWriter,
+    pong: ShmRegion,
+    id: memwire::VarId,
+    child: Child,
+    seen: u64,
+    value: u64,
+}
+
+impl MemwirePingPong {
+    fn start() -> MemwirePingPong {
+        let root = temp_root("wake");
+        let ping = ShmWriter::create(&root, "t/ping", PING.as_schema()).expect("ping");
+        drop(ShmWriter::create(&root, "t/pong", PING.as_schema()).expect("pong"));
+        let pong = ShmRegion::open(&root, "t/pong").expect("pong");
+        let id = ping.schema().find("value").expect("value");
+        let mut child = peer("memwire", root.dir());
+        ready(&mut child);
+        let seen = pong.generation().expect("generation");
+        MemwirePingPong {
+            root,
+            ping,
+            pong,
+            id,
+            child,
+            seen,
+            value: 0,
+        }
+    }
+
+    /// The time of `n` round trips.
+    fn run(&mut self, n: u64) -> Duration {
+        let timeout = Some(Duration::from_secs(5));
+        let start = Instant::now();
+        for _ in 0..n {
+            self.value += 1;
+            self.ping.set(self.id, self.value).expect("ping");
+            while self.pong.get::<u64>(self.id).expect("pong") != self.value {
+                self.seen = self
+                    .pong
+                    .wait_for_change(self.seen, timeout)
+                    .expect("wait")
+                    .expect("peer answered");
+            }
+        }
+        start.elapsed()
+    }
+
+    fn stop(mut self) {
+        drop(self.ping);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.root.dir());
+    }
+}
+
+/// The same round trip on two raw futex words in a shared mapping.
+struct FutexPingPong {
+    path: std::path::PathBuf,
+    words: shared::Words,
+    child: Child,
+    value: u32,
+}
+
+impl FutexPingPong {
+    fn start() -> FutexPingPong {
+        let path = std::env::temp_dir().join(format!("memwire-bench-{}-futex", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .expect("futex file");
+        file.set_len(8).expect("len");
+        let words = shared::Words::map(&file).expect("map");
+        let mut child = peer("futex", &path);
+        ready(&mut child);
+        FutexPingPong {
+            path,
+            words,
+            child,
+            value: 0,
+        }
+    }
+
+    /// The time of `n` round trips.
+    fn run(&mut self, n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.value = self.value.wrapping_add(1);
+            shared::publish(self.words.ping(), self.value);
+            let mut last = self.words.pong().load(Ordering::Acquire);
+            while last != self.value {
+                last = shared::wait_change(self.words.pong(), last, Duration::from_secs(5))
+                    .expect("peer answered");
+            }
+        }
+        start.elapsed()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 fn wakes(c: &mut Criterion) {
     let mut group = c.benchmark_group("shm-wake");
     group
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_millis(500));
-    let timeout = Some(Duration::from_secs(5));
 
-    // memwire: commit to ping, wait for the peer's commit to pong.
-    let root = temp_root("wake");
-    let ping = ShmWriter::create(&root, "t/ping", PING.as_schema()).expect("ping");
-    drop(ShmWriter::create(&root, "t/pong", PING.as_schema()).expect("pong"));
-    let pong = ShmRegion::open(&root, "t/pong").expect("pong");
-    let id = ping.schema().find("value").expect("value");
-    let mut child = peer("memwire", root.dir());
-    ready(&mut child);
-    let mut seen = pong.generation().expect("generation");
-    let mut value = 0u64;
+    let mut memwire = MemwirePingPong::start();
     group.bench_function("round-trip/memwire", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                value += 1;
-                ping.set(id, value).expect("ping");
-                while pong.get::<u64>(id).expect("pong") != value {
-                    seen = pong
-                        .wait_for_change(seen, timeout)
-                        .expect("wait")
-                        .expect("peer answered");
-                }
-            }
-            start.elapsed()
-        });
+        b.iter_custom(|iters| memwire.run(iters));
     });
-    drop(ping);
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(root.dir());
+    memwire.stop();
 
-    // Raw futex words in a shared mapping.
-    let path = std::env::temp_dir().join(format!("memwire-bench-{}-futex", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .expect("futex file");
-    file.set_len(8).expect("len");
-    let words = shared::Words::map(&file).expect("map");
-    let mut child = peer("futex", &path);
-    ready(&mut child);
-    let mut v = 0u32;
+    let mut futex = FutexPingPong::start();
     group.bench_function("round-trip/raw-futex", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                v = v.wrapping_add(1);
-                shared::publish(words.ping(), v);
-                let mut last = words.pong().load(std::sync::atomic::Ordering::Acquire);
-                while last != v {
-                    last = shared::wait_change(words.pong(), last, Duration::from_secs(5))
-                        .expect("peer answered");
-                }
-            }
-            start.elapsed()
-        });
+        b.iter_custom(|iters| futex.run(iters));
     });
-    let _ = child.wait();
-    let _ = std::fs::remove_file(&path);
+    futex.stop();
 
     // A Unix socket, one byte each way.
     let path = std::env::temp_dir().join(format!("memwire-bench-{}-sock", std::process::id()));
@@ -324,11 +403,87 @@ fn wakes(c: &mut Criterion) {
     group.finish();
 }
 
+/// The two targets of the shared-memory issue measured in pairs (see
+/// `memwire_benches::paired`): the uncontended 8-byte read against the
+/// RwLock read, and the wake-up round trip against the raw futex.
+fn paired_report(rounds: usize) {
+    let root = temp_root("paired");
+    let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).expect("create");
+    let reader = ShmRegion::open(&root, "t/r").expect("open");
+    let small = reader.schema().find("small").expect("small");
+    let lock = RwLock::new(Record {
+        small: [1; 8],
+        big: [2; 1024],
+        other: [3; 8],
+    });
+    let (mut out8, mut lock8) = ([0u8; 8], [0u8; 8]);
+    let read = paired(
+        rounds,
+        20_000,
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                reader.read(black_box(small), &mut out8).expect("read");
+                black_box(&out8);
+            }
+            start.elapsed()
+        },
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                lock8.copy_from_slice(&black_box(&lock).read().expect("lock").small);
+                black_box(&lock8);
+            }
+            start.elapsed()
+        },
+    );
+    println!("8B read, uncontended: ShmRegion::read vs RwLock   {read}");
+    let small_var = reader.var(small).expect("small");
+    let located = paired(
+        rounds,
+        20_000,
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(&small_var).read(&mut out8).expect("read");
+                black_box(&out8);
+            }
+            start.elapsed()
+        },
+        |n| {
+            let start = Instant::now();
+            for _ in 0..n {
+                lock8.copy_from_slice(&black_box(&lock).read().expect("lock").small);
+                black_box(&lock8);
+            }
+            start.elapsed()
+        },
+    );
+    println!("8B read, uncontended: ShmVar::read vs RwLock      {located}");
+    drop(writer);
+    let _ = std::fs::remove_dir_all(root.dir());
+
+    let mut memwire = MemwirePingPong::start();
+    let mut futex = FutexPingPong::start();
+    let wake = paired(rounds, 200, |n| memwire.run(n), |n| futex.run(n));
+    println!("cross-process round trip: memwire vs raw futex   {wake}");
+    memwire.stop();
+    futex.stop();
+}
+
 mod group {
     // `criterion_group!` makes an undocumented `pub fn`.
     #![allow(missing_docs)]
     use super::{criterion_group, reads, wakes};
     criterion_group!(benches, reads, wakes);
 }
-use group::benches;
-criterion_main!(benches);
+
+fn main() {
+    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_PAIRED") {
+        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(200);
+        paired_report(rounds);
+        return;
+    }
+    group::benches();
+    Criterion::default().configure_from_args().final_summary();
+}

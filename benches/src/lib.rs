@@ -1,4 +1,5 @@
 //! Shared workloads for the benchmarks in `benches/benches/`.
 
 pub mod entities;
+pub mod paired;
 pub mod updates;

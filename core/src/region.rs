@@ -361,30 +361,13 @@ impl<'a> Region<'a> {
         Ok((seq, var.offset as usize))
     }
 
-    /// One seqlock copy of the bytes at `offset` into `out`: false if a
-    /// write overlapped it.
-    #[inline]
-    fn copy_once(
-        &self,
-        seq: &AtomicU32,
-        offset: usize,
-        out: &mut [u8],
-    ) -> Result<bool, AccessError> {
-        let Some(start) = sync::read_begin(seq) else {
-            return Ok(false);
-        };
-        sync::load_bytes(self.data, offset, out).ok_or(AccessError::OutOfBounds)?;
-        sync::read_fence();
-        Ok(sync::read_still(seq, start))
-    }
-
     /// One attempt at a consistent copy of variable `id` into `out`, which
     /// must be exactly the variable's length; [`AccessError::Busy`] if a
     /// write overlapped it.
     #[inline]
     pub fn try_read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
         let (seq, offset) = self.locate(id, out.len())?;
-        if self.copy_once(seq, offset, out)? {
+        if copy_once(seq, self.data, offset, out)? {
             Ok(())
         } else {
             Err(AccessError::Busy)
@@ -399,7 +382,7 @@ impl<'a> Region<'a> {
         // the hot path of every small read.
         let (seq, offset) = self.locate(id, out.len())?;
         for _ in 0..SPIN_LIMIT {
-            if self.copy_once(seq, offset, out)? {
+            if copy_once(seq, self.data, offset, out)? {
                 return Ok(());
             }
             sync::spin();
@@ -648,6 +631,26 @@ impl<'a> Region<'a> {
 
 /// The largest batch [`Region::read_many`] checks at once.
 pub const MANY_MAX: usize = 64;
+
+/// One seqlock copy of the bytes at `offset` of `data` into `out`, guarded
+/// by `seq`: false if a write overlapped it.
+#[inline]
+fn copy_once(
+    seq: &AtomicU32,
+    data: &[AtomicU32],
+    offset: usize,
+    out: &mut [u8],
+) -> Result<bool, AccessError> {
+    let Some(start) = sync::read_begin(seq) else {
+        return Ok(false);
+    };
+    sync::load_bytes(data, offset, out).ok_or(AccessError::OutOfBounds)?;
+    sync::read_fence();
+    Ok(sync::read_still(seq, start))
+}
+
+mod var;
+pub use var::VarRef;
 
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -74,6 +74,14 @@ fn writer_killed_mid_write_is_bounded_and_recovered() {
         }
         other => panic!("expected WriterStalled, got {other:?}"),
     }
+    // A variable located beforehand is bounded the same way.
+    match reader.var(id).unwrap().read(&mut wide) {
+        Err(ShmError::WriterStalled { pid: p, bound: b }) => {
+            assert_eq!(p, pid);
+            assert_eq!(b, bound);
+        }
+        other => panic!("expected WriterStalled, got {other:?}"),
+    }
     // A variable the write did not touch reads fine; the generation does not.
     assert_eq!(reader.get_by_name::<f32>("speed").unwrap(), 1.0);
     assert!(matches!(

@@ -332,3 +332,64 @@ fn init_in_atomic_words_matches_init_in_bytes() {
         Some(LayoutError::BufferTooSmall)
     );
 }
+
+#[test]
+fn a_located_variable_reads_what_the_region_reads() {
+    let schema = ALL_KINDS.as_schema();
+    let mut mem = memory(&schema);
+    let r = Region::from_bytes(bytemuck::cast_slice_mut(&mut mem), schema).unwrap();
+    r.set_by_name("u64", 0x0102_0304_0506_0708u64).unwrap();
+    r.set_by_name("bytes", *b"hello").unwrap();
+    r.set_by_name("vec3", [1.0f32, 2.0, 3.0]).unwrap();
+    for i in 0..schema.len() {
+        let id = VarId(u32::try_from(i).unwrap());
+        let var = r.var(id).unwrap();
+        let len = usize::try_from(schema.get(id).unwrap().len()).unwrap();
+        assert_eq!(var.len(), len);
+        let (mut a, mut b) = (vec![0u8; len], vec![0xFFu8; len]);
+        r.read(id, &mut a).unwrap();
+        var.read(&mut b).unwrap();
+        assert_eq!(a, b, "variable {i}");
+        var.try_read(&mut b).unwrap();
+        assert_eq!(a, b, "variable {i}");
+    }
+    // Bytes at an unaligned offset come out whole.
+    let bytes = r.var(schema.find("bytes").unwrap()).unwrap();
+    let mut out = [0u8; 5];
+    bytes.read(&mut out).unwrap();
+    assert_eq!(&out, b"hello");
+    // A later write shows through the same VarRef.
+    let vec3 = r.var(schema.find("vec3").unwrap()).unwrap();
+    r.set_by_name("vec3", [4.0f32, 5.0, 6.0]).unwrap();
+    let mut out = [0u8; 12];
+    vec3.read(&mut out).unwrap();
+    assert_eq!(out, bytemuck::cast::<[f32; 3], [u8; 12]>([4.0, 5.0, 6.0]));
+}
+
+#[test]
+fn a_located_variable_checks_its_length_and_sees_a_write_in_progress() {
+    let schema = ALL_KINDS.as_schema();
+    let mut mem = memory(&schema);
+    let r = Region::from_bytes(bytemuck::cast_slice_mut(&mut mem), schema).unwrap();
+    assert_eq!(
+        r.var(VarId(u32::try_from(schema.len()).unwrap())).err(),
+        Some(AccessError::UnknownVariable)
+    );
+    let u16_var = r.var(VarId(1)).unwrap();
+    let mut wrong = [0u8; 4];
+    assert_eq!(
+        u16_var.read(&mut wrong),
+        Err(AccessError::WrongLength {
+            expected: 2,
+            found: 4
+        })
+    );
+    let u8_var = r.var(VarId(0)).unwrap();
+    sync::write_begin(r.seq_word(VarId(0)).unwrap());
+    let mut out = [0u8; 1];
+    assert_eq!(u8_var.try_read(&mut out), Err(AccessError::Busy));
+    assert_eq!(u8_var.read(&mut out), Err(AccessError::Busy));
+    // Other variables stay readable.
+    let mut two = [0u8; 2];
+    u16_var.read(&mut two).unwrap();
+}

@@ -56,7 +56,7 @@ mod watch;
 
 pub use error::ShmError;
 pub use file::NAME_LEN_MAX;
-pub use region::{Dynamic, Recovered, STALL_BOUND, ShmRegion, ShmWriter, TurnWriter};
+pub use region::{Dynamic, Recovered, STALL_BOUND, ShmRegion, ShmVar, ShmWriter, TurnWriter};
 pub use root::Root;
 pub use watch::{ChangeEvent, ChangeStream, STREAM_CHECK, Watcher};
 

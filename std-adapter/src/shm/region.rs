@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 use memwire::layout::{ENTRY_LEN, HEADER_LEN, LayoutError, init, required_len};
-use memwire::region::{AccessError, Recovery};
+use memwire::region::{AccessError, Recovery, VarRef};
 use memwire::schema::{Kind, Name, Value};
 use memwire::sync::{AtomicU32, Ordering};
 use memwire::{Record, Region, Schema, VarId, Variable};
@@ -190,6 +190,18 @@ impl<T> ShmRegion<T> {
     #[inline]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), ShmError> {
         self.bounded(|r| r.read(id, out))
+    }
+
+    /// Variable `id`, located once: [`ShmVar::read`] then costs the
+    /// seqlock alone, without the lookup and checks of [`read`](Self::read).
+    pub fn var(&self, id: VarId) -> Result<ShmVar<'_, T>, ShmError> {
+        let var = self
+            .shared
+            .mapped
+            .region_ref()
+            .var(id)
+            .map_err(ShmError::Access)?;
+        Ok(ShmVar { region: self, var })
     }
 
     /// Consistent copies of several variables as of one moment (at most
@@ -491,6 +503,44 @@ impl<T> Drop for ShmWriter<T> {
     }
 }
 
+/// One variable of a mapped region, located once ([`ShmRegion::var`]), for
+/// reads in a loop.
+pub struct ShmVar<'r, T = Dynamic> {
+    region: &'r ShmRegion<T>,
+    var: VarRef<'r>,
+}
+
+impl<T> fmt::Debug for ShmVar<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShmVar")
+            .field("len", &self.var.len())
+            .finish()
+    }
+}
+
+impl<T> ShmVar<'_, T> {
+    /// The variable's length in bytes.
+    pub fn len(&self) -> usize {
+        self.var.len()
+    }
+
+    /// Always false: a variable holds at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.var.is_empty()
+    }
+
+    /// A consistent copy into `out` (exactly the variable's length), with
+    /// the same bound on a stalled writer as [`ShmRegion::read`].
+    #[inline]
+    pub fn read(&self, out: &mut [u8]) -> Result<(), ShmError> {
+        match self.var.read(out) {
+            Ok(()) => Ok(()),
+            Err(AccessError::Busy) => self.region.bounded_slow(|_| self.var.read(out)),
+            Err(e) => Err(ShmError::Access(e)),
+        }
+    }
+}
+
 /// A writable mapping that takes the writer lock for each write and
 /// releases it after, so that local writers ([`ShmWriter`]) and this handle
 /// take turns. A hub holds one per region: remote writes go through it while
@@ -728,6 +778,31 @@ mod tests {
     use super::*;
 
     static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U32, 1).build();
+
+    #[test]
+    fn a_located_variable_reads_each_commit() {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-var-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap();
+        let reader = ShmRegion::open(&root, "t/r").unwrap();
+        let x = reader.var(VarId(0)).unwrap();
+        let mut out = [0u8; 4];
+        for value in [1u32, 7, u32::MAX] {
+            writer.set(VarId(0), value).unwrap();
+            x.read(&mut out).unwrap();
+            assert_eq!(u32::from_le_bytes(out), value);
+        }
+        assert!(matches!(
+            x.read(&mut [0u8; 8]),
+            Err(ShmError::Access(AccessError::WrongLength { .. }))
+        ));
+        assert!(matches!(
+            reader.var(VarId(1)),
+            Err(ShmError::Access(AccessError::UnknownVariable))
+        ));
+        drop((writer, reader));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_dropped_writer_releases_the_lock_that_a_copy_of_its_descriptor_shares() {
