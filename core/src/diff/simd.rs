@@ -116,40 +116,75 @@ mod x86 {
         _mm256_testz_si256(v, v) != 0
     }
 
+    /// Bytes compared per step of the skip loop: eight blocks, sixteen
+    /// load pairs and one test, which keeps both load ports busy.
+    const STEP: usize = 8 * BLOCK;
+
     #[target_feature(enable = "avx2")]
     fn avx2_first_diff(a: &[[u8; BLOCK]], b: &[[u8; BLOCK]]) -> usize {
-        // Four blocks per step: eight independent load pairs and one test
-        // keep both load ports busy, which an unchanged scan needs to keep
-        // up with memcmp.
-        let (quads_a, rest_a) = quads(a);
-        let (quads_b, rest_b) = quads(b);
-        for (i, ([x0, x1, x2, x3], [y0, y1, y2, y3])) in quads_a.iter().zip(quads_b).enumerate() {
-            let d0 = avx2_xor(x0, y0);
-            let d1 = avx2_xor(x1, y1);
-            let d2 = avx2_xor(x2, y2);
-            let d3 = avx2_xor(x3, y3);
-            let any = _mm256_or_si256(_mm256_or_si256(d0, d1), _mm256_or_si256(d2, d3));
-            if !is_zero(any) {
-                let first = [d0, d1, d2].into_iter().position(|d| !is_zero(d));
-                return 4 * i + first.unwrap_or(3);
-            }
+        let blocks = a.len().min(b.len());
+        let (Some(a), Some(b)) = (a.get(..blocks), b.get(..blocks)) else {
+            return 0;
+        };
+        let (bytes_a, bytes_b) = (a.as_flattened(), b.as_flattened());
+        // Steps start where `a` is 32-byte aligned: a load that splits two
+        // cache lines costs about two, and buffers are often only 16-byte
+        // aligned. The bytes before the first step are in block 0.
+        let head = bytes_a.as_ptr().align_offset(32).min(BLOCK);
+        let (Some(first_a), Some(first_b)) = (a.first(), b.first()) else {
+            return 0;
+        };
+        if head > 0 && !block_equal(first_a, first_b) {
+            return 0;
         }
-        let done = 4 * quads_a.len().min(quads_b.len());
-        let rest = rest_a
+        let mut at = head;
+        while let (Some(x), Some(y)) = (step(bytes_a, at), step(bytes_b, at)) {
+            if !step_equal(x, y) {
+                break;
+            }
+            at += STEP;
+        }
+        // Everything before `at` is equal: the first difference, if any,
+        // is in the block holding `at` or after it.
+        let from = at / BLOCK;
+        let rest = a.get(from..).unwrap_or_default();
+        match rest
             .iter()
-            .zip(rest_b)
-            .position(|(x, y)| !is_zero(avx2_xor(x, y)));
-        match rest {
-            Some(k) => done + k,
-            None => a.len().min(b.len()),
+            .zip(b.get(from..).unwrap_or_default())
+            .position(|(x, y)| !block_equal(x, y))
+        {
+            Some(k) => from + k,
+            None => blocks,
         }
     }
 
-    /// `blocks` in groups of four, and the blocks left over.
-    fn quads(blocks: &[[u8; BLOCK]]) -> (&[[[u8; BLOCK]; 4]], &[[u8; BLOCK]]) {
-        let (whole, rest) = blocks.split_at(blocks.len() - blocks.len() % 4);
-        // Same alignment, and `whole` holds a whole number of groups.
-        (bytemuck::try_cast_slice(whole).unwrap_or_default(), rest)
+    /// The [`STEP`] bytes of `bytes` from `at`, as blocks.
+    #[inline]
+    fn step(bytes: &[u8], at: usize) -> Option<&[[u8; BLOCK]; 8]> {
+        let step: &[u8; STEP] = bytes.get(at..at.checked_add(STEP)?)?.try_into().ok()?;
+        Some(bytemuck::cast_ref(step))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn step_equal(x: &[[u8; BLOCK]; 8], y: &[[u8; BLOCK]; 8]) -> bool {
+        let [x0, x1, x2, x3, x4, x5, x6, x7] = x;
+        let [y0, y1, y2, y3, y4, y5, y6, y7] = y;
+        let low = _mm256_or_si256(
+            _mm256_or_si256(avx2_xor(x0, y0), avx2_xor(x1, y1)),
+            _mm256_or_si256(avx2_xor(x2, y2), avx2_xor(x3, y3)),
+        );
+        let high = _mm256_or_si256(
+            _mm256_or_si256(avx2_xor(x4, y4), avx2_xor(x5, y5)),
+            _mm256_or_si256(avx2_xor(x6, y6), avx2_xor(x7, y7)),
+        );
+        is_zero(_mm256_or_si256(low, high))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn block_equal(x: &[u8; BLOCK], y: &[u8; BLOCK]) -> bool {
+        is_zero(avx2_xor(x, y))
     }
 
     #[target_feature(enable = "avx2")]

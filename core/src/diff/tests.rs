@@ -54,6 +54,33 @@ fn scan(d: &Differ, current: &[u8], shadow: &[u8]) -> Vec<ByteRange> {
 }
 
 #[test]
+fn one_changed_byte_is_found_at_every_position_and_memory_alignment() {
+    // The vector paths align their loads to the memory, not to the slice:
+    // every start alignment, with the change before, at and after each
+    // step and block edge.
+    let len = if cfg!(miri) { 200 } else { 700 };
+    let alignments = if cfg!(miri) { 3 } else { 64 };
+    let memory: Vec<u8> = (0..len + 64).map(|i| (i * 7) as u8).collect();
+    let mut other = memory.clone();
+    for skew in 0..alignments {
+        let shadow = &memory[skew..skew + len];
+        let current = &mut other[skew..skew + len];
+        for at in 0..len {
+            current[at] ^= 0x80;
+            for d in differs() {
+                assert_eq!(
+                    scan(&d, current, shadow),
+                    [ByteRange::new(at, at + 1)],
+                    "{:?}, start {skew} bytes into the buffer, change at {at}",
+                    d.path()
+                );
+            }
+            current[at] ^= 0x80;
+        }
+    }
+}
+
+#[test]
 fn portable_and_best_are_available() {
     assert!(Path::Portable.is_available());
     assert!(Path::best().is_available());
