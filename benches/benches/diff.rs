@@ -9,14 +9,20 @@
 //!   that builds the same ranges and against `a == b` on an unchanged copy.
 //! - `diff-entities`: one tick of the entity workload (1% of 10,000
 //!   positions moved): diff, trim, coalesce and map to variables.
+//!
+//! `MEMWIRE_BENCH_PAIRED=<rounds>` instead measures the unchanged-area
+//! scans in pairs of alternating batches (`memwire_benches::paired`): every
+//! path against memcmp, and the path `Differ::new` picks against the naive
+//! loop, at each size, as median ratios with their quartiles.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use memwire::diff::{ByteRange, Differ, Path, touched};
 use memwire::schema::VarId;
 use memwire_benches::entities::{DATA_LEN, Entities, MOVED_PER_TICK};
+use memwire_benches::paired::paired;
 
 /// Deterministic bytes: the content does not matter to an equal compare, but
 /// it must not be all zeros (which a kernel could shortcut).
@@ -70,15 +76,18 @@ fn differs() -> impl Iterator<Item = (Path, Differ)> {
     Path::available().map(|p| (p, Differ::new().with_path(p).expect("available")))
 }
 
+/// The sizes of the unchanged-area scans.
+const SIZES: [(&str, usize); 4] = [
+    ("4KiB", 4 << 10),
+    ("256KiB", 256 << 10),
+    ("16MiB", 16 << 20),
+    ("64MiB", 64 << 20),
+];
+
 fn unchanged(c: &mut Criterion) {
     let mut group = c.benchmark_group("diff-unchanged");
     group.warm_up_time(Duration::from_secs(1));
-    for (name, len) in [
-        ("4KiB", 4 << 10),
-        ("256KiB", 256 << 10),
-        ("16MiB", 16 << 20),
-        ("64MiB", 64 << 20),
-    ] {
+    for (name, len) in SIZES {
         let a = bytes(len, 1);
         let b = a.clone();
         group.throughput(Throughput::Bytes(len as u64));
@@ -224,4 +233,64 @@ mod group {
     use super::{changed, criterion_group, entities, unchanged};
     criterion_group!(benches, unchanged, changed, entities);
 }
-criterion_main!(group::benches);
+
+/// The unchanged-area scans measured in pairs (see
+/// `memwire_benches::paired`): every path against memcmp and the path
+/// `Differ::new` picks against the naive loop, at each size.
+fn paired_report(rounds: usize) {
+    for (name, len) in SIZES {
+        let a = bytes(len, 1);
+        let b = a.clone();
+        // 8 MiB compared per batch, one compare at least.
+        let batch = ((8 << 20) / len).max(1) as u64;
+        let memcmp = |n: u64| {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(black_box(&a[..]) == black_box(&b[..]));
+            }
+            start.elapsed()
+        };
+        for (path, d) in differs() {
+            let scan = |n: u64| {
+                let start = Instant::now();
+                for _ in 0..n {
+                    black_box(d.changes(black_box(&a), black_box(&b), &mut []).ok());
+                }
+                start.elapsed()
+            };
+            // Reported as memcmp time / scan time: above 1 is faster than memcmp.
+            let p = paired(rounds, batch, memcmp, scan);
+            println!("{name:>7} {:>9}: memcmp vs scan {p}", path.name());
+        }
+        let best = Differ::new();
+        let p = paired(
+            rounds.div_ceil(4),
+            batch,
+            |n| {
+                let start = Instant::now();
+                for _ in 0..n {
+                    black_box(naive_first_diff(black_box(&a), black_box(&b)));
+                }
+                start.elapsed()
+            },
+            |n| {
+                let start = Instant::now();
+                for _ in 0..n {
+                    black_box(best.changes(black_box(&a), black_box(&b), &mut []).ok());
+                }
+                start.elapsed()
+            },
+        );
+        println!("{name:>7} {:>9}: naive vs scan  {p}", best.path().name());
+    }
+}
+
+fn main() {
+    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_PAIRED") {
+        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(100);
+        paired_report(rounds);
+        return;
+    }
+    group::benches();
+    Criterion::default().configure_from_args().final_summary();
+}

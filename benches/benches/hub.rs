@@ -2,39 +2,48 @@
 //!
 //! `cargo bench -p memwire-benches --bench hub`
 //!
-//! - `hub-latency/update`: a local process commits a change to a region the
-//!   hub serves (`ShmWriter::set_by_name` on an 8-byte variable); the hub's
-//!   scanner wakes on the futex, finds the change and publishes it; the time
-//!   ends when a client's mirror, over loopback TCP, has the new value. The
+//! The parties run as they would in separate processes: the hub on a
+//! runtime of its own (two worker threads, as `memwire serve` has here),
+//! the subscribing client on another (one worker), a writing client on a
+//! third, and the local writer on the bench's thread. None shares a thread
+//! with another, so every hand-off between them wakes a thread, as it does
+//! between processes.
+//!
+//! - `hub-latency/update`: the bench's thread commits an 8-byte variable
+//!   of a region the hub serves (`ShmWriter::set_by_name`); the hub's
+//!   scanner wakes on the futex, finds the change and publishes it; the
+//!   time ends when a task of the subscribing client's runtime, awaiting
+//!   the mirror's changes as a user's code does, sees the new value. The
 //!   subscriber rate limit is off (`max_rate_hz = 0`).
-//! - `hub-latency/remote-write`: a second client writes the same variable
-//!   (`Mirror::set`); the hub's connection task applies it, scans the
-//!   region in the same task and publishes; the time ends when the first
-//!   client's mirror has the new value. Two network hops, like the
-//!   ping-pong; the frame rate limit is raised so the run is not cut off.
-//! - `hub-latency/tcp-pingpong`: the baseline, one 32-byte message to an echo
-//!   task and back over loopback TCP (about the size of that update's frame).
+//! - `hub-latency/remote-write`: a task of the writing client's runtime
+//!   sets the same variable (`Mirror::set`); the hub applies it, scans and
+//!   publishes in the writer's connection task; the time ends as above.
+//! - `hub-latency/tcp-pingpong`: the baseline, 32 bytes to an echo thread
+//!   and back over loopback TCP with blocking `std::net` sockets and
+//!   `TCP_NODELAY` (a request-response round trip, netperf's `TCP_RR`; 32
+//!   bytes is about the update's frame). Two threads woken per round trip.
+//! - `hub-latency/tokio-pingpong`: the same round trip between a task of
+//!   the subscriber's runtime and an echo task of the hub's, for what the
+//!   async runtime adds.
 //!
-//! Each case runs twice, by where the code that waits runs: `task`, a task
-//! of the runtime that runs the hub and the clients (where a user's async
-//! code awaits its mirror), and `thread`, the bench's own thread blocking
-//! on the runtime. The thread pays one more wake-up per round, which the
-//! ping-pong pays too.
-//!
-//! The report's ratios are update / ping-pong and remote-write / ping-pong,
-//! each against the ping-pong of the same waiter. With
-//! `MEMWIRE_BENCH_STEPS=1` the bench instead reports where an update's time
-//! goes, step by step (see `hub/steps.rs`).
+//! `MEMWIRE_BENCH_PAIRED=<rounds>` instead times the update and the
+//! remote write in alternating batches with each ping-pong
+//! (`memwire_benches::paired`) and prints each median ratio with its
+//! quartiles. `MEMWIRE_BENCH_STEPS=1` reports where an update's time goes,
+//! step by step (see `hub/steps.rs`).
 
+use std::io::{Read, Write};
 use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group};
-use memwire_std::client::{Changes, Client, ClientOptions, Mirror};
+use criterion::{Criterion, criterion_group};
+use memwire_benches::paired::paired;
+use memwire_std::client::{Client, ClientOptions, Mirror};
 use memwire_std::hub::{Config, Hub};
 use memwire_std::shm::{Root, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
 
 fn config(root: &std::path::Path) -> Config {
     let text = format!(
@@ -68,15 +77,23 @@ variables = [
     }
 }
 
-/// A client of `hub` with its mirror of `bench/r`.
-async fn subscriber(hub: &Hub) -> (Client, Mirror) {
-    let url = format!(
-        "tcp://{}",
-        hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"))
-    );
-    let client = Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+fn runtime(workers: usize) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+/// A client of `hub` with its mirror of `bench/r`, on the runtime it is
+/// called in.
+async fn subscriber(addr: std::net::SocketAddr) -> (Client, Mirror) {
+    let client = Client::connect(
+        &format!("tcp://{addr}"),
+        ClientOptions::new("bench", "bench", "bench-secret"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let mirror = client
         .subscribe("bench/r")
         .await
@@ -84,227 +101,321 @@ async fn subscriber(hub: &Hub) -> (Client, Mirror) {
     (client, mirror)
 }
 
-/// Where the code that waits for a result runs.
-#[derive(Clone, Copy, Debug)]
-enum Waiter {
-    /// A task of the runtime that also runs the hub and the clients.
-    Task,
-    /// The bench's own thread, blocking on the runtime (`block_on`).
-    Thread,
-}
-
-impl Waiter {
-    const ALL: [Waiter; 2] = [Waiter::Task, Waiter::Thread];
-
-    fn name(self) -> &'static str {
-        match self {
-            Waiter::Task => "task",
-            Waiter::Thread => "thread",
-        }
-    }
-
-    /// Runs `work` to its end where this waiter runs.
-    fn run<T: Send + 'static>(
-        self,
-        runtime: &tokio::runtime::Runtime,
-        work: impl Future<Output = T> + Send + 'static,
-    ) -> T {
-        match self {
-            Waiter::Task => runtime
-                .block_on(runtime.spawn(work))
-                .unwrap_or_else(|e| panic!("measuring task: {e}")),
-            Waiter::Thread => runtime.block_on(work),
-        }
-    }
-}
-
-/// The total time of `iters` updates: each writes the next `value` with
-/// `write` and ends when `mirror` shows it in `counter` (not waiting for
-/// anything else `write` awaits, such as the hub's answer).
-fn measure<W, F>(
-    runtime: &tokio::runtime::Runtime,
-    waiter: Waiter,
-    mirror: &Mirror,
-    value: &mut u64,
-    iters: u64,
-    write: W,
-) -> Duration
-where
-    W: Fn(u64) -> F + Send + 'static,
-    F: Future<Output = ()> + Send,
-{
-    let mirror = mirror.clone();
-    let first = *value;
-    *value += iters;
-    waiter.run(runtime, async move {
-        let mut changes = mirror.changes();
-        let mut total = Duration::ZERO;
-        for target in first + 1..=first + iters {
-            let start = Instant::now();
-            let seen = async {
-                shows(&mirror, &mut changes, target).await;
-                start.elapsed()
-            };
-            let ((), elapsed) = tokio::join!(write(target), seen);
-            total += elapsed;
-        }
-        total
-    })
-}
-
-/// Returns once `mirror` holds `value` in `counter`.
-async fn shows(mirror: &Mirror, changes: &mut Changes, value: u64) {
-    while mirror.get::<u64>("counter").unwrap_or(0) != value {
-        if changes.next().await.is_none() {
-            panic!("client closed");
-        }
-    }
-}
-
-/// A hub serving `bench/r` from a fresh directory, and a client mirroring it.
+/// The hub, the subscribing client and the writing client, each on a
+/// runtime of its own, with a task of the subscriber's runtime that
+/// reports every new value of `counter` with the time it saw it.
 struct Fixture {
-    runtime: tokio::runtime::Runtime,
     dir: std::path::PathBuf,
+    hub_rt: Runtime,
+    client_rt: Runtime,
+    writer_rt: Runtime,
     hub: Hub,
     client: Client,
-    mirror: Mirror,
+    writing: Client,
+    remote: Mirror,
+    seen: std_mpsc::Receiver<(u64, Instant)>,
+    /// The last value written.
+    value: u64,
 }
 
 impl Fixture {
     fn start() -> Fixture {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("runtime: {e}"));
         let dir = std::env::temp_dir().join(format!("memwire-bench-hub-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let (hub, client, mirror) = runtime.block_on(async {
-            let hub = Hub::start(config(&dir))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            let (client, mirror) = subscriber(&hub).await;
-            (hub, client, mirror)
+        let hub_rt = runtime(2);
+        let client_rt = runtime(1);
+        let writer_rt = runtime(1);
+        let hub = hub_rt.block_on(async { Hub::start(config(&dir)).await });
+        let hub = hub.unwrap_or_else(|e| panic!("{e}"));
+        let addr = hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"));
+        let (client, mirror) = client_rt.block_on(subscriber(addr));
+        let (writing, remote) = writer_rt.block_on(subscriber(addr));
+        let (report, seen) = std_mpsc::channel();
+        client_rt.spawn(async move {
+            let mut changes = mirror.changes();
+            let mut last = mirror.get::<u64>("counter").unwrap_or(0);
+            while changes.next().await.is_some() {
+                let now = mirror.get::<u64>("counter").unwrap_or(last);
+                if now != last {
+                    last = now;
+                    if report.send((now, Instant::now())).is_err() {
+                        break;
+                    }
+                }
+            }
         });
         Fixture {
-            runtime,
             dir,
+            hub_rt,
+            client_rt,
+            writer_rt,
             hub,
             client,
-            mirror,
+            writing,
+            remote,
+            seen,
+            value: 0,
         }
     }
 
     /// A local writer of the region.
-    fn writer(&self) -> ShmWriter {
+    fn local_writer(&self) -> ShmWriter {
         ShmWriter::open(&Root::new(&self.dir), "bench/r").unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Waits for the subscriber to report `value`; the time it saw it.
+    fn seen(&self, value: u64) -> Instant {
+        loop {
+            match self.seen.recv_timeout(Duration::from_secs(10)) {
+                Ok((v, at)) if v == value => return at,
+                Ok(_) => {}
+                Err(e) => panic!("the mirror did not show {value}: {e}"),
+            }
+        }
+    }
+
+    /// The total time of `n` local commits, each until the subscriber saw
+    /// it, the next one `pace` after.
+    fn updates(&mut self, writer: &ShmWriter, n: u64, pace: Duration) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..n {
+            rest(pace);
+            self.value += 1;
+            let start = Instant::now();
+            writer
+                .set_by_name("counter", self.value)
+                .unwrap_or_else(|e| panic!("{e}"));
+            total += self.seen(self.value).duration_since(start);
+        }
+        total
+    }
+
+    /// The total time of `n` remote writes, each from a task of the writing
+    /// client's runtime (where a user's code calls `Mirror::set`) until the
+    /// subscriber saw it, the next one `pace` after.
+    fn remote_writes(&mut self, n: u64, pace: Duration) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..n {
+            rest(pace);
+            self.value += 1;
+            let remote = self.remote.clone();
+            let value = self.value;
+            let (started, start) = std_mpsc::channel();
+            // Handing the task over wakes the writer's thread before the
+            // time starts.
+            self.writer_rt.spawn(async move {
+                let _ = started.send(Instant::now());
+                remote
+                    .set("counter", value)
+                    .await
+                    .unwrap_or_else(|e| panic!("remote write: {e}"));
+            });
+            let start = start
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("writer task: {e}"));
+            total += self.seen(self.value).duration_since(start);
+        }
+        total
+    }
+
     fn stop(self) {
-        self.runtime.block_on(async {
-            self.client.close().await;
-            self.hub.shutdown().await;
-        });
+        self.writer_rt.block_on(self.writing.close());
+        self.client_rt.block_on(self.client.close());
+        self.hub_rt.block_on(self.hub.shutdown());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn latency(c: &mut Criterion) {
-    let fixture = Fixture::start();
-    let Fixture {
-        runtime,
-        hub,
-        mirror,
-        ..
-    } = &fixture;
-    let writer = Arc::new(fixture.writer());
-
-    let mut group = c.benchmark_group("hub-latency");
-    group.measurement_time(Duration::from_secs(4));
-    let mut value = 0u64;
-    for waiter in Waiter::ALL {
-        group.bench_function(BenchmarkId::new("update", waiter.name()), |b| {
-            b.iter_custom(|iters| {
-                let writer = Arc::clone(&writer);
-                measure(runtime, waiter, mirror, &mut value, iters, move |v| {
-                    writer
-                        .set_by_name("counter", v)
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    std::future::ready(())
-                })
-            });
-        });
+/// Sleeps for `pace`, unless it is zero (back to back).
+fn rest(pace: Duration) {
+    if !pace.is_zero() {
+        std::thread::sleep(pace);
     }
+}
 
-    // A local writer holding the region makes the hub refuse remote
-    // writes (busy), so it goes first.
-    drop(writer);
-    let (writing, remote) = runtime.block_on(subscriber(hub));
-    for waiter in Waiter::ALL {
-        group.bench_function(BenchmarkId::new("remote-write", waiter.name()), |b| {
-            b.iter_custom(|iters| {
-                let remote = remote.clone();
-                measure(runtime, waiter, mirror, &mut value, iters, move |v| {
-                    let remote = remote.clone();
-                    async move {
-                        remote
-                            .set("counter", v)
-                            .await
-                            .unwrap_or_else(|e| panic!("remote write: {e}"));
-                    }
-                })
-            });
-        });
-    }
+/// A round trip of 32 bytes to an echo thread, blocking `std::net`
+/// sockets on both ends.
+struct RawPingPong {
+    stream: std::net::TcpStream,
+    echo: std::thread::JoinHandle<()>,
+}
 
-    let (ping, echo) = runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+impl RawPingPong {
+    fn start() -> RawPingPong {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let echo = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+        let echo = std::thread::spawn(move || {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
             let _ = s.set_nodelay(true);
             let mut buf = [0u8; 32];
-            while s.read_exact(&mut buf).await.is_ok() {
-                if s.write_all(&buf).await.is_err() {
+            while s.read_exact(&mut buf).is_ok() {
+                if s.write_all(&buf).is_err() {
                     break;
                 }
             }
         });
-        let ping = TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let _ = ping.set_nodelay(true);
-        (ping, echo)
-    });
-    // Shared with each run's task, which holds it alone while it runs.
-    let ping = Arc::new(tokio::sync::Mutex::new(ping));
-    for waiter in Waiter::ALL {
-        group.bench_function(BenchmarkId::new("tcp-pingpong", waiter.name()), |b| {
-            b.iter_custom(|iters| {
-                let ping = Arc::clone(&ping);
-                waiter.run(runtime, async move {
-                    let mut ping = ping.lock().await;
-                    let mut buf = [7u8; 32];
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        ping.write_all(&buf).await.unwrap_or_else(|e| panic!("{e}"));
-                        ping.read_exact(&mut buf)
-                            .await
-                            .unwrap_or_else(|e| panic!("{e}"));
-                    }
-                    start.elapsed()
-                })
-            });
-        });
+        let stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+        stream.set_nodelay(true).unwrap_or_else(|e| panic!("{e}"));
+        RawPingPong { stream, echo }
     }
-    group.finish();
-    drop(ping);
-    runtime.block_on(async {
-        echo.abort();
-        writing.close().await;
+
+    /// The time of `n` round trips, each `pace` after the one before.
+    fn run(&mut self, n: u64, pace: Duration) -> Duration {
+        let mut buf = [7u8; 32];
+        let mut total = Duration::ZERO;
+        for _ in 0..n {
+            rest(pace);
+            let start = Instant::now();
+            self.stream
+                .write_all(&buf)
+                .unwrap_or_else(|e| panic!("{e}"));
+            self.stream
+                .read_exact(&mut buf)
+                .unwrap_or_else(|e| panic!("{e}"));
+            total += start.elapsed();
+        }
+        total
+    }
+
+    fn stop(self) {
+        drop(self.stream);
+        let _ = self.echo.join();
+    }
+}
+
+/// The same round trip between a task of `client_rt` and an echo task of
+/// `hub_rt`: the time of `n` of them, each `pace` after the one before.
+fn tokio_pingpong(
+    hub_rt: &Runtime,
+    client_rt: &Runtime,
+    pace: Duration,
+) -> impl FnMut(u64) -> Duration + use<> {
+    let listener = hub_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    hub_rt.spawn(async move {
+        let Ok((mut s, _)) = listener.accept().await else {
+            return;
+        };
+        let _ = s.set_nodelay(true);
+        let mut buf = [0u8; 32];
+        while s.read_exact(&mut buf).await.is_ok() {
+            if s.write_all(&buf).await.is_err() {
+                break;
+            }
+        }
     });
+    let stream = client_rt
+        .block_on(tokio::net::TcpStream::connect(addr))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_nodelay(true);
+    let stream = Arc::new(tokio::sync::Mutex::new(stream));
+    let handle = client_rt.handle().clone();
+    move |n| {
+        let stream = Arc::clone(&stream);
+        let task = handle.spawn(async move {
+            let mut stream = stream.lock().await;
+            let mut buf = [7u8; 32];
+            let mut total = Duration::ZERO;
+            for _ in 0..n {
+                if !pace.is_zero() {
+                    tokio::time::sleep(pace).await;
+                }
+                let start = Instant::now();
+                stream
+                    .write_all(&buf)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                stream
+                    .read_exact(&mut buf)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                total += start.elapsed();
+            }
+            total
+        });
+        handle
+            .block_on(task)
+            .unwrap_or_else(|e| panic!("ping-pong task: {e}"))
+    }
+}
+
+fn latency(c: &mut Criterion) {
+    let mut fixture = Fixture::start();
+    let mut group = c.benchmark_group("hub-latency");
+    group.measurement_time(Duration::from_secs(4));
+    let back_to_back = Duration::ZERO;
+
+    let writer = fixture.local_writer();
+    group.bench_function("update", |b| {
+        b.iter_custom(|n| fixture.updates(&writer, n, back_to_back));
+    });
+    // A local writer holding the region makes the hub refuse remote
+    // writes (busy), so it goes first.
+    drop(writer);
+    group.bench_function("remote-write", |b| {
+        b.iter_custom(|n| fixture.remote_writes(n, back_to_back));
+    });
+
+    let mut raw = RawPingPong::start();
+    group.bench_function("tcp-pingpong", |b| {
+        b.iter_custom(|n| raw.run(n, back_to_back));
+    });
+    raw.stop();
+    let mut pingpong = tokio_pingpong(&fixture.hub_rt, &fixture.client_rt, back_to_back);
+    group.bench_function("tokio-pingpong", |b| b.iter_custom(&mut pingpong));
+    drop(pingpong);
+    group.finish();
+    fixture.stop();
+}
+
+/// The update and the remote write in alternating batches with each
+/// ping-pong: back to back, then each round trip a millisecond after the
+/// last, as a writer at 1 kHz makes them (every thread on the way has gone
+/// idle by then, and waking an idle one costs more).
+fn paired_report(rounds: usize) {
+    let mut fixture = Fixture::start();
+    let mut raw = RawPingPong::start();
+    for (pace, batch, label) in [
+        (Duration::ZERO, 200, "back to back"),
+        (Duration::from_millis(1), 50, "1 ms apart"),
+    ] {
+        let mut tokio = tokio_pingpong(&fixture.hub_rt, &fixture.client_rt, pace);
+        let writer = fixture.local_writer();
+        let update = paired(
+            rounds,
+            batch,
+            |n| fixture.updates(&writer, n, pace),
+            |n| raw.run(n, pace),
+        );
+        println!("{label:>12}: update / std::net ping-pong        {update}");
+        let update = paired(
+            rounds,
+            batch,
+            |n| fixture.updates(&writer, n, pace),
+            &mut tokio,
+        );
+        println!("{label:>12}: update / tokio ping-pong           {update}");
+        drop(writer);
+        let remote = paired(
+            rounds,
+            batch,
+            |n| fixture.remote_writes(n, pace),
+            |n| raw.run(n, pace),
+        );
+        println!("{label:>12}: remote write / std::net ping-pong  {remote}");
+        let remote = paired(
+            rounds,
+            batch,
+            |n| fixture.remote_writes(n, pace),
+            &mut tokio,
+        );
+        println!("{label:>12}: remote write / tokio ping-pong     {remote}");
+    }
+    raw.stop();
     fixture.stop();
 }
 
@@ -320,6 +431,11 @@ mod steps;
 fn main() {
     if std::env::var_os("MEMWIRE_BENCH_STEPS").is_some() {
         steps::report(Fixture::start());
+        return;
+    }
+    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_PAIRED") {
+        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(100);
+        paired_report(rounds);
         return;
     }
     group::benches();

@@ -390,7 +390,8 @@ fn bench_reports_latency_and_fan_out() {
     for expected in [
         "update: local commit -> remote mirror",
         "baseline: TCP ping-pong",
-        "ratio p50",
+        "update / std::net ping-pong: p50",
+        "update / tokio ping-pong:    p50",
         "fan-out: 3 subscribers",
         "updates delivered",
         "all mirrors at the final generation",

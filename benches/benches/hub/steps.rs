@@ -5,9 +5,9 @@
 //! The hub and the client mark the steps of an update with `tracing`
 //! events of target `memwire::latency` at trace level (free when nothing
 //! listens). Here a layer stamps each with the time it arrives; a local
-//! writer commits, and once the mirror shows the value the stamps of that
-//! update give the time from each step to the next. Reported as medians
-//! over many updates, for each place the waiting code runs.
+//! writer commits, and once the subscriber's task sees the value the stamps
+//! of that update give the time from each step to the next. Reported as
+//! medians over many updates.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,13 +15,12 @@ use std::time::{Duration, Instant};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-use super::{Fixture, Waiter, shows};
+use super::Fixture;
 
 /// The marked steps of a local commit's way to a remote mirror, in order.
-const STEPS: [&str; 7] = [
+const STEPS: [&str; 6] = [
     "scanner woke",
     "scanned",
-    "connection woke",
     "frames queued",
     "frames written",
     "client read",
@@ -88,72 +87,56 @@ fn median(values: &mut [Duration]) -> Duration {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// Measures and prints the step table for each waiter.
-pub(super) fn report(fixture: Fixture) {
+/// Measures and prints the step table.
+pub(super) fn report(mut fixture: Fixture) {
     let stamps: Stamps = Arc::default();
     let layered = tracing_subscriber::registry().with(Stamp(Arc::clone(&stamps)));
     tracing::subscriber::set_global_default(layered).unwrap_or_else(|e| panic!("step stamps: {e}"));
-    let writer = Arc::new(fixture.writer());
-    let mut value = 0u64;
-    for waiter in Waiter::ALL {
-        let mirror = fixture.mirror.clone();
-        let writer = Arc::clone(&writer);
-        let stamps = Arc::clone(&stamps);
-        let first = value;
-        value += UPDATES;
-        let (gaps, totals, missed) = waiter.run(&fixture.runtime, async move {
-            let mut changes = mirror.changes();
-            let mut gaps: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len() + 1];
-            let mut totals = Vec::new();
-            let mut missed = 0u64;
-            for target in first + 1..=first + UPDATES {
-                stamps
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clear();
-                let start = Instant::now();
-                writer
-                    .set_by_name("counter", target)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                shows(&mirror, &mut changes, target).await;
-                let end = Instant::now();
-                totals.push(end.duration_since(start));
-                let taken = stamps.lock().unwrap_or_else(PoisonError::into_inner);
-                match split(start, end, &taken) {
-                    Some(split) => {
-                        for (column, gap) in gaps.iter_mut().zip(split) {
-                            column.push(gap);
-                        }
-                    }
-                    None => missed += 1,
+    let writer = fixture.local_writer();
+    let mut gaps: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len() + 1];
+    let mut totals = Vec::new();
+    let mut missed = 0u64;
+    for _ in 0..UPDATES {
+        stamps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        fixture.value += 1;
+        let start = Instant::now();
+        writer
+            .set_by_name("counter", fixture.value)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let end = fixture.seen(fixture.value);
+        totals.push(end.duration_since(start));
+        let taken = stamps.lock().unwrap_or_else(PoisonError::into_inner);
+        match split(start, end, &taken) {
+            Some(split) => {
+                for (column, gap) in gaps.iter_mut().zip(split) {
+                    column.push(gap);
                 }
             }
-            (gaps, totals, missed)
-        });
-        // Run as a check in CI: a step whose mark went missing shows here.
-        assert!(
-            missed * 2 <= UPDATES,
-            "{missed} of {UPDATES} updates lacked a marked step"
-        );
-        let mut totals = totals;
-        println!(
-            "waiter: {} ({UPDATES} updates, {missed} without every step)",
-            waiter.name()
-        );
-        let names = STEPS.iter().chain(["mirror seen by the waiter"].iter());
-        let mut from = "commit";
-        for (name, mut column) in names.zip(gaps) {
-            let gap = median(&mut column);
-            println!("  {from:>16} -> {name:<26} {:>7.1} µs", micros(gap));
-            from = name;
+            None => missed += 1,
         }
-        println!(
-            "  {:>16}    {:<26} {:>7.1} µs",
-            "",
-            "total",
-            micros(median(&mut totals))
-        );
     }
+    // Run as a check in CI: a step whose mark went missing shows here.
+    assert!(
+        missed * 2 <= UPDATES,
+        "{missed} of {UPDATES} updates lacked a marked step"
+    );
+    println!("{UPDATES} updates, {missed} without every step");
+    let names = STEPS.iter().chain(["seen by the subscriber's task"].iter());
+    let mut from = "commit";
+    for (name, mut column) in names.zip(gaps) {
+        let gap = median(&mut column);
+        println!("  {from:>16} -> {name:<30} {:>7.1} µs", micros(gap));
+        from = name;
+    }
+    println!(
+        "  {:>16}    {:<30} {:>7.1} µs",
+        "",
+        "total",
+        micros(median(&mut totals))
+    );
     drop(writer);
     fixture.stop();
 }

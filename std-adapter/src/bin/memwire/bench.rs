@@ -2,7 +2,10 @@
 //! same run, in one process over loopback TCP.
 //!
 //! - Latency: a local commit of an 8-byte variable until a remote mirror
-//!   shows it, p50 and p99, beside a TCP ping-pong of 32 bytes.
+//!   shows it, p50 and p99, beside TCP ping-pongs of 32 bytes (blocking
+//!   `std::net` threads, and tokio tasks on the hub's and the client's
+//!   runtimes). The client runs on a runtime of its own and the writer on
+//!   a thread of its own, as they would in other processes.
 //! - Fan-out: one writer changing 1 KiB at a fixed rate, N subscribers:
 //!   updates delivered per second (against writes × N), process CPU time,
 //!   and the lag of the slowest mirror, sampled each second.
@@ -114,12 +117,47 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
+/// A runtime of its own for a client, as if it ran in another process.
+fn client_runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?)
+}
+
+/// The update latency: the hub on this runtime, the subscribing client on
+/// a runtime of its own, and the local writer on a thread of its own, so
+/// that every hand-off wakes a thread as it does between processes. Each
+/// sample ends when a task of the client's runtime, awaiting the mirror's
+/// changes as a user's code does, sees the value.
 async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
     let hub = Hub::start(config(dir, 0, args.encoding != Encoding::Each)?).await?;
-    let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
-    let client =
-        Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret")).await?;
-    let mirror = client.subscribe("bench/r").await?;
+    let addr = hub.tcp_addr().context("no TCP address")?;
+    let client_rt = client_runtime()?;
+    let (client, mirror) = client_rt
+        .spawn(async move {
+            let url = format!("tcp://{addr}");
+            let client =
+                Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret")).await?;
+            let mirror = client.subscribe("bench/r").await?;
+            Ok::<_, anyhow::Error>((client, mirror))
+        })
+        .await??;
+    let (report, seen) = std::sync::mpsc::channel::<(u64, Instant)>();
+    let watched = mirror.clone();
+    client_rt.spawn(async move {
+        let mut changes = watched.changes();
+        let mut last = watched.get::<u64>("counter").unwrap_or(0);
+        while changes.next().await.is_some() {
+            let now = watched.get::<u64>("counter").unwrap_or(last);
+            if now != last {
+                last = now;
+                if report.send((now, Instant::now())).is_err() {
+                    break;
+                }
+            }
+        }
+    });
     let writer = TurnWriter::open(&Root::new(dir), "bench/r", None)?;
     let counter = mirror
         .schema()
@@ -128,19 +166,93 @@ async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
         .1
         .range()
         .start;
-    let mut changes = mirror.changes();
-    let mut update = Vec::with_capacity(args.samples);
-    for value in 1..=args.samples as u64 {
-        let start = Instant::now();
-        writer.write_ranges(&[(counter, &value.to_le_bytes())])?;
-        while mirror.get::<u64>("counter")? != value {
-            changes.next().await.context("client closed")?;
+    let samples = args.samples;
+    let update = tokio::task::spawn_blocking(move || {
+        let mut update = Vec::with_capacity(samples);
+        for value in 1..=samples as u64 {
+            let start = Instant::now();
+            writer.write_ranges(&[(counter, &value.to_le_bytes())])?;
+            loop {
+                let (v, at) = seen
+                    .recv_timeout(Duration::from_secs(10))
+                    .context("the mirror did not show the value")?;
+                if v == value {
+                    update.push(at.duration_since(start));
+                    break;
+                }
+            }
         }
-        update.push(start.elapsed());
-    }
-    client.close().await;
+        Ok::<_, anyhow::Error>(update)
+    })
+    .await??;
+    let tokio = tokio_pingpong(&client_rt, samples).await?;
+    client_rt.spawn(client.close()).await?;
     hub.shutdown().await;
+    client_rt.shutdown_background();
+    let raw = tokio::task::spawn_blocking(move || raw_pingpong(samples)).await??;
 
+    let rows = [
+        ("update: local commit -> remote mirror", update),
+        ("baseline: TCP ping-pong, 32 B, std::net", raw),
+        ("TCP ping-pong, 32 B, tokio", tokio),
+    ]
+    .map(|(name, mut times)| {
+        times.sort();
+        (name, percentile(&times, 0.5), percentile(&times, 0.99))
+    });
+    println!("\nlatency ({samples} samples)");
+    for (name, p50, p99) in &rows {
+        println!("  {name:<44} p50 {p50:>9.1?}  p99 {p99:>9.1?}");
+    }
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+    let [(_, u50, u99), (_, r50, r99), (_, t50, t99)] = rows;
+    println!(
+        "  update / std::net ping-pong: p50 {:.2}x  p99 {:.2}x",
+        ratio(u50, r50),
+        ratio(u99, r99)
+    );
+    println!(
+        "  update / tokio ping-pong:    p50 {:.2}x  p99 {:.2}x",
+        ratio(u50, t50),
+        ratio(u99, t99)
+    );
+    Ok(())
+}
+
+/// Round trips of 32 bytes to an echo thread over loopback TCP, blocking
+/// `std::net` sockets with `TCP_NODELAY` on both ends (netperf's `TCP_RR`).
+fn raw_pingpong(samples: usize) -> Result<Vec<Duration>> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let echo = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.set_nodelay(true);
+            let mut buf = [0u8; 32];
+            while s.read_exact(&mut buf).is_ok() && s.write_all(&buf).is_ok() {}
+        }
+    });
+    let mut ping = std::net::TcpStream::connect(addr)?;
+    ping.set_nodelay(true)?;
+    let mut times = Vec::with_capacity(samples);
+    let mut buf = [7u8; 32];
+    for _ in 0..samples {
+        let start = Instant::now();
+        ping.write_all(&buf)?;
+        ping.read_exact(&mut buf)?;
+        times.push(start.elapsed());
+    }
+    drop(ping);
+    let _ = echo.join();
+    Ok(times)
+}
+
+/// The same round trips between a task of `client_rt` and an echo task of
+/// this runtime (the hub's).
+async fn tokio_pingpong(
+    client_rt: &tokio::runtime::Runtime,
+    samples: usize,
+) -> Result<Vec<Duration>> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let echo = tokio::spawn(async move {
@@ -154,38 +266,23 @@ async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
             }
         }
     });
-    let mut ping = TcpStream::connect(addr).await?;
-    ping.set_nodelay(true)?;
-    let mut pingpong = Vec::with_capacity(args.samples);
-    let mut buf = [7u8; 32];
-    for _ in 0..args.samples {
-        let start = Instant::now();
-        ping.write_all(&buf).await?;
-        ping.read_exact(&mut buf).await?;
-        pingpong.push(start.elapsed());
-    }
-    drop(ping);
+    let times = client_rt
+        .spawn(async move {
+            let mut ping = TcpStream::connect(addr).await?;
+            ping.set_nodelay(true)?;
+            let mut times = Vec::with_capacity(samples);
+            let mut buf = [7u8; 32];
+            for _ in 0..samples {
+                let start = Instant::now();
+                ping.write_all(&buf).await?;
+                ping.read_exact(&mut buf).await?;
+                times.push(start.elapsed());
+            }
+            Ok::<_, anyhow::Error>(times)
+        })
+        .await??;
     echo.abort();
-
-    update.sort();
-    pingpong.sort();
-    let (u50, u99) = (percentile(&update, 0.5), percentile(&update, 0.99));
-    let (p50, p99) = (percentile(&pingpong, 0.5), percentile(&pingpong, 0.99));
-    println!("\nlatency ({} samples)", args.samples);
-    println!(
-        "  {:<44} p50 {:>9.1?}  p99 {:>9.1?}",
-        "update: local commit -> remote mirror", u50, u99
-    );
-    println!(
-        "  {:<44} p50 {:>9.1?}  p99 {:>9.1?}",
-        "baseline: TCP ping-pong, 32 bytes", p50, p99
-    );
-    println!(
-        "  ratio p50 {:.2}x  p99 {:.2}x",
-        u50.as_secs_f64() / p50.as_secs_f64().max(1e-9),
-        u99.as_secs_f64() / p99.as_secs_f64().max(1e-9)
-    );
-    Ok(())
+    Ok(times)
 }
 
 /// The process's CPU time (user + system) from `/proc/self/stat`.
