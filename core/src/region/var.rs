@@ -72,20 +72,31 @@ impl VarRef<'_> {
 
     /// A consistent copy into `out` (exactly the variable's length),
     /// retrying up to [`SPIN_LIMIT`] times while it is written.
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), AccessError> {
+        // The first attempt inline at the caller, the retries out of line:
+        // a read in a loop is then the seqlock and nothing else.
         self.fits(out)?;
-        for _ in 0..SPIN_LIMIT {
+        if self.copy_once(out)? {
+            return Ok(());
+        }
+        self.retry(out)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn retry(&self, out: &mut [u8]) -> Result<(), AccessError> {
+        for _ in 1..SPIN_LIMIT {
+            sync::spin();
             if self.copy_once(out)? {
                 return Ok(());
             }
-            sync::spin();
         }
         Err(AccessError::Busy)
     }
 
     /// One seqlock copy into `out`, whose length is checked.
-    #[inline]
+    #[inline(always)]
     fn copy_once(&self, out: &mut [u8]) -> Result<bool, AccessError> {
         if self.words.is_empty() {
             return copy_once(self.seq, self.data, self.offset, out);
@@ -101,7 +112,7 @@ impl VarRef<'_> {
         Ok(sync::read_still(self.seq, start))
     }
 
-    #[inline]
+    #[inline(always)]
     fn fits(&self, out: &[u8]) -> Result<(), AccessError> {
         if out.len() == self.len {
             return Ok(());

@@ -531,7 +531,7 @@ impl<T> ShmVar<'_, T> {
 
     /// A consistent copy into `out` (exactly the variable's length), with
     /// the same bound on a stalled writer as [`ShmRegion::read`].
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), ShmError> {
         match self.var.read(out) {
             Ok(()) => Ok(()),
