@@ -286,8 +286,7 @@ fn paired_report(rounds: usize) {
 }
 
 fn main() {
-    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_PAIRED") {
-        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(100);
+    if let Some(rounds) = memwire_benches::paired::rounds(100) {
         paired_report(rounds);
         return;
     }

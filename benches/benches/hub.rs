@@ -433,8 +433,7 @@ fn main() {
         steps::report(Fixture::start());
         return;
     }
-    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_PAIRED") {
-        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(100);
+    if let Some(rounds) = memwire_benches::paired::rounds(100) {
         paired_report(rounds);
         return;
     }

@@ -417,6 +417,14 @@ fn paired_report(rounds: usize) {
         other: [3; 8],
     });
     let (mut out8, mut lock8) = ([0u8; 8], [0u8; 8]);
+    let mut lock_reads = |n| {
+        let start = Instant::now();
+        for _ in 0..n {
+            lock8.copy_from_slice(&black_box(&lock).read().expect("lock").small);
+            black_box(&lock8);
+        }
+        start.elapsed()
+    };
     let read = paired(
         rounds,
         20_000,
@@ -428,14 +436,7 @@ fn paired_report(rounds: usize) {
             }
             start.elapsed()
         },
-        |n| {
-            let start = Instant::now();
-            for _ in 0..n {
-                lock8.copy_from_slice(&black_box(&lock).read().expect("lock").small);
-                black_box(&lock8);
-            }
-            start.elapsed()
-        },
+        &mut lock_reads,
     );
     println!("8B read, uncontended: ShmRegion::read vs RwLock   {read}");
     let small_var = reader.var(small).expect("small");
@@ -450,14 +451,7 @@ fn paired_report(rounds: usize) {
             }
             start.elapsed()
         },
-        |n| {
-            let start = Instant::now();
-            for _ in 0..n {
-                lock8.copy_from_slice(&black_box(&lock).read().expect("lock").small);
-                black_box(&lock8);
-            }
-            start.elapsed()
-        },
+        &mut lock_reads,
     );
     println!("8B read, uncontended: ShmVar::read vs RwLock      {located}");
     drop(writer);
@@ -479,8 +473,7 @@ mod group {
 }
 
 fn main() {
-    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_PAIRED") {
-        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(200);
+    if let Some(rounds) = memwire_benches::paired::rounds(200) {
         paired_report(rounds);
         return;
     }

@@ -23,6 +23,19 @@ pub struct Paired {
     pub ratio: [f64; 3],
 }
 
+/// The rounds asked for with `MEMWIRE_BENCH_PAIRED=<rounds>` (`default`
+/// when it is set to something else), or `None` when the paired report
+/// was not asked for.
+pub fn rounds(default: usize) -> Option<usize> {
+    let value = std::env::var_os("MEMWIRE_BENCH_PAIRED")?;
+    Some(
+        value
+            .to_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
 /// Rounds run first and not counted: caches, page tables and the peers'
 /// processes settle.
 const WARM_UP: usize = 5;

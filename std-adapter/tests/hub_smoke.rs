@@ -30,14 +30,20 @@ variables = [
     Config::parse(&text, "test.toml", root).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscribe_write_and_local_change() {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(config(dir.path())).await.unwrap();
+/// A hub serving `dir` and a read-write client of it.
+async fn hub_and_client(dir: &std::path::Path) -> (Hub, Client) {
+    let hub = Hub::start(config(dir)).await.unwrap();
     let url = format!("tcp://{}", hub.tcp_addr().unwrap());
     let client = Client::connect(&url, ClientOptions::new("rw", "demo", "s3cret"))
         .await
         .unwrap();
+    (hub, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_write_and_local_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, client) = hub_and_client(dir.path()).await;
     assert_eq!(
         client.regions(),
         vec![("sensors".to_owned(), client.regions()[0].1)]
@@ -82,11 +88,7 @@ async fn subscribe_write_and_local_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_writes_at_once_all_land() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(config(dir.path())).await.unwrap();
-    let url = format!("tcp://{}", hub.tcp_addr().unwrap());
-    let client = Client::connect(&url, ClientOptions::new("rw", "demo", "s3cret"))
-        .await
-        .unwrap();
+    let (hub, client) = hub_and_client(dir.path()).await;
     let mirror = client.subscribe("demo/sensors").await.unwrap();
     // More than the session keeps unanswered at once: the rest wait for
     // room instead of failing.
