@@ -13,7 +13,8 @@
 //!   `unsafe`).
 //! - [`ShmRegion`], [`ShmWriter`] (`region.rs`): read handles with a bounded
 //!   wait on a stalled writer; the writer's `flock`, its pid in the header and
-//!   the recovery of a dead writer's half-done write.
+//!   the recovery of a dead writer's half-done write. [`ShmVar`]: a variable
+//!   located once, whose reads are the seqlock alone.
 //! - `notify.rs`: sleeping on the header's commit word (a futex on Linux),
 //!   woken by every commit.
 //! - [`Watcher`], [`ChangeStream`] (`watch.rs`): change events naming the
