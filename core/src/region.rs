@@ -641,10 +641,18 @@ fn copy_once(
     offset: usize,
     out: &mut [u8],
 ) -> Result<bool, AccessError> {
+    guarded(seq, || sync::load_bytes(data, offset, out))
+}
+
+/// The reader's side of the seqlock around `copy`: false if a write
+/// overlapped it, [`AccessError::OutOfBounds`] if `copy` found its bytes
+/// out of range.
+#[inline(always)]
+fn guarded(seq: &AtomicU32, copy: impl FnOnce() -> Option<()>) -> Result<bool, AccessError> {
     let Some(start) = sync::read_begin(seq) else {
         return Ok(false);
     };
-    sync::load_bytes(data, offset, out).ok_or(AccessError::OutOfBounds)?;
+    copy().ok_or(AccessError::OutOfBounds)?;
     sync::read_fence();
     Ok(sync::read_still(seq, start))
 }

@@ -1,6 +1,6 @@
 //! A variable located once, for reads in a loop.
 
-use super::{AccessError, Region, SPIN_LIMIT, copy_once};
+use super::{AccessError, Region, SPIN_LIMIT, copy_once, guarded};
 use crate::schema::VarId;
 use crate::sync::{self, AtomicU32};
 
@@ -102,14 +102,12 @@ impl VarRef<'_> {
             return copy_once(self.seq, self.data, self.offset, out);
         }
         // Whole words: no bounds or partial words left to check.
-        let Some(start) = sync::read_begin(self.seq) else {
-            return Ok(false);
-        };
-        for (chunk, word) in out.chunks_exact_mut(sync::WORD).zip(self.words) {
-            chunk.copy_from_slice(&word.load(sync::Ordering::Relaxed).to_le_bytes());
-        }
-        sync::read_fence();
-        Ok(sync::read_still(self.seq, start))
+        guarded(self.seq, || {
+            for (chunk, word) in out.chunks_exact_mut(sync::WORD).zip(self.words) {
+                chunk.copy_from_slice(&word.load(sync::Ordering::Relaxed).to_le_bytes());
+            }
+            Some(())
+        })
     }
 
     #[inline(always)]
