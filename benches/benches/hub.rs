@@ -15,6 +15,11 @@
 //!   time ends when a task of the subscribing client's runtime, awaiting
 //!   the mirror's changes as a user's code does, sees the new value. The
 //!   subscriber rate limit is off (`max_rate_hz = 0`).
+//! - `hub-latency/hub-write`: the bench's thread writes the same variable
+//!   through the hub in its own process (`HubWriter::set_by_name`), which
+//!   commits, scans and sends the update from that thread; the time ends
+//!   as above. This is a write applied at the hub, with no thread woken
+//!   before the subscriber's.
 //! - `hub-latency/remote-write`: a task of the writing client's runtime
 //!   sets the same variable (`Mirror::set`); the hub applies it, scans and
 //!   publishes in the writer's connection task; the time ends as above.
@@ -40,7 +45,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group};
 use memwire_benches::paired::paired;
 use memwire_std::client::{Client, ClientOptions, Mirror};
-use memwire_std::hub::{Config, Hub};
+use memwire_std::hub::{Config, Hub, HubWriter};
 use memwire_std::shm::{Root, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
@@ -163,6 +168,13 @@ impl Fixture {
         ShmWriter::open(&Root::new(&self.dir), "bench/r").unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A writer of the region in the hub's process.
+    fn hub_writer(&self) -> HubWriter {
+        self.hub
+            .writer("bench", "r")
+            .unwrap_or_else(|e| panic!("hub writer: {e}"))
+    }
+
     /// Waits for the subscriber to report `value`; the time it saw it.
     fn seen(&self, value: u64) -> Instant {
         loop {
@@ -177,14 +189,29 @@ impl Fixture {
     /// The total time of `n` local commits, each until the subscriber saw
     /// it, the next one `pace` after.
     fn updates(&mut self, writer: &ShmWriter, n: u64, pace: Duration) -> Duration {
+        self.writes(n, pace, |value| writer.set_by_name("counter", value))
+    }
+
+    /// The total time of `n` writes through the hub, each until the
+    /// subscriber saw it, the next one `pace` after.
+    fn hub_writes(&mut self, writer: &HubWriter, n: u64, pace: Duration) -> Duration {
+        self.writes(n, pace, |value| writer.set_by_name("counter", value))
+    }
+
+    /// The total time of `n` calls of `write` with the next value, each
+    /// until the subscriber saw it, the next one `pace` after.
+    fn writes<E: std::fmt::Display>(
+        &mut self,
+        n: u64,
+        pace: Duration,
+        write: impl Fn(u64) -> Result<u64, E>,
+    ) -> Duration {
         let mut total = Duration::ZERO;
         for _ in 0..n {
             rest(pace);
             self.value += 1;
             let start = Instant::now();
-            writer
-                .set_by_name("counter", self.value)
-                .unwrap_or_else(|e| panic!("{e}"));
+            write(self.value).unwrap_or_else(|e| panic!("{e}"));
             total += self.seen(self.value).duration_since(start);
         }
         total
@@ -356,6 +383,11 @@ fn latency(c: &mut Criterion) {
     // A local writer holding the region makes the hub refuse remote
     // writes (busy), so it goes first.
     drop(writer);
+    let writer = fixture.hub_writer();
+    group.bench_function("hub-write", |b| {
+        b.iter_custom(|n| fixture.hub_writes(&writer, n, back_to_back));
+    });
+    drop(writer);
     group.bench_function("remote-write", |b| {
         b.iter_custom(|n| fixture.remote_writes(n, back_to_back));
     });
@@ -372,10 +404,10 @@ fn latency(c: &mut Criterion) {
     fixture.stop();
 }
 
-/// The update and the remote write in alternating batches with each
-/// ping-pong: back to back, then each round trip a millisecond after the
-/// last, as a writer at 1 kHz makes them (every thread on the way has gone
-/// idle by then, and waking an idle one costs more).
+/// The update, the hub write and the remote write in alternating batches
+/// with each ping-pong: back to back, then each round trip a millisecond
+/// after the last, as a writer at 1 kHz makes them (every thread on the way
+/// has gone idle by then, and waking an idle one costs more).
 fn paired_report(rounds: usize) {
     let mut fixture = Fixture::start();
     let mut raw = RawPingPong::start();
@@ -384,36 +416,27 @@ fn paired_report(rounds: usize) {
         (Duration::from_millis(1), 50, "1 ms apart"),
     ] {
         let mut tokio = tokio_pingpong(&fixture.hub_rt, &fixture.client_rt, pace);
+        let mut against_both = |name: &str, case: &mut dyn FnMut(u64) -> Duration| {
+            let ratio = paired(rounds, batch, &mut *case, |n| raw.run(n, pace));
+            println!(
+                "{label:>12}: {:<34}{ratio}",
+                format!("{name} / std::net ping-pong")
+            );
+            let ratio = paired(rounds, batch, &mut *case, &mut tokio);
+            println!(
+                "{label:>12}: {:<34}{ratio}",
+                format!("{name} / tokio ping-pong")
+            );
+        };
         let writer = fixture.local_writer();
-        let update = paired(
-            rounds,
-            batch,
-            |n| fixture.updates(&writer, n, pace),
-            |n| raw.run(n, pace),
-        );
-        println!("{label:>12}: update / std::net ping-pong        {update}");
-        let update = paired(
-            rounds,
-            batch,
-            |n| fixture.updates(&writer, n, pace),
-            &mut tokio,
-        );
-        println!("{label:>12}: update / tokio ping-pong           {update}");
+        against_both("update", &mut |n| fixture.updates(&writer, n, pace));
         drop(writer);
-        let remote = paired(
-            rounds,
-            batch,
-            |n| fixture.remote_writes(n, pace),
-            |n| raw.run(n, pace),
-        );
-        println!("{label:>12}: remote write / std::net ping-pong  {remote}");
-        let remote = paired(
-            rounds,
-            batch,
-            |n| fixture.remote_writes(n, pace),
-            &mut tokio,
-        );
-        println!("{label:>12}: remote write / tokio ping-pong     {remote}");
+        let writer = fixture.hub_writer();
+        against_both("hub write", &mut |n| fixture.hub_writes(&writer, n, pace));
+        // Remote writes as usual: without the hub's writer, each takes the
+        // region's writer lock for itself.
+        drop(writer);
+        against_both("remote write", &mut |n| fixture.remote_writes(n, pace));
     }
     raw.stop();
     fixture.stop();

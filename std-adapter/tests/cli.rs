@@ -390,8 +390,11 @@ fn bench_reports_latency_and_fan_out() {
     for expected in [
         "update: local commit -> remote mirror",
         "baseline: TCP ping-pong",
-        "update / std::net ping-pong: p50",
-        "update / tokio ping-pong:    p50",
+        "update: hub write -> remote mirror",
+        "local commit / std::net ping-pong p50",
+        "local commit / tokio ping-pong    p50",
+        "hub write / std::net ping-pong    p50",
+        "hub write / tokio ping-pong       p50",
         "fan-out: 3 subscribers",
         "updates delivered",
         "all mirrors at the final generation",

@@ -5,9 +5,10 @@
 //! The hub and the client mark the steps of an update with `tracing`
 //! events of target `memwire::latency` at trace level (free when nothing
 //! listens). Here a layer stamps each with the time it arrives; a local
-//! writer commits, and once the subscriber's task sees the value the stamps
-//! of that update give the time from each step to the next. Reported as
-//! medians over many updates.
+//! writer commits (or the hub writes), and once the subscriber's task sees
+//! the value the stamps of that update give the time from each step to the
+//! next. Reported as medians over many updates, back to back and a
+//! millisecond apart.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -65,13 +66,18 @@ impl Visit for StepField {
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
 }
 
-/// The time from the commit to each step, then to the mirror showing the
-/// value: each step's first stamp after the one before it, or `None` when
-/// a step is missing.
-fn split(start: Instant, end: Instant, stamps: &[(usize, Instant)]) -> Option<Vec<Duration>> {
+/// The time from the write to each of the steps `indices` (into
+/// [`STEPS`]), then to the mirror showing the value: each step's first
+/// stamp after the one before it, or `None` when a step is missing.
+fn split(
+    start: Instant,
+    end: Instant,
+    indices: &[usize],
+    stamps: &[(usize, Instant)],
+) -> Option<Vec<Duration>> {
     let mut at = start;
-    let mut gaps = Vec::with_capacity(STEPS.len() + 1);
-    for index in 0..STEPS.len() {
+    let mut gaps = Vec::with_capacity(indices.len() + 1);
+    for &index in indices {
         let (_, next) = stamps
             .iter()
             .find(|(i, t)| *i == index && *t >= at && *t <= end)?;
@@ -87,29 +93,72 @@ fn median(values: &mut [Duration]) -> Duration {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-/// Measures and prints the step table.
+/// Measures and prints the step tables: a local commit and a write through
+/// the hub, back to back and a millisecond apart.
 pub(super) fn report(mut fixture: Fixture) {
     let stamps: Stamps = Arc::default();
     let layered = tracing_subscriber::registry().with(Stamp(Arc::clone(&stamps)));
     tracing::subscriber::set_global_default(layered).unwrap_or_else(|e| panic!("step stamps: {e}"));
-    let writer = fixture.local_writer();
-    let mut gaps: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len() + 1];
+    for pace in [Duration::ZERO, Duration::from_millis(1)] {
+        let per = if pace.is_zero() {
+            UPDATES
+        } else {
+            UPDATES / 10
+        };
+        let writer = fixture.local_writer();
+        println!("local commit, {}", label(pace));
+        table(&mut fixture, &stamps, &STEPS, per, pace, |value| {
+            writer.set_by_name("counter", value)
+        });
+        // A local writer holding the region makes the hub's writes busy.
+        drop(writer);
+        let writer = fixture.hub_writer();
+        println!("hub write, {}", label(pace));
+        table(&mut fixture, &stamps, &STEPS[1..], per, pace, |value| {
+            writer.set_by_name("counter", value)
+        });
+    }
+    fixture.stop();
+}
+
+fn label(pace: Duration) -> String {
+    if pace.is_zero() {
+        "back to back".to_owned()
+    } else {
+        format!("{pace:?} apart")
+    }
+}
+
+/// Times `updates` calls of `write`, `pace` apart, and prints the median
+/// time from each of `steps` to the next.
+fn table<E: std::fmt::Display>(
+    fixture: &mut Fixture,
+    stamps: &Stamps,
+    steps: &[&str],
+    updates: u64,
+    pace: Duration,
+    write: impl Fn(u64) -> Result<u64, E>,
+) {
+    let indices: Vec<usize> = steps
+        .iter()
+        .filter_map(|s| STEPS.iter().position(|t| t == s))
+        .collect();
+    let mut gaps: Vec<Vec<Duration>> = vec![Vec::new(); steps.len() + 1];
     let mut totals = Vec::new();
     let mut missed = 0u64;
-    for _ in 0..UPDATES {
+    for _ in 0..updates {
+        super::rest(pace);
         stamps
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         fixture.value += 1;
         let start = Instant::now();
-        writer
-            .set_by_name("counter", fixture.value)
-            .unwrap_or_else(|e| panic!("{e}"));
+        write(fixture.value).unwrap_or_else(|e| panic!("{e}"));
         let end = fixture.seen(fixture.value);
         totals.push(end.duration_since(start));
         let taken = stamps.lock().unwrap_or_else(PoisonError::into_inner);
-        match split(start, end, &taken) {
+        match split(start, end, &indices, &taken) {
             Some(split) => {
                 for (column, gap) in gaps.iter_mut().zip(split) {
                     column.push(gap);
@@ -120,12 +169,12 @@ pub(super) fn report(mut fixture: Fixture) {
     }
     // Run as a check in CI: a step whose mark went missing shows here.
     assert!(
-        missed * 2 <= UPDATES,
-        "{missed} of {UPDATES} updates lacked a marked step"
+        missed * 2 <= updates,
+        "{missed} of {updates} updates lacked a marked step"
     );
-    println!("{UPDATES} updates, {missed} without every step");
-    let names = STEPS.iter().chain(["seen by the subscriber's task"].iter());
-    let mut from = "commit";
+    println!("  {updates} updates, {missed} without every step");
+    let names = steps.iter().chain(["seen by the subscriber's task"].iter());
+    let mut from = "write";
     for (name, mut column) in names.zip(gaps) {
         let gap = median(&mut column);
         println!("  {from:>16} -> {name:<30} {:>7.1} µs", micros(gap));
@@ -137,8 +186,6 @@ pub(super) fn report(mut fixture: Fixture) {
         "total",
         micros(median(&mut totals))
     );
-    drop(writer);
-    fixture.stop();
 }
 
 fn micros(d: Duration) -> f64 {

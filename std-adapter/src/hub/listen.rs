@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::wire::Stream;
-use super::{Config, HubError, Shared, connection};
+use super::{Config, HubError, HubWriter, Shared, WriterError, connection};
 
 /// How long a scanner sleeps on its region before checking for shutdown.
 const SCAN_WAKE: Duration = Duration::from_millis(200);
@@ -140,6 +140,16 @@ impl Hub {
         let id = self.shared.find(tenant, region)?;
         let served = self.shared.regions.get(usize::try_from(id.0).ok()?)?;
         Some(served.reader().path())
+    }
+
+    /// The writer of region `tenant/region` in this process, which
+    /// publishes each write from the calling thread ([`HubWriter`]). The
+    /// hub holds the region's writer lock until the writer and its clones
+    /// are dropped. Fails if the hub does not serve the region, if a client
+    /// publishes it (its file is then the publisher's copy), or if a local
+    /// process holds its writer lock.
+    pub fn writer(&self, tenant: &str, region: &str) -> Result<HubWriter, WriterError> {
+        HubWriter::new(Arc::clone(&self.shared), tenant, region)
     }
 
     /// Stops accepting, closes every connection in order (an error frame

@@ -8,6 +8,8 @@
 //! - `connection.rs`: one task per connection, running the core's sans-IO
 //!   [`Server`](memwire::session::Server) session over the stream.
 //! - `listen.rs`: the listeners, TLS, connection limits and shutdown.
+//! - `writer.rs`: [`HubWriter`], writes made in the hub's process and
+//!   published from the writing thread.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), memwire_std::hub::HubError> {
@@ -31,6 +33,7 @@ mod parts;
 mod region;
 mod view;
 mod wire;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +43,7 @@ use memwire::session::RegionId;
 pub use config::{Config, ConfigError};
 pub use connection::SLOW_CONSUMER_GRACE;
 pub use listen::Hub;
+pub use writer::{HubWriter, WriterError};
 
 use parts::Parts;
 use region::Served;

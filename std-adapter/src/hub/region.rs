@@ -17,8 +17,9 @@ use crate::schema::OwnedSchema;
 use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter};
 use memwire::codec::{ErrorCode, Resume};
 use memwire::diff::{ByteRange, ChunkTable, DiffError, Differ, Generations};
+use memwire::region::AccessError;
 use memwire::session::Source;
-use memwire::{Schema, VarId};
+use memwire::{Region, Schema, VarId};
 
 /// Ranges one scan reports exactly; more and the update falls back to the
 /// chunks of the generation table.
@@ -240,14 +241,11 @@ impl Served {
 
     /// Applies a remote write (already checked against the schema and the
     /// client's rights) and publishes it before returning its generation.
+    /// The writer's connection task holds its session, so its scan does not
+    /// wait for other sessions (see [`scan`](Self::scan)).
     pub(crate) fn write(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
-        match self.writer.write_ranges(ranges) {
-            Ok((generation, _)) => {
-                if let Err(e) = self.scan(false) {
-                    tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
-                }
-                Ok(generation)
-            }
+        match self.commit(|region| region.write_ranges(ranges, None), false) {
+            Ok(generation) => Ok(generation),
             Err(ShmError::WriterBusy { pid, .. }) => {
                 tracing::info!(region = %self.path(), pid, "remote write refused: a local writer holds the region");
                 Err(ErrorCode::Busy)
@@ -257,6 +255,33 @@ impl Served {
                 Err(ErrorCode::Other)
             }
         }
+    }
+
+    /// Makes one commit with `write` in the hub's turn at the region file
+    /// and publishes it from this thread, before local waiters are woken.
+    /// Returns the new generation.
+    pub(crate) fn commit(
+        &self,
+        write: impl FnOnce(&Region<'_>) -> Result<u64, AccessError>,
+        waits: bool,
+    ) -> Result<u64, ShmError> {
+        let (generation, _) = self.writer.turn(write, || {
+            if let Err(e) = self.scan(waits) {
+                tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
+            }
+        })?;
+        Ok(generation)
+    }
+
+    /// Keeps the region's writer lock for a [`HubWriter`](super::HubWriter)
+    /// until [`release`](Self::release).
+    pub(crate) fn hold(&self) -> Result<(), ShmError> {
+        self.writer.hold().map(drop)
+    }
+
+    /// Ends a [`hold`](Self::hold).
+    pub(crate) fn release(&self) {
+        self.writer.release();
     }
 
     /// Where the copy of a published region stands.

@@ -53,12 +53,14 @@ mod map;
 pub(crate) mod notify;
 mod region;
 mod root;
+mod turn;
 mod watch;
 
 pub use error::ShmError;
 pub use file::NAME_LEN_MAX;
-pub use region::{Dynamic, Recovered, STALL_BOUND, ShmRegion, ShmVar, ShmWriter, TurnWriter};
+pub use region::{Dynamic, Recovered, STALL_BOUND, ShmRegion, ShmVar, ShmWriter};
 pub use root::Root;
+pub use turn::TurnWriter;
 pub use watch::{ChangeEvent, ChangeStream, STREAM_CHECK, Watcher};
 
 pub(crate) use region::random_u64;

@@ -34,7 +34,7 @@ pub const STALL_BOUND: Duration = Duration::from_millis(100);
 pub struct Dynamic;
 
 /// What both kinds of handle share: the mapping and where it came from.
-struct Shared {
+pub(super) struct Shared {
     mapped: MappedRegion,
     path: PathBuf,
 }
@@ -105,7 +105,7 @@ impl<T: Record + Pod> ShmRegion<T> {
 }
 
 impl<T> ShmRegion<T> {
-    fn from_shared(shared: Shared) -> ShmRegion<T> {
+    pub(super) fn from_shared(shared: Shared) -> ShmRegion<T> {
         ShmRegion {
             shared: Arc::new(shared),
             stall_bound: STALL_BOUND,
@@ -541,76 +541,7 @@ impl<T> ShmVar<'_, T> {
     }
 }
 
-/// A writable mapping that takes the writer lock for each write and
-/// releases it after, so that local writers ([`ShmWriter`]) and this handle
-/// take turns. A hub holds one per region: remote writes go through it while
-/// local processes stay free to open their own writer between them.
-///
-/// A write while another process holds the lock fails at once with
-/// [`ShmError::WriterBusy`]; taking the lock repairs a write that a dead
-/// writer left half-done, as [`ShmWriter::open`] does.
-pub struct TurnWriter {
-    region: ShmRegion<Dynamic>,
-    file: File,
-}
-
-impl fmt::Debug for TurnWriter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TurnWriter")
-            .field("region", &self.region)
-            .finish()
-    }
-}
-
-impl TurnWriter {
-    /// Opens region `path` under `root` with a writable mapping, without
-    /// taking the writer lock. With `expect`, the file must hold that schema.
-    pub fn open(root: &Root, path: &str, expect: Option<Schema<'_>>) -> Result<Self, ShmError> {
-        let (shared, file) = open_shared(root, path, true, expect.map(intern))?;
-        Ok(TurnWriter {
-            region: ShmRegion::from_shared(shared),
-            file,
-        })
-    }
-
-    /// The read handle.
-    pub fn reader(&self) -> &ShmRegion<Dynamic> {
-        &self.region
-    }
-
-    /// Takes the lock, writes raw byte ranges of the data area in one commit
-    /// (see [`Region::write_ranges`]), wakes waiters and releases the lock.
-    /// Returns the new generation and what was repaired, if anything.
-    pub fn write_ranges(
-        &self,
-        ranges: &[(usize, &[u8])],
-    ) -> Result<(u64, Option<Recovered>), ShmError> {
-        let path = self.region.path();
-        if !file::try_lock(&self.file).map_err(|e| ShmError::io("lock", path, e))? {
-            return Err(ShmError::WriterBusy {
-                path: path.to_owned(),
-                pid: self.region.writer_pid(),
-            });
-        }
-        let live = self.region.region();
-        let previous_writer = live.writer_id();
-        let recovery = live.recover();
-        let recovered = recovery.repaired().then_some(Recovered {
-            previous_writer,
-            recovery,
-        });
-        live.set_writer_id(std::process::id());
-        let result = live.write_ranges(ranges, None);
-        live.set_writer_id(0);
-        if result.is_ok() || recovered.is_some() {
-            notify::committed(notify::os(), live.commit_counter());
-        }
-        file::unlock(&self.file).map_err(|e| ShmError::io("unlock", path, e))?;
-        Ok((result.map_err(ShmError::Access)?, recovered))
-    }
-}
-
-fn open_shared(
+pub(super) fn open_shared(
     root: &Root,
     path: &str,
     write: bool,
@@ -746,7 +677,7 @@ fn file_schema(words: &[AtomicU32]) -> Result<OwnedSchema, LayoutError> {
 /// One `'static` copy of each distinct schema this process has used, so
 /// that handles and change events can hold schemas without borrowing.
 /// Bounded by the number of distinct schemas, not by opens.
-fn intern(schema: Schema<'_>) -> Schema<'static> {
+pub(super) fn intern(schema: Schema<'_>) -> Schema<'static> {
     static SCHEMAS: Mutex<Vec<Schema<'static>>> = Mutex::new(Vec::new());
     let mut known = SCHEMAS
         .lock()

@@ -1,11 +1,14 @@
 //! `memwire bench`: the hub end to end, beside baselines measured in the
 //! same run, in one process over loopback TCP.
 //!
-//! - Latency: a local commit of an 8-byte variable until a remote mirror
-//!   shows it, p50 and p99, beside TCP ping-pongs of 32 bytes (blocking
+//! - Latency: a write of an 8-byte variable until a remote mirror shows
+//!   it, p50 and p99, beside TCP ping-pongs of 32 bytes (blocking
 //!   `std::net` threads, and tokio tasks on the hub's and the client's
-//!   runtimes). The client runs on a runtime of its own and the writer on
-//!   a thread of its own, as they would in other processes.
+//!   runtimes). The write is a local commit to the region file (the hub's
+//!   scanner wakes on it), then a write applied by the hub itself
+//!   (`HubWriter`, published from the writing thread). The client runs on
+//!   a runtime of its own and the writer on a thread of its own, as they
+//!   would in other processes.
 //! - Fan-out: one writer changing 1 KiB at a fixed rate, N subscribers:
 //!   updates delivered per second (against writes × N), process CPU time,
 //!   and the lag of the slowest mirror, sampled each second.
@@ -167,24 +170,21 @@ async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
         .range()
         .start;
     let samples = args.samples;
-    let update = tokio::task::spawn_blocking(move || {
-        let mut update = Vec::with_capacity(samples);
-        for value in 1..=samples as u64 {
-            let start = Instant::now();
-            writer.write_ranges(&[(counter, &value.to_le_bytes())])?;
-            loop {
-                let (v, at) = seen
-                    .recv_timeout(Duration::from_secs(10))
-                    .context("the mirror did not show the value")?;
-                if v == value {
-                    update.push(at.duration_since(start));
-                    break;
-                }
-            }
-        }
-        Ok::<_, anyhow::Error>(update)
+    let seen = Arc::new(std::sync::Mutex::new(Seen { seen, last: 0 }));
+    let writer = Arc::new(writer);
+    let local = Arc::clone(&writer);
+    let update = time_writes(&seen, samples, move |value| {
+        local.write_ranges(&[(counter, &value.to_le_bytes())])?;
+        Ok(())
     })
-    .await??;
+    .await?;
+    drop(writer);
+    let at_hub = hub.writer("bench", "r")?;
+    let hub_write = time_writes(&seen, samples, move |value| {
+        at_hub.set_by_name("counter", value)?;
+        Ok(())
+    })
+    .await?;
     let tokio = tokio_pingpong(&client_rt, samples).await?;
     client_rt.spawn(client.close()).await?;
     hub.shutdown().await;
@@ -193,6 +193,7 @@ async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
 
     let rows = [
         ("update: local commit -> remote mirror", update),
+        ("update: hub write -> remote mirror", hub_write),
         ("baseline: TCP ping-pong, 32 B, std::net", raw),
         ("TCP ping-pong, 32 B, tokio", tokio),
     ]
@@ -205,18 +206,60 @@ async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
         println!("  {name:<44} p50 {p50:>9.1?}  p99 {p99:>9.1?}");
     }
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
-    let [(_, u50, u99), (_, r50, r99), (_, t50, t99)] = rows;
-    println!(
-        "  update / std::net ping-pong: p50 {:.2}x  p99 {:.2}x",
-        ratio(u50, r50),
-        ratio(u99, r99)
-    );
-    println!(
-        "  update / tokio ping-pong:    p50 {:.2}x  p99 {:.2}x",
-        ratio(u50, t50),
-        ratio(u99, t99)
-    );
+    let [(_, u50, u99), (_, h50, h99), (_, r50, r99), (_, t50, t99)] = rows;
+    for (name, (p50, p99), (b50, b99)) in [
+        ("local commit / std::net ping-pong", (u50, u99), (r50, r99)),
+        ("local commit / tokio ping-pong", (u50, u99), (t50, t99)),
+        ("hub write / std::net ping-pong", (h50, h99), (r50, r99)),
+        ("hub write / tokio ping-pong", (h50, h99), (t50, t99)),
+    ] {
+        println!(
+            "  {name:<33} p50 {:.2}x  p99 {:.2}x",
+            ratio(p50, b50),
+            ratio(p99, b99)
+        );
+    }
     Ok(())
+}
+
+/// What the subscriber's task reports, and the last value written.
+struct Seen {
+    seen: std::sync::mpsc::Receiver<(u64, Instant)>,
+    last: u64,
+}
+
+/// The times of `samples` calls of `write` with the next value, each until
+/// the subscriber's task reports the value, on a thread of their own.
+async fn time_writes(
+    seen: &Arc<std::sync::Mutex<Seen>>,
+    samples: usize,
+    write: impl Fn(u64) -> Result<()> + Send + 'static,
+) -> Result<Vec<Duration>> {
+    let seen = Arc::clone(seen);
+    tokio::task::spawn_blocking(move || {
+        let mut seen = seen
+            .lock()
+            .map_err(|_| anyhow::anyhow!("an earlier run panicked"))?;
+        let mut times = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            seen.last += 1;
+            let value = seen.last;
+            let start = Instant::now();
+            write(value)?;
+            loop {
+                let (v, at) = seen
+                    .seen
+                    .recv_timeout(Duration::from_secs(10))
+                    .context("the mirror did not show the value")?;
+                if v == value {
+                    times.push(at.duration_since(start));
+                    break;
+                }
+            }
+        }
+        Ok(times)
+    })
+    .await?
 }
 
 /// Round trips of 32 bytes to an echo thread over loopback TCP, blocking

@@ -1,0 +1,233 @@
+//! A writer that takes the region's writer lock in turns ([`TurnWriter`]).
+
+use std::fmt;
+use std::fs::File;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use memwire::region::AccessError;
+use memwire::{Region, Schema};
+
+use super::error::ShmError;
+use super::file;
+use super::notify;
+use super::region::{Dynamic, Recovered, ShmRegion, intern, open_shared};
+use super::root::Root;
+
+/// A writable mapping that takes the writer lock for each write and
+/// releases it after, so that local writers ([`ShmWriter`]) and this handle
+/// take turns. A hub holds one per region: remote writes go through it while
+/// local processes stay free to open their own writer between them.
+///
+/// A write while another process holds the lock fails at once with
+/// [`ShmError::WriterBusy`]; taking the lock repairs a write that a dead
+/// writer left half-done, as [`ShmWriter::open`] does. Writes from several
+/// threads of this process take turns too (the OS lock belongs to the open
+/// file, which they share, so a mutex orders them).
+///
+/// [`ShmWriter`]: super::ShmWriter
+/// [`ShmWriter::open`]: super::ShmWriter::open
+pub struct TurnWriter {
+    region: ShmRegion<Dynamic>,
+    file: File,
+    /// One turn at a time in this process, and how many holders keep the
+    /// OS lock between turns.
+    turns: Mutex<usize>,
+}
+
+impl fmt::Debug for TurnWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurnWriter")
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+impl TurnWriter {
+    /// Opens region `path` under `root` with a writable mapping, without
+    /// taking the writer lock. With `expect`, the file must hold that schema.
+    pub fn open(root: &Root, path: &str, expect: Option<Schema<'_>>) -> Result<Self, ShmError> {
+        let (shared, file) = open_shared(root, path, true, expect.map(intern))?;
+        Ok(TurnWriter {
+            region: ShmRegion::from_shared(shared),
+            file,
+            turns: Mutex::new(0),
+        })
+    }
+
+    /// The read handle.
+    pub fn reader(&self) -> &ShmRegion<Dynamic> {
+        &self.region
+    }
+
+    /// Takes the lock, writes raw byte ranges of the data area in one commit
+    /// (see [`Region::write_ranges`]), wakes waiters and releases the lock.
+    /// Returns the new generation and what was repaired, if anything.
+    pub fn write_ranges(
+        &self,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(u64, Option<Recovered>), ShmError> {
+        self.turn(|live| live.write_ranges(ranges, None), || ())
+    }
+
+    /// One turn: takes the lock (unless held, see [`hold`](Self::hold)),
+    /// repairs what a dead writer left, makes one commit with `write`,
+    /// releases the lock, calls `then` if the commit succeeded, and wakes
+    /// waiters last. The hub sends an update from `then`, so that waking
+    /// local waiters, its own scanner among them, does not hold the update
+    /// back or compete with it for a CPU.
+    pub(crate) fn turn(
+        &self,
+        write: impl FnOnce(&Region<'_>) -> Result<u64, AccessError>,
+        then: impl FnOnce(),
+    ) -> Result<(u64, Option<Recovered>), ShmError> {
+        let live = self.region.region();
+        let (result, recovered) = {
+            let holds = self.turns();
+            let recovered = if *holds == 0 { self.lock()? } else { None };
+            let result = write(&live);
+            if *holds == 0 {
+                live.set_writer_id(0);
+                self.unlock()?;
+            }
+            (result, recovered)
+        };
+        if result.is_ok() {
+            then();
+        }
+        if result.is_ok() || recovered.is_some() {
+            notify::committed(notify::os(), live.commit_counter());
+        }
+        Ok((result.map_err(ShmError::Access)?, recovered))
+    }
+
+    /// Keeps the writer lock between turns until as many
+    /// [`release`](Self::release)s: each turn then costs no system call,
+    /// and no other process can write meanwhile. Fails with
+    /// [`ShmError::WriterBusy`] while another process holds the lock.
+    pub(crate) fn hold(&self) -> Result<Option<Recovered>, ShmError> {
+        let mut holds = self.turns();
+        let recovered = if *holds == 0 { self.lock()? } else { None };
+        *holds += 1;
+        if recovered.is_some() {
+            notify::committed(notify::os(), self.region.region().commit_counter());
+        }
+        Ok(recovered)
+    }
+
+    /// Ends one [`hold`](Self::hold); the last releases the lock.
+    pub(crate) fn release(&self) {
+        let mut holds = self.turns();
+        *holds = holds.saturating_sub(1);
+        if *holds == 0 {
+            self.region.region().set_writer_id(0);
+            if let Err(e) = self.unlock() {
+                tracing::warn!(error = %e, "releasing a region's writer lock failed");
+            }
+        }
+    }
+
+    fn turns(&self) -> MutexGuard<'_, usize> {
+        // A turn that panicked left the count as it was.
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the OS lock, repairs what a dead writer left and marks this
+    /// process as the writer.
+    fn lock(&self) -> Result<Option<Recovered>, ShmError> {
+        let path = self.region.path();
+        if !file::try_lock(&self.file).map_err(|e| ShmError::io("lock", path, e))? {
+            return Err(ShmError::WriterBusy {
+                path: path.to_owned(),
+                pid: self.region.writer_pid(),
+            });
+        }
+        let live = self.region.region();
+        let previous_writer = live.writer_id();
+        let recovery = live.recover();
+        live.set_writer_id(std::process::id());
+        Ok(recovery.repaired().then_some(Recovered {
+            previous_writer,
+            recovery,
+        }))
+    }
+
+    fn unlock(&self) -> Result<(), ShmError> {
+        file::unlock(&self.file).map_err(|e| ShmError::io("unlock", self.region.path(), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
+    use super::*;
+    use crate::shm::ShmWriter;
+
+    static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U64, 1).build();
+
+    fn root(name: &str) -> (std::path::PathBuf, Root) {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-{name}-{}", std::process::id()));
+        let root = Root::new(&dir);
+        drop(ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap());
+        (dir, root)
+    }
+
+    #[test]
+    fn threads_of_one_process_take_turns() {
+        let (dir, root) = root("turns");
+        let writer = Arc::new(TurnWriter::open(&root, "t/r", None).unwrap());
+        const THREADS: u64 = 4;
+        const WRITES: u64 = 2_000;
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let writer = Arc::clone(&writer);
+                std::thread::spawn(move || {
+                    for i in 0..WRITES {
+                        let value = (t * WRITES + i).to_le_bytes();
+                        let (_, recovered) = writer.write_ranges(&[(0, &value)]).unwrap();
+                        // Another thread's write in progress is not a dead
+                        // writer's: nothing may be "repaired".
+                        assert!(recovered.is_none(), "{recovered:?}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Each write took a generation of its own.
+        assert_eq!(writer.reader().generation().unwrap(), THREADS * WRITES);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_hold_keeps_the_lock_between_turns() {
+        let (dir, root) = root("hold");
+        let writer = TurnWriter::open(&root, "t/r", None).unwrap();
+        writer.hold().unwrap();
+        writer.hold().unwrap();
+        let busy = ShmWriter::open(&root, "t/r");
+        assert!(
+            matches!(busy, Err(ShmError::WriterBusy { pid, .. }) if pid == std::process::id()),
+            "{busy:?}"
+        );
+        writer.write_ranges(&[(0, &7u64.to_le_bytes())]).unwrap();
+        writer.release();
+        assert!(ShmWriter::open(&root, "t/r").is_err(), "one hold is left");
+        writer.release();
+        let local = ShmWriter::open(&root, "t/r").unwrap();
+        assert_eq!(local.reader().get_by_name::<u64>("x").unwrap(), 7);
+        // The local writer holds the lock now: no hold and no turn.
+        assert!(matches!(writer.hold(), Err(ShmError::WriterBusy { .. })));
+        assert!(matches!(
+            writer.write_ranges(&[(0, &[0; 8])]),
+            Err(ShmError::WriterBusy { .. })
+        ));
+        drop(local);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
