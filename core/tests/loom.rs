@@ -1,4 +1,6 @@
-//! A loom model of the region seqlock: one writer, two readers.
+//! A loom model of the region seqlock: one writer and one reader. Readers
+//! only load, so a second reader adds interleavings (and minutes to the
+//! run) without adding a case: each reader meets the writer alone.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p memwire --test loom --release`.
 #![cfg(loom)]
@@ -42,25 +44,19 @@ fn no_torn_read_and_no_missed_commit() {
             r.write_many(&[(VarId(0), &[1; 8]), (VarId(1), &[1; 8])])
                 .unwrap();
         });
-        let readers: Vec<_> = (0..2)
-            .map(|_| {
-                thread::spawn(move || {
-                    let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
-                    match r.read_many(&[VarId(0), VarId(1)], &mut [&mut a, &mut b]) {
-                        Ok(()) => {
-                            let k = whole(&a).expect("torn read of a");
-                            assert_eq!(whole(&b), Some(k), "a and b from different commits");
-                        }
-                        Err(AccessError::Busy) => {}
-                        Err(e) => panic!("{e}"),
-                    }
-                })
-            })
-            .collect();
+        let reader = thread::spawn(move || {
+            let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+            match r.read_many(&[VarId(0), VarId(1)], &mut [&mut a, &mut b]) {
+                Ok(()) => {
+                    let k = whole(&a).expect("torn read of a");
+                    assert_eq!(whole(&b), Some(k), "a and b from different commits");
+                }
+                Err(AccessError::Busy) => {}
+                Err(e) => panic!("{e}"),
+            }
+        });
         writer.join().unwrap();
-        for t in readers {
-            t.join().unwrap();
-        }
+        reader.join().unwrap();
         let mut a = [0u8; 8];
         r.read(VarId(0), &mut a).unwrap();
         assert_eq!(a, [1; 8], "a committed write was missed");

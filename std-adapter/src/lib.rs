@@ -28,3 +28,12 @@ pub mod schema;
 #[cfg(not(loom))]
 pub mod shm;
 pub mod value;
+
+/// The examples of the guides, compiled and run as doctests.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../docs/hub.md")]
+    struct Hub;
+    #[doc = include_str!("../../docs/shared-memory.md")]
+    struct SharedMemory;
+}

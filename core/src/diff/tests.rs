@@ -65,7 +65,8 @@ fn one_changed_byte_is_found_at_every_position_and_memory_alignment() {
     for skew in 0..alignments {
         let shadow = &memory[skew..skew + len];
         let current = &mut other[skew..skew + len];
-        for at in 0..len {
+        // Under miri, only the bytes at and beside each 16-byte edge.
+        for at in (0..len).filter(|at| !cfg!(miri) || matches!(at % 16, 0 | 1 | 15)) {
             current[at] ^= 0x80;
             for d in differs() {
                 assert_eq!(
