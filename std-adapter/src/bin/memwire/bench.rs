@@ -170,17 +170,15 @@ async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
         .range()
         .start;
     let samples = args.samples;
-    let seen = Arc::new(std::sync::Mutex::new(Seen { seen, last: 0 }));
-    let writer = Arc::new(writer);
-    let local = Arc::clone(&writer);
-    let update = time_writes(&seen, samples, move |value| {
-        local.write_ranges(&[(counter, &value.to_le_bytes())])?;
+    let seen = Seen { seen, last: 0 };
+    let (update, seen) = time_writes(seen, samples, move |value| {
+        writer.write_ranges(&[(counter, &value.to_le_bytes())])?;
         Ok(())
     })
     .await?;
-    drop(writer);
+    // Made once the local writes are done: it holds the region's lock.
     let at_hub = hub.writer("bench", "r")?;
-    let hub_write = time_writes(&seen, samples, move |value| {
+    let (hub_write, _) = time_writes(seen, samples, move |value| {
         at_hub.set_by_name("counter", value)?;
         Ok(())
     })
@@ -229,17 +227,14 @@ struct Seen {
 }
 
 /// The times of `samples` calls of `write` with the next value, each until
-/// the subscriber's task reports the value, on a thread of their own.
+/// the subscriber's task reports the value, on a thread of their own; hands
+/// `seen` back for the next run.
 async fn time_writes(
-    seen: &Arc<std::sync::Mutex<Seen>>,
+    mut seen: Seen,
     samples: usize,
     write: impl Fn(u64) -> Result<()> + Send + 'static,
-) -> Result<Vec<Duration>> {
-    let seen = Arc::clone(seen);
+) -> Result<(Vec<Duration>, Seen)> {
     tokio::task::spawn_blocking(move || {
-        let mut seen = seen
-            .lock()
-            .map_err(|_| anyhow::anyhow!("an earlier run panicked"))?;
         let mut times = Vec::with_capacity(samples);
         for _ in 0..samples {
             seen.last += 1;
@@ -257,7 +252,7 @@ async fn time_writes(
                 }
             }
         }
-        Ok(times)
+        Ok((times, seen))
     })
     .await?
 }
