@@ -23,6 +23,9 @@
 //! - `hub-latency/remote-write`: a task of the writing client's runtime
 //!   sets the same variable (`Mirror::set`); the hub applies it, scans and
 //!   publishes in the writer's connection task; the time ends as above.
+//!   The writing client connects for these writes only: while it is
+//!   subscribed, every update goes to its mirror too, and the other cases
+//!   would time a fan-out to two.
 //! - `hub-latency/tcp-pingpong`: the baseline, 32 bytes to an echo thread
 //!   and back over loopback TCP with blocking `std::net` sockets and
 //!   `TCP_NODELAY` (a request-response round trip, netperf's `TCP_RR`; 32
@@ -82,9 +85,11 @@ variables = [
     }
 }
 
-fn runtime(workers: usize) -> Runtime {
+/// A runtime of `workers` threads named `name` (as profilers show them).
+fn runtime(name: &str, workers: usize) -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .thread_name(name)
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"))
@@ -116,8 +121,9 @@ struct Fixture {
     writer_rt: Runtime,
     hub: Hub,
     client: Client,
-    writing: Client,
-    remote: Mirror,
+    /// The writing client and its mirror, connected for the remote writes
+    /// only: while it is subscribed, every update goes to two mirrors.
+    writing: Option<(Client, Mirror)>,
     seen: std_mpsc::Receiver<(u64, Instant)>,
     /// The last value written.
     value: u64,
@@ -127,14 +133,13 @@ impl Fixture {
     fn start() -> Fixture {
         let dir = std::env::temp_dir().join(format!("memwire-bench-hub-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let hub_rt = runtime(2);
-        let client_rt = runtime(1);
-        let writer_rt = runtime(1);
+        let hub_rt = runtime("hub", 2);
+        let client_rt = runtime("subscriber", 1);
+        let writer_rt = runtime("writer", 1);
         let hub = hub_rt.block_on(async { Hub::start(config(&dir)).await });
         let hub = hub.unwrap_or_else(|e| panic!("{e}"));
         let addr = hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"));
         let (client, mirror) = client_rt.block_on(subscriber(addr));
-        let (writing, remote) = writer_rt.block_on(subscriber(addr));
         let (report, seen) = std_mpsc::channel();
         client_rt.spawn(async move {
             let mut changes = mirror.changes();
@@ -156,8 +161,7 @@ impl Fixture {
             writer_rt,
             hub,
             client,
-            writing,
-            remote,
+            writing: None,
             seen,
             value: 0,
         }
@@ -221,11 +225,20 @@ impl Fixture {
     /// client's runtime (where a user's code calls `Mirror::set`) until the
     /// subscriber saw it, the next one `pace` after.
     fn remote_writes(&mut self, n: u64, pace: Duration) -> Duration {
+        let remote = match &self.writing {
+            Some((_, remote)) => remote.clone(),
+            None => {
+                let addr = self.hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"));
+                let (client, remote) = self.writer_rt.block_on(subscriber(addr));
+                self.writing = Some((client, remote.clone()));
+                remote
+            }
+        };
         let mut total = Duration::ZERO;
         for _ in 0..n {
             rest(pace);
             self.value += 1;
-            let remote = self.remote.clone();
+            let remote = remote.clone();
             let value = self.value;
             let (started, start) = std_mpsc::channel();
             // Handing the task over wakes the writer's thread before the
@@ -245,8 +258,15 @@ impl Fixture {
         total
     }
 
-    fn stop(self) {
-        self.writer_rt.block_on(self.writing.close());
+    /// Closes the writing client, if connected.
+    fn stop_writing(&mut self) {
+        if let Some((client, _)) = self.writing.take() {
+            self.writer_rt.block_on(client.close());
+        }
+    }
+
+    fn stop(mut self) {
+        self.stop_writing();
         self.client_rt.block_on(self.client.close());
         self.hub_rt.block_on(self.hub.shutdown());
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -391,6 +411,7 @@ fn latency(c: &mut Criterion) {
     group.bench_function("remote-write", |b| {
         b.iter_custom(|n| fixture.remote_writes(n, back_to_back));
     });
+    fixture.stop_writing();
 
     let mut raw = RawPingPong::start();
     group.bench_function("tcp-pingpong", |b| {
@@ -437,6 +458,7 @@ fn paired_report(rounds: usize) {
         // region's writer lock for itself.
         drop(writer);
         against_both("remote write", &mut |n| fixture.remote_writes(n, pace));
+        fixture.stop_writing();
     }
     raw.stop();
     fixture.stop();

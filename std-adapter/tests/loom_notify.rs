@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use loom::sync::{Arc, Condvar, Mutex};
 use memwire::sync::{AtomicU32, Ordering, write_begin, write_end};
-use notify::{Futex, committed, wait_commit};
+use notify::{Futex, Waiters, committed, wait_commit};
 
 #[derive(Default)]
 struct ModelFutex {
@@ -29,7 +29,7 @@ struct ModelFutex {
 }
 
 impl Futex for ModelFutex {
-    fn wait(&self, word: &AtomicU32, expected: u32, _timeout: Option<Duration>) {
+    fn wait(&self, word: &AtomicU32, expected: u32, _timeout: Option<Duration>, _: Waiters) {
         let guard = self.bucket.lock().unwrap();
         // FUTEX_WAIT: compare and enqueue atomically w.r.t. wakes.
         if word.load(Ordering::SeqCst) == expected {
@@ -37,9 +37,12 @@ impl Futex for ModelFutex {
         }
     }
 
-    fn wake_all(&self, _word: &AtomicU32) {
+    // Wakes every waiter, whom ever the wake is for: the model checks the
+    // wake-ups of the waiters a commit must reach, not the filtering.
+    fn wake(&self, _word: &AtomicU32, _whom: Waiters) -> usize {
         let _guard = self.bucket.lock().unwrap();
         self.sleepers.notify_all();
+        0
     }
 }
 
@@ -49,13 +52,13 @@ impl Futex for ModelFutex {
 struct NaiveFutex(ModelFutex);
 
 impl Futex for NaiveFutex {
-    fn wait(&self, _word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) {
+    fn wait(&self, _word: &AtomicU32, _expected: u32, _timeout: Option<Duration>, _: Waiters) {
         let guard = self.0.bucket.lock().unwrap();
         drop(self.0.sleepers.wait(guard).unwrap());
     }
 
-    fn wake_all(&self, word: &AtomicU32) {
-        self.0.wake_all(word);
+    fn wake(&self, word: &AtomicU32, whom: Waiters) -> usize {
+        self.0.wake(word, whom)
     }
 }
 
@@ -78,13 +81,16 @@ fn model<F: Futex + Default + Send + Sync + 'static>(commits: u32) {
                 for _ in 0..commits {
                     write_begin(&shared.commit);
                     write_end(&shared.commit);
-                    committed(&shared.futex, &shared.commit);
+                    committed(&shared.futex, &shared.commit, Waiters::ALL);
                 }
             })
         };
         let mut seen = 0;
         while seen != 2 * commits {
-            seen = wait_commit(&shared.futex, &shared.commit, seen, || Some(None)).unwrap();
+            seen = wait_commit(&shared.futex, &shared.commit, seen, Waiters::ALL, || {
+                Some(None)
+            })
+            .unwrap();
             assert_eq!(
                 seen & 1,
                 0,

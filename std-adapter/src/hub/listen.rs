@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::wire::Stream;
 use super::{Config, HubError, HubWriter, Shared, WriterError, connection};
+use crate::shm::notify::Waiters;
 
 /// How long a scanner sleeps on its region before checking for shutdown.
 const SCAN_WAKE: Duration = Duration::from_millis(200);
@@ -299,7 +300,11 @@ fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
     };
     let mut since = served.published().generation;
     while scanning.load(Ordering::Relaxed) {
-        match served.reader().wait_for_change(since, Some(SCAN_WAKE)) {
+        // Writes the hub published itself do not wake it (`Waiters`).
+        match served
+            .reader()
+            .wait_for_change_as(since, Some(SCAN_WAKE), Waiters::SCANNER)
+        {
             Ok(None) => continue,
             Ok(Some(generation)) => {
                 tracing::trace!(target: "memwire::latency", step = "scanner woke");

@@ -179,25 +179,38 @@ impl Served {
     /// write holds its session, so it must not wait for another's (two
     /// writers would wait for each other) and wakes a busy one instead.
     pub(crate) fn scan(&self, waits: bool) -> Result<bool, ShmError> {
+        self.scan_around(waits, || ())
+    }
+
+    /// [`scan`](Self::scan), running `between` after the sequence counters
+    /// are read and before the bytes are copied: where a commit of another
+    /// writer may land (tests land one there).
+    fn scan_around(&self, waits: bool, between: impl FnOnce()) -> Result<bool, ShmError> {
         let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
         let scanner = &mut *guard;
         let reader = self.writer.reader();
         let schema = self.schema();
-        if reader.generation()? == self.published().generation {
+        let before = reader.generation()?;
+        if before == self.published().generation {
             return Ok(false);
         }
-        // Counters before the bytes: a write that lands in between is in the
-        // copy but not in `moved`, and is found by the next scan, which its
-        // commit wakes.
+        // Counters before the bytes, so that a variable whose counter did
+        // not move is known to be as the shadow has it.
         let fresh = seqs(reader, schema);
-        let moved: Vec<VarId> = fresh
-            .iter()
-            .zip(&scanner.seqs)
-            .enumerate()
-            .filter(|(_, (new, old))| new != old)
-            .filter_map(|(i, _)| u32::try_from(i).ok().map(VarId))
-            .collect();
+        between();
         let generation = reader.snapshot(&mut scanner.current)?;
+        // A commit that landed since `before` may be in the copy without
+        // its counters in `fresh`: compare every byte, or its change would
+        // wait for a later commit (this generation is published already).
+        let moved: Option<Vec<VarId>> = (generation == before).then(|| {
+            fresh
+                .iter()
+                .zip(&scanner.seqs)
+                .enumerate()
+                .filter(|(_, (new, old))| new != old)
+                .filter_map(|(i, _)| u32::try_from(i).ok().map(VarId))
+                .collect()
+        });
         scanner.seqs = fresh;
         {
             let mut slot = self
@@ -207,8 +220,8 @@ impl Served {
             let next = Arc::make_mut(&mut slot);
             let base = next.generation;
             let len = next.data.len();
-            let found = match Generations::new(&mut next.table, len, next.chunk) {
-                Ok(mut gens) => scanner.differ.update_moved(
+            let found = match (Generations::new(&mut next.table, len, next.chunk), moved) {
+                (Ok(mut gens), Some(moved)) => scanner.differ.update_moved(
                     &scanner.current,
                     &mut next.data,
                     schema,
@@ -216,7 +229,13 @@ impl Served {
                     &mut scanner.ranges,
                     Some((&mut gens, generation)),
                 ),
-                Err(_) => Err(DiffError::TableMismatch),
+                (Ok(mut gens), None) => scanner.differ.update(
+                    &scanner.current,
+                    &mut next.data,
+                    &mut scanner.ranges,
+                    Some((&mut gens, generation)),
+                ),
+                (Err(_), _) => Err(DiffError::TableMismatch),
             };
             next.recent = match found {
                 Ok(n) => Some((base, scanner.ranges.get(..n).unwrap_or(&[]).to_vec())),
@@ -258,16 +277,19 @@ impl Served {
     }
 
     /// Makes one commit with `write` in the hub's turn at the region file
-    /// and publishes it from this thread, before local waiters are woken.
-    /// Returns the new generation.
+    /// and publishes it from this thread, before local waiters are woken
+    /// (the region's scanner only if this scan failed). Returns the new
+    /// generation.
     pub(crate) fn commit(
         &self,
         write: impl FnOnce(&Region<'_>) -> Result<u64, AccessError>,
         waits: bool,
     ) -> Result<u64, ShmError> {
-        let (generation, _) = self.writer.turn(write, || {
-            if let Err(e) = self.scan(waits) {
+        let (generation, _) = self.writer.turn(write, || match self.scan(waits) {
+            Ok(_) => true,
+            Err(e) => {
                 tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
+                false
             }
         })?;
         Ok(generation)
@@ -334,4 +356,70 @@ fn seqs(reader: &ShmRegion, schema: Schema<'_>) -> Vec<u32> {
                 .unwrap_or(0)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
+    use super::*;
+
+    static SCHEMA: SchemaBuf<2> = SchemaBuilder::new()
+        .var("a", Kind::U64, 1)
+        .var("b", Kind::U64, 1)
+        .build();
+
+    /// The region as the hub serves it, and another writer of its file.
+    fn served(name: &str) -> (std::path::PathBuf, Served, TurnWriter) {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = Root::new(&dir);
+        let schema = OwnedSchema::from_schema(SCHEMA.as_schema());
+        let served = Served::open(&root, "t", "r", schema, 64).unwrap();
+        let other = TurnWriter::open(&root, "t/r", None).unwrap();
+        (dir, served, other)
+    }
+
+    fn set(writer: &TurnWriter, offset: usize, value: u64) {
+        writer
+            .write_ranges(&[(offset, &value.to_le_bytes())])
+            .unwrap();
+    }
+
+    /// A commit landing between the scan's look at the counters and its copy
+    /// of the bytes is published by that scan, not held back until some
+    /// later commit.
+    #[test]
+    fn a_commit_during_a_scan_is_published_by_it() {
+        let (dir, served, other) = served("scan-race");
+        let b = SCHEMA.as_schema().variables()[1].range().start;
+        set(&other, 0, 1);
+        let scanned = served.scan_around(true, || set(&other, b, 7)).unwrap();
+        assert!(scanned);
+        let mut file = vec![0u8; served.reader().data_len()];
+        let generation = served.reader().snapshot(&mut file).unwrap();
+        let published = served.published();
+        assert_eq!(published.generation, generation);
+        assert_eq!(published.data, file, "b's write is missing");
+        // Nothing is left for the next scan.
+        assert!(!served.scan(true).unwrap());
+        drop(served);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Without a commit in between, a scan compares the variables whose
+    /// counters moved and reports their bytes exactly.
+    #[test]
+    fn a_scan_reports_the_moved_variable() {
+        let (dir, served, other) = served("scan-moved");
+        let b = SCHEMA.as_schema().variables()[1].range().start;
+        set(&other, b, 9);
+        assert!(served.scan(true).unwrap());
+        let published = served.published();
+        let (_, ranges) = published.recent.as_ref().unwrap();
+        assert_eq!(ranges.as_slice(), &[ByteRange::new(b, b + 1)]);
+        assert_eq!(published.data.get(b..b + 8), Some(&9u64.to_le_bytes()[..]));
+        drop(served);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

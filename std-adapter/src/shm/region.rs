@@ -18,7 +18,7 @@ use memwire::{Record, Region, Schema, VarId, Variable};
 use super::error::ShmError;
 use super::file;
 use super::map::{MappedRegion, Mapping};
-use super::notify;
+use super::notify::{self, Waiters};
 use super::root::Root;
 
 /// How long a read waits for a write in progress before it reports
@@ -276,6 +276,17 @@ impl<T> ShmRegion<T> {
         since: u64,
         timeout: Option<Duration>,
     ) -> Result<Option<u64>, ShmError> {
+        self.wait_for_change_as(since, timeout, Waiters::ALL)
+    }
+
+    /// [`wait_for_change`](Self::wait_for_change) as `waiter`, which the
+    /// commits that wake others may leave asleep (see [`Waiters`]).
+    pub(crate) fn wait_for_change_as(
+        &self,
+        since: u64,
+        timeout: Option<Duration>,
+        waiter: Waiters,
+    ) -> Result<Option<u64>, ShmError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let commit = self.region().commit_counter();
         loop {
@@ -289,8 +300,10 @@ impl<T> ShmRegion<T> {
             // Wait for the word to move past an even `seen` (or to end the
             // commit in progress when it is odd).
             let seen_even = seen & !1;
-            if notify::wait_commit(notify::os(), commit, seen_even, || remaining(deadline))
-                .is_none()
+            if notify::wait_commit(notify::os(), commit, seen_even, waiter, || {
+                remaining(deadline)
+            })
+            .is_none()
             {
                 return Ok(None);
             }
@@ -443,7 +456,11 @@ impl<T> ShmWriter<T> {
 
     fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
         let generation = result.map_err(ShmError::Access)?;
-        notify::committed(notify::os(), self.region.region().commit_counter());
+        notify::committed(
+            notify::os(),
+            self.region.region().commit_counter(),
+            Waiters::ALL,
+        );
         Ok(generation)
     }
 
@@ -600,7 +617,7 @@ fn open_writer<T>(
             generation = r.recovery.generation,
             "recovered a write left in progress by a dead writer"
         );
-        notify::committed(notify::os(), live.commit_counter());
+        notify::committed(notify::os(), live.commit_counter(), Waiters::ALL);
     }
     Ok(ShmWriter {
         region,

@@ -9,7 +9,7 @@ use memwire::{Region, Schema};
 
 use super::error::ShmError;
 use super::file;
-use super::notify;
+use super::notify::{self, Waiters};
 use super::region::{Dynamic, Recovered, ShmRegion, intern, open_shared};
 use super::root::Root;
 
@@ -66,19 +66,20 @@ impl TurnWriter {
         &self,
         ranges: &[(usize, &[u8])],
     ) -> Result<(u64, Option<Recovered>), ShmError> {
-        self.turn(|live| live.write_ranges(ranges, None), || ())
+        self.turn(|live| live.write_ranges(ranges, None), || false)
     }
 
     /// One turn: takes the lock (unless held, see [`hold`](Self::hold)),
     /// repairs what a dead writer left, makes one commit with `write`,
     /// releases the lock, calls `then` if the commit succeeded, and wakes
-    /// waiters last. The hub sends an update from `then`, so that waking
-    /// local waiters, its own scanner among them, does not hold the update
-    /// back or compete with it for a CPU.
+    /// waiters last. The hub publishes the commit from `then`, so that
+    /// waking local waiters does not hold the update back or compete with
+    /// it for a CPU; when `then` says it did, the hub's scanner, having
+    /// nothing left to find, is not woken at all ([`Waiters::NOT_SCANNER`]).
     pub(crate) fn turn(
         &self,
         write: impl FnOnce(&Region<'_>) -> Result<u64, AccessError>,
-        then: impl FnOnce(),
+        then: impl FnOnce() -> bool,
     ) -> Result<(u64, Option<Recovered>), ShmError> {
         let live = self.region.region();
         let (result, recovered) = {
@@ -91,11 +92,15 @@ impl TurnWriter {
             }
             (result, recovered)
         };
-        if result.is_ok() {
-            then();
-        }
+        let published = result.is_ok() && then();
         if result.is_ok() || recovered.is_some() {
-            notify::committed(notify::os(), live.commit_counter());
+            // A repair is a commit of its own, which only a scan publishes.
+            let whom = if published && recovered.is_none() {
+                Waiters::NOT_SCANNER
+            } else {
+                Waiters::ALL
+            };
+            notify::committed(notify::os(), live.commit_counter(), whom);
         }
         Ok((result.map_err(ShmError::Access)?, recovered))
     }
@@ -109,7 +114,11 @@ impl TurnWriter {
         let recovered = if *holds == 0 { self.lock()? } else { None };
         *holds += 1;
         if recovered.is_some() {
-            notify::committed(notify::os(), self.region.region().commit_counter());
+            notify::committed(
+                notify::os(),
+                self.region.region().commit_counter(),
+                Waiters::ALL,
+            );
         }
         Ok(recovered)
     }

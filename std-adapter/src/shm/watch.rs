@@ -19,7 +19,7 @@ use memwire::sync::{self, Ordering};
 use memwire::{Schema, VarId};
 
 use super::error::ShmError;
-use super::notify;
+use super::notify::{self, Waiters};
 use super::region::{Backoff, Dynamic, ShmRegion, remaining};
 
 /// What changed between two looks at a region.
@@ -138,7 +138,11 @@ impl Watcher {
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ChangeEvent>, ShmError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let word = self.region.region().commit_counter();
-        if notify::wait_commit(notify::os(), word, self.commit, || remaining(deadline)).is_none() {
+        if notify::wait_commit(notify::os(), word, self.commit, Waiters::ALL, || {
+            remaining(deadline)
+        })
+        .is_none()
+        {
             return Ok(None);
         }
         self.event().map(Some)
