@@ -67,25 +67,58 @@ impl Visit for StepField {
 }
 
 /// The time from the write to each of the steps `indices` (into
-/// [`STEPS`]), then to the mirror showing the value: each step's first
-/// stamp after the one before it, or `None` when a step is missing.
+/// [`STEPS`]), then to the mirror showing the value, from each step's first
+/// stamp of the update; `Err` with the index of a step that is missing.
+///
+/// Two threads stamp, so a mark may land after the next step's: the client
+/// may read the frame, and the subscriber see the value, before the hub's
+/// thread is back from the socket write to mark it written. A step is taken
+/// to end no later than the next one does.
 fn split(
     start: Instant,
     end: Instant,
     indices: &[usize],
     stamps: &[(usize, Instant)],
-) -> Option<Vec<Duration>> {
-    let mut at = start;
-    let mut gaps = Vec::with_capacity(indices.len() + 1);
+) -> Result<Vec<Duration>, usize> {
+    let mut marks = Vec::with_capacity(indices.len() + 2);
+    marks.push(start);
     for &index in indices {
-        let (_, next) = stamps
+        let (_, at) = stamps
             .iter()
-            .find(|(i, t)| *i == index && *t >= at && *t <= end)?;
-        gaps.push(next.duration_since(at));
-        at = *next;
+            .find(|(i, t)| *i == index && *t >= start)
+            .ok_or(index)?;
+        marks.push(*at);
     }
-    gaps.push(end.duration_since(at));
-    Some(gaps)
+    marks.push(end);
+    for k in (1..marks.len() - 1).rev() {
+        marks[k] = marks[k].min(marks[k + 1]);
+    }
+    Ok(marks
+        .windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]))
+        .collect())
+}
+
+/// The update's split (see [`split`]), once every mark is in: a thread
+/// still on its way back from a system call may stamp its step after the
+/// subscriber saw the value, so a missing mark is waited for, briefly.
+fn marked(
+    stamps: &Stamps,
+    start: Instant,
+    end: Instant,
+    indices: &[usize],
+) -> Result<Vec<Duration>, usize> {
+    let mut tries = 0;
+    loop {
+        let taken = stamps.lock().unwrap_or_else(PoisonError::into_inner);
+        match split(start, end, indices, &taken) {
+            Err(_) if tries < 20 => {}
+            done => return done,
+        }
+        drop(taken);
+        tries += 1;
+        std::thread::sleep(Duration::from_micros(50));
+    }
 }
 
 fn median(values: &mut [Duration]) -> Duration {
@@ -145,7 +178,8 @@ fn table<E: std::fmt::Display>(
         .collect();
     let mut gaps: Vec<Vec<Duration>> = vec![Vec::new(); steps.len() + 1];
     let mut totals = Vec::new();
-    let mut missed = 0u64;
+    // Updates lacking a mark, by the first step missing.
+    let mut missing = [0u64; STEPS.len()];
     for _ in 0..updates {
         super::rest(pace);
         stamps
@@ -157,22 +191,39 @@ fn table<E: std::fmt::Display>(
         write(fixture.value).unwrap_or_else(|e| panic!("{e}"));
         let end = fixture.seen(fixture.value);
         totals.push(end.duration_since(start));
-        let taken = stamps.lock().unwrap_or_else(PoisonError::into_inner);
-        match split(start, end, &indices, &taken) {
-            Some(split) => {
+        match marked(stamps, start, end, &indices) {
+            Ok(split) => {
                 for (column, gap) in gaps.iter_mut().zip(split) {
                     column.push(gap);
                 }
             }
-            None => missed += 1,
+            Err(step) => {
+                if let Some(count) = missing.get_mut(step) {
+                    *count += 1;
+                }
+            }
         }
     }
+    let missed: u64 = missing.iter().sum();
     // Run as a check in CI: a step whose mark went missing shows here.
     assert!(
         missed * 2 <= updates,
         "{missed} of {updates} updates lacked a marked step"
     );
-    println!("  {updates} updates, {missed} without every step");
+    let lacking: Vec<String> = STEPS
+        .iter()
+        .zip(missing)
+        .filter(|(_, n)| *n > 0)
+        .map(|(step, n)| format!("{step} {n}"))
+        .collect();
+    println!(
+        "  {updates} updates, {missed} without every step{}",
+        if lacking.is_empty() {
+            String::new()
+        } else {
+            format!(" (lacking: {})", lacking.join(", "))
+        }
+    );
     let names = steps.iter().chain(["seen by the subscriber's task"].iter());
     let mut from = "write";
     for (name, mut column) in names.zip(gaps) {
