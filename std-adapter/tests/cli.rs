@@ -395,6 +395,8 @@ fn bench_reports_latency_and_fan_out() {
         "local commit / tokio ping-pong    p50",
         "hub write / std::net ping-pong    p50",
         "hub write / tokio ping-pong       p50",
+        "rounds: p50",
+        "in 10 rounds taking each in turn",
         "fan-out: 3 subscribers",
         "updates delivered",
         "all mirrors at the final generation",

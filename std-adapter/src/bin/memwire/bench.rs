@@ -8,7 +8,8 @@
 //!   scanner wakes on it), then a write applied by the hub itself
 //!   (`HubWriter`, published from the writing thread). The client runs on
 //!   a runtime of its own and the writer on a thread of its own, as they
-//!   would in other processes.
+//!   would in other processes; the cases take turns in rounds
+//!   (`latency.rs`).
 //! - Fan-out: one writer changing 1 KiB at a fixed rate, N subscribers:
 //!   updates delivered per second (against writes × N), process CPU time,
 //!   and the lag of the slowest mirror, sampled each second.
@@ -21,8 +22,8 @@ use anyhow::{Context, Result};
 use memwire_std::client::{Client, ClientOptions, Mirror};
 use memwire_std::hub::{Config, Hub};
 use memwire_std::shm::{Root, TurnWriter};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+
+mod latency;
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -101,7 +102,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
 
 async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     println!("memwire bench: hub, writer and clients in one process, loopback TCP");
-    latency(args, dir).await?;
+    latency::run(args, dir).await?;
     let encodings: &[bool] = match args.encoding {
         Encoding::Once => &[true],
         Encoding::Each => &[false],
@@ -124,203 +125,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn client_runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .thread_name("client")
         .enable_all()
         .build()?)
-}
-
-/// The update latency: the hub on this runtime, the subscribing client on
-/// a runtime of its own, and the local writer on a thread of its own, so
-/// that every hand-off wakes a thread as it does between processes. Each
-/// sample ends when a task of the client's runtime, awaiting the mirror's
-/// changes as a user's code does, sees the value.
-async fn latency(args: &Args, dir: &std::path::Path) -> Result<()> {
-    let hub = Hub::start(config(dir, 0, args.encoding != Encoding::Each)?).await?;
-    let addr = hub.tcp_addr().context("no TCP address")?;
-    let client_rt = client_runtime()?;
-    let (client, mirror) = client_rt
-        .spawn(async move {
-            let url = format!("tcp://{addr}");
-            let client =
-                Client::connect(&url, ClientOptions::new("bench", "bench", "bench-secret")).await?;
-            let mirror = client.subscribe("bench/r").await?;
-            Ok::<_, anyhow::Error>((client, mirror))
-        })
-        .await??;
-    let (report, seen) = std::sync::mpsc::channel::<(u64, Instant)>();
-    let watched = mirror.clone();
-    client_rt.spawn(async move {
-        let mut changes = watched.changes();
-        let mut last = watched.get::<u64>("counter").unwrap_or(0);
-        while changes.next().await.is_some() {
-            let now = watched.get::<u64>("counter").unwrap_or(last);
-            if now != last {
-                last = now;
-                if report.send((now, Instant::now())).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let writer = TurnWriter::open(&Root::new(dir), "bench/r", None)?;
-    let counter = mirror
-        .schema()
-        .lookup("counter")
-        .context("no counter")?
-        .1
-        .range()
-        .start;
-    let samples = args.samples;
-    let seen = Seen { seen, last: 0 };
-    let (update, seen) = time_writes(seen, samples, move |value| {
-        writer.write_ranges(&[(counter, &value.to_le_bytes())])?;
-        Ok(())
-    })
-    .await?;
-    // Made once the local writes are done: it holds the region's lock.
-    let at_hub = hub.writer("bench", "r")?;
-    let (hub_write, _) = time_writes(seen, samples, move |value| {
-        at_hub.set_by_name("counter", value)?;
-        Ok(())
-    })
-    .await?;
-    let tokio = tokio_pingpong(&client_rt, samples).await?;
-    client_rt.spawn(client.close()).await?;
-    hub.shutdown().await;
-    client_rt.shutdown_background();
-    let raw = tokio::task::spawn_blocking(move || raw_pingpong(samples)).await??;
-
-    let rows = [
-        ("update: local commit -> remote mirror", update),
-        ("update: hub write -> remote mirror", hub_write),
-        ("baseline: TCP ping-pong, 32 B, std::net", raw),
-        ("TCP ping-pong, 32 B, tokio", tokio),
-    ]
-    .map(|(name, mut times)| {
-        times.sort();
-        (name, percentile(&times, 0.5), percentile(&times, 0.99))
-    });
-    println!("\nlatency ({samples} samples)");
-    for (name, p50, p99) in &rows {
-        println!("  {name:<44} p50 {p50:>9.1?}  p99 {p99:>9.1?}");
-    }
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
-    let [(_, u50, u99), (_, h50, h99), (_, r50, r99), (_, t50, t99)] = rows;
-    for (name, (p50, p99), (b50, b99)) in [
-        ("local commit / std::net ping-pong", (u50, u99), (r50, r99)),
-        ("local commit / tokio ping-pong", (u50, u99), (t50, t99)),
-        ("hub write / std::net ping-pong", (h50, h99), (r50, r99)),
-        ("hub write / tokio ping-pong", (h50, h99), (t50, t99)),
-    ] {
-        println!(
-            "  {name:<33} p50 {:.2}x  p99 {:.2}x",
-            ratio(p50, b50),
-            ratio(p99, b99)
-        );
-    }
-    Ok(())
-}
-
-/// What the subscriber's task reports, and the last value written.
-struct Seen {
-    seen: std::sync::mpsc::Receiver<(u64, Instant)>,
-    last: u64,
-}
-
-/// The times of `samples` calls of `write` with the next value, each until
-/// the subscriber's task reports the value, on a thread of their own; hands
-/// `seen` back for the next run.
-async fn time_writes(
-    mut seen: Seen,
-    samples: usize,
-    write: impl Fn(u64) -> Result<()> + Send + 'static,
-) -> Result<(Vec<Duration>, Seen)> {
-    tokio::task::spawn_blocking(move || {
-        let mut times = Vec::with_capacity(samples);
-        for _ in 0..samples {
-            seen.last += 1;
-            let value = seen.last;
-            let start = Instant::now();
-            write(value)?;
-            loop {
-                let (v, at) = seen
-                    .seen
-                    .recv_timeout(Duration::from_secs(10))
-                    .context("the mirror did not show the value")?;
-                if v == value {
-                    times.push(at.duration_since(start));
-                    break;
-                }
-            }
-        }
-        Ok((times, seen))
-    })
-    .await?
-}
-
-/// Round trips of 32 bytes to an echo thread over loopback TCP, blocking
-/// `std::net` sockets with `TCP_NODELAY` on both ends (netperf's `TCP_RR`).
-fn raw_pingpong(samples: usize) -> Result<Vec<Duration>> {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let echo = std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            let _ = s.set_nodelay(true);
-            let mut buf = [0u8; 32];
-            while s.read_exact(&mut buf).is_ok() && s.write_all(&buf).is_ok() {}
-        }
-    });
-    let mut ping = std::net::TcpStream::connect(addr)?;
-    ping.set_nodelay(true)?;
-    let mut times = Vec::with_capacity(samples);
-    let mut buf = [7u8; 32];
-    for _ in 0..samples {
-        let start = Instant::now();
-        ping.write_all(&buf)?;
-        ping.read_exact(&mut buf)?;
-        times.push(start.elapsed());
-    }
-    drop(ping);
-    let _ = echo.join();
-    Ok(times)
-}
-
-/// The same round trips between a task of `client_rt` and an echo task of
-/// this runtime (the hub's).
-async fn tokio_pingpong(
-    client_rt: &tokio::runtime::Runtime,
-    samples: usize,
-) -> Result<Vec<Duration>> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let echo = tokio::spawn(async move {
-        if let Ok((mut s, _)) = listener.accept().await {
-            let _ = s.set_nodelay(true);
-            let mut buf = [0u8; 32];
-            while s.read_exact(&mut buf).await.is_ok() {
-                if s.write_all(&buf).await.is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let times = client_rt
-        .spawn(async move {
-            let mut ping = TcpStream::connect(addr).await?;
-            ping.set_nodelay(true)?;
-            let mut times = Vec::with_capacity(samples);
-            let mut buf = [7u8; 32];
-            for _ in 0..samples {
-                let start = Instant::now();
-                ping.write_all(&buf).await?;
-                ping.read_exact(&mut buf).await?;
-                times.push(start.elapsed());
-            }
-            Ok::<_, anyhow::Error>(times)
-        })
-        .await??;
-    echo.abort();
-    Ok(times)
 }
 
 /// The process's CPU time (user + system) from `/proc/self/stat`.
