@@ -144,7 +144,11 @@ pub(super) async fn run(args: &Args, dir: &std::path::Path) -> Result<()> {
             raw.stop();
             Ok(samples)
         };
-        let _ = done.send(run());
+        let result = run();
+        // The hub's last other handle goes before the result, so that the
+        // hub can be shut down as soon as the result is in.
+        drop(on_hub);
+        let _ = done.send(result);
     })?;
     let samples = measured.await.context("the latency thread ended")??;
     client_rt.spawn(client.close()).await?;
