@@ -7,7 +7,7 @@
 //! equals" check and the enqueue happen under the bucket lock that a wake
 //! also takes (here a mutex and a condition variable).
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test -p memwire-std --release --test loom_notify`
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p memwire-std --test loom_notify`
 
 #![cfg(loom)]
 #![allow(missing_docs)]
