@@ -214,6 +214,9 @@ mod tests {
         });
         let tid = tid_rx.recv().unwrap();
         while !asleep(tid) {
+            // A wait that returned on its own (a signal) would leave nothing
+            // to look for: fail rather than spin.
+            assert!(!thread.is_finished(), "the wait returned before any wake");
             std::thread::yield_now();
         }
         thread
