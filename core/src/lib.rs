@@ -8,7 +8,7 @@
 //! 1. [`layout`]: a region's bytes: the little-endian header, the variable
 //!    table, the name index and the data area; the checked byte view
 //!    [`RegionView`] and [`layout::init`] to lay out a fresh region.
-//! 2. [`schema`]: [`Variable`], [`Kind`], [`Schema`], the `const` builder and
+//! 2. [`schema`]: [`Variable`], [`Kind`], [`Schema`](struct@Schema), the `const` builder and
 //!    the fingerprint.
 //! 3. [`sync`] and [`region`]: the seqlock over a region's atomic words and the
 //!    live [`Region`] view with typed reads and writes.
