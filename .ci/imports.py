@@ -6,7 +6,7 @@ For each folder given (a module directory such as `core/src/session`), every
 module (`super::x`, `crate::hub::x::Y`, `self::x`, or a sibling module by its
 bare name in a `mod.rs`) is an edge. Any cycle among the files of one folder
 is printed and makes the script exit with 1. Test files (`tests.rs`,
-`tests/`) and everything after a `#[cfg(test)]` line are skipped: tests may
+`tests/`) and everything after a `#[cfg(test)]` (or `#[cfg(all(test, ...))]`) line are skipped: tests may
 reach into what they test.
 
 Usage: .ci/imports.py CRATE_SRC:MODULE_DIR ...
@@ -17,6 +17,7 @@ import os
 import re
 import sys
 
+TEST_CFG = re.compile(r"#\[cfg\((all\()?test\b")
 PATH = re.compile(r"\b(crate|super|self)((?:::\w+)+)")
 
 
@@ -73,7 +74,7 @@ def code_of(path):
     lines = []
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if line.strip().startswith("#[cfg(test)]"):
+            if TEST_CFG.match(line.strip()):
                 break
             stripped = line.split("//")[0]
             lines.append(stripped)
