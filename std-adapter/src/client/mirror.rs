@@ -1,165 +1,17 @@
-//! A mirror: a region held in this process, kept current by the client.
+//! What a [`Mirror`] offers: reads of its memory (or of the region file
+//! when local), writes through the hub, and its change events.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::Ordering;
 
 use bytemuck::Pod;
-use memwire::diff::{ByteRange, DiffError, Differ, touched};
-use memwire::layout::{LayoutError, required_len};
 use memwire::region::AccessError;
 use memwire::schema::Value;
-use memwire::sync::AtomicU32;
-use memwire::{Record, Region, Schema, VarId};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use memwire::{Record, Schema, VarId};
+use tokio::sync::{broadcast, oneshot};
 
-use super::{ClientError, Command};
-use crate::schema::OwnedSchema;
-use crate::shm::ShmRegion;
-
-/// Exact ranges an event is computed from; more and the event names every
-/// variable of their span.
-const SHADOW_RANGES: usize = 256;
-
-/// Change events buffered per mirror before a slow reader of
-/// [`Mirror::changes`] is told it lagged.
-const EVENTS: usize = 256;
-
-/// The memory of a mirror: its schema and region words.
-pub(crate) struct MirrorMem {
-    schema: OwnedSchema,
-    words: Box<[AtomicU32]>,
-}
-
-self_cell::self_cell!(
-    /// A mirror's memory and the live region over it.
-    pub(crate) struct MirrorCell {
-        owner: MirrorMem,
-        #[covariant]
-        dependent: Region,
-    }
-);
-
-impl MirrorCell {
-    /// Fresh mirror memory for `schema`, laid out as a region of `instance`.
-    pub(crate) fn build(schema: OwnedSchema, instance: u64) -> Result<MirrorCell, LayoutError> {
-        let len = required_len(&schema.as_schema())?;
-        let words: Box<[AtomicU32]> = (0..len.div_ceil(4)).map(|_| AtomicU32::new(0)).collect();
-        MirrorCell::try_new(MirrorMem { schema, words }, |mem| {
-            Region::init(&mem.words, mem.schema.as_schema(), instance)
-        })
-    }
-
-    pub(crate) fn region(&self) -> Region<'_> {
-        *self.borrow_dependent()
-    }
-}
-
-/// What changed in a mirror.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MirrorEvent {
-    /// The generation the mirror now holds.
-    pub generation: u64,
-    /// Whether the mirror was rewritten whole (first copy, reconnection to a
-    /// new region instance, resync), or events were missed: every variable
-    /// may have changed.
-    pub resynced: bool,
-    /// The variables whose bytes changed since the last event, in id order
-    /// (a variable rewritten with its old value is not named).
-    pub variables: Vec<VarId>,
-}
-
-/// The state of a mirror that the client task and every handle share.
-pub(crate) struct MirrorShared {
-    pub(crate) path: String,
-    pub(crate) cell: MirrorCell,
-    pub(crate) events: broadcast::Sender<MirrorEvent>,
-    /// The data area as of the last event, to name exactly the variables
-    /// whose bytes changed (an update may rewrite whole chunks).
-    shadow: Mutex<Shadow>,
-    /// The region file, mapped when the client is local to the hub.
-    pub(crate) local: OnceLock<ShmRegion>,
-    /// Set when the subscription ended for good (the hub refused it).
-    pub(crate) ended: AtomicBool,
-}
-
-impl MirrorShared {
-    pub(crate) fn new(path: String, cell: MirrorCell) -> MirrorShared {
-        let len = cell.region().data_len();
-        MirrorShared {
-            path,
-            cell,
-            events: broadcast::channel(EVENTS).0,
-            shadow: Mutex::new(Shadow {
-                data: vec![0; len],
-                current: vec![0; len],
-                ranges: vec![ByteRange::new(0, 0); SHADOW_RANGES],
-                differ: Differ::new(),
-            }),
-            local: OnceLock::new(),
-            ended: AtomicBool::new(false),
-        }
-    }
-
-    /// Publishes an event for a new generation, naming the variables whose
-    /// bytes differ from the last event's. Called by the client task, the
-    /// mirror's only writer, between updates.
-    pub(crate) fn updated(&self, generation: u64, resynced: bool) {
-        let region = self.cell.region();
-        let schema = region.schema();
-        let mut guard = self.shadow.lock().unwrap_or_else(PoisonError::into_inner);
-        let shadow = &mut *guard;
-        let variables: Vec<VarId> = match region.snapshot(&mut shadow.current) {
-            Err(_) => schema
-                .variables()
-                .iter()
-                .zip(0..)
-                .map(|(_, i)| VarId(i))
-                .collect(),
-            Ok(_) => match shadow.differ.update(
-                &shadow.current,
-                &mut shadow.data,
-                &mut shadow.ranges,
-                None,
-            ) {
-                Ok(n) => touched(schema, shadow.ranges.get(..n).unwrap_or(&[])).collect(),
-                Err(DiffError::Overflow(o)) => touched(schema, &[o.span]).collect(),
-                Err(_) => schema
-                    .variables()
-                    .iter()
-                    .zip(0..)
-                    .map(|(_, i)| VarId(i))
-                    .collect(),
-            },
-        };
-        drop(guard);
-        let _ = self.events.send(MirrorEvent {
-            generation,
-            resynced,
-            variables,
-        });
-    }
-}
-
-/// The last data area reported, and the diff's buffers.
-struct Shadow {
-    data: Vec<u8>,
-    current: Vec<u8>,
-    ranges: Vec<ByteRange>,
-    differ: Differ,
-}
-
-/// A region mirrored from a hub: read it like a local region, write it
-/// through the hub, and wait for its changes.
-///
-/// Reads never block on the network: they read the mirror's memory (with
-/// the region's seqlock, so a variable is never torn while an update is
-/// applied), or the region file itself when the client is on the hub's host
-/// ([`is_local`](Self::is_local)). Handles are cheap to clone.
-#[derive(Clone)]
-pub struct Mirror {
-    pub(crate) shared: Arc<MirrorShared>,
-    pub(crate) commands: mpsc::Sender<Command>,
-}
+use super::error::ClientError;
+use super::memory::MirrorEvent;
+use super::shared::{Command, Mirror};
 
 impl std::fmt::Debug for Mirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

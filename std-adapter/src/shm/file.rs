@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use memwire::layout::HEADER_LEN;
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
@@ -204,11 +205,7 @@ pub(crate) fn create_region(
     name: &str,
     bytes: &[u8],
 ) -> Result<File, ShmError> {
-    let temp = format!(
-        ".{name}.{}.{:x}.tmp",
-        std::process::id(),
-        super::random_u64()
-    );
+    let temp = format!(".{name}.{}.{:x}.tmp", std::process::id(), random_u64());
     let fd = rustix::fs::openat(
         tenant,
         temp.as_str(),
@@ -281,4 +278,13 @@ pub(crate) fn unlock(file: &File) -> io::Result<()> {
 /// The path of a region file, for messages.
 pub(crate) fn display_path(root: &Path, tenant: &str, region: &str) -> PathBuf {
     root.join(tenant).join(region)
+}
+
+/// A random 64-bit number for region instances and temporary names.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.write_u32(std::process::id());
+    h.finish()
 }

@@ -67,7 +67,7 @@ impl Mapping {
         // is sound because `AtomicU32` is interior-mutable and all accesses
         // are atomic. On a read-only mapping only loads are made: a
         // `ShmRegion` never writes, and only a `ShmWriter`, which maps
-        // read-write, stores (see `region.rs`).
+        // read-write, stores (see `reader.rs`, `writer.rs`).
         unsafe { core::slice::from_raw_parts(ptr, self.words) }
     }
 }

@@ -11,10 +11,16 @@
 //!   final name).
 //! - `map.rs`: the mapping, seen only as atomic words (the one module with
 //!   `unsafe`).
-//! - [`ShmRegion`], [`ShmWriter`] (`region.rs`): read handles with a bounded
-//!   wait on a stalled writer; the writer's `flock`, its pid in the header and
-//!   the recovery of a dead writer's half-done write. [`ShmVar`]: a variable
-//!   located once, whose reads are the seqlock alone.
+//! - `open.rs`: what readers and writers share: the checked open and
+//!   mapping of a region file, its schema read from the file, and one
+//!   `'static` copy of each schema.
+//! - [`ShmRegion`] (`reader.rs`): read handles with a bounded wait on a
+//!   stalled writer. [`ShmVar`]: a variable located once, whose reads are
+//!   the seqlock alone.
+//! - [`ShmWriter`] (`writer.rs`): the writer's `flock`, its pid in the
+//!   header and the recovery of a dead writer's half-done write.
+//! - [`TurnWriter`] (`turn.rs`): a writer that takes the lock for each
+//!   write, in turns with local writers.
 //! - `notify.rs`: sleeping on the header's commit word (a futex on Linux),
 //!   woken by every commit.
 //! - [`Watcher`], [`ChangeStream`] (`watch.rs`): change events naming the
@@ -51,16 +57,17 @@ mod file;
 #[allow(unsafe_code)]
 mod map;
 pub(crate) mod notify;
-mod region;
+mod open;
+mod reader;
 mod root;
 mod turn;
 mod watch;
+mod writer;
 
 pub use error::ShmError;
 pub use file::NAME_LEN_MAX;
-pub use region::{Dynamic, Recovered, STALL_BOUND, ShmRegion, ShmVar, ShmWriter};
+pub use reader::{Dynamic, STALL_BOUND, ShmRegion, ShmVar};
 pub use root::Root;
 pub use turn::TurnWriter;
 pub use watch::{ChangeEvent, ChangeStream, STREAM_CHECK, Watcher};
-
-pub(crate) use region::random_u64;
+pub use writer::{Recovered, ShmWriter};

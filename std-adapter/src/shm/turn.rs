@@ -10,8 +10,10 @@ use memwire::{Region, Schema};
 use super::error::ShmError;
 use super::file;
 use super::notify::{self, Waiters};
-use super::region::{Dynamic, Recovered, ShmRegion, intern, open_shared};
+use super::open::{intern, open_shared};
+use super::reader::{Dynamic, ShmRegion};
 use super::root::Root;
+use super::writer::Recovered;
 
 /// A writable mapping that takes the writer lock for each write and
 /// releases it after, so that local writers ([`ShmWriter`]) and this handle

@@ -20,7 +20,7 @@ use memwire::{Schema, VarId};
 
 use super::error::ShmError;
 use super::notify::{self, Waiters};
-use super::region::{Backoff, Dynamic, ShmRegion, remaining};
+use super::reader::{Backoff, Dynamic, ShmRegion, remaining};
 
 /// What changed between two looks at a region.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,24 +1,21 @@
-//! Region handles: [`ShmRegion`] reads, [`ShmWriter`] holds the writer lock.
+//! Reading a region: [`ShmRegion`], whose reads wait a bounded time for a
+//! write in progress, and [`ShmVar`], a variable located once.
 
 use std::fmt;
-use std::fs::File;
 use std::marker::PhantomData;
-use std::ops::Deref;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
-use memwire::layout::{ENTRY_LEN, HEADER_LEN, LayoutError, init, required_len};
-use memwire::region::{AccessError, Recovery, VarRef};
-use memwire::schema::{Kind, Name, Value};
-use memwire::sync::{AtomicU32, Ordering};
-use memwire::{Record, Region, Schema, VarId, Variable};
+use memwire::region::{AccessError, VarRef};
+use memwire::schema::Value;
+use memwire::sync::Ordering;
+use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
-use super::file;
-use super::map::{MappedRegion, Mapping};
 use super::notify::{self, Waiters};
+use super::open::{Shared, open_shared};
 use super::root::Root;
 
 /// How long a read waits for a write in progress before it reports
@@ -32,12 +29,6 @@ pub const STALL_BOUND: Duration = Duration::from_millis(100);
 /// fixed by a `#[derive(Schema)]` type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Dynamic;
-
-/// What both kinds of handle share: the mapping and where it came from.
-pub(super) struct Shared {
-    mapped: MappedRegion,
-    path: PathBuf,
-}
 
 /// A mapped region that this process reads.
 ///
@@ -87,7 +78,8 @@ impl ShmRegion<Dynamic> {
 
 impl<T: Record + Pod> ShmRegion<T> {
     /// Opens region `path` under `root` for reading; its schema must be
-    /// `T`'s ([`LayoutError::SchemaMismatch`] otherwise).
+    /// `T`'s ([`LayoutError::SchemaMismatch`](memwire::layout::LayoutError::SchemaMismatch)
+    /// otherwise).
     pub fn open_record(root: &Root, path: &str) -> Result<ShmRegion<T>, ShmError> {
         let (shared, _) = open_shared(root, path, false, Some(T::schema()))?;
         Ok(ShmRegion::from_shared(shared))
@@ -114,7 +106,7 @@ impl<T> ShmRegion<T> {
     }
 
     /// The live region. Crate-private: over a read-only mapping a write
-    /// would fault, so only [`ShmWriter`] writes through it.
+    /// would fault, so only [`ShmWriter`](super::ShmWriter) writes through it.
     pub(crate) fn region(&self) -> Region<'_> {
         self.shared.mapped.region()
     }
@@ -356,170 +348,6 @@ impl Backoff {
     }
 }
 
-/// What a writer found and repaired when it took over from one that died
-/// mid-write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Recovered {
-    /// The pid the dead writer recorded.
-    pub previous_writer: u32,
-    /// The repair: odd counters made even, the generation after it.
-    pub recovery: Recovery,
-}
-
-/// The one process allowed to write a region: holds an exclusive lock on
-/// its file (`flock`), which the kernel releases when this handle is dropped
-/// or the process dies.
-///
-/// Every write commits through the core's seqlock and then wakes every
-/// waiter ([`ShmRegion::wait_for_change`], watchers and change streams).
-/// Dereferences to a [`ShmRegion`] for reads.
-pub struct ShmWriter<T = Dynamic> {
-    region: ShmRegion<T>,
-    recovered: Option<Recovered>,
-    /// Holds the writer lock for as long as it is open.
-    lock: File,
-}
-
-impl<T> fmt::Debug for ShmWriter<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShmWriter")
-            .field("region", &self.region)
-            .field("recovered", &self.recovered)
-            .finish()
-    }
-}
-
-impl<T> Deref for ShmWriter<T> {
-    type Target = ShmRegion<T>;
-    fn deref(&self) -> &ShmRegion<T> {
-        &self.region
-    }
-}
-
-impl ShmWriter<Dynamic> {
-    /// Creates region `path` under `root` for `schema` and takes its writer
-    /// lock. Fails with [`ShmError::AlreadyExists`] if the file exists.
-    pub fn create(root: &Root, path: &str, schema: Schema<'_>) -> Result<ShmWriter, ShmError> {
-        create_writer(root, path, intern(schema))
-    }
-
-    /// Opens region `path` under `root` for writing, with the schema its
-    /// file holds; takes the writer lock ([`ShmError::WriterBusy`] if
-    /// another process holds it) and repairs a write left half-done by a
-    /// writer that died (see [`recovered`](Self::recovered)).
-    pub fn open(root: &Root, path: &str) -> Result<ShmWriter, ShmError> {
-        open_writer(root, path, None)
-    }
-
-    /// Opens region `path` for writing if it exists (its schema must be
-    /// `schema`), else creates it.
-    pub fn open_or_create(
-        root: &Root,
-        path: &str,
-        schema: Schema<'_>,
-    ) -> Result<ShmWriter, ShmError> {
-        let schema = intern(schema);
-        match create_writer(root, path, schema) {
-            Err(ShmError::AlreadyExists { .. }) => open_writer(root, path, Some(schema)),
-            other => other,
-        }
-    }
-}
-
-impl<T: Record + Pod> ShmWriter<T> {
-    /// Creates region `path` under `root` holding `T`'s schema.
-    pub fn create_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
-        create_writer(root, path, T::schema())
-    }
-
-    /// Opens region `path` for writing; its schema must be `T`'s.
-    pub fn open_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
-        open_writer(root, path, Some(T::schema()))
-    }
-
-    /// Writes every field of `value` in one commit; returns the generation.
-    pub fn store(&self, value: &T) -> Result<u64, ShmError> {
-        self.write_ranges(&[(0, bytemuck::bytes_of(value))], None)
-    }
-}
-
-impl<T> ShmWriter<T> {
-    /// What this writer repaired when it took the lock, if anything.
-    pub fn recovered(&self) -> Option<Recovered> {
-        self.recovered
-    }
-
-    /// The read handle (also reachable through `Deref`).
-    pub fn reader(&self) -> &ShmRegion<T> {
-        &self.region
-    }
-
-    fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
-        let generation = result.map_err(ShmError::Access)?;
-        notify::committed(
-            notify::os(),
-            self.region.region().commit_counter(),
-            Waiters::ALL,
-        );
-        Ok(generation)
-    }
-
-    /// Writes variable `id` (exactly its length) and commits; returns the
-    /// new generation.
-    pub fn write(&self, id: VarId, bytes: &[u8]) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write(id, bytes))
-    }
-
-    /// Writes several variables in one commit.
-    pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_many(parts))
-    }
-
-    /// [`write_many`](Self::write_many), calling `during` while the write is
-    /// open (its counters odd): for tests and tools that hold a write open.
-    pub fn write_many_then(
-        &self,
-        parts: &[(VarId, &[u8])],
-        during: impl FnOnce(),
-    ) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_many_then(parts, during))
-    }
-
-    /// Writes `value` to variable `id` and commits.
-    pub fn set<V: Value>(&self, id: VarId, value: V) -> Result<u64, ShmError> {
-        self.notify(self.region.region().set(id, value))
-    }
-
-    /// Writes `value` to variable `name` and commits.
-    pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
-        self.notify(self.region.region().set_by_name(name, value))
-    }
-
-    /// Writes raw byte ranges of the data area in one commit (see
-    /// [`Region::write_ranges`]).
-    pub fn write_ranges(
-        &self,
-        ranges: &[(usize, &[u8])],
-        generation: Option<u64>,
-    ) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_ranges(ranges, generation))
-    }
-}
-
-impl<T> Drop for ShmWriter<T> {
-    fn drop(&mut self) {
-        let region = self.region.region();
-        if region.writer_id() == std::process::id() {
-            region.set_writer_id(0);
-        }
-        // Closing `lock` alone is not enough: a child forked by another
-        // thread of this process holds a copy of the descriptor until it
-        // execs, and the lock stays with the open file while any copy
-        // lives. Unlocking releases it for every copy at once.
-        let _ = file::unlock(&self.lock);
-    }
-}
-
 /// One variable of a mapped region, located once ([`ShmRegion::var`]), for
 /// reads in a loop.
 pub struct ShmVar<'r, T = Dynamic> {
@@ -558,172 +386,12 @@ impl<T> ShmVar<'_, T> {
     }
 }
 
-pub(super) fn open_shared(
-    root: &Root,
-    path: &str,
-    write: bool,
-    expect: Option<Schema<'static>>,
-) -> Result<(Shared, File), ShmError> {
-    let (tenant, name) = file::split_path(path)?;
-    let file_path = file::display_path(root.dir(), tenant, name);
-    let root_fd = file::open_root(root.dir(), false)?;
-    let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, false)?;
-    let (file, len) = file::open_region(&tenant_fd, &file_path, name, write)?;
-    let mapping = Mapping::new(&file, len, write, &file_path)?;
-    let bad = |source| ShmError::BadHeader {
-        path: file_path.clone(),
-        source,
-    };
-    let schema = match expect {
-        Some(s) => s,
-        None => intern(file_schema(mapping.words()).map_err(bad)?.as_schema()),
-    };
-    let mapped = MappedRegion::new(mapping, schema).map_err(bad)?;
-    Ok((
-        Shared {
-            mapped,
-            path: file_path,
-        },
-        file,
-    ))
-}
-
-fn open_writer<T>(
-    root: &Root,
-    path: &str,
-    expect: Option<Schema<'static>>,
-) -> Result<ShmWriter<T>, ShmError> {
-    let (shared, lock) = open_shared(root, path, true, expect)?;
-    let region = ShmRegion::from_shared(shared);
-    if !file::try_lock(&lock).map_err(|e| ShmError::io("lock", region.path(), e))? {
-        return Err(ShmError::WriterBusy {
-            path: region.path().to_owned(),
-            pid: region.writer_pid(),
-        });
-    }
-    let live = region.region();
-    let previous_writer = live.writer_id();
-    let recovery = live.recover();
-    live.set_writer_id(std::process::id());
-    let recovered = recovery.repaired().then_some(Recovered {
-        previous_writer,
-        recovery,
-    });
-    if let Some(r) = &recovered {
-        tracing::warn!(
-            path = %region.path().display(),
-            previous_writer,
-            variables = r.recovery.variables,
-            generation = r.recovery.generation,
-            "recovered a write left in progress by a dead writer"
-        );
-        notify::committed(notify::os(), live.commit_counter(), Waiters::ALL);
-    }
-    Ok(ShmWriter {
-        region,
-        recovered,
-        lock,
-    })
-}
-
-fn create_writer<T>(
-    root: &Root,
-    path: &str,
-    schema: Schema<'static>,
-) -> Result<ShmWriter<T>, ShmError> {
-    let (tenant, name) = file::split_path(path)?;
-    let file_path = file::display_path(root.dir(), tenant, name);
-    let bad = |source| ShmError::BadHeader {
-        path: file_path.clone(),
-        source,
-    };
-    let len = required_len(&schema).map_err(bad)?;
-    let mut bytes = vec![0u8; len];
-    init(&mut bytes, &schema, random_u64()).map_err(bad)?;
-    let root_fd = file::open_root(root.dir(), true)?;
-    let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, true)?;
-    let lock = file::create_region(&tenant_fd, &file_path, name, &bytes)?;
-    let mapping = Mapping::new(&lock, len as u64, true, &file_path)?;
-    let mapped = MappedRegion::new(mapping, schema).map_err(bad)?;
-    let region = ShmRegion::from_shared(Shared {
-        mapped,
-        path: file_path,
-    });
-    region.region().set_writer_id(std::process::id());
-    Ok(ShmWriter {
-        region,
-        recovered: None,
-        lock,
-    })
-}
-
-/// A schema copied out of a region's table.
-struct OwnedSchema {
-    vars: Vec<Variable>,
-    index: Vec<u32>,
-}
-
-impl OwnedSchema {
-    fn as_schema(&self) -> Schema<'_> {
-        // Checked when it was read; an empty schema is the only alternative.
-        Schema::new_checked(&self.vars, &self.index).unwrap_or(Schema::EMPTY)
-    }
-}
-
-/// Reads the schema a mapped region holds (validating the whole layout).
-fn file_schema(words: &[AtomicU32]) -> Result<OwnedSchema, LayoutError> {
-    const COUNT_WORD: usize = 32 / 4;
-    let declared = words
-        .get(COUNT_WORD)
-        .map_or(0, |w| w.load(Ordering::Relaxed)) as usize;
-    // Never allocate more entries than the mapped bytes can hold.
-    let fits = words.len().saturating_sub(HEADER_LEN / 4) / (ENTRY_LEN / 4);
-    let n = declared.min(fits);
-    let placeholder = match Name::new("v") {
-        Ok(name) => Variable::new(name, Kind::U8, 1, 0),
-        Err(_) => return Err(LayoutError::BadName(0)),
-    };
-    let mut vars = vec![placeholder; n];
-    let mut index = vec![0u32; n];
-    let count = Region::read_schema(words, &mut vars, &mut index)?.len();
-    vars.truncate(count);
-    index.truncate(count);
-    Ok(OwnedSchema { vars, index })
-}
-
-/// One `'static` copy of each distinct schema this process has used, so
-/// that handles and change events can hold schemas without borrowing.
-/// Bounded by the number of distinct schemas, not by opens.
-pub(super) fn intern(schema: Schema<'_>) -> Schema<'static> {
-    static SCHEMAS: Mutex<Vec<Schema<'static>>> = Mutex::new(Vec::new());
-    let mut known = SCHEMAS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(s) = known.iter().find(|s| **s == schema) {
-        return *s;
-    }
-    let vars: &'static [Variable] = Vec::leak(schema.variables().to_vec());
-    let index: &'static [u32] = Vec::leak(schema.name_order().to_vec());
-    // A copy of a checked schema is valid.
-    let copy = Schema::new_checked(vars, index).unwrap_or(Schema::EMPTY);
-    known.push(copy);
-    copy
-}
-
-/// A random 64-bit number for region instances and temporary names.
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
 
     use super::*;
+    use crate::shm::ShmWriter;
 
     static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U32, 1).build();
 
@@ -750,20 +418,5 @@ mod tests {
         ));
         drop((writer, reader));
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_dropped_writer_releases_the_lock_that_a_copy_of_its_descriptor_shares() {
-        let dir = std::env::temp_dir().join(format!("memwire-unit-lock-{}", std::process::id()));
-        let root = Root::new(&dir);
-        let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap();
-        // What a child forked by another thread holds until it execs: a
-        // descriptor of the same open file.
-        let copy = writer.lock.try_clone().unwrap();
-        drop(writer);
-        let next = ShmWriter::open(&root, "t/r");
-        drop(copy);
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(next.is_ok(), "{:?}", next.err());
     }
 }

@@ -1,0 +1,116 @@
+//! Commands from the handles: subscribe, write and close. A write the
+//! session has no room for is held, and no command is taken until it goes.
+
+use std::collections::HashMap;
+
+use memwire::session::{Client as Session, Handle, WriteError, WriteRequest};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
+
+use super::error::ClientError;
+use super::session::{Connection, Slot, Write};
+use super::shared::Command;
+use super::task::{Driver, End, RX, SUBS};
+
+impl Driver {
+    /// Does what a handle asked; `Some` when that ends the connection (the
+    /// client is closed, or every handle is gone).
+    pub(super) async fn command(
+        &mut self,
+        conn: &mut Connection<'_>,
+        command: Option<Command>,
+    ) -> Option<End> {
+        match command {
+            None | Some(Command::Close) => {
+                conn.session.close();
+                conn.transmit().await;
+                let _ = conn.stream.shutdown().await;
+                return Some(End::Closed);
+            }
+            Some(Command::Subscribe { path, reply }) => {
+                if conn.connected {
+                    self.describe(&mut conn.session, &mut conn.slots, path, reply);
+                } else {
+                    self.queued.push((path, reply));
+                }
+            }
+            Some(Command::Write {
+                path,
+                name,
+                value,
+                reply,
+            }) => {
+                conn.held = self.write(
+                    &mut conn.session,
+                    &conn.slots,
+                    &mut conn.writes,
+                    Write {
+                        path,
+                        name,
+                        value,
+                        reply,
+                    },
+                );
+            }
+        }
+        None
+    }
+
+    /// A write the session had no room for: its answers may have made room.
+    pub(super) fn write_held(&self, conn: &mut Connection<'_>) {
+        if let Some(write) = conn.held.take() {
+            conn.held = self.write(&mut conn.session, &conn.slots, &mut conn.writes, write);
+        }
+    }
+
+    /// Hands `write` to the session; gives it back when the session has
+    /// as many writes waiting as it takes.
+    fn write(
+        &self,
+        session: &mut Session<'_, SUBS, RX>,
+        slots: &HashMap<u16, Slot>,
+        writes: &mut HashMap<u32, oneshot::Sender<Result<u64, ClientError>>>,
+        write: Write,
+    ) -> Option<Write> {
+        let handle = slots.iter().find_map(|(h, slot)| match slot {
+            Slot::Live(i)
+                if self
+                    .subs
+                    .get(*i)
+                    .is_some_and(|s| s.mirror.path == write.path) =>
+            {
+                Some(Handle(*h))
+            }
+            _ => None,
+        });
+        let Some(handle) = handle else {
+            let _ = write.reply.send(Err(ClientError::NotConnected));
+            return None;
+        };
+        let request = WriteRequest::Variable {
+            name: &write.name,
+            value: &write.value,
+        };
+        match session.write(handle, request) {
+            Ok(request) => {
+                writes.insert(request, write.reply);
+                None
+            }
+            Err(WriteError::Busy) => Some(write),
+            Err(WriteError::Invalid) => {
+                let _ = write
+                    .reply
+                    .send(Err(ClientError::UnknownVariable(write.name)));
+                None
+            }
+            Err(WriteError::TooLarge) => {
+                let _ = write.reply.send(Err(ClientError::TooLarge));
+                None
+            }
+            Err(_) => {
+                let _ = write.reply.send(Err(ClientError::NotConnected));
+                None
+            }
+        }
+    }
+}

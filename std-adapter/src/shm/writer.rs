@@ -1,0 +1,277 @@
+//! Writing a region: [`ShmWriter`], the one process that holds the region's
+//! writer lock; taking it repairs a write a dead writer left half-done.
+
+use std::fmt;
+use std::fs::File;
+use std::ops::Deref;
+
+use bytemuck::Pod;
+use memwire::layout::{init, required_len};
+use memwire::region::{AccessError, Recovery};
+use memwire::schema::Value;
+use memwire::{Record, Schema, VarId};
+
+use super::error::ShmError;
+use super::file;
+use super::map::{MappedRegion, Mapping};
+use super::notify::{self, Waiters};
+use super::open::{Shared, intern, open_shared};
+use super::reader::{Dynamic, ShmRegion};
+use super::root::Root;
+
+/// What a writer found and repaired when it took over from one that died
+/// mid-write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recovered {
+    /// The pid the dead writer recorded.
+    pub previous_writer: u32,
+    /// The repair: odd counters made even, the generation after it.
+    pub recovery: Recovery,
+}
+
+/// The one process allowed to write a region: holds an exclusive lock on
+/// its file (`flock`), which the kernel releases when this handle is dropped
+/// or the process dies.
+///
+/// Every write commits through the core's seqlock and then wakes every
+/// waiter ([`ShmRegion::wait_for_change`], watchers and change streams).
+/// Dereferences to a [`ShmRegion`] for reads.
+pub struct ShmWriter<T = Dynamic> {
+    region: ShmRegion<T>,
+    recovered: Option<Recovered>,
+    /// Holds the writer lock for as long as it is open.
+    lock: File,
+}
+
+impl<T> fmt::Debug for ShmWriter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShmWriter")
+            .field("region", &self.region)
+            .field("recovered", &self.recovered)
+            .finish()
+    }
+}
+
+impl<T> Deref for ShmWriter<T> {
+    type Target = ShmRegion<T>;
+    fn deref(&self) -> &ShmRegion<T> {
+        &self.region
+    }
+}
+
+impl ShmWriter<Dynamic> {
+    /// Creates region `path` under `root` for `schema` and takes its writer
+    /// lock. Fails with [`ShmError::AlreadyExists`] if the file exists.
+    pub fn create(root: &Root, path: &str, schema: Schema<'_>) -> Result<ShmWriter, ShmError> {
+        create_writer(root, path, intern(schema))
+    }
+
+    /// Opens region `path` under `root` for writing, with the schema its
+    /// file holds; takes the writer lock ([`ShmError::WriterBusy`] if
+    /// another process holds it) and repairs a write left half-done by a
+    /// writer that died (see [`recovered`](Self::recovered)).
+    pub fn open(root: &Root, path: &str) -> Result<ShmWriter, ShmError> {
+        open_writer(root, path, None)
+    }
+
+    /// Opens region `path` for writing if it exists (its schema must be
+    /// `schema`), else creates it.
+    pub fn open_or_create(
+        root: &Root,
+        path: &str,
+        schema: Schema<'_>,
+    ) -> Result<ShmWriter, ShmError> {
+        let schema = intern(schema);
+        match create_writer(root, path, schema) {
+            Err(ShmError::AlreadyExists { .. }) => open_writer(root, path, Some(schema)),
+            other => other,
+        }
+    }
+}
+
+impl<T: Record + Pod> ShmWriter<T> {
+    /// Creates region `path` under `root` holding `T`'s schema.
+    pub fn create_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
+        create_writer(root, path, T::schema())
+    }
+
+    /// Opens region `path` for writing; its schema must be `T`'s.
+    pub fn open_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
+        open_writer(root, path, Some(T::schema()))
+    }
+
+    /// Writes every field of `value` in one commit; returns the generation.
+    pub fn store(&self, value: &T) -> Result<u64, ShmError> {
+        self.write_ranges(&[(0, bytemuck::bytes_of(value))], None)
+    }
+}
+
+impl<T> ShmWriter<T> {
+    /// What this writer repaired when it took the lock, if anything.
+    pub fn recovered(&self) -> Option<Recovered> {
+        self.recovered
+    }
+
+    /// The read handle (also reachable through `Deref`).
+    pub fn reader(&self) -> &ShmRegion<T> {
+        &self.region
+    }
+
+    fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
+        let generation = result.map_err(ShmError::Access)?;
+        notify::committed(
+            notify::os(),
+            self.region.region().commit_counter(),
+            Waiters::ALL,
+        );
+        Ok(generation)
+    }
+
+    /// Writes variable `id` (exactly its length) and commits; returns the
+    /// new generation.
+    pub fn write(&self, id: VarId, bytes: &[u8]) -> Result<u64, ShmError> {
+        self.notify(self.region.region().write(id, bytes))
+    }
+
+    /// Writes several variables in one commit.
+    pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, ShmError> {
+        self.notify(self.region.region().write_many(parts))
+    }
+
+    /// [`write_many`](Self::write_many), calling `during` while the write is
+    /// open (its counters odd): for tests and tools that hold a write open.
+    pub fn write_many_then(
+        &self,
+        parts: &[(VarId, &[u8])],
+        during: impl FnOnce(),
+    ) -> Result<u64, ShmError> {
+        self.notify(self.region.region().write_many_then(parts, during))
+    }
+
+    /// Writes `value` to variable `id` and commits.
+    pub fn set<V: Value>(&self, id: VarId, value: V) -> Result<u64, ShmError> {
+        self.notify(self.region.region().set(id, value))
+    }
+
+    /// Writes `value` to variable `name` and commits.
+    pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
+        self.notify(self.region.region().set_by_name(name, value))
+    }
+
+    /// Writes raw byte ranges of the data area in one commit (see
+    /// [`Region::write_ranges`](memwire::Region::write_ranges)).
+    pub fn write_ranges(
+        &self,
+        ranges: &[(usize, &[u8])],
+        generation: Option<u64>,
+    ) -> Result<u64, ShmError> {
+        self.notify(self.region.region().write_ranges(ranges, generation))
+    }
+}
+
+impl<T> Drop for ShmWriter<T> {
+    fn drop(&mut self) {
+        let region = self.region.region();
+        if region.writer_id() == std::process::id() {
+            region.set_writer_id(0);
+        }
+        // Closing `lock` alone is not enough: a child forked by another
+        // thread of this process holds a copy of the descriptor until it
+        // execs, and the lock stays with the open file while any copy
+        // lives. Unlocking releases it for every copy at once.
+        let _ = file::unlock(&self.lock);
+    }
+}
+
+fn open_writer<T>(
+    root: &Root,
+    path: &str,
+    expect: Option<Schema<'static>>,
+) -> Result<ShmWriter<T>, ShmError> {
+    let (shared, lock) = open_shared(root, path, true, expect)?;
+    let region = ShmRegion::from_shared(shared);
+    if !file::try_lock(&lock).map_err(|e| ShmError::io("lock", region.path(), e))? {
+        return Err(ShmError::WriterBusy {
+            path: region.path().to_owned(),
+            pid: region.writer_pid(),
+        });
+    }
+    let live = region.region();
+    let previous_writer = live.writer_id();
+    let recovery = live.recover();
+    live.set_writer_id(std::process::id());
+    let recovered = recovery.repaired().then_some(Recovered {
+        previous_writer,
+        recovery,
+    });
+    if let Some(r) = &recovered {
+        tracing::warn!(
+            path = %region.path().display(),
+            previous_writer,
+            variables = r.recovery.variables,
+            generation = r.recovery.generation,
+            "recovered a write left in progress by a dead writer"
+        );
+        notify::committed(notify::os(), live.commit_counter(), Waiters::ALL);
+    }
+    Ok(ShmWriter {
+        region,
+        recovered,
+        lock,
+    })
+}
+
+fn create_writer<T>(
+    root: &Root,
+    path: &str,
+    schema: Schema<'static>,
+) -> Result<ShmWriter<T>, ShmError> {
+    let (tenant, name) = file::split_path(path)?;
+    let file_path = file::display_path(root.dir(), tenant, name);
+    let bad = |source| ShmError::BadHeader {
+        path: file_path.clone(),
+        source,
+    };
+    let len = required_len(&schema).map_err(bad)?;
+    let mut bytes = vec![0u8; len];
+    init(&mut bytes, &schema, file::random_u64()).map_err(bad)?;
+    let root_fd = file::open_root(root.dir(), true)?;
+    let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, true)?;
+    let lock = file::create_region(&tenant_fd, &file_path, name, &bytes)?;
+    let mapping = Mapping::new(&lock, len as u64, true, &file_path)?;
+    let mapped = MappedRegion::new(mapping, schema).map_err(bad)?;
+    let region = ShmRegion::from_shared(Shared {
+        mapped,
+        path: file_path,
+    });
+    region.region().set_writer_id(std::process::id());
+    Ok(ShmWriter {
+        region,
+        recovered: None,
+        lock,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
+    use super::*;
+
+    static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U32, 1).build();
+
+    #[test]
+    fn a_dropped_writer_releases_the_lock_that_a_copy_of_its_descriptor_shares() {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-lock-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap();
+        // What a child forked by another thread holds until it execs: a
+        // descriptor of the same open file.
+        let copy = writer.lock.try_clone().unwrap();
+        drop(writer);
+        let next = ShmWriter::open(&root, "t/r");
+        drop(copy);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(next.is_ok(), "{:?}", next.err());
+    }
+}
