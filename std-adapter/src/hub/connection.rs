@@ -5,17 +5,17 @@
 //! A task per connection (`handler.rs`) owns the reading side and
 //! everything that waits (timers, forwarded writes, shutdown). The session,
 //! its view of the hub and the bytes queued for the peer sit in a
-//! [`Connection`] behind a mutex
-//! that no one holds across an await, because a scan that finds a change
-//! sends it itself: on a plain stream it takes the lock without waiting,
-//! queues the update and writes it with a non-blocking write from its own
-//! thread. That spares the task's wake-up, the largest step between a
-//! local commit and the update on the wire. Whenever the scan cannot finish
-//! the job (the lock is busy, bytes are still queued, the subscriber rate
-//! holds the update back, the socket is full, a timer moved, or the stream
-//! is TLS) it wakes the task, which does what the scan would have done.
+//! [`Connection`] behind a mutex that no one holds across an await, because
+//! a scan that finds a change sends it itself: on a plain stream it takes
+//! the lock without waiting, queues the update and writes it with a
+//! non-blocking write from its own thread. That spares the task's wake-up,
+//! the largest step between a local commit and the update on the wire.
+//! Whenever the scan cannot finish the job (the lock is busy, bytes are
+//! still queued, the subscriber rate holds the update back, the socket is
+//! full, a timer moved, or the stream is TLS) it wakes the task, which does
+//! what the scan would have done.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
 use memwire::session::{self, RateConfig, Server, ServerConfig};
@@ -164,8 +164,8 @@ impl Connection {
             0 => Duration::ZERO,
             hz => Duration::from_secs(1) / hz,
         };
-        Some(Arc::new_cyclic(|me: &std::sync::Weak<Connection>| {
-            let me: std::sync::Weak<dyn Listener> = me.clone();
+        Some(Arc::new_cyclic(|me: &Weak<Connection>| {
+            let me: Weak<dyn Listener> = me.clone();
             Connection {
                 wake: Notify::new(),
                 direct,

@@ -281,7 +281,7 @@ impl Handler {
             Step::Changed => {
                 state.changed(now);
             }
-            Step::Timer => state.server.handle_timeout(now),
+            Step::Timer => Self::timer(state, now),
             Step::Shutdown => state.server.close(Some(ErrorCode::ShuttingDown)),
             Step::Answer(Some((request, outcome))) => {
                 state.server.answer_write(request, outcome);
@@ -317,6 +317,13 @@ impl Handler {
                 ControlFlow::Continue(())
             }
         }
+    }
+
+    /// The deadline passed. The session's own (keep-alive, timeout,
+    /// handshake) are its to handle; a held-back refresh, a stalled queue
+    /// and a closing flush are looked at by `prepare` on every turn.
+    fn timer(state: &mut State, now: Instant) {
+        state.server.handle_timeout(now);
     }
 
     /// A write another connection made to a region this client publishes:

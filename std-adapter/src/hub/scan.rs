@@ -15,7 +15,7 @@
 //!   ([`Listener::wake`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -133,7 +133,7 @@ impl Served {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter_map(std::sync::Weak::upgrade)
+            .filter_map(Weak::upgrade)
             .collect();
         for listener in live.iter().skip(DIRECT) {
             listener.wake();
