@@ -18,7 +18,7 @@ use memwire::codec::ErrorCode;
 use memwire::session::{RegionId, Server};
 use tokio::sync::mpsc;
 
-use super::Shared;
+use super::region::Served;
 
 /// Writes waiting for a publisher's connection to take them.
 pub(crate) const QUEUE: usize = 64;
@@ -163,13 +163,13 @@ impl Outbox {
 
     /// Answers the writes the hub's copy now holds, with the copy's
     /// generation.
-    pub(crate) fn settle(&mut self, shared: &Shared) {
+    pub(crate) fn settle(&mut self, regions: &[Served]) {
         if self.holding.is_empty() {
             return;
         }
         let mut waiting = Vec::with_capacity(self.holding.len());
         for (region, generation, reply) in self.holding.drain(..) {
-            let Some(served) = shared.regions.get(region) else {
+            let Some(served) = regions.get(region) else {
                 continue;
             };
             if served.held().is_some_and(|h| h.generation >= generation) {

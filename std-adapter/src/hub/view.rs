@@ -10,10 +10,10 @@ use memwire::schema::Name;
 use memwire::session::{self, Access, RegionId, Source, UpdateCache};
 use tokio::sync::mpsc;
 
-use super::Shared;
-use super::connection::Connection;
 use super::forward::{Answer, Forward, Reply};
-use super::region::{Published, Served};
+use super::region::{Listener, Served};
+use super::shadow::Published;
+use super::shared::Shared;
 
 /// The hub as one connection sees it: its own snapshot of each region it
 /// looked at, refreshed at most at the subscriber rate.
@@ -21,7 +21,7 @@ pub(crate) struct View {
     pub(crate) shared: Arc<Shared>,
     /// The connection this view belongs to, told of every scan that finds
     /// a change in a region the view looked at.
-    me: Weak<Connection>,
+    me: Weak<dyn Listener>,
     /// Where answers to this connection's forwarded writes arrive.
     answers: mpsc::UnboundedSender<Answer>,
     seen: Vec<OnceCell<Arc<Published>>>,
@@ -31,7 +31,7 @@ pub(crate) struct View {
 impl View {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        me: Weak<Connection>,
+        me: Weak<dyn Listener>,
         answers: mpsc::UnboundedSender<Answer>,
     ) -> Self {
         let n = shared.regions.len();

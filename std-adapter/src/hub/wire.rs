@@ -3,8 +3,9 @@
 //! A plain TCP or Unix stream is shared: the connection's task reads and
 //! writes it, and a scan that found a change may write the update to it at
 //! once from its own thread, without waiting (`try_write`), which saves
-//! waking the task (see [`super::connection`]). A TLS stream keeps its
-//! record state in one place, so it is split and only its task writes it.
+//! waking the task (see `connection.rs`). A TLS stream keeps its record
+//! state in one place, so it is split and only its task writes it; so is
+//! any other stream a transport gives as an [`Owned`](Stream::Owned) one.
 
 use std::future::poll_fn;
 use std::io;
@@ -13,9 +14,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_rustls::server::TlsStream;
 
 /// A stream that any thread may read or write through a shared reference.
 pub(crate) trait Socket: Send + Sync {
@@ -61,12 +61,17 @@ fn shutdown_write(socket: &impl AsFd) -> io::Result<()> {
     Ok(())
 }
 
+/// A byte stream that only its connection's task reads and writes.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
 /// A connection's stream as it was accepted.
 pub(crate) enum Stream {
     /// TCP or Unix: shared, writable from a scanner's thread.
     Plain(Arc<dyn Socket>),
-    /// TLS: written by the connection's task only.
-    Tls(Box<TlsStream<TcpStream>>),
+    /// TLS, or any stream written by the connection's task only.
+    Owned(Box<dyn Io>),
 }
 
 impl Stream {
@@ -74,7 +79,7 @@ impl Stream {
     pub(crate) fn direct(&self) -> Option<Arc<dyn Socket>> {
         match self {
             Stream::Plain(socket) => Some(Arc::clone(socket)),
-            Stream::Tls(_) => None,
+            Stream::Owned(_) => None,
         }
     }
 
@@ -82,22 +87,20 @@ impl Stream {
     pub(crate) fn split(self) -> (Reader, Writer) {
         match self {
             Stream::Plain(socket) => (Reader::Plain(Arc::clone(&socket)), Writer::Plain(socket)),
-            Stream::Tls(tls) => {
-                let (rd, wr) = tokio::io::split(*tls);
-                (Reader::Tls(rd), Writer::Tls(wr))
+            Stream::Owned(stream) => {
+                let (rd, wr) = tokio::io::split(stream);
+                (Reader::Owned(rd), Writer::Owned(wr))
             }
         }
     }
 }
 
-type Tls = TlsStream<TcpStream>;
-
 /// The reading side of a stream.
 pub(crate) enum Reader {
     /// A shared plain stream.
     Plain(Arc<dyn Socket>),
-    /// The reading half of a TLS stream.
-    Tls(ReadHalf<Tls>),
+    /// The reading half of an owned stream.
+    Owned(ReadHalf<Box<dyn Io>>),
 }
 
 impl Reader {
@@ -116,7 +119,7 @@ impl Reader {
                 })
                 .await
             }
-            Reader::Tls(half) => half.read(buf).await,
+            Reader::Owned(half) => half.read(buf).await,
         }
     }
 }
@@ -125,8 +128,8 @@ impl Reader {
 pub(crate) enum Writer {
     /// A shared plain stream.
     Plain(Arc<dyn Socket>),
-    /// The writing half of a TLS stream.
-    Tls(WriteHalf<Tls>),
+    /// The writing half of an owned stream.
+    Owned(WriteHalf<Box<dyn Io>>),
 }
 
 impl Writer {
@@ -144,7 +147,7 @@ impl Writer {
                     result => return Poll::Ready(result),
                 }
             },
-            Writer::Tls(half) => Pin::new(half).poll_write(cx, buf),
+            Writer::Owned(half) => Pin::new(half).poll_write(cx, buf),
         }
     }
 
@@ -152,7 +155,7 @@ impl Writer {
     pub(crate) async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             Writer::Plain(socket) => socket.shutdown_write(),
-            Writer::Tls(half) => half.shutdown().await,
+            Writer::Owned(half) => half.shutdown().await,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use memwire::schema::Value;
 use memwire::{Schema, VarId};
 
-use super::Shared;
 use super::region::Served;
+use super::shared::Shared;
 use crate::shm::ShmError;
 
 /// Writes a region the hub serves, from the hub's own process

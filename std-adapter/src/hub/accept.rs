@@ -1,0 +1,266 @@
+//! Accepting connections: the transports the hub listens on ([`Transport`]:
+//! [`Tcp`], [`Tls`], [`Unix`]) and the accept loop they share ([`Accept`]),
+//! which holds the connection limit, spawns one task per connection
+//! (`handler.rs`) and lets them close in order at shutdown.
+//!
+//! A transport accepts in two steps: [`accept`](Transport::accept), in the
+//! loop, takes a connection as fast as it comes; [`open`](Transport::open),
+//! in the connection's own task and within the handshake deadline, makes
+//! the stream the session runs over (TLS: its handshake). Another transport
+//! is one more implementation of [`Transport`] bound in
+//! [`Hub::start`](super::handle::Hub::start).
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use super::error::HubError;
+use super::handler;
+use super::shared::Shared;
+use super::wire::Stream;
+
+/// A kind of listener the hub accepts connections on.
+pub(crate) trait Transport: Send + Sync + 'static {
+    /// What the logs call it ("TLS handshake failed").
+    const NAME: &'static str;
+    /// A connection as accepted, before its stream is opened.
+    type Accepted: Send + 'static;
+    /// Waits for the next connection; gives it with the peer's name for
+    /// the logs.
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Accepted, String)>> + Send;
+    /// Makes the stream the session runs over, in the connection's task;
+    /// the hub bounds it with the handshake deadline.
+    fn open(&self, accepted: Self::Accepted) -> impl Future<Output = io::Result<Stream>> + Send;
+}
+
+/// Plain TCP.
+pub(crate) struct Tcp(TcpListener);
+
+impl Tcp {
+    /// Listens on `addr`; gives the address bound.
+    pub(crate) async fn bind(addr: SocketAddr) -> Result<(Tcp, SocketAddr), HubError> {
+        let (listener, local) = bind_tcp(addr).await?;
+        tracing::info!(addr = %local, "listening (tcp)");
+        Ok((Tcp(listener), local))
+    }
+}
+
+impl Transport for Tcp {
+    const NAME: &'static str = "TCP";
+    type Accepted = TcpStream;
+
+    async fn accept(&self) -> io::Result<(TcpStream, String)> {
+        let (stream, peer) = self.0.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer.to_string()))
+    }
+
+    async fn open(&self, stream: TcpStream) -> io::Result<Stream> {
+        Ok(Stream::Plain(Arc::new(stream)))
+    }
+}
+
+/// TLS over TCP.
+pub(crate) struct Tls {
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl Tls {
+    /// Loads the certificate chain `cert` and its key `key`; done before
+    /// any region is opened, so a bad file stops the hub early.
+    pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, HubError> {
+        let tls_error = |file: &Path, message: String| HubError::Tls {
+            file: file.to_owned(),
+            message,
+        };
+        let certs = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| tls_error(cert, e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| tls_error(cert, e.to_string()))?;
+        if certs.is_empty() {
+            return Err(tls_error(cert, "no certificate in the file".into()));
+        }
+        let key_der =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error(key, e.to_string()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error(cert, e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key_der)
+            .map_err(|e| tls_error(cert, e.to_string()))?;
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+
+    /// Listens on `addr` with `acceptor`; gives the address bound.
+    pub(crate) async fn bind(
+        addr: SocketAddr,
+        acceptor: TlsAcceptor,
+    ) -> Result<(Tls, SocketAddr), HubError> {
+        let (listener, local) = bind_tcp(addr).await?;
+        tracing::info!(addr = %local, "listening (tls)");
+        Ok((Tls { listener, acceptor }, local))
+    }
+}
+
+impl Transport for Tls {
+    const NAME: &'static str = "TLS";
+    type Accepted = TcpStream;
+
+    async fn accept(&self) -> io::Result<(TcpStream, String)> {
+        let (stream, peer) = self.listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer.to_string()))
+    }
+
+    async fn open(&self, stream: TcpStream) -> io::Result<Stream> {
+        let stream = self.acceptor.accept(stream).await?;
+        Ok(Stream::Owned(Box::new(stream)))
+    }
+}
+
+/// A Unix socket, over which clients may map region files directly.
+pub(crate) struct Unix(UnixListener);
+
+impl Unix {
+    /// Listens on `path`, replacing a socket file a hub left behind.
+    pub(crate) fn bind(path: &Path) -> Result<Unix, HubError> {
+        remove_stale_socket(path);
+        let listener = UnixListener::bind(path).map_err(|source| HubError::Listen {
+            addr: path.display().to_string(),
+            source,
+        })?;
+        tracing::info!(path = %path.display(), "listening (unix)");
+        Ok(Unix(listener))
+    }
+}
+
+impl Transport for Unix {
+    const NAME: &'static str = "Unix";
+    type Accepted = tokio::net::UnixStream;
+
+    async fn accept(&self) -> io::Result<(tokio::net::UnixStream, String)> {
+        let (stream, _) = self.0.accept().await?;
+        Ok((stream, "unix".to_owned()))
+    }
+
+    async fn open(&self, stream: tokio::net::UnixStream) -> io::Result<Stream> {
+        Ok(Stream::Plain(Arc::new(stream)))
+    }
+}
+
+async fn bind_tcp(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), HubError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| listen_error(addr, source))?;
+    let local = listener.local_addr().map_err(|e| listen_error(addr, e))?;
+    Ok((listener, local))
+}
+
+fn listen_error(addr: SocketAddr, source: std::io::Error) -> HubError {
+    HubError::Listen {
+        addr: addr.to_string(),
+        source,
+    }
+}
+
+/// Removes a socket file left by a hub that did not shut down; anything
+/// that is not a socket is left alone (and binding then fails clearly).
+fn remove_stale_socket(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// What an accept loop needs: the hub, the connection limit all its
+/// transports share, and the shutdown signal.
+pub(crate) struct Accept {
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Accept {
+    pub(crate) fn new(
+        shared: &Arc<Shared>,
+        permits: &Arc<Semaphore>,
+        stop: &watch::Sender<bool>,
+    ) -> Accept {
+        Accept {
+            shared: Arc::clone(shared),
+            permits: Arc::clone(permits),
+            stop: stop.subscribe(),
+        }
+    }
+
+    /// Accepts connections on `transport` until shutdown, then waits for
+    /// them to close (the caller bounds the wait).
+    pub(crate) async fn run<T: Transport>(mut self, transport: T) {
+        let transport = Arc::new(transport);
+        let mut connections = JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                a = transport.accept() => a,
+                _ = self.stop.changed() => break,
+            };
+            let (accepted, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Some(permit) = self.admit(&peer) else {
+                continue;
+            };
+            let shared = Arc::clone(&self.shared);
+            let stop = self.stop.clone();
+            let transport = Arc::clone(&transport);
+            connections.spawn(async move {
+                let _permit = permit;
+                // Opening the stream counts against the handshake deadline.
+                let deadline = shared.config.limits.handshake;
+                match tokio::time::timeout(deadline, transport.open(accepted)).await {
+                    Ok(Ok(stream)) => handler::run(stream, shared, peer, stop).await,
+                    Ok(Err(e)) => {
+                        tracing::info!(%peer, error = %e, "{} handshake failed", T::NAME);
+                    }
+                    Err(_) => tracing::info!(%peer, "{} handshake timed out", T::NAME),
+                }
+            });
+            while connections.try_join_next().is_some() {}
+        }
+        drain(connections).await;
+    }
+
+    fn admit(&self, peer: &str) -> Option<OwnedSemaphorePermit> {
+        match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                tracing::warn!(
+                    %peer,
+                    max = self.shared.config.limits.max_connections,
+                    "connection refused: too many connections"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Waits for connections to finish closing; the caller bounds the wait.
+async fn drain(mut connections: JoinSet<()>) {
+    while connections.join_next().await.is_some() {}
+}

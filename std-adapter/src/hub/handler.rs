@@ -1,0 +1,334 @@
+//! One connection's task ([`run`]): the core's
+//! [`Server`](memwire::session::Server) session driven over a byte stream,
+//! in the order its sans-IO calls go.
+//!
+//! Each turn of the loop ([`Handler`]):
+//! 1. `prepare`, with the session locked: take a refresh the subscriber
+//!    rate held back, queue what the session has to send
+//!    (`poll_transmit`), handle its events (`event`: authenticated,
+//!    forwarded writes answered, closed), end the connection when it is
+//!    closed and flushed or a slow consumer, and find the next deadline
+//!    (`poll_timeout`).
+//! 2. `wait`, unlocked: for the first of bytes read, bytes written, a
+//!    change a scan left to the task, the deadline, shutdown, the answer to
+//!    a write this connection forwarded, a write to forward to its client.
+//! 3. `handle`, locked again: hand it to the session (`read`:
+//!    `handle_input`; `timer`: `handle_timeout`; `forward`:
+//!    `Server::write`; an answer: `answer_write`).
+//! 4. `settle`: answer the forwarded writes the hub's copy now holds.
+//!
+//! A scan may send an update between two turns from its own thread
+//! (`connection.rs`); the task finishes whatever the scan could not.
+
+use std::future::poll_fn;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use memwire::codec::ErrorCode;
+use memwire::session::ServerEvent;
+use memwire::time::Instant;
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+
+use super::connection::{Connection, State, lock};
+use super::forward::{self, Answer, Forward, Outbox};
+use super::shared::Shared;
+use super::wire::{Reader, Stream, Writer};
+
+/// How long a connection whose outbound queue is full may go without the
+/// socket taking a byte before it is dropped as a slow consumer.
+pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
+/// How long a closing connection may take to flush its last frames.
+const FLUSH: Duration = Duration::from_secs(1);
+
+/// What woke the connection.
+enum Step {
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Changed,
+    Timer,
+    Shutdown,
+    /// The answer to a write this connection forwarded.
+    Answer(Option<Answer>),
+    /// A write for the client's published region, from another connection.
+    Forward(Option<Forward>),
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn run(
+    stream: Stream,
+    shared: Arc<Shared>,
+    peer: String,
+    shutdown: watch::Receiver<bool>,
+) {
+    let session = shared.next_session();
+    let span = tracing::info_span!("connection", session, %peer);
+    serve(stream, shared, session, shutdown)
+        .instrument(span)
+        .await;
+}
+
+async fn serve(stream: Stream, shared: Arc<Shared>, session: u64, shutdown: watch::Receiver<bool>) {
+    let (answers, answered) = mpsc::unbounded_channel();
+    let Some(connection) = Connection::open(&shared, session, stream.direct(), answers) else {
+        return;
+    };
+    let (reader, writer) = stream.split();
+    let handler = Handler {
+        shared,
+        reader,
+        writer,
+        shutdown,
+        answered,
+        forwards: None,
+        outbox: Outbox::default(),
+        input: vec![0u8; 16 * 1024],
+        stalled_since: None,
+        closing_since: None,
+    };
+    handler.serve(&connection).await;
+}
+
+/// The task's side of one connection: the stream, and everything that
+/// waits. The session is in the [`Connection`] it shares with the scans.
+struct Handler {
+    shared: Arc<Shared>,
+    reader: Reader,
+    writer: Writer,
+    shutdown: watch::Receiver<bool>,
+    /// Answers to the writes this connection forwarded.
+    answered: mpsc::UnboundedReceiver<Answer>,
+    /// Writes to the regions this client publishes, once it is known.
+    forwards: Option<(mpsc::Sender<Forward>, mpsc::Receiver<Forward>)>,
+    outbox: Outbox,
+    input: Vec<u8>,
+    /// Since when the outbound queue has been full.
+    stalled_since: Option<Instant>,
+    /// Since when the session has been closed with bytes still queued.
+    closing_since: Option<Instant>,
+}
+
+impl Handler {
+    /// Turns the loop until the connection ends, then lets go of it.
+    async fn serve(mut self, connection: &Connection) {
+        let clock = self.shared.clock;
+        loop {
+            let now = clock.now();
+            let Some((writing, deadline)) = self.prepare(&mut lock(&connection.state), now) else {
+                break;
+            };
+            let step = self.wait(connection, writing, deadline).await;
+            let now = clock.now();
+            if self
+                .handle(&mut lock(&connection.state), step, now)
+                .is_break()
+            {
+                break;
+            }
+            self.outbox.settle(&self.shared.regions);
+        }
+        lock(&connection.state).done = true;
+        if let Some((tx, _)) = &self.forwards {
+            self.shared.publishers.unregister(tx);
+        }
+        let _ = tokio::time::timeout(FLUSH, self.writer.shutdown()).await;
+    }
+
+    /// Everything before waiting: a held-back refresh, the frames to send,
+    /// the session's events, the connection's limits. Returns whether bytes
+    /// are queued for the peer and the next deadline; `None` when the
+    /// connection ends.
+    fn prepare(&mut self, state: &mut State, now: Instant) -> Option<(bool, Option<Instant>)> {
+        if state.refresh_due.is_some_and(|at| now >= at) {
+            state.view.refresh();
+            state.refreshed = now;
+            state.refresh_due = None;
+        }
+        state.transmit(now);
+        while let Some(event) = state.server.poll_event() {
+            self.event(state, event);
+        }
+        if state.server.is_closed() {
+            let since = *self.closing_since.get_or_insert(now);
+            if state.out.is_empty() || now.saturating_duration_since(since) >= FLUSH {
+                return None;
+            }
+        }
+        if state.out.len() >= state.cap {
+            let since = *self.stalled_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= SLOW_CONSUMER_GRACE {
+                tracing::warn!(
+                    queued = state.out.len(),
+                    "slow consumer: outbound queue full; dropped"
+                );
+                return None;
+            }
+        } else {
+            self.stalled_since = None;
+        }
+        let mut deadline = state.server.poll_timeout();
+        for at in [
+            state.refresh_due,
+            self.stalled_since.map(|s| s + SLOW_CONSUMER_GRACE),
+            self.closing_since.map(|s| s + FLUSH),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        Some((!state.out.is_empty(), deadline))
+    }
+
+    /// One event of the session.
+    fn event(&mut self, state: &State, event: ServerEvent) {
+        let shared = &self.shared;
+        match event {
+            ServerEvent::Authenticated => {
+                let (tenant, client) = state.server.identity().unwrap_or(("", ""));
+                tracing::info!(tenant, client, "authenticated");
+                let published: Vec<usize> = (0..shared.regions.len())
+                    .filter(|&i| {
+                        shared.regions.get(i).is_some_and(|r| {
+                            r.tenant == tenant && r.publisher.as_deref() == Some(client)
+                        })
+                    })
+                    .collect();
+                if !published.is_empty() {
+                    let (tx, rx) = mpsc::channel(forward::QUEUE);
+                    shared.publishers.register(&published, &tx);
+                    self.forwards = Some((tx, rx));
+                }
+            }
+            ServerEvent::WriteApplied {
+                request,
+                generation,
+            } => self.outbox.applied(request, generation),
+            ServerEvent::WriteRefused { request, code } => self.outbox.refused(request, code),
+            ServerEvent::Unmirrored { region, code } => {
+                let path = usize::try_from(region.0)
+                    .ok()
+                    .and_then(|i| shared.regions.get(i))
+                    .map(|r| r.path())
+                    .unwrap_or_default();
+                tracing::warn!(region = %path, %code, "not copying the region the client publishes");
+            }
+            ServerEvent::Closed { code } => match code {
+                Some(code) => tracing::info!(%code, "closed"),
+                None => tracing::info!("closed"),
+            },
+            _ => {}
+        }
+    }
+
+    /// Waits, with the session unlocked, for whatever comes first.
+    async fn wait(
+        &mut self,
+        connection: &Connection,
+        writing: bool,
+        deadline: Option<Instant>,
+    ) -> Step {
+        let sleep = deadline.map(|at| self.shared.clock.sleep_until(at));
+        let Handler {
+            reader,
+            writer,
+            shutdown,
+            answered,
+            forwards,
+            input,
+            closing_since,
+            ..
+        } = self;
+        tokio::select! {
+            r = reader.read(input) => Step::Read(r),
+            w = poll_fn(|cx| {
+                let mut state = lock(&connection.state);
+                let written = writer.poll_write(cx, &state.out);
+                if let Poll::Ready(Ok(n)) = written {
+                    let n = n.min(state.out.len());
+                    state.out.drain(..n);
+                }
+                written
+            }), if writing => Step::Wrote(w),
+            () = connection.wake.notified() => Step::Changed,
+            () = async { match sleep { Some(s) => s.await, None => std::future::pending().await } } => Step::Timer,
+            _ = shutdown.changed(), if closing_since.is_none() => Step::Shutdown,
+            answer = answered.recv() => Step::Answer(answer),
+            forward = async {
+                match forwards.as_mut() {
+                    Some((_, rx)) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => Step::Forward(forward),
+        }
+    }
+
+    /// Hands what woke the connection to the session; `Break` when the
+    /// stream has ended or failed.
+    fn handle(&mut self, state: &mut State, step: Step, now: Instant) -> ControlFlow<()> {
+        match step {
+            Step::Read(read) => return self.read(state, read, now),
+            Step::Wrote(Ok(_)) => {
+                tracing::trace!(target: "memwire::latency", step = "frames written");
+                self.stalled_since = None;
+            }
+            Step::Wrote(Err(e)) => {
+                tracing::debug!(error = %e, "write failed");
+                return ControlFlow::Break(());
+            }
+            Step::Changed => {
+                state.changed(now);
+            }
+            Step::Timer => Self::timer(state, now),
+            Step::Shutdown => state.server.close(Some(ErrorCode::ShuttingDown)),
+            Step::Answer(Some((request, outcome))) => {
+                state.server.answer_write(request, outcome);
+            }
+            Step::Forward(Some(forward)) => self.forward(state, forward),
+            Step::Answer(None) | Step::Forward(None) => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Bytes from the peer, or the end of its stream.
+    fn read(
+        &mut self,
+        state: &mut State,
+        read: std::io::Result<usize>,
+        now: Instant,
+    ) -> ControlFlow<()> {
+        match read {
+            Ok(0) => {
+                if !state.server.is_closed() {
+                    tracing::debug!("peer closed the stream without a close frame");
+                }
+                ControlFlow::Break(())
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "read failed");
+                ControlFlow::Break(())
+            }
+            Ok(n) => {
+                state
+                    .server
+                    .handle_input(now, self.input.get(..n).unwrap_or(&[]), &mut state.view);
+                ControlFlow::Continue(())
+            }
+        }
+    }
+
+    /// The deadline passed. The session's own (keep-alive, timeout,
+    /// handshake) are its to handle; a held-back refresh, a stalled queue
+    /// and a closing flush are looked at by `prepare` on every turn.
+    fn timer(state: &mut State, now: Instant) {
+        state.server.handle_timeout(now);
+    }
+
+    /// A write another connection made to a region this client publishes:
+    /// sent to the client.
+    fn forward(&mut self, state: &mut State, forward: Forward) {
+        self.outbox.send(&mut state.server, forward);
+    }
+}
