@@ -14,6 +14,8 @@ use tokio::time::Instant;
 
 use crate::connect::{self, HubArgs, RegionPath};
 
+mod view;
+
 pub(crate) const EXAMPLES: &str = "\
 Examples:
   memwire watch demo/sensors
@@ -240,5 +242,3 @@ fn size(out: &std::io::Stdout) -> (usize, usize) {
     }
 }
 
-#[path = "../../cli/view.rs"]
-mod view;

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, anyhow};
 use memwire::codec::ErrorCode;
 use memwire_std::client::{ClientError, Mirror};
-use memwire_std::value;
+use memwire_cli::value;
 
 use crate::connect::{self, HubArgs, RegionPath};
 
