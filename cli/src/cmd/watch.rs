@@ -241,4 +241,3 @@ fn size(out: &std::io::Stdout) -> (usize, usize) {
         _ => (80, 24),
     }
 }
-
