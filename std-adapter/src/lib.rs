@@ -13,10 +13,10 @@
 //! - [`client`]: connect to a hub, mirror its regions (read locally, write
 //!   through the hub, async change events), reconnect and resync.
 //! - [`schema`]: schemas held on the heap, for schemas known at run time.
-//! - [`value`]: variables as text and JSON, for tools.
 //!
 //! The core is re-exported as [`core`] so that host applications can depend
-//! on one crate.
+//! on one crate. The `memwire` command-line tool is a package of its own,
+//! `memwire-cli` (`cli/`).
 
 pub use memwire as core;
 
@@ -27,7 +27,6 @@ pub mod hub;
 pub mod schema;
 #[cfg(not(loom))]
 pub mod shm;
-pub mod value;
 
 /// The examples of the guides, compiled and run as doctests.
 #[cfg(doctest)]

@@ -38,7 +38,7 @@
 //!
 //! ```
 //! use memwire_std::core::schema::{Kind, Name, Variable};
-//! use memwire_std::value;
+//! use memwire_cli::value;
 //!
 //! let pos = Variable::new(Name::new("pos")?, Kind::I16, 3, 0);
 //! let bytes = value::parse(&pos, "[1, -2, 0x10]")?;

@@ -1,47 +1,30 @@
 //! `memwire`: run a hub, look at and change the regions it serves, or try it
 //! all in one command (`memwire demo`).
 //!
-//! One file per command; `connect.rs` holds the options and the path syntax
-//! that the client commands share. `docs/cli.md` is the user's guide.
+//! - `main.rs`: the command line, the runtime, and the exit code.
+//! - `cmd/`: one file per command (see `cmd/mod.rs`).
+//! - `connect.rs`: the options and the path syntax that the client commands
+//!   share.
+//! - `logging.rs`: logs to stderr.
+//!
+//! The values' text and JSON forms are the library's [`memwire_cli::value`].
+//! `docs/cli.md` is the user's guide.
 //!
 //! Exit codes: 0 on success, 1 when the command failed (the message starts
 //! with `error:`), 2 when the command line is not valid (clap's usage
 //! errors).
 
-// The loom build of this crate (`--cfg loom`, for the notification model)
-// has no tokio and no hub: the tool is left out of it.
-#[cfg(loom)]
-fn main() {}
-
-#[cfg(not(loom))]
-mod bench;
-#[cfg(not(loom))]
+mod cmd;
 mod connect;
-#[cfg(not(loom))]
-mod demo;
-#[cfg(not(loom))]
-mod dump;
-#[cfg(not(loom))]
-mod get;
-#[cfg(not(loom))]
-mod ls;
-#[cfg(not(loom))]
-mod sensor;
-#[cfg(not(loom))]
-mod serve;
-#[cfg(not(loom))]
-mod set;
-#[cfg(not(loom))]
-mod watch;
+mod logging;
 
-#[cfg(not(loom))]
 use std::process::ExitCode;
 
-#[cfg(not(loom))]
-use clap::{Parser, Subcommand};
+use clap::Parser;
+
+use crate::cmd::Command;
 
 /// Examples shown under `memwire --help`.
-#[cfg(not(loom))]
 const EXAMPLES: &str = "\
 Examples:
   memwire demo                                 a hub, a simulated sensor and the live view
@@ -60,7 +43,6 @@ MEMWIRE_CLIENT, MEMWIRE_SECRET).
 Exit codes: 0 success, 1 the command failed, 2 the command line is not valid.";
 
 /// Share live, typed variables between processes and hosts.
-#[cfg(not(loom))]
 #[derive(Debug, Parser)]
 #[command(name = "memwire", version, after_help = EXAMPLES, max_term_width = 100)]
 struct Cli {
@@ -76,46 +58,12 @@ struct Cli {
     verbose: u8,
 }
 
-#[cfg(not(loom))]
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run a hub: serve regions to clients until SIGINT or SIGTERM.
-    #[command(after_help = serve::EXAMPLES)]
-    Serve(serve::Args),
-    /// List the regions a client may see, and their variables.
-    #[command(after_help = ls::EXAMPLES)]
-    Ls(ls::Args),
-    /// Print one variable, or every variable of a region.
-    #[command(after_help = get::EXAMPLES)]
-    Get(get::Args),
-    /// Write a variable through the hub.
-    #[command(after_help = set::EXAMPLES)]
-    Set(set::Args),
-    /// Show a region live, updated as it changes, until Ctrl-C.
-    #[command(after_help = watch::EXAMPLES)]
-    Watch(watch::Args),
-    /// Print a region as JSON.
-    #[command(after_help = dump::EXAMPLES)]
-    Dump(dump::Args),
-    /// Run a hub, a simulated sensor writing its region, and the live view.
-    #[command(after_help = demo::EXAMPLES)]
-    Demo(demo::Args),
-    /// Measure update latency and fan-out beside same-run baselines.
-    #[command(after_help = bench::EXAMPLES)]
-    Bench(bench::Args),
-}
-
-#[cfg(not(loom))]
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The hub logs what it does at info; client commands keep their output
-    // clean and log only warnings unless asked.
-    let quiet = match cli.command {
-        Command::Serve(_) => 1,
-        _ => 0,
-    };
-    let json = cli.log_json || matches!(&cli.command, Command::Serve(args) if args.json);
-    init_logging(json, quiet + cli.verbose);
+    logging::init(
+        cli.log_json || cli.command.log_json(),
+        cli.command.verbosity() + cli.verbose,
+    );
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,18 +75,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => serve::run(args).await,
-            Command::Ls(args) => ls::run(args).await,
-            Command::Get(args) => get::run(args).await,
-            Command::Set(args) => set::run(args).await,
-            Command::Watch(args) => watch::run(args).await,
-            Command::Dump(args) => dump::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
-        }
-    });
+    let result = runtime.block_on(cli.command.run());
     // Tasks still running (a client's reconnection loop after an error)
     // must not hold the process open.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
@@ -153,35 +90,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, leaving stdout to the command's output. `verbosity` 0 is
-/// warnings, 1 info, 2 debug, 3 and up trace; `RUST_LOG` wins when set.
-#[cfg(not(loom))]
-fn init_logging(json: bool, verbosity: u8) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-
-    let level = match verbosity {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
-    };
-}
-
 /// The error and its causes, `: `-separated, leaving out a cause whose text
 /// the message already holds (errors that print their source).
-#[cfg(not(loom))]
 fn message(error: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in error.chain() {
@@ -197,7 +107,6 @@ fn message(error: &anyhow::Error) -> String {
     out
 }
 
-#[cfg(not(loom))]
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     let kind = match error.downcast_ref::<std::io::Error>() {
         Some(e) => Some(e.kind()),
@@ -208,7 +117,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     kind == Some(std::io::ErrorKind::BrokenPipe)
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use clap::CommandFactory;
 

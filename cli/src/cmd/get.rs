@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use memwire_std::value;
+use memwire_cli::value;
 
 use crate::connect::{self, HubArgs, RegionPath};
 

@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result, anyhow};
 use memwire::codec::ErrorCode;
+use memwire_cli::value;
 use memwire_std::client::{ClientError, Mirror};
-use memwire_std::value;
 
 use crate::connect::{self, HubArgs, RegionPath};
 

@@ -14,6 +14,8 @@ use tokio::time::Instant;
 
 use crate::connect::{self, HubArgs, RegionPath};
 
+mod view;
+
 pub(crate) const EXAMPLES: &str = "\
 Examples:
   memwire watch demo/sensors
@@ -239,6 +241,3 @@ fn size(out: &std::io::Stdout) -> (usize, usize) {
         _ => (80, 24),
     }
 }
-
-#[path = "../../cli/view.rs"]
-mod view;

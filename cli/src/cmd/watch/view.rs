@@ -23,8 +23,8 @@
 use std::fmt::{self, Write as _};
 use std::time::{Duration, Instant};
 
+use memwire_cli::value;
 use memwire_std::core::schema::{Schema, Variable};
-use memwire_std::value;
 
 /// Moves the cursor home and clears the screen: written before each frame.
 pub(crate) const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";

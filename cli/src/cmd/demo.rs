@@ -13,7 +13,9 @@ use memwire_std::hub::{Config, Hub, HubError};
 use memwire_std::shm::Root;
 use tokio::time::Instant;
 
-use crate::{sensor, watch};
+use crate::cmd::watch;
+
+mod sensor;
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:

@@ -1,0 +1,78 @@
+//! The commands, one file each: its options (`Args`), the examples shown
+//! under its `--help` (`EXAMPLES`) and `run`.
+//!
+//! - `serve.rs`: a hub until SIGINT or SIGTERM.
+//! - `ls.rs`, `get.rs`, `set.rs`, `watch.rs`, `dump.rs`: client commands,
+//!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
+//! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
+//! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
+
+mod bench;
+mod demo;
+mod dump;
+mod get;
+mod ls;
+mod serve;
+mod set;
+mod watch;
+
+use clap::Subcommand;
+
+// The commands, in the order `memwire --help` lists them.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a hub: serve regions to clients until SIGINT or SIGTERM.
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(serve::Args),
+    /// List the regions a client may see, and their variables.
+    #[command(after_help = ls::EXAMPLES)]
+    Ls(ls::Args),
+    /// Print one variable, or every variable of a region.
+    #[command(after_help = get::EXAMPLES)]
+    Get(get::Args),
+    /// Write a variable through the hub.
+    #[command(after_help = set::EXAMPLES)]
+    Set(set::Args),
+    /// Show a region live, updated as it changes, until Ctrl-C.
+    #[command(after_help = watch::EXAMPLES)]
+    Watch(watch::Args),
+    /// Print a region as JSON.
+    #[command(after_help = dump::EXAMPLES)]
+    Dump(dump::Args),
+    /// Run a hub, a simulated sensor writing its region, and the live view.
+    #[command(after_help = demo::EXAMPLES)]
+    Demo(demo::Args),
+    /// Measure update latency and fan-out beside same-run baselines.
+    #[command(after_help = bench::EXAMPLES)]
+    Bench(bench::Args),
+}
+
+impl Command {
+    /// The hub logs what it does at info; client commands keep their output
+    /// clean and log only warnings unless asked.
+    pub(crate) fn verbosity(&self) -> u8 {
+        match self {
+            Command::Serve(_) => 1,
+            _ => 0,
+        }
+    }
+
+    /// Whether the command asks for JSON logs by an option of its own.
+    pub(crate) fn log_json(&self) -> bool {
+        matches!(self, Command::Serve(args) if args.json)
+    }
+
+    /// Runs the command to its end.
+    pub(crate) async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Ls(args) => ls::run(args).await,
+            Command::Get(args) => get::run(args).await,
+            Command::Set(args) => set::run(args).await,
+            Command::Watch(args) => watch::run(args).await,
+            Command::Dump(args) => dump::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    }
+}
