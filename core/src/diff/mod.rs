@@ -41,6 +41,18 @@
 //! Ranges are the same on every path and every chunk size: the chunk size of
 //! a [`Generations`] table sets only how finely it remembers changes.
 //!
+//! # Files
+//!
+//! - `mod.rs`: [`Differ`], its checks and entry points;
+//! - `scan.rs`: the block walk, which picks the kernel of a [`Path`];
+//! - `kernel.rs`: the contract every kernel meets, and how to add one
+//!   (AVX-512, RVV);
+//! - `portable.rs`, `simd.rs`: the kernels (word-wise; SSE2, AVX2, NEON);
+//! - `path.rs`: [`Path`], which kernels this CPU runs;
+//! - `ranges.rs`: block masks to coalesced ranges, and [`touched`];
+//! - `chunks.rs`: the [`Generations`] table;
+//! - `byte_range.rs`: [`ByteRange`] and [`Overflow`].
+//!
 //! ```
 //! use memwire::diff::{ByteRange, Differ};
 //!

@@ -1,5 +1,5 @@
 //! A client's subscribe to one of the hub's regions: the checks (handle,
-//! tenant, rights, existence) before a publisher starts.
+//! tenant, rights, existence) before a publication starts.
 
 use super::hub::Hub;
 use super::state::Inner;
