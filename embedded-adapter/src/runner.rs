@@ -9,7 +9,7 @@ use embassy_time::{Instant, Timer, with_timeout};
 use memwire::Region;
 use memwire::codec::{ErrorCode, Resume};
 use memwire::session::{
-    self, Client, ClientConfig, Observer, Published, RegionId, Regions, Source, WriteRequest,
+    self, Client, ClientConfig, Observer, OwnRegion, OwnRegions, RegionId, Source, WriteRequest,
 };
 
 use crate::config::{Backoff, Config};
@@ -60,7 +60,7 @@ pub fn new<
     config: Config<'a>,
     resources: &'a mut Resources<SOCKET_RX, SOCKET_TX, FRAME, EVENTS, WRITE>,
     mirrors: [Mirror<'a>; SUBS],
-    published: &'a mut [Published<'a>],
+    published: &'a mut [OwnRegion<'a>],
 ) -> (Handle<'a>, Runner<'a, SUBS, FRAME>) {
     let Resources {
         socket_rx,
@@ -108,7 +108,7 @@ pub struct Runner<'a, const SUBS: usize, const FRAME: usize> {
     frame: &'a mut [u8; FRAME],
     ends: Ends<'a>,
     mirrors: [Mirror<'a>; SUBS],
-    published: &'a mut [Published<'a>],
+    published: &'a mut [OwnRegion<'a>],
     /// Where each mirror stood when its last session ended.
     resume: [Option<Resume>; SUBS],
 }
@@ -383,23 +383,23 @@ struct SessionState {
 
 /// Shows the session the regions the device publishes.
 struct Publish<'p, 'a> {
-    regions: &'p mut [Published<'a>],
+    regions: &'p mut [OwnRegion<'a>],
 }
 
 impl<'a> Observer<'a> for Publish<'_, 'a> {
-    fn published(&mut self) -> Option<&mut dyn Regions> {
+    fn published(&mut self) -> Option<&mut dyn OwnRegions> {
         Some(self)
     }
 }
 
 /// The slice's regions: a slice cannot be a trait object itself.
-impl Regions for Publish<'_, '_> {
+impl OwnRegions for Publish<'_, '_> {
     fn lookup(&self, name: &str) -> Option<RegionId> {
         self.regions.lookup(name)
     }
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
-        Regions::source(&*self.regions, region)
+        OwnRegions::source(&*self.regions, region)
     }
 
     fn apply_write(
@@ -407,7 +407,7 @@ impl Regions for Publish<'_, '_> {
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
-        Regions::apply_write(&mut *self.regions, region, ranges)
+        OwnRegions::apply_write(&mut *self.regions, region, ranges)
     }
 }
 

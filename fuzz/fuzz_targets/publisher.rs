@@ -14,7 +14,7 @@ use memwire::codec::{
 };
 use memwire::layout::required_len;
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
-use memwire::session::{Client, ClientConfig, Observer, Published, Regions};
+use memwire::session::{Client, ClientConfig, Observer, OwnRegion, OwnRegions};
 use memwire::time::{Duration, Instant};
 use memwire::{Region, RegionView};
 
@@ -33,11 +33,11 @@ static SCHEMA: SchemaBuf<5> = SchemaBuilder::new()
 const MAX_FRAME: usize = 512;
 
 struct Device<'r> {
-    published: Published<'r>,
+    published: OwnRegion<'r>,
 }
 
 impl Observer<'_> for Device<'_> {
-    fn published(&mut self) -> Option<&mut dyn Regions> {
+    fn published(&mut self) -> Option<&mut dyn OwnRegions> {
         Some(&mut self.published)
     }
 }
@@ -101,9 +101,9 @@ fuzz_target!(|data: &[u8]| {
     let data_len = region.data_len();
     let mut shadow = vec![0u8; data_len];
     let mut scratch = vec![0u8; data_len];
-    let mut table = vec![0u64; Published::table_len(data_len)];
+    let mut table = vec![0u64; OwnRegion::table_len(data_len)];
     let published =
-        Published::new("telemetry", region, &mut shadow, &mut scratch, &mut table).unwrap();
+        OwnRegion::new("telemetry", region, &mut shadow, &mut scratch, &mut table).unwrap();
     let mut device = Device { published };
 
     let mut now = Instant::from_millis(1);

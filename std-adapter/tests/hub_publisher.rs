@@ -17,7 +17,7 @@ use common::{eventually, file_snapshot, options};
 use memwire::codec::ErrorCode;
 use memwire::layout::{init, required_len};
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
-use memwire::session::{Client, ClientConfig, Observer, Published, Regions, Stats};
+use memwire::session::{Client, ClientConfig, Observer, OwnRegion, OwnRegions, Stats};
 use memwire::time::Instant;
 use memwire::{Region, Schema};
 use memwire_std::client::ClientError;
@@ -60,7 +60,7 @@ variables = [
 
 /// The device's region and what publishing it needs, in leaked memory
 /// (as `static`s would hold them on a device).
-fn device_region(instance: u64) -> Published<'static> {
+fn device_region(instance: u64) -> OwnRegion<'static> {
     let schema: Schema<'static> = TELEMETRY.as_schema();
     let len = required_len(&schema).expect("layout");
     let words: &'static mut [u32] = Box::leak(vec![0u32; len / 4].into_boxed_slice());
@@ -69,14 +69,14 @@ fn device_region(instance: u64) -> Published<'static> {
     let region = Region::from_bytes(bytes, schema).expect("region");
     let data = region.data_len();
     let leak = |n| -> &'static mut [u8] { Box::leak(vec![0u8; n].into_boxed_slice()) };
-    let table = Box::leak(vec![0u64; Published::table_len(data)].into_boxed_slice());
-    Published::new("telemetry", region, leak(data), leak(data), table).expect("published")
+    let table = Box::leak(vec![0u64; OwnRegion::table_len(data)].into_boxed_slice());
+    OwnRegion::new("telemetry", region, leak(data), leak(data), table).expect("published")
 }
 
-struct Device(Published<'static>);
+struct Device(OwnRegion<'static>);
 
 impl Observer<'static> for Device {
-    fn published(&mut self) -> Option<&mut dyn Regions> {
+    fn published(&mut self) -> Option<&mut dyn OwnRegions> {
         Some(&mut self.0)
     }
 }

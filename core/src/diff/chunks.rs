@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::{ByteRange, Overflow};
+use super::byte_range::{ByteRange, Overflow};
 
 /// Why a generation table cannot be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

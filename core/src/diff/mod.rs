@@ -41,6 +41,18 @@
 //! Ranges are the same on every path and every chunk size: the chunk size of
 //! a [`Generations`] table sets only how finely it remembers changes.
 //!
+//! # Files
+//!
+//! - `mod.rs`: [`Differ`], its checks and entry points;
+//! - `scan.rs`: the block walk, which picks the kernel of a [`Path`];
+//! - `kernel.rs`: the contract every kernel meets, and how to add one
+//!   (AVX-512, RVV);
+//! - `portable.rs`, `simd.rs`: the kernels (word-wise; SSE2, AVX2, NEON);
+//! - `path.rs`: [`Path`], which kernels this CPU runs;
+//! - `ranges.rs`: block masks to coalesced ranges, and [`touched`];
+//! - `chunks.rs`: the [`Generations`] table;
+//! - `byte_range.rs`: [`ByteRange`] and [`Overflow`].
+//!
 //! ```
 //! use memwire::diff::{ByteRange, Differ};
 //!
@@ -55,7 +67,9 @@
 //! assert_eq!(&out[..n], &[ByteRange::new(3, 6), ByteRange::new(70, 71)]);
 //! ```
 
+mod byte_range;
 mod chunks;
+mod kernel;
 mod path;
 mod portable;
 mod ranges;
@@ -63,78 +77,15 @@ mod scan;
 #[allow(unsafe_code)]
 mod simd;
 
-#[cfg(test)]
-mod tests;
-
 use core::fmt;
 
+pub use byte_range::{ByteRange, Overflow};
 pub use chunks::{ChangedSince, ChunkTable, Generations, TableError};
 pub use path::Path;
 pub use ranges::{Touched, touched};
 
 use crate::schema::{Schema, VarId};
 use ranges::Collector;
-
-/// A half-open range of bytes, `start..end`, relative to the start of the
-/// data area (or of the slices given to a scan).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ByteRange {
-    /// The first byte.
-    pub start: usize,
-    /// One past the last byte.
-    pub end: usize,
-}
-
-impl ByteRange {
-    /// The range `start..end`.
-    pub const fn new(start: usize, end: usize) -> ByteRange {
-        ByteRange { start, end }
-    }
-
-    /// The number of bytes (0 if `end <= start`).
-    pub const fn len(&self) -> usize {
-        self.end.saturating_sub(self.start)
-    }
-
-    /// Whether the range holds no byte.
-    pub const fn is_empty(&self) -> bool {
-        self.end <= self.start
-    }
-
-    /// The range as a `core::ops::Range`, for slicing.
-    pub const fn as_range(&self) -> core::ops::Range<usize> {
-        self.start..self.end
-    }
-}
-
-impl From<ByteRange> for core::ops::Range<usize> {
-    fn from(r: ByteRange) -> Self {
-        r.start..r.end
-    }
-}
-
-/// More ranges than the output buffer holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Overflow {
-    /// How many ranges the complete answer has.
-    pub needed: usize,
-    /// One range that covers every change: a correct, coarser fallback.
-    pub span: ByteRange,
-}
-
-impl fmt::Display for Overflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} changed ranges do not fit the output buffer (all within {}..{})",
-            self.needed, self.span.start, self.span.end
-        )
-    }
-}
-
-impl core::error::Error for Overflow {}
 
 /// Why a scan failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,3 +310,6 @@ fn check_lengths(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The word-wise compare in plain Rust, for every target.
 
-use super::scan::{BLOCK, Kernel};
+use super::kernel::{BLOCK, Kernel};
 
 /// The portable kernel: eight 64-bit words per block.
 #[derive(Clone, Copy, Debug)]

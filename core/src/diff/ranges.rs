@@ -1,6 +1,7 @@
 //! From byte masks to coalesced ranges, and from ranges to variables.
 
-use super::{ByteRange, Generations, Overflow};
+use super::byte_range::{ByteRange, Overflow};
+use super::chunks::Generations;
 use crate::schema::{Schema, VarId, Variable};
 
 /// Turns the masks of changed blocks (in ascending order) into coalesced

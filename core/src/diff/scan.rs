@@ -1,23 +1,14 @@
-//! The block walk shared by every path: skip equal blocks, hand each changed
-//! block's byte mask to the collector, and copy it into the shadow.
+//! The block walk shared by every path: pick the kernel of the scan's
+//! [`Path`] (see `kernel.rs` for the contract and how to add one), skip
+//! equal blocks, hand each changed block's byte mask to the collector, and
+//! copy it into the shadow.
 
-use super::Path;
+use super::kernel::{BLOCK, Kernel};
+use super::path::Path;
 use super::portable::{self, Portable};
 use super::ranges::Collector;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use super::simd;
-
-/// The scan's block size: one bit per byte fills a `u64` mask.
-pub(super) const BLOCK: usize = 64;
-
-/// One implementation of the two block compares.
-pub(super) trait Kernel {
-    /// The index of the first block where `a` and `b` differ, or the length
-    /// of the shorter slice if none does.
-    fn first_diff(&self, a: &[[u8; BLOCK]], b: &[[u8; BLOCK]]) -> usize;
-    /// One bit per byte (bit `i` for byte `i`), set where `a` and `b` differ.
-    fn mask(&self, a: &[u8; BLOCK], b: &[u8; BLOCK]) -> u64;
-}
 
 /// The copy being compared against: read-only, or updated as we go.
 pub(super) trait Shadow {

@@ -19,15 +19,15 @@ mod x86 {
         _mm256_movemask_epi8, _mm256_or_si256, _mm256_testz_si256, _mm256_xor_si256,
     };
 
-    use crate::diff::Path;
-    use crate::diff::scan::{BLOCK, Kernel};
+    use crate::diff::kernel::{BLOCK, Kernel};
+    use crate::diff::path::Path;
 
     /// The SSE2 kernel; exists only on CPUs with SSE2 (all x86-64 CPUs).
     #[derive(Clone, Copy, Debug)]
-    pub(in crate::diff) struct Sse2(());
+    pub(crate) struct Sse2(());
 
     impl Sse2 {
-        pub(in crate::diff) fn new() -> Option<Sse2> {
+        pub(crate) fn new() -> Option<Sse2> {
             Path::Sse2.is_available().then_some(Sse2(()))
         }
     }
@@ -82,10 +82,10 @@ mod x86 {
 
     /// The AVX2 kernel; exists only on CPUs with AVX2.
     #[derive(Clone, Copy, Debug)]
-    pub(in crate::diff) struct Avx2(());
+    pub(crate) struct Avx2(());
 
     impl Avx2 {
-        pub(in crate::diff) fn new() -> Option<Avx2> {
+        pub(crate) fn new() -> Option<Avx2> {
             Path::Avx2.is_available().then_some(Avx2(()))
         }
     }
@@ -205,15 +205,15 @@ mod arm {
         vget_high_u8, vget_low_u8, vld1q_u8_x4, vmaxvq_u8, vmvnq_u8, vorrq_u8,
     };
 
-    use crate::diff::Path;
-    use crate::diff::scan::{BLOCK, Kernel};
+    use crate::diff::kernel::{BLOCK, Kernel};
+    use crate::diff::path::Path;
 
     /// The NEON kernel; exists only on CPUs with NEON.
     #[derive(Clone, Copy, Debug)]
-    pub(in crate::diff) struct Neon(());
+    pub(crate) struct Neon(());
 
     impl Neon {
-        pub(in crate::diff) fn new() -> Option<Neon> {
+        pub(crate) fn new() -> Option<Neon> {
             Path::Neon.is_available().then_some(Neon(()))
         }
     }

@@ -73,11 +73,24 @@ mod tests {
         let nonce = [7u8; NONCE_LEN];
         let hello = b"\x00\x01\x80\x02\x03cli\x04demo";
         let p = proof(b"demo-secret", &nonce, hello);
-        // Cross-checked with Python: hmac.new(b"demo-secret", b"memwire.auth.v1" + bytes([7])*32
-        //   + b"\x00\x01\x80\x02\x03cli\x04demo", "sha256").hexdigest()
-        assert_eq!(p[..4], [0xfc, 0x85, 0xe3, 0x3f]);
-        // Long secrets are hashed, as HMAC prescribes.
+        // Computed apart from this crate, with Python: hmac.new(b"demo-secret",
+        //   b"memwire.auth.v1" + bytes([7])*32 + b"\x00\x01\x80\x02\x03cli\x04demo",
+        //   "sha256").digest()
+        let expected: Proof = [
+            0xfc, 0x85, 0xe3, 0x3f, 0xff, 0x53, 0x25, 0xe3, 0xc6, 0x4b, 0x89, 0xad, 0xd6, 0xb1,
+            0x46, 0x52, 0x85, 0x2f, 0x8d, 0x48, 0x58, 0x96, 0xb3, 0x47, 0xda, 0x1c, 0xcc, 0x71,
+            0x92, 0x8f, 0x5b, 0xdb,
+        ];
+        assert_eq!(p, expected);
+        // Long secrets are hashed, as HMAC prescribes. The same in Python,
+        // with the key bytes([9])*100.
         let long = [9u8; 100];
+        let python: Proof = [
+            0x0c, 0xae, 0x60, 0x89, 0x36, 0x13, 0x5a, 0xbf, 0xdd, 0xfd, 0x75, 0x42, 0x3f, 0xab,
+            0x38, 0x1f, 0x02, 0x9c, 0x8a, 0x80, 0x03, 0x56, 0x27, 0x8e, 0xd9, 0xe1, 0x6f, 0xb5,
+            0xeb, 0x15, 0x33, 0x85,
+        ];
+        assert_eq!(proof(&long, &nonce, hello), python);
         let mut reference = <Hmac<Sha256> as Mac>::new_from_slice(&long).unwrap();
         reference.update(AUTH_DOMAIN);
         reference.update(&nonce);
@@ -94,5 +107,20 @@ mod tests {
             &p
         ));
         assert!(!verify(b"demo-secret", &nonce, hello, &p[..31]));
+    }
+
+    /// RFC 4231, test case 6: a key longer than the block, hashed first by
+    /// [`block_key`].
+    #[test]
+    fn long_key_follows_rfc_4231() {
+        let key = [0xaa; 131];
+        let mut mac = <Hmac<Sha256> as KeyInit>::new(&block_key(&key).into());
+        mac.update(b"Test Using Larger Than Block-Size Key - Hash Key First");
+        let expected: [u8; 32] = [
+            0x60, 0xe4, 0x31, 0x59, 0x1e, 0xe0, 0xb6, 0x7f, 0x0d, 0x8a, 0x26, 0xaa, 0xcb, 0xf5,
+            0xb7, 0x7f, 0x8e, 0x0b, 0xc6, 0x21, 0x37, 0x28, 0xc5, 0x14, 0x05, 0x46, 0x04, 0x0f,
+            0x0e, 0xe3, 0x7f, 0x54,
+        ];
+        assert_eq!(<[u8; 32]>::from(mac.finalize().into_bytes()), expected);
     }
 }

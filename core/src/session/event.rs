@@ -1,8 +1,16 @@
-//! What a session tells its application.
+//! What a session tells its application, and the handle it names a
+//! subscription by.
 
-use super::{Handle, Regions};
+use super::own_region::OwnRegions;
+use super::source::RegionId;
 use crate::Region;
 use crate::codec::{ErrorCode, Limits, RegionList, SchemaPart};
+
+/// A client's name for one of its subscriptions, carried in every frame
+/// about it. The client picks it; it is the subscription's slot index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Handle(pub u16);
 
 /// Something that happened on a [`Client`](super::Client).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +99,7 @@ pub enum ServerEvent {
     /// client refused or ended the subscription (its code).
     Unmirrored {
         /// The hub's copy.
-        region: super::RegionId,
+        region: RegionId,
         /// Why.
         code: ErrorCode,
     },
@@ -145,7 +153,7 @@ pub trait Observer<'a> {
     /// The regions this client publishes, whose subscriptions by the hub
     /// the session serves; `None` publishes nothing (the hub's subscribes
     /// are refused with [`ErrorCode::UnknownRegion`]).
-    fn published(&mut self) -> Option<&mut dyn Regions> {
+    fn published(&mut self) -> Option<&mut dyn OwnRegions> {
         None
     }
 }

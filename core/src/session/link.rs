@@ -3,7 +3,6 @@
 
 use heapless::Deque;
 
-use super::Stats;
 use crate::codec::{ErrorCode, ErrorFrame, Frame, Framing};
 use crate::time::{Duration, Instant};
 
@@ -50,6 +49,25 @@ pub(crate) enum Phase {
     Closing,
     /// Done: the caller closes the stream.
     Closed,
+}
+
+/// Counters of one session, for logs and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stats {
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Bytes received (framing included).
+    pub bytes_in: u64,
+    /// Bytes sent (framing included).
+    pub bytes_out: u64,
+    /// Updates completed: applied to a mirror (client), or whose last part
+    /// was sent (server).
+    pub updates: u64,
+    /// Resyncs: asked for by a mirror (client), or served (server).
+    pub resyncs: u64,
 }
 
 /// Liveness, closing and counters of one connection.

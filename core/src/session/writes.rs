@@ -1,10 +1,18 @@
-//! Writes to a region the peer publishes: encoded whole into a queue, sent
-//! in order, counted until the publisher answers. A client writes to the
-//! hub's regions; a hub writes to the regions its client publishes.
+//! Writes to a region the peer sends: what is asked ([`WriteRequest`]), why
+//! it is refused before it is sent ([`WriteError`]), and the queue
+//! ([`Writes`]) that encodes each whole, sends them in order and counts them
+//! until the peer answers. A client writes to the hub's regions
+//! ([`Client::write`]); a hub writes to the regions its client publishes
+//! ([`Server::write`]). The answering end checks and applies a write in
+//! [`PeerSubscriptions`](super::peer_subscriptions::PeerSubscriptions).
+//!
+//! [`Client::write`]: super::Client::write
+//! [`Server::write`]: super::Server::write
+
+use core::fmt;
 
 use heapless::{Deque, Vec};
 
-use super::client::{WriteError, WriteRequest};
 use super::link::Link;
 use crate::codec::{
     EncodeError, ErrorCode, Frame, Framing, Ranges, Span, Write, WriteOutcome, WriteResult,
@@ -17,6 +25,55 @@ use crate::time::Instant;
 const WRITE_BUF: usize = 1024;
 /// Writes sent and not yet answered, plus those waiting to be sent.
 pub(crate) const WRITES_MAX: usize = 8;
+
+/// Why [`Client::write`](super::Client::write) or
+/// [`Server::write`](super::Server::write) refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The session is not connected, or the subscription is not live.
+    NotReady,
+    /// No live subscription has that handle.
+    UnknownHandle,
+    /// Too many writes are waiting to be sent or answered: poll and retry.
+    Busy,
+    /// The write does not fit the hub's maximum frame size or the send
+    /// buffer.
+    TooLarge,
+    /// Ranges are out of order, overlap, are empty or reach outside the
+    /// mirror's data area, or the variable name is not valid.
+    Invalid,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WriteError::NotReady => "not connected, or the subscription is not live",
+            WriteError::UnknownHandle => "no subscription has that handle",
+            WriteError::Busy => "too many writes waiting",
+            WriteError::TooLarge => "the write does not fit one frame",
+            WriteError::Invalid => "ranges or variable name not valid",
+        })
+    }
+}
+
+impl core::error::Error for WriteError {}
+
+/// What a mirror asks the hub to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteRequest<'w> {
+    /// Raw bytes of the data area: `(offset, bytes)`, ascending and not
+    /// overlapping. Each range must lie inside writable variables.
+    Ranges(&'w [(usize, &'w [u8])]),
+    /// One whole variable by name, with its little-endian value.
+    Variable {
+        /// The variable's name.
+        name: &'w str,
+        /// Exactly the variable's length in bytes.
+        value: &'w [u8],
+    },
+}
 
 /// Write frames waiting to be sent, and writes waiting for an answer.
 pub(crate) struct Writes {

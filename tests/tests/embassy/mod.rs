@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use embassy_executor::Spawner;
 use embassy_net::{IpEndpoint, Ipv4Address, Ipv4Cidr, Stack, StaticConfigV4};
 use memwire::schema::{Record, Value};
-use memwire::session::Published;
+use memwire::session::OwnRegion;
 use memwire::{Region, Schema};
 use memwire_embassy::{Config, Event, Handle, Mirror, Resources};
 use memwire_std::client::{Client, ClientOptions, Mirror as RemoteMirror};
@@ -189,13 +189,13 @@ fn region_memory(schema: &Schema<'static>, instance: u64) -> &'static [AtomicU32
 
 /// The device's telemetry as a published region named `telemetry`, with
 /// its shadow, scan buffer and chunk table leaked.
-fn published_telemetry(words: &'static [AtomicU32]) -> &'static mut [Published<'static>] {
+fn published_telemetry(words: &'static [AtomicU32]) -> &'static mut [OwnRegion<'static>] {
     let region = Region::new_checked(words, Telemetry::schema()).expect("telemetry");
     let len = region.data_len();
     let leak = |len: usize| Box::leak(vec![0u8; len].into_boxed_slice());
-    let table = Box::leak(vec![0u64; Published::table_len(len)].into_boxed_slice());
+    let table = Box::leak(vec![0u64; OwnRegion::table_len(len)].into_boxed_slice());
     let published =
-        Published::new("telemetry", region, leak(len), leak(len), table).expect("published");
+        OwnRegion::new("telemetry", region, leak(len), leak(len), table).expect("published");
     Box::leak(vec![published].into_boxed_slice())
 }
 

@@ -1,25 +1,11 @@
 //! The client's half of the handshake: the hello, the proof that answers
 //! the hub's challenge, and the welcome that opens the session.
 
-use super::{Inner, rest};
+use super::state::{HELLO_MAX, Handshake, Inner, rest};
 use crate::codec::{Auth, Challenge, ErrorCode, Frame, Framing, Hello, PROTOCOL_VERSION, Welcome};
 use crate::session::auth;
 use crate::session::event::{Event, Observer};
 use crate::time::{Duration, Instant};
-
-/// The longest hello body: tag, version, frame limit, a 64-byte client name
-/// and a 40-byte tenant, with their lengths.
-pub(super) const HELLO_MAX: usize = 128;
-
-/// Where the handshake stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Handshake {
-    HelloDue,
-    AwaitChallenge,
-    AuthDue(auth::Proof),
-    AwaitWelcome,
-    Open,
-}
 
 impl<'a, const SUBS: usize> Inner<'a, SUBS> {
     pub(super) fn on_challenge(&mut self, c: Challenge) {

@@ -1,143 +1,36 @@
-//! The mirror side of a connection: handshake, subscriptions, writes.
+//! The mirror side of a connection: handshake, subscriptions, writes, and
+//! the hub's subscriptions to the regions the client publishes.
+//!
+//! - `mod.rs`: [`Client`], the calls its caller makes;
+//! - `config.rs`: [`ClientConfig`];
+//! - `state.rs`: the connection's state, and the order in which it takes
+//!   frames and fills the transmit buffer;
+//! - `handshake.rs`: hello, proof, welcome;
+//! - `slot.rs`, `subscriptions.rs`: one subscription slot, and the client's
+//!   subscriptions over them;
+//! - `hub_subscriptions.rs`: the hub's subscriptions to the client's own
+//!   regions.
 
+mod config;
 mod handshake;
-mod publishing;
+mod hub_subscriptions;
 mod slot;
-mod writes;
+mod state;
+mod subscriptions;
 
-use core::fmt;
+pub use self::config::ClientConfig;
+pub use self::subscriptions::SubscribeError;
 
-use heapless::{Deque, Vec};
-
-use self::handshake::{HELLO_MAX, Handshake};
-use self::publishing::NoRegions;
-use self::slot::Slot;
-use super::event::{Event, Observer};
-use super::link::{Link, Phase as LinkPhase};
-use super::published::Regions;
-use super::serving::{PeerLimits, Serving};
-use super::subscriber::{Phase, Subscriber};
-use super::writes::{WRITES_MAX, Writes};
-use super::{Handle, Stats};
+use self::hub_subscriptions::NoRegions;
+use self::state::{Handshake, Inner};
 use crate::Region;
-use crate::codec::{AccumulateError, ErrorCode, Feed, Frame, FrameAccumulator, MIN_FRAME, Resume};
-use crate::time::{Duration, Instant};
-
-/// Connection-level events waiting to be polled (write results and the
-/// connected event; per-subscription events live in the subscription).
-const EVENTS: usize = WRITES_MAX + 2;
-
-/// How a [`Client`] introduces itself and what it can take.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientConfig<'a> {
-    /// A free-form name for the hub's logs, at most 64 bytes.
-    pub name: &'a str,
-    /// The tenant to authenticate for.
-    pub tenant: &'a str,
-    /// The client's secret key within the tenant.
-    pub secret: &'a [u8],
-    /// The largest frame body the client takes (capped at the receive
-    /// buffer `RX`; at least 128).
-    pub max_frame: u32,
-    /// Ping when nothing was sent for this long (the hub's keep-alive is
-    /// used when shorter).
-    pub keepalive: Duration,
-    /// Close when nothing was heard for this long (the hub's timeout is used
-    /// when shorter).
-    pub timeout: Duration,
-    /// Close when the hub has not welcomed the client by then.
-    pub handshake: Duration,
-}
-
-impl<'a> ClientConfig<'a> {
-    /// A configuration with the defaults: frames as large as the receive
-    /// buffer, a ping after 5 s of silence, a 15 s dead-peer timeout, a 10 s
-    /// handshake deadline.
-    pub const fn new(name: &'a str, tenant: &'a str, secret: &'a [u8]) -> Self {
-        ClientConfig {
-            name,
-            tenant,
-            secret,
-            max_frame: u32::MAX,
-            keepalive: Duration::from_secs(5),
-            timeout: Duration::from_secs(15),
-            handshake: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why [`Client::subscribe`] refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum SubscribeError {
-    /// Every subscription slot (`SUBS`) is taken.
-    Full,
-    /// The path is not `tenant/region` or `region` with valid names.
-    BadPath,
-    /// The connection is closed.
-    Closed,
-}
-
-impl fmt::Display for SubscribeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SubscribeError::Full => "every subscription slot is taken",
-            SubscribeError::BadPath => "not a valid region path",
-            SubscribeError::Closed => "the connection is closed",
-        })
-    }
-}
-
-impl core::error::Error for SubscribeError {}
-
-/// Why [`Client::write`] refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The session is not connected, or the subscription is not live.
-    NotReady,
-    /// No live subscription has that handle.
-    UnknownHandle,
-    /// Too many writes are waiting to be sent or answered: poll and retry.
-    Busy,
-    /// The write does not fit the hub's maximum frame size or the send
-    /// buffer.
-    TooLarge,
-    /// Ranges are out of order, overlap, are empty or reach outside the
-    /// mirror's data area, or the variable name is not valid.
-    Invalid,
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            WriteError::NotReady => "not connected, or the subscription is not live",
-            WriteError::UnknownHandle => "no subscription has that handle",
-            WriteError::Busy => "too many writes waiting",
-            WriteError::TooLarge => "the write does not fit one frame",
-            WriteError::Invalid => "ranges or variable name not valid",
-        })
-    }
-}
-
-impl core::error::Error for WriteError {}
-
-/// What a mirror asks the hub to change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteRequest<'w> {
-    /// Raw bytes of the data area: `(offset, bytes)`, ascending and not
-    /// overlapping. Each range must lie inside writable variables.
-    Ranges(&'w [(usize, &'w [u8])]),
-    /// One whole variable by name, with its little-endian value.
-    Variable {
-        /// The variable's name.
-        name: &'w str,
-        /// Exactly the variable's length in bytes.
-        value: &'w [u8],
-    },
-}
+use crate::codec::{AccumulateError, ErrorCode, Feed, FrameAccumulator, MIN_FRAME, Resume};
+use crate::session::event::{Event, Handle, Observer};
+use crate::session::link::{Phase as LinkPhase, Stats};
+use crate::session::own_region::OwnRegions;
+use crate::session::subscriber::{Phase, Subscriber};
+use crate::session::writes::{WriteError, WriteRequest};
+use crate::time::Instant;
 
 /// The mirror side of one connection to a hub: `SUBS` subscriptions at
 /// most, frames of up to `RX` bytes received.
@@ -148,26 +41,6 @@ pub enum WriteRequest<'w> {
 pub struct Client<'a, const SUBS: usize, const RX: usize> {
     rx: FrameAccumulator<RX>,
     inner: Inner<'a, SUBS>,
-}
-
-struct Inner<'a, const SUBS: usize> {
-    config: ClientConfig<'a>,
-    link: Link,
-    handshake: Handshake,
-    hello: Vec<u8, HELLO_MAX>,
-    /// The hub's maximum frame size.
-    peer_max: usize,
-    subs: [Option<Slot<'a>>; SUBS],
-    events: Deque<Event, EVENTS>,
-    /// Writes waiting to be sent or answered.
-    writes: Writes,
-    closed_reported: bool,
-    /// Where the next transmit starts looking, for fairness.
-    turn: usize,
-    /// The hub's subscriptions to regions this client publishes.
-    serving: Serving<SUBS>,
-    /// Updates in flight per published region, from the welcome.
-    max_in_flight: usize,
 }
 
 impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
@@ -183,20 +56,7 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         };
         Client {
             rx: FrameAccumulator::length_prefix(max),
-            inner: Inner {
-                link: Link::new(now, config.keepalive, config.timeout, config.handshake),
-                config,
-                handshake: Handshake::HelloDue,
-                hello: Vec::new(),
-                peer_max: MIN_FRAME as usize,
-                subs: core::array::from_fn(|_| None),
-                events: Deque::new(),
-                writes: Writes::new(),
-                closed_reported: false,
-                turn: 0,
-                serving: Serving::new(),
-                max_in_flight: 2,
-            },
+            inner: Inner::new(now, config),
         }
     }
 
@@ -332,7 +192,7 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         observer: &mut O,
     ) -> Option<usize> {
         let mut none = NoRegions;
-        let regions: &mut dyn Regions = match observer.published() {
+        let regions: &mut dyn OwnRegions = match observer.published() {
             Some(regions) => regions,
             None => &mut none,
         };
@@ -380,7 +240,7 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             stats.updates += sub.follow.updates;
             stats.resyncs += sub.follow.resyncs;
         }
-        let (updates, resyncs) = self.inner.serving.counters();
+        let (updates, resyncs) = self.inner.peer_subs.counters();
         stats.updates += updates;
         stats.resyncs += resyncs;
         stats
@@ -392,87 +252,4 @@ fn framing_error(error: AccumulateError) -> (ErrorCode, &'static str) {
         AccumulateError::TooLarge => (ErrorCode::FrameTooLarge, "frame larger than announced"),
         _ => (ErrorCode::Malformed, "bad framing"),
     }
-}
-
-impl<'a, const SUBS: usize> Inner<'a, SUBS> {
-    fn on_frame<O: Observer<'a> + ?Sized>(&mut self, now: Instant, body: &[u8], observer: &mut O) {
-        self.link.received(now, body.len());
-        let Ok(frame) = Frame::decode(body) else {
-            self.link
-                .fail(ErrorCode::Malformed, None, "frame did not decode");
-            return;
-        };
-        match (self.handshake, frame) {
-            (_, Frame::Error(e)) => match e.handle {
-                Some(h) => self.on_error(Handle(h), e.code),
-                None => self.link.closed_by_peer(Some(e.code)),
-            },
-            (_, Frame::Close) => self.link.closed_by_peer(None),
-            (_, Frame::Ping { nonce }) => self.link.on_ping(nonce),
-            (_, Frame::Pong { .. }) => {}
-            (Handshake::AwaitChallenge, Frame::Challenge(c)) => self.on_challenge(c),
-            (Handshake::AwaitWelcome, Frame::Welcome(w)) => self.on_welcome(w, observer),
-            (Handshake::Open, Frame::Schema(part)) => self.on_schema(&part, observer),
-            (Handshake::Open, Frame::Update(update)) => self.on_update(&update),
-            (Handshake::Open, Frame::Subscribe(sub)) => self.on_subscribe(&sub, observer),
-            (Handshake::Open, Frame::Unsubscribe(u)) => self.serving.remove(u.handle),
-            (Handshake::Open, Frame::Ack(a)) => self.on_published_ack(a, observer),
-            (Handshake::Open, Frame::Write(w)) => self.on_published_write(&w, observer),
-            (Handshake::Open, Frame::WriteResult(result)) => self.on_write_result(result),
-            _ => self
-                .link
-                .fail(ErrorCode::UnexpectedFrame, None, "frame not expected now"),
-        }
-    }
-
-    fn transmit(&mut self, now: Instant, buf: &mut [u8], regions: &mut dyn Regions) -> usize {
-        let mut used = self.link.write_controls(now, buf);
-        if !self.link.is_open() {
-            return used;
-        }
-        self.transmit_handshake(now, buf, &mut used);
-        if self.handshake != Handshake::Open {
-            return used;
-        }
-        let count = self.subs.len();
-        for k in 0..count {
-            let index = (self.turn + k) % count.max(1);
-            if !self.transmit_slot(now, buf, &mut used, index) {
-                self.turn = index;
-                return used;
-            }
-        }
-        self.writes.transmit(now, buf, &mut used, &mut self.link);
-        let peer = PeerLimits {
-            max_frame: self.peer_max,
-            max_in_flight: self.max_in_flight,
-        };
-        self.serving
-            .transmit(now, buf, &mut used, &mut self.link, peer, &*regions);
-        if !self.link.is_open() {
-            used += self.link.write_controls(now, rest(buf, used));
-        }
-        used
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        if let Some(event) = self.events.pop_front() {
-            return Some(event);
-        }
-        if let Some(event) = self.poll_slot_event() {
-            return Some(event);
-        }
-        if self.link.phase == LinkPhase::Closed && !self.closed_reported {
-            self.closed_reported = true;
-            return Some(Event::Closed {
-                code: self.link.close_code,
-            });
-        }
-        None
-    }
-}
-
-/// The part of `buf` after the first `used` bytes.
-fn rest(buf: &mut [u8], used: usize) -> &mut [u8] {
-    buf.get_mut(used..).unwrap_or(&mut [])
 }

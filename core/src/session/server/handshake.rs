@@ -4,23 +4,12 @@
 
 use heapless::{String, Vec};
 
-use super::{Hub, Inner};
+use super::hub::Hub;
+use super::state::{Handshake, Inner};
 use crate::codec::{Auth, Challenge, ErrorCode, Frame, PROTOCOL_VERSION, peek_hello_version};
 use crate::schema::Name;
 use crate::session::auth;
 use crate::time::Instant;
-
-/// The longest hello body kept for the proof.
-pub(super) const HELLO_MAX: usize = 128;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Handshake {
-    AwaitHello,
-    ChallengeDue,
-    AwaitAuth,
-    WelcomeDue,
-    Open,
-}
 
 impl<const SUBS: usize> Inner<SUBS> {
     pub(super) fn on_hello(&mut self, body: &[u8]) {

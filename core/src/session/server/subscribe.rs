@@ -1,9 +1,11 @@
 //! A client's subscribe to one of the hub's regions: the checks (handle,
-//! tenant, rights, existence) before a publisher starts.
+//! tenant, rights, existence) before a publication starts.
 
-use super::{Access, Hub, Inner};
+use super::hub::Hub;
+use super::state::Inner;
 use crate::codec::{ErrorCode, Subscribe};
 use crate::session::link::Control;
+use crate::session::source::Access;
 
 impl<const SUBS: usize> Inner<SUBS> {
     fn error(&mut self, code: ErrorCode, handle: u16, reason: &'static str) {
@@ -16,7 +18,7 @@ impl<const SUBS: usize> Inner<SUBS> {
 
     pub(super) fn on_subscribe<H: Hub + ?Sized>(&mut self, s: &Subscribe<'_>, hub: &H) {
         let handle = s.handle;
-        if self.serving.contains(handle) {
+        if self.peer_subs.contains(handle) {
             return self.error(ErrorCode::HandleInUse, handle, "handle in use");
         }
         let (tenant, region) = match s.path.split_once('/') {
@@ -37,7 +39,7 @@ impl<const SUBS: usize> Inner<SUBS> {
         else {
             return self.error(ErrorCode::UnknownRegion, handle, "no such region");
         };
-        if let Err((code, reason)) = self.serving.add(s, id, access, &source) {
+        if let Err((code, reason)) = self.peer_subs.add(s, id, access, &source) {
             self.error(code, handle, reason);
         }
     }

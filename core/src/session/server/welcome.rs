@@ -1,8 +1,10 @@
 //! The welcome: the frame that opens a session, with the limits the hub
 //! holds the client to and the regions of the tenant the client may see.
 
-use super::{Access, Hub, Inner};
+use super::hub::Hub;
+use super::state::Inner;
 use crate::codec::{Frame, Limits, RegionInfo, RegionList, Welcome};
+use crate::session::source::Access;
 use crate::time::{Duration, Instant};
 
 impl<const SUBS: usize> Inner<SUBS> {

@@ -318,7 +318,7 @@ pub(super) struct Describer {
     /// fingerprint).
     pub(super) known: Option<Region<'static>>,
     /// The regions the client publishes.
-    pub(super) published: Option<Published<'static>>,
+    pub(super) published: Option<OwnRegion<'static>>,
 }
 
 impl Observer<'static> for Describer {
@@ -348,8 +348,8 @@ impl Observer<'static> for Describer {
         self.welcome = Some((list.iter().collect(), complete));
     }
 
-    fn published(&mut self) -> Option<&mut dyn Regions> {
-        self.published.as_mut().map(|p| p as &mut dyn Regions)
+    fn published(&mut self) -> Option<&mut dyn OwnRegions> {
+        self.published.as_mut().map(|p| p as &mut dyn OwnRegions)
     }
 }
 

@@ -25,11 +25,11 @@ fn device_region(instance: u64) -> Region<'static> {
     Region::from_bytes(bytes, schema).unwrap()
 }
 
-fn publish(region: Region<'static>) -> Published<'static> {
+fn publish(region: Region<'static>) -> OwnRegion<'static> {
     let len = region.data_len();
     let leak = |n| -> &'static mut [u8] { Box::leak(vec![0u8; n].into_boxed_slice()) };
-    let table = Box::leak(vec![0u64; Published::table_len(len)].into_boxed_slice());
-    Published::new("telemetry", region, leak(len), leak(len), table).unwrap()
+    let table = Box::leak(vec![0u64; OwnRegion::table_len(len)].into_boxed_slice());
+    OwnRegion::new("telemetry", region, leak(len), leak(len), table).unwrap()
 }
 
 /// A hub with a copy of the device's telemetry, subscribed from `resume`.
@@ -44,7 +44,7 @@ fn hub_with_copy(resume: Option<Resume>) -> TestHub {
     hub
 }
 
-fn connect(hub: TestHub, published: Option<Published<'static>>) -> Pair<4096> {
+fn connect(hub: TestHub, published: Option<OwnRegion<'static>>) -> Pair<4096> {
     let mut pair = Pair::new(hub);
     pair.observer = Some(Describer {
         published,

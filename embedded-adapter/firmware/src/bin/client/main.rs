@@ -32,7 +32,7 @@ use embassy_net::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr, StackResou
 use embassy_net_driver_channel as channel;
 use embassy_time::{Duration, Instant, Ticker, Timer};
 use memwire::layout::{DATA_ALIGN, ENTRY_LEN, HEADER_LEN};
-use memwire::session::Published;
+use memwire::session::OwnRegion;
 use memwire::{Record, Region, Schema};
 use memwire_embassy::{Config, Event, Handle, Mirror, Resources};
 use static_cell::StaticCell;
@@ -123,8 +123,8 @@ static SETTINGS: [AtomicU32; region_words(3, size_of::<Settings>())] =
     [const { AtomicU32::new(0) }; region_words(3, size_of::<Settings>())];
 static SHADOW: StaticCell<[u8; TELEMETRY_DATA]> = StaticCell::new();
 static SCRATCH: StaticCell<[u8; TELEMETRY_DATA]> = StaticCell::new();
-static TABLE: StaticCell<[u64; Published::table_len(TELEMETRY_DATA)]> = StaticCell::new();
-static PUBLISHED: StaticCell<[Published<'static>; 1]> = StaticCell::new();
+static TABLE: StaticCell<[u64; OwnRegion::table_len(TELEMETRY_DATA)]> = StaticCell::new();
+static PUBLISHED: StaticCell<[OwnRegion<'static>; 1]> = StaticCell::new();
 static RESOURCES: StaticCell<Resources<SOCKET_RX, SOCKET_TX, FRAME>> = StaticCell::new();
 static STACK: StaticCell<StackResources<1>> = StaticCell::new();
 static NET: StaticCell<channel::State<MTU, 1, 1>> = StaticCell::new();
@@ -255,12 +255,12 @@ async fn main(spawner: Spawner) {
     let Ok(telemetry) = Region::init(&TELEMETRY, Telemetry::schema(), 0x0b00_7001) else {
         fail("telemetry region does not fit");
     };
-    let Ok(published) = Published::new(
+    let Ok(published) = OwnRegion::new(
         "telemetry",
         telemetry,
         SHADOW.init([0; TELEMETRY_DATA]),
         SCRATCH.init([0; TELEMETRY_DATA]),
-        TABLE.init([0; Published::table_len(TELEMETRY_DATA)]),
+        TABLE.init([0; OwnRegion::table_len(TELEMETRY_DATA)]),
     ) else {
         fail("telemetry cannot be published");
     };

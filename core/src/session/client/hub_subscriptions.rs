@@ -1,11 +1,14 @@
-//! The hub's subscriptions to regions this client publishes.
+//! The hub's subscriptions to the regions this client publishes (its
+//! [`OwnRegions`], handed over by the observer): the subscribe, the acks
+//! and the hub's writes. The client sends them through the same
+//! publications a hub sends its own regions through.
 
-use super::Inner;
+use super::state::Inner;
 use crate::codec::{Ack, ErrorCode, Subscribe, Write};
 use crate::session::event::Observer;
 use crate::session::link::Control;
-use crate::session::published::Regions;
-use crate::session::server::{Access, RegionId, Source};
+use crate::session::own_region::OwnRegions;
+use crate::session::source::{Access, RegionId, Source};
 
 impl<'a, const SUBS: usize> Inner<'a, SUBS> {
     /// The hub subscribes to a region this client publishes.
@@ -22,7 +25,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         let found = observer.published().and_then(|regions| {
             let id = regions.lookup(name?)?;
             let source = regions.source(id)?;
-            Some(self.serving.add(s, id, Access::ReadWrite, &source))
+            Some(self.peer_subs.add(s, id, Access::ReadWrite, &source))
         });
         let refused = match found {
             Some(Ok(())) => return,
@@ -38,8 +41,8 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
 
     pub(super) fn on_published_ack<O: Observer<'a> + ?Sized>(&mut self, a: Ack, observer: &mut O) {
         let mut none = NoRegions;
-        let regions: &mut dyn Regions = observer.published().unwrap_or(&mut none);
-        self.serving.on_ack(a.handle, a.generation, regions);
+        let regions: &mut dyn OwnRegions = observer.published().unwrap_or(&mut none);
+        self.peer_subs.on_ack(a.handle, a.generation, regions);
     }
 
     pub(super) fn on_published_write<O: Observer<'a> + ?Sized>(
@@ -48,8 +51,8 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         observer: &mut O,
     ) {
         let mut none = NoRegions;
-        let regions: &mut dyn Regions = observer.published().unwrap_or(&mut none);
-        if !self.serving.on_write(w, regions) {
+        let regions: &mut dyn OwnRegions = observer.published().unwrap_or(&mut none);
+        if !self.peer_subs.on_write(w, regions) {
             self.link
                 .fail(ErrorCode::LimitExceeded, None, "too many writes unanswered");
         }
@@ -59,7 +62,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
 /// Publishes nothing.
 pub(super) struct NoRegions;
 
-impl Regions for NoRegions {
+impl OwnRegions for NoRegions {
     fn lookup(&self, _: &str) -> Option<RegionId> {
         None
     }

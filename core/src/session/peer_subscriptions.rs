@@ -1,18 +1,19 @@
-//! The publishing half of a connection, shared by both ends: the peer's
-//! subscriptions to regions this side publishes, the answers to the peer's
-//! writes, and the fair turn over subscriptions when transmitting.
+//! The peer's subscriptions to the regions this end sends, shared by both
+//! ends: one [`Publication`] per subscription, the checks and answers to
+//! the peer's writes, and the fair turn over subscriptions when
+//! transmitting.
 //!
-//! A hub's [`Server`](super::Server) serves its regions to a client; a
-//! [`Client`](super::Client) serves the regions it publishes to the hub.
-//! Each reaches its regions through [`Sources`] and [`Serve`], which adapt a
-//! [`Hub`](super::Hub) or a [`Regions`](super::Regions).
+//! A hub's [`Server`](super::Server) sends its regions to a client; a
+//! [`Client`](super::Client) sends the regions it publishes to the hub.
+//! Each reaches its regions through [`Sources`] and [`WritableSources`],
+//! which adapt a [`Hub`](super::Hub) or [`OwnRegions`](super::OwnRegions).
 
 use heapless::Deque;
 
 use super::cache::UpdateCache;
 use super::link::{Control, Link};
-use super::publisher::Publication;
-use super::server::{Access, RegionId, Source};
+use super::publication::Publication;
+use super::source::{Access, RegionId, Source};
 use crate::codec::{ErrorCode, Frame, WriteOutcome, WriteResult, WriteTarget};
 use crate::schema::{Kind, Schema};
 use crate::time::Instant;
@@ -23,7 +24,7 @@ const ANSWERS: usize = 8;
 /// Byte ranges in one write.
 const WRITE_RANGES_MAX: usize = 32;
 
-/// Read access to the regions this side publishes.
+/// Read access to the regions this end sends.
 pub(crate) trait Sources {
     /// The region's current state, or `None` if it is gone.
     fn source(&self, region: RegionId) -> Option<Source<'_>>;
@@ -34,8 +35,8 @@ pub(crate) trait Sources {
     }
 }
 
-/// Write access to the regions this side publishes.
-pub(crate) trait Serve: Sources {
+/// Write access to the regions this end sends.
+pub(crate) trait WritableSources: Sources {
     /// Applies checked ranges; see [`Hub::apply_write`](super::Hub::apply_write).
     fn apply_write(
         &mut self,
@@ -66,9 +67,9 @@ struct Answer {
     outcome: Option<WriteOutcome<'static>>,
 }
 
-/// The peer's subscriptions to this side's regions: `SUBS` at most.
+/// The peer's subscriptions to this end's regions: `SUBS` at most.
 #[derive(Debug)]
-pub(crate) struct Serving<const SUBS: usize> {
+pub(crate) struct PeerSubscriptions<const SUBS: usize> {
     pubs: [Option<Publication>; SUBS],
     answers: Deque<Answer, ANSWERS>,
     /// Where the next transmit starts, for fairness.
@@ -78,9 +79,9 @@ pub(crate) struct Serving<const SUBS: usize> {
     resyncs: u64,
 }
 
-impl<const SUBS: usize> Serving<SUBS> {
+impl<const SUBS: usize> PeerSubscriptions<SUBS> {
     pub(crate) fn new() -> Self {
-        Serving {
+        PeerSubscriptions {
             pubs: core::array::from_fn(|_| None),
             answers: Deque::new(),
             turn: 0,
@@ -170,7 +171,7 @@ impl<const SUBS: usize> Serving<SUBS> {
 
     /// Checks and applies a write and queues its answer; false when too
     /// many answers are waiting (the caller closes the connection).
-    pub(crate) fn on_write<S: Serve + ?Sized>(
+    pub(crate) fn on_write<S: WritableSources + ?Sized>(
         &mut self,
         write: &crate::codec::Write<'_>,
         regions: &mut S,
@@ -184,7 +185,7 @@ impl<const SUBS: usize> Serving<SUBS> {
             .is_ok()
     }
 
-    fn apply<S: Serve + ?Sized>(
+    fn apply<S: WritableSources + ?Sized>(
         &mut self,
         w: &crate::codec::Write<'_>,
         regions: &mut S,

@@ -1,15 +1,16 @@
-//! Regions a client publishes to its hub.
+//! A client's own regions, which it writes and publishes to its hub.
 //!
 //! Either side of a connection may subscribe to regions the other publishes
 //! (`spec/wire-format.md`, "Subscriptions and handles"). A device keeps its
-//! telemetry in a region of its own and publishes it: the hub subscribes
-//! once the client is welcomed, and the client serves the subscription as a
-//! hub serves its own, from a shadow and a per-chunk generation table.
+//! telemetry in a region of its own ([`OwnRegion`]) and publishes it: the
+//! hub subscribes once the client is welcomed, and the client serves the
+//! subscription as a hub serves its own, from a shadow and a per-chunk
+//! generation table. The session reaches them through [`OwnRegions`].
 
 use core::fmt;
 
-use super::server::{RegionId, Source};
-use super::serving::{Serve, Sources};
+use super::peer_subscriptions::{Sources, WritableSources};
+use super::source::{RegionId, Source};
 use crate::Region;
 use crate::codec::ErrorCode;
 use crate::diff::{ByteRange, Differ, Generations};
@@ -21,10 +22,10 @@ const SCAN_RANGES: usize = 8;
 
 /// The regions a client publishes, as its session reaches them: handed to
 /// the session by an [`Observer`](super::Observer).
-pub trait Regions {
+pub trait OwnRegions {
     /// The region published under `name`.
     fn lookup(&self, name: &str) -> Option<RegionId>;
-    /// The region's state, as a publisher serves it.
+    /// The region's state, as a publication sends it.
     fn source(&self, region: RegionId) -> Option<Source<'_>>;
     /// Applies the hub's checked write (ranges inside writable variables,
     /// in bounds) and returns the generation that holds it.
@@ -35,35 +36,35 @@ pub trait Regions {
     ) -> Result<u64, ErrorCode>;
 }
 
-/// Why a [`Published`] region could not be set up.
+/// Why an [`OwnRegion`] could not be set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
-pub enum PublishError {
+pub enum OwnRegionError {
     /// The name is not 1 to 40 bytes of `[A-Za-z0-9_.-]`.
     BadName,
     /// The shadow or the scratch buffer is shorter than the data area.
     BufferTooShort,
     /// The chunk table has fewer entries than
-    /// [`Published::table_len`] asks for.
+    /// [`OwnRegion::table_len`] asks for.
     TableTooShort,
 }
 
-impl fmt::Display for PublishError {
+impl fmt::Display for OwnRegionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            PublishError::BadName => "region name is not valid",
-            PublishError::BufferTooShort => "shadow or scratch shorter than the data area",
-            PublishError::TableTooShort => "chunk table too short for the data area",
+            OwnRegionError::BadName => "region name is not valid",
+            OwnRegionError::BufferTooShort => "shadow or scratch shorter than the data area",
+            OwnRegionError::TableTooShort => "chunk table too short for the data area",
         })
     }
 }
 
-impl core::error::Error for PublishError {}
+impl core::error::Error for OwnRegionError {}
 
-/// A region this side writes and publishes: the live [`Region`] that local
-/// code writes, the shadow the session serves, and when each chunk of it
-/// last changed.
+/// A region of the client's own, which it writes and publishes: the live
+/// [`Region`] that local code writes, the shadow the session serves, and
+/// when each chunk of it last changed.
 ///
 /// [`scan`](Self::scan) takes a consistent snapshot of the region, diffs it
 /// against the shadow and stamps the chunks that changed with a new
@@ -73,7 +74,7 @@ impl core::error::Error for PublishError {}
 /// flash), or a hub that held an older copy would take a delta against
 /// the wrong base.
 #[derive(Debug)]
-pub struct Published<'r> {
+pub struct OwnRegion<'r> {
     name: Name,
     region: Region<'r>,
     shadow: &'r mut [u8],
@@ -83,7 +84,7 @@ pub struct Published<'r> {
     differ: Differ,
 }
 
-impl<'r> Published<'r> {
+impl<'r> OwnRegion<'r> {
     /// Entries of the chunk table for a data area of `data_len` bytes.
     pub const fn table_len(data_len: usize) -> usize {
         Generations::chunks_for(data_len, Generations::DEFAULT_CHUNK)
@@ -99,15 +100,19 @@ impl<'r> Published<'r> {
         shadow: &'r mut [u8],
         scratch: &'r mut [u8],
         table: &'r mut [u64],
-    ) -> Result<Published<'r>, PublishError> {
-        let name = Name::new(name).map_err(|_| PublishError::BadName)?;
+    ) -> Result<OwnRegion<'r>, OwnRegionError> {
+        let name = Name::new(name).map_err(|_| OwnRegionError::BadName)?;
         let len = region.data_len();
-        let shadow = shadow.get_mut(..len).ok_or(PublishError::BufferTooShort)?;
-        let scratch = scratch.get_mut(..len).ok_or(PublishError::BufferTooShort)?;
+        let shadow = shadow
+            .get_mut(..len)
+            .ok_or(OwnRegionError::BufferTooShort)?;
+        let scratch = scratch
+            .get_mut(..len)
+            .ok_or(OwnRegionError::BufferTooShort)?;
         let mut table = Generations::new(table, len, Generations::DEFAULT_CHUNK)
-            .map_err(|_| PublishError::TableTooShort)?;
+            .map_err(|_| OwnRegionError::TableTooShort)?;
         table.reset(1);
-        let published = Published {
+        let published = OwnRegion {
             name,
             region,
             shadow,
@@ -187,13 +192,13 @@ impl<'r> Published<'r> {
     }
 }
 
-impl Regions for Published<'_> {
+impl OwnRegions for OwnRegion<'_> {
     fn lookup(&self, name: &str) -> Option<RegionId> {
         (name == self.name()).then_some(RegionId(0))
     }
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
-        (region == RegionId(0)).then(|| Published::source(self))
+        (region == RegionId(0)).then(|| OwnRegion::source(self))
     }
 
     fn apply_write(
@@ -204,12 +209,12 @@ impl Regions for Published<'_> {
         if region != RegionId(0) {
             return Err(ErrorCode::UnknownRegion);
         }
-        Published::apply_write(self, ranges)
+        OwnRegion::apply_write(self, ranges)
     }
 }
 
-/// Several published regions; a region's id is its index.
-impl Regions for [Published<'_>] {
+/// Several own regions; a region's id is its index.
+impl OwnRegions for [OwnRegion<'_>] {
     fn lookup(&self, name: &str) -> Option<RegionId> {
         let index = self.iter().position(|p| p.name() == name)?;
         Some(RegionId(u32::try_from(index).ok()?))
@@ -217,7 +222,7 @@ impl Regions for [Published<'_>] {
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         let p = self.get(usize::try_from(region.0).ok()?)?;
-        Some(Published::source(p))
+        Some(OwnRegion::source(p))
     }
 
     fn apply_write(
@@ -233,19 +238,19 @@ impl Regions for [Published<'_>] {
     }
 }
 
-/// The session reaches published regions through this adapter.
-impl<R: Regions + ?Sized> Sources for R {
+/// The session reaches own regions through this adapter.
+impl<R: OwnRegions + ?Sized> Sources for R {
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
-        Regions::source(self, region)
+        OwnRegions::source(self, region)
     }
 }
 
-impl<R: Regions + ?Sized> Serve for R {
+impl<R: OwnRegions + ?Sized> WritableSources for R {
     fn apply_write(
         &mut self,
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
-        Regions::apply_write(self, region, ranges)
+        OwnRegions::apply_write(self, region, ranges)
     }
 }

@@ -8,11 +8,12 @@
 
 use heapless::Deque;
 
-use super::link::Link;
-use super::server::{Hub, RegionId};
-use super::subscriber::{Fatal, Follower, Phase, SchemaOutcome, Sink};
+use super::hub::Hub;
 use crate::codec::{Ack, ErrorCode, Frame, Resume, SchemaPart, Subscribe, Unsubscribe, Update};
 use crate::schema::Name;
+use crate::session::link::Link;
+use crate::session::source::RegionId;
+use crate::session::subscriber::{Fatal, Follower, Phase, SchemaOutcome, Sink};
 use crate::time::Instant;
 
 /// Ended subscriptions waiting to be reported.

@@ -1,7 +1,9 @@
-//! The serving side of one subscription: schema parts, then updates from the
-//! hub's chunk table, bounded by acknowledgements.
+//! One subscription of the peer, as the end that holds the region sends it:
+//! schema parts, then updates from the region's chunk table, bounded by
+//! acknowledgements. A hub keeps one per client subscription to its
+//! regions; a client one per hub subscription to the regions it publishes.
 //!
-//! The publisher keeps no copy of the data and no queue: each update is cut
+//! A publication keeps no copy of the data and no queue: each update is cut
 //! from the hub's current shadow when it is sent. At most `max_in_flight`
 //! updates are unacknowledged; past that nothing new starts and the next
 //! update covers everything since the last one sent (a slow peer gets fewer,
@@ -21,7 +23,7 @@ use core::ops::Range;
 use heapless::Deque;
 
 use super::cache::{CachedPart, PartKey, PartPlan, UpdateCache};
-use super::server::{Access, RegionId, Source};
+use super::source::{Access, RegionId, Source};
 use crate::codec::{
     EncodeError, Framing, SchemaHeader, SchemaParts, UpdateParts, part_limit, part_tail, write_part,
 };
@@ -30,7 +32,7 @@ use crate::diff::{ByteRange, ChangedSince};
 /// The most updates in flight a server allows per subscription.
 pub(crate) const IN_FLIGHT_CAP: usize = 8;
 
-/// What the publisher sends next.
+/// What the publication sends next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Schema parts, from variable `next`.
@@ -135,7 +137,7 @@ impl Publication {
         }
     }
 
-    /// The peer acknowledged `generation`. A generation this publisher did
+    /// The peer acknowledged `generation`. A generation this publication did
     /// not send is a resync request: the peer holds that generation.
     pub(crate) fn on_ack(&mut self, generation: u64, source: Option<&Source<'_>>) {
         if let Some(at) = self.in_flight.iter().position(|&g| g == generation) {

@@ -1,0 +1,140 @@
+//! What a [`Server`](super::Server) asks of the hub it runs in: credentials,
+//! rights, the regions it serves and the copies of the regions its client
+//! publishes; and the adapters through which the connection's publications
+//! read and write those regions.
+
+use crate::codec::{ErrorCode, RegionInfo, Resume};
+use crate::schema::Name;
+use crate::session::cache::UpdateCache;
+use crate::session::peer_subscriptions::{Sources, WritableSources};
+use crate::session::source::{Access, RegionId, Source};
+
+/// The hub's state that a [`Server`](super::Server) consults: credentials, rights, regions.
+///
+/// Passed to each call (as smoltcp passes its device), so one hub serves
+/// many connections.
+pub trait Hub {
+    /// The secret key of `client` within `tenant`, if it may connect.
+    fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]>;
+    /// What `client` of `tenant` may do with region `region` of its tenant.
+    fn access(&self, tenant: &str, client: &str, region: &str) -> Access;
+    /// The region named `region` within `tenant`.
+    fn resolve(&self, tenant: &str, region: &str) -> Option<RegionId>;
+    /// Lists the regions of `tenant` for the welcome of `client`: calls
+    /// `visit` with each, in a stable order, until it returns false, and
+    /// returns true. The server shows only those [`access`](Self::access)
+    /// grants (not [`Access::None`]), as many as fit the client's maximum
+    /// frame, so a hub may list every region of the tenant.
+    ///
+    /// The default lists nothing and returns false: a hub that does not
+    /// list its regions, whose welcome then says that its list is
+    /// incomplete rather than that the tenant has none.
+    fn regions(
+        &self,
+        tenant: &str,
+        client: &str,
+        visit: &mut dyn FnMut(RegionInfo) -> bool,
+    ) -> bool {
+        let _ = (tenant, client, visit);
+        false
+    }
+    /// The region's current state, or `None` if it is gone.
+    fn source(&self, region: RegionId) -> Option<Source<'_>>;
+    /// Applies checked byte ranges (inside writable variables, in bounds)
+    /// under the region's seqlock and returns the generation that holds
+    /// them; the shadow, chunk table and generation must show the change
+    /// when `source` is next called.
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode>;
+    /// Lists the regions `client` of `tenant` publishes to the hub, which
+    /// the server subscribes to once the client is welcomed: calls `visit`
+    /// with each (the hub's copy, the region's name at the client, and
+    /// where the copy stands from an earlier connection, for a delta) until
+    /// it returns false. The copy's schema must be the client's.
+    ///
+    /// The default lists none.
+    fn published(
+        &self,
+        tenant: &str,
+        client: &str,
+        visit: &mut dyn FnMut(RegionId, Name, Option<Resume>) -> bool,
+    ) {
+        let _ = (tenant, client, visit);
+    }
+    /// Writes checked ranges of an update from the client into the hub's
+    /// copy `region` (one of those [`published`](Self::published) lists).
+    /// The copy then holds `held` of the client's region (for a part of
+    /// an update, the generation held before it); remember it as the
+    /// resume point of the next connection. `held.generation == 0` means
+    /// the copy vouches for nothing: a full update follows.
+    ///
+    /// The default refuses, closing the connection.
+    fn apply_update(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+        held: Resume,
+    ) -> Result<(), ErrorCode> {
+        let _ = (region, ranges, held);
+        Err(ErrorCode::UnexpectedFrame)
+    }
+    /// Takes a checked write (as [`apply_write`](Self::apply_write) gets it)
+    /// to answer later, with [`Server::answer_write`](super::Server::answer_write) and the same
+    /// `request`: for a region whose bytes another peer owns (a region a
+    /// client publishes, whose writes the hub forwards to it). Answers are
+    /// sent in order, so a deferred one holds back those after it. Return
+    /// false to have `apply_write` called at once.
+    ///
+    /// The default defers nothing.
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        let _ = (region, ranges, request);
+        false
+    }
+    /// The region's update parts shared between connections, so that each
+    /// part is encoded once for every subscriber due it (see
+    /// [`UpdateCache`]). The default shares nothing: each connection
+    /// encodes its own.
+    fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
+        let _ = region;
+        None
+    }
+}
+
+/// A hub's regions, read by the publishing half of a connection.
+pub(super) struct HubSources<'h, H: ?Sized>(pub(super) &'h H);
+
+impl<H: Hub + ?Sized> Sources for HubSources<'_, H> {
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        self.0.source(region)
+    }
+
+    fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
+        self.0.cache(region)
+    }
+}
+
+/// A hub's regions, read and written by the publishing half.
+pub(super) struct HubWritable<'h, H: ?Sized>(pub(super) &'h mut H);
+
+impl<H: Hub + ?Sized> Sources for HubWritable<'_, H> {
+    fn source(&self, region: RegionId) -> Option<Source<'_>> {
+        self.0.source(region)
+    }
+}
+
+impl<H: Hub + ?Sized> WritableSources for HubWritable<'_, H> {
+    fn apply_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<u64, ErrorCode> {
+        self.0.apply_write(region, ranges)
+    }
+
+    fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
+        self.0.defer_write(region, ranges, request)
+    }
+}
