@@ -186,5 +186,8 @@ fn bytes_per_tick_hold_their_ratios() {
     assert!(mw > lb && mw / lb <= 1.02, "memwire: {figures}");
     assert!(mw_1k > mw && mw_1k / lb <= 1.03, "1 KiB frames: {figures}");
     assert!(tx2_fields / mw >= 7.0, "tx2-link field deltas: {figures}");
-    assert!(tx2_whole / mw >= 5.7, "tx2-link whole components: {figures}");
+    assert!(
+        tx2_whole / mw >= 5.7,
+        "tx2-link whole components: {figures}"
+    );
 }

@@ -252,10 +252,14 @@ fn random() -> Vec<Case> {
         if let Some(expect) = framing_oracle(&bytes) {
             *seen.entry(format!("{expect:?}")).or_default() += 1;
             let name = format!("garbage #{} ({len} bytes)", cases.len());
-            cases.push(Case::new(name, bytes, Expect::Error(match expect {
-                Expect::Error(code) => code,
-                Expect::Close => unreachable!("the oracle names a code"),
-            })));
+            cases.push(Case::new(
+                name,
+                bytes,
+                Expect::Error(match expect {
+                    Expect::Error(code) => code,
+                    Expect::Close => unreachable!("the oracle names a code"),
+                }),
+            ));
         }
     }
     // The garbage reaches more than one answer.
@@ -264,10 +268,14 @@ fn random() -> Vec<Case> {
         let open = i % 2 == 1;
         // A frame the spec lays out by hand: (tag, fields).
         let (kind, tag, fields): (&str, u8, Vec<u8>) = match rng.below(4) {
-            0 => ("unknown tag", u8::try_from(15 + rng.below(113)).expect("< 128"), {
-                let n = usize::try_from(rng.below(40)).expect("small");
-                rng.bytes(n)
-            }),
+            0 => (
+                "unknown tag",
+                u8::try_from(15 + rng.below(113)).expect("< 128"),
+                {
+                    let n = usize::try_from(rng.below(40)).expect("small");
+                    rng.bytes(n)
+                },
+            ),
             // Auth: `proof: [u8; 32]`.
             1 => ("auth", 2, rng.bytes(32)),
             // Ping: `nonce: u64`.

@@ -67,9 +67,10 @@ variables = [{{ name = "counter", kind = "u64" }}]
             value
         })
     };
-    eventually(&format!("{UPDATES} updates while the writer commits"), || {
-        client.stats().updates - before >= UPDATES
-    })
+    eventually(
+        &format!("{UPDATES} updates while the writer commits"),
+        || client.stats().updates - before >= UPDATES,
+    )
     .await;
     stop.store(true, Ordering::Relaxed);
     let commits = writer.await.unwrap();

@@ -32,8 +32,8 @@ mod notify;
 
 use std::time::Duration;
 
-use loom::sync::{Arc, Condvar, Mutex};
 use loom::sync::atomic::AtomicBool;
+use loom::sync::{Arc, Condvar, Mutex};
 use memwire::sync::{AtomicU32, Ordering, write_begin, write_end};
 use notify::{Futex, Waiters, committed, wait_commit};
 
@@ -178,7 +178,13 @@ fn await_commits<F: Futex>(shared: &Shared<F>, waiter: Waiters, commits: u32) {
 fn scan<F: Futex>(shared: &Shared<F>) {
     let mut seen = 0;
     let stopped = || (!shared.stop.load(Ordering::Acquire)).then_some(None);
-    while let Some(now) = wait_commit(&shared.futex, &shared.commit, seen, Waiters::SCANNER, stopped) {
+    while let Some(now) = wait_commit(
+        &shared.futex,
+        &shared.commit,
+        seen,
+        Waiters::SCANNER,
+        stopped,
+    ) {
         shared.published.fetch_max(now, Ordering::AcqRel);
         seen = now;
     }
@@ -277,10 +283,7 @@ fn two_commits_reach_the_waiter() {
 /// A local writer's commit wakes the hub's scanner and a reader alike.
 #[test]
 fn a_local_commit_wakes_the_scanner_and_a_reader() {
-    model::<ModelFutex>(
-        &[Waiters::ALL],
-        &[(Waiters::SCANNER, 1), (Waiters::ALL, 1)],
-    );
+    model::<ModelFutex>(&[Waiters::ALL], &[(Waiters::SCANNER, 1), (Waiters::ALL, 1)]);
 }
 
 /// A commit the hub published itself wakes every reader.
@@ -316,7 +319,10 @@ fn fails_with(name: &str, report: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("running 1 test"), "{name} did not run:\n{text}");
+    assert!(
+        text.contains("running 1 test"),
+        "{name} did not run:\n{text}"
+    );
     assert!(!out.status.success(), "the model passed {name}:\n{text}");
     assert!(
         text.contains(report),
@@ -334,7 +340,10 @@ fn the_model_sees_a_lost_wake_up() {
 /// so a commit the hub published itself leaves a scanner asleep.
 #[test]
 fn the_model_sees_a_scanner_left_asleep() {
-    fails_with("control_a_scanner_waiting_for_a_published_commit", "deadlock");
+    fails_with(
+        "control_a_scanner_waiting_for_a_published_commit",
+        "deadlock",
+    );
 }
 
 /// The control of the scanner model: a hub that wakes everyone but the

@@ -358,7 +358,10 @@ fn root_from_env(memwire_root: Option<&str>, xdg: Option<&str>) -> std::path::Pa
 fn root_from_env_picks_in_order() {
     if std::env::var_os(ROOT_CHILD).is_some() {
         // On a line of its own: the harness prints the test name before it.
-        println!("\nroot: {}", memwire_std::shm::Root::from_env().dir().display());
+        println!(
+            "\nroot: {}",
+            memwire_std::shm::Root::from_env().dir().display()
+        );
         return;
     }
     assert_eq!(

@@ -37,10 +37,10 @@ fn a_variable_rewritten_with_its_old_value_is_named_without_a_range() {
         .ranges()
         .expect("a watch_ranges event has ranges")
         .iter()
-        .map(|r| r.start..r.end)
+        .map(|r| (r.start, r.end))
         .collect();
     // 7 differs from 0 in the first byte only (little-endian).
-    assert_eq!(ranges, [mode.start..mode.start + 1]);
+    assert_eq!(ranges, [(mode.start, mode.start + 1)]);
 
     // The same value alone: named, and no range at all.
     writer.set_by_name("speed", 1.5f32).unwrap();
