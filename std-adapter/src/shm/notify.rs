@@ -81,7 +81,9 @@ pub(crate) fn wait_commit<F: Futex + ?Sized>(
         if now != seen && now & 1 == 0 {
             return Some(now);
         }
-        // Odd: a commit is in progress and its writer wakes us when it ends.
+        // Odd: a commit is in progress and its writer wakes us when it ends
+        // (a hub's scanner excepted when the hub is that writer: it scans
+        // and publishes before it wakes, so nothing is left to find).
         // Even and equal to `seen`: nothing new; the next commit wakes us.
         let left = remaining()?;
         futex.wait(word, now, left, waiter);
