@@ -133,3 +133,61 @@ fn tx2_delta_names_exactly_the_moved_positions() {
         assert_eq!(decoded.changes.len(), delta.changes.len());
     }
 }
+
+/// The ticks [`bytes_per_tick_hold_their_ratios`] averages over: few, since
+/// tx2-link takes a while per tick in a debug build.
+const RATIO_TICKS: u32 = 10;
+
+/// The deterministic figures of `BENCHMARKS.md` (bytes per tick, seed 1):
+/// memwire against the raw lower bound and tx2-link against memwire, each
+/// with a small margin beyond what the figures are today (1.007× and
+/// 1.016× the lower bound; 7.21× and 5.89× fewer bytes than tx2-link), so a
+/// change that costs bytes shows here rather than only in the report.
+#[test]
+fn bytes_per_tick_hold_their_ratios() {
+    let mut world = Entities::new(1);
+    let mut memwire = UpdateEncoder::new(world.data(), MAX_FRAME);
+    let mut memwire_1k = UpdateEncoder::new(world.data(), 1024);
+    let (mut tx2, _) = Tx2Sender::new(&world, true);
+    let (mut tx2_whole, _) = Tx2Sender::new(&world, false);
+    let mut wire = vec![0u8; 1 << 16];
+    let mut sums = [0usize; 5];
+    for _ in 0..RATIO_TICKS {
+        let before = world.data().to_vec();
+        world.tick();
+        let snapshot = tx2.snapshot(&world);
+        let tick = [
+            lower_bound(&before, world.data()).bytes,
+            memwire.update(world.data(), &mut wire),
+            memwire_1k.update(world.data(), &mut wire),
+            tx2.delta(snapshot.clone()).1.as_ref().len(),
+            tx2_whole.delta(snapshot).1.as_ref().len(),
+        ];
+        for (sum, n) in sums.iter_mut().zip(tick) {
+            *sum += n;
+        }
+    }
+    let [lb, mw, mw_1k, tx2_fields, tx2_whole] = sums.map(|s| s as f64);
+    let figures = format!(
+        "per tick over {RATIO_TICKS} ticks: lower bound {:.1}, memwire {:.1} ({:.3}×), \
+         1 KiB frames {:.1} ({:.3}×), tx2-link {:.1} ({:.2}× memwire), \
+         whole components {:.1} ({:.2}× memwire)",
+        lb / f64::from(RATIO_TICKS),
+        mw / f64::from(RATIO_TICKS),
+        mw / lb,
+        mw_1k / f64::from(RATIO_TICKS),
+        mw_1k / lb,
+        tx2_fields / f64::from(RATIO_TICKS),
+        tx2_fields / mw,
+        tx2_whole / f64::from(RATIO_TICKS),
+        tx2_whole / mw,
+    );
+    println!("{figures}");
+    assert!(mw > lb && mw / lb <= 1.02, "memwire: {figures}");
+    assert!(mw_1k > mw && mw_1k / lb <= 1.03, "1 KiB frames: {figures}");
+    assert!(tx2_fields / mw >= 7.0, "tx2-link field deltas: {figures}");
+    assert!(
+        tx2_whole / mw >= 5.7,
+        "tx2-link whole components: {figures}"
+    );
+}

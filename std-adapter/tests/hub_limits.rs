@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{End, Raw, closing_error, framed, options};
 use memwire::codec::{Auth, ErrorCode, Frame, Hello, PROTOCOL_VERSION, Subscribe};
-use memwire_std::client::Client;
+use memwire_std::client::{Client, ClientError};
 use memwire_std::hub::SLOW_CONSUMER_GRACE;
 use memwire_std::shm::{Root, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -327,7 +327,10 @@ async fn connections_past_the_limit_are_closed() {
     let mut quick = options("ops", "t", "ops-secret");
     quick.connect_timeout = Duration::from_secs(3);
     let refused = Client::connect(&url, quick.clone()).await;
-    assert!(refused.is_err(), "a third client got in ({end:?})");
+    assert!(
+        matches!(refused, Err(ClientError::Disconnected)),
+        "a third client was not closed without a word: {refused:?} ({end:?})"
+    );
 
     // The two admitted are served.
     first.subscribe("t/small").await.expect("first subscribes");

@@ -1,16 +1,23 @@
 //! The subscriber rate (`[publish] max_rate_hz`): a subscriber is sent at
 //! most that many updates per second however fast a local writer commits,
-//! and the last one holds the final value.
+//! at least a fair share of them while it does, and the last one holds the
+//! final value.
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{eventually, options, start, toml_path};
+use common::{DEADLINE, eventually, options, start, toml_path};
 use memwire_std::client::Client;
 use memwire_std::shm::{Root, ShmWriter};
 
 const RATE_HZ: u64 = 20;
+/// The updates the subscriber must get while the writer commits: two
+/// seconds' worth at [`RATE_HZ`]. [`common::DEADLINE`] allows five times
+/// that, so a limiter that passes less than a fifth of the rate fails.
+const UPDATES: u64 = 2 * RATE_HZ;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_gets_at_most_the_configured_rate_and_the_final_value() {
@@ -40,17 +47,33 @@ variables = [{{ name = "counter", kind = "u64" }}]
     let mirror = client.subscribe("t/r").await.unwrap();
     let before = client.stats().updates;
 
+    // The writer commits about once a millisecond, far above the rate,
+    // until the subscriber has had `UPDATES` updates.
     let root = Root::new(dir.path());
-    let commits = 400u64;
+    let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let writer = tokio::task::spawn_blocking(move || {
-        let writer = ShmWriter::open(&root, "t/r").unwrap();
-        for value in 1..=commits {
-            writer.set_by_name("counter", value).unwrap();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    });
-    writer.await.unwrap();
+    let writer = {
+        let stop = Arc::clone(&stop);
+        tokio::task::spawn_blocking(move || {
+            let writer = ShmWriter::open(&root, "t/r").unwrap();
+            let mut value = 0u64;
+            // Bounded, so that a failed test does not leave it running (the
+            // runtime waits for it).
+            while !stop.load(Ordering::Relaxed) && start.elapsed() < 2 * DEADLINE {
+                value += 1;
+                writer.set_by_name("counter", value).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            value
+        })
+    };
+    eventually(
+        &format!("{UPDATES} updates while the writer commits"),
+        || client.stats().updates - before >= UPDATES,
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let commits = writer.await.unwrap();
     eventually("the final value", || {
         mirror.get::<u64>("counter").unwrap() == commits
     })
@@ -62,8 +85,13 @@ variables = [{{ name = "counter", kind = "u64" }}]
     // lowers the count, so the bound holds on any machine.
     let most = 1 + (elapsed.as_secs_f64() * RATE_HZ as f64).ceil() as u64;
     assert!(
-        (1..=most).contains(&updates),
-        "{updates} updates in {elapsed:?} for {commits} commits at {RATE_HZ} Hz (at most {most})"
+        (UPDATES..=most).contains(&updates),
+        "{updates} updates in {elapsed:?} for {commits} commits at {RATE_HZ} Hz \
+         (at least {UPDATES}, at most {most})"
+    );
+    assert!(
+        commits > updates,
+        "{commits} commits gave {updates} updates: nothing was coalesced"
     );
     client.close().await;
     hub.shutdown().await;

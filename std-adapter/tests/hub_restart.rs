@@ -7,10 +7,12 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::{converges, options};
 use memwire_std::client::{Client, ClientError};
 use memwire_std::shm::{Root, ShmWriter};
+use tokio::net::TcpListener;
 
 fn config_text(root: &Path, tcp: SocketAddr) -> String {
     format!(
@@ -99,7 +101,7 @@ async fn client_resyncs_across_a_hub_restart() {
             Ok(generation) => break generation,
             // The resubscription may still be on its way.
             Err(ClientError::NotConnected) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(e) => panic!("write through the new hub: {e}"),
         }
@@ -122,4 +124,54 @@ async fn client_resyncs_across_a_hub_restart() {
 
     client.close().await;
     hub.shutdown().await;
+}
+
+/// The pauses between reconnection attempts double from `reconnect_min` up
+/// to `reconnect_max` while no attempt gets in (jitter only stretches
+/// them). Checked from below only: a loaded machine can lengthen a pause,
+/// never shorten it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnection_attempts_back_off() {
+    const MIN: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_millis(800);
+    const ATTEMPTS: usize = 6;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root_dir = dir.path().join("regions");
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let hub = common::start(dir.path(), &config_text(&root_dir, any_port)).await;
+    let addr = hub.tcp_addr().expect("tcp");
+    let mut opts = options("ops", "plant", "ops-secret");
+    opts.reconnect_min = MIN;
+    opts.reconnect_max = MAX;
+    let client = Client::connect(&format!("tcp://{addr}"), opts)
+        .await
+        .expect("connect");
+    hub.shutdown().await;
+
+    // In the hub's place, a listener that closes every connection at once:
+    // no attempt gets in, so the pause keeps growing.
+    let listener = TcpListener::bind(addr).await.expect("the hub's port");
+    let mut accepted = Vec::new();
+    while accepted.len() < ATTEMPTS {
+        let (stream, _) = tokio::time::timeout(2 * common::DEADLINE, listener.accept())
+            .await
+            .expect("the client tries again")
+            .expect("accept");
+        accepted.push(Instant::now());
+        drop(stream);
+    }
+    assert_eq!(client.connections(), 1, "an attempt got in");
+    for (k, pair) in accepted.windows(2).enumerate() {
+        // The pause before attempt k + 1 is at least the nominal one of
+        // the (k + 1)th failure (attempts refused before the listener was
+        // bound only make it longer).
+        let nominal = (MIN * 2u32.pow(u32::try_from(k + 1).expect("small"))).min(MAX);
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= nominal,
+            "attempt {} came {gap:?} after the one before, less than {nominal:?}",
+            k + 1
+        );
+    }
+    client.close().await;
 }

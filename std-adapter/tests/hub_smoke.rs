@@ -2,10 +2,21 @@
 
 use std::time::Duration;
 
-use memwire_std::client::{Client, ClientOptions};
+use memwire::codec::ErrorCode;
+use memwire_std::client::{Client, ClientError, ClientOptions};
 use memwire_std::hub::{Config, Hub};
+use memwire_std::shm::{Root, ShmRegion};
+
+/// How many writes `many_writes_at_once_all_land` makes at once, each to a
+/// variable of its own.
+const WRITES: u16 = 64;
 
 fn config(root: &std::path::Path) -> Config {
+    config_with(root, "")
+}
+
+/// The configuration with `regions` (more `[[tenant.region]]` tables) added.
+fn config_with(root: &std::path::Path, regions: &str) -> Config {
     let text = format!(
         r#"
 root = "{}"
@@ -24,6 +35,7 @@ variables = [
   {{ name = "count", kind = "u64" }},
   {{ name = "setpoint", kind = "f32", writable = true }},
 ]
+{regions}
 "#,
         root.display()
     );
@@ -32,7 +44,12 @@ variables = [
 
 /// A hub serving `dir` and a read-write client of it.
 async fn hub_and_client(dir: &std::path::Path) -> (Hub, Client) {
-    let hub = Hub::start(config(dir)).await.unwrap();
+    hub_and_client_of(config(dir)).await
+}
+
+/// A hub on `config` and a read-write client of it.
+async fn hub_and_client_of(config: Config) -> (Hub, Client) {
+    let hub = Hub::start(config).await.unwrap();
     let url = format!("tcp://{}", hub.tcp_addr().unwrap());
     let client = Client::connect(&url, ClientOptions::new("rw", "demo", "s3cret"))
         .await
@@ -44,9 +61,12 @@ async fn hub_and_client(dir: &std::path::Path) -> (Hub, Client) {
 async fn subscribe_write_and_local_change() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, client) = hub_and_client(dir.path()).await;
+    // The instance id is the region file's.
+    let file = ShmRegion::open(&Root::new(dir.path()), "demo/sensors").unwrap();
+    assert_ne!(file.instance(), 0);
     assert_eq!(
         client.regions(),
-        vec![("sensors".to_owned(), client.regions()[0].1)]
+        vec![("sensors".to_owned(), file.instance())]
     );
     let mirror = client.subscribe("demo/sensors").await.unwrap();
     assert_eq!(mirror.schema().len(), 3);
@@ -59,7 +79,10 @@ async fn subscribe_write_and_local_change() {
     assert!(event.generation >= generation);
     assert_eq!(mirror.get::<f32>("setpoint").unwrap(), 21.5);
     let refused = mirror.set("temperature", 1.0f32).await;
-    assert!(refused.is_err(), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::Hub(ErrorCode::ReadOnly))),
+        "{refused:?}"
+    );
 
     // A local writer: the hub finds the change and publishes it.
     let root = memwire_std::shm::Root::new(dir.path());
@@ -88,14 +111,21 @@ async fn subscribe_write_and_local_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_writes_at_once_all_land() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, client) = hub_and_client(dir.path()).await;
-    let mirror = client.subscribe("demo/sensors").await.unwrap();
+    let slots: Vec<String> = (0..WRITES)
+        .map(|i| format!("{{ name = \"w{i}\", kind = \"u16\", writable = true }}"))
+        .collect();
+    let region = format!(
+        "[[tenant.region]]\nname = \"many\"\nvariables = [{}]",
+        slots.join(", ")
+    );
+    let (hub, client) = hub_and_client_of(config_with(dir.path(), &region)).await;
+    let mirror = client.subscribe("demo/many").await.unwrap();
     // More than the session keeps unanswered at once: the rest wait for
     // room instead of failing.
     let mut writes = tokio::task::JoinSet::new();
-    for i in 0..64u16 {
+    for i in 0..WRITES {
         let mirror = mirror.clone();
-        writes.spawn(async move { mirror.set("setpoint", f32::from(i)).await });
+        writes.spawn(async move { mirror.set(&format!("w{i}"), i + 1).await });
     }
     let mut generations = Vec::new();
     while let Some(done) = writes.join_next().await {
@@ -105,9 +135,30 @@ async fn many_writes_at_once_all_land() {
     generations.dedup();
     assert_eq!(
         generations.len(),
-        64,
+        usize::from(WRITES),
         "each write has a generation of its own"
     );
+    // Every write is in the region file, and the mirror gets them all.
+    let file = ShmRegion::open(&Root::new(dir.path()), "demo/many").unwrap();
+    let last = *generations.last().unwrap();
+    assert!(file.generation().unwrap() >= last);
+    for i in 0..WRITES {
+        let name = format!("w{i}");
+        assert_eq!(file.get_by_name::<u16>(&name).unwrap(), i + 1, "{name}");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while mirror.generation() < last {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mirror is at generation {}, the writes went up to {last}",
+            mirror.generation()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for i in 0..WRITES {
+        let name = format!("w{i}");
+        assert_eq!(mirror.get::<u16>(&name).unwrap(), i + 1, "{name}");
+    }
     client.close().await;
     hub.shutdown().await;
 }

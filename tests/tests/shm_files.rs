@@ -252,10 +252,35 @@ fn tenant_directories_are_checked() {
     ));
 }
 
+/// Set to `1` to skip [`foreign_owner_is_refused`] where the tests do not
+/// run as root (only root can give a file to another user).
+const SKIP_CHOWN: &str = "MEMWIRE_SKIP_CHOWN";
+
 #[test]
 fn foreign_owner_is_refused() {
     if !rustix::process::geteuid().is_root() {
-        println!("note: not root, cannot chown; the foreign-owner check is not exercised");
+        let skip = std::env::var(SKIP_CHOWN).is_ok_and(|v| v == "1");
+        let banner = "!".repeat(72);
+        // Past the harness's capture, so a skip shows in a plain `cargo test`.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            if skip {
+                format!(
+                    "\n{banner}\nforeign_owner_is_refused SKIPPED ({SKIP_CHOWN}=1): \
+                     not root, cannot chown.\n{banner}\n"
+                )
+            } else {
+                format!(
+                    "\n{banner}\nforeign_owner_is_refused CANNOT RUN: not root, cannot chown.\n\
+                     Set {SKIP_CHOWN}=1 to skip it where the tests cannot run as root.\n{banner}\n"
+                )
+            }
+            .as_bytes(),
+        );
+        assert!(
+            skip,
+            "foreign_owner_is_refused needs root to chown (set {SKIP_CHOWN}=1 to skip it)"
+        );
         return;
     }
     let root = TempRoot::new("owner");
@@ -270,4 +295,93 @@ fn foreign_owner_is_refused() {
         }
         other => panic!("expected ForeignOwner, got {other:?}"),
     }
+}
+
+/// The root may be any mode without write bits for group or others; with
+/// either, opening and creating are refused.
+#[test]
+fn a_group_or_world_writable_root_is_refused() {
+    let root = TempRoot::new("root-mode");
+    region_file(&root, "r");
+    for mode in [0o770, 0o702, 0o777] {
+        fs::set_permissions(root.dir(), fs::Permissions::from_mode(mode)).unwrap();
+        let refused = ShmRegion::open(&root.root, "t/r");
+        assert!(
+            matches!(&refused, Err(ShmError::OpenDirectory { mode: m, path }) if *m == mode && path == root.dir()),
+            "{mode:o}: {refused:?}"
+        );
+        let refused = ShmWriter::create(&root.root, "t/other", SCHEMA.as_schema());
+        assert!(
+            matches!(&refused, Err(ShmError::OpenDirectory { mode: m, .. }) if *m == mode),
+            "{mode:o}: {refused:?}"
+        );
+    }
+    // Read and search bits for others are the user's choice.
+    fs::set_permissions(root.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    ShmRegion::open(&root.root, "t/r").unwrap();
+}
+
+/// Marks the run of [`root_from_env_picks_in_order`] in a child process,
+/// whose environment the parent sets; the child prints the root it picked.
+const ROOT_CHILD: &str = "MEMWIRE_ROOT_FROM_ENV_CHILD";
+
+/// `Root::from_env` in a child process with `MEMWIRE_ROOT` and
+/// `XDG_RUNTIME_DIR` as given (`None`: unset).
+fn root_from_env(memwire_root: Option<&str>, xdg: Option<&str>) -> std::path::PathBuf {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["root_from_env_picks_in_order", "--exact", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .env(ROOT_CHILD, "1")
+        .env_remove(memwire_std::shm::Root::ENV)
+        .env_remove("XDG_RUNTIME_DIR");
+    if let Some(dir) = memwire_root {
+        child.env(memwire_std::shm::Root::ENV, dir);
+    }
+    if let Some(dir) = xdg {
+        child.env("XDG_RUNTIME_DIR", dir);
+    }
+    let out = child.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the child failed:\n{stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("root: "))
+        .unwrap_or_else(|| panic!("the child printed no root:\n{stdout}"));
+    line.into()
+}
+
+/// The documented order: `$MEMWIRE_ROOT`, then `$XDG_RUNTIME_DIR/memwire`,
+/// then `/dev/shm/memwire-<uid>` on Linux, else `<temp dir>/memwire-<uid>`;
+/// an empty variable counts as unset.
+#[test]
+fn root_from_env_picks_in_order() {
+    if std::env::var_os(ROOT_CHILD).is_some() {
+        // On a line of its own: the harness prints the test name before it.
+        println!(
+            "\nroot: {}",
+            memwire_std::shm::Root::from_env().dir().display()
+        );
+        return;
+    }
+    assert_eq!(
+        root_from_env(Some("/srv/mw"), Some("/run/user/7")),
+        std::path::Path::new("/srv/mw")
+    );
+    assert_eq!(
+        root_from_env(None, Some("/run/user/7")),
+        std::path::Path::new("/run/user/7/memwire")
+    );
+    assert_eq!(
+        root_from_env(Some(""), Some("/run/user/7")),
+        std::path::Path::new("/run/user/7/memwire")
+    );
+    let uid = rustix::process::geteuid().as_raw();
+    let last = if cfg!(target_os = "linux") && std::path::Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from(format!("/dev/shm/memwire-{uid}"))
+    } else {
+        std::env::temp_dir().join(format!("memwire-{uid}"))
+    };
+    assert_eq!(root_from_env(None, None), last);
+    assert_eq!(root_from_env(Some(""), Some("")), last);
 }

@@ -13,7 +13,8 @@
 //! atomically with respect to wakes (`FUTEX_WAIT`), so a commit that lands
 //! between the load and the sleep makes the sleep return at once: no wake-up
 //! is lost. `std-adapter/tests/loom_notify.rs` checks this with the futex
-//! modelled as a mutex and a condition variable.
+//! modelled as a mutex and a condition variable, and that the wakes reach
+//! the scanner or the others as [`Waiters`] says.
 //!
 //! Linux uses a shared (not process-private) futex on the mapped word, so
 //! waiters in other processes are woken. Elsewhere the fallback polls the
@@ -43,9 +44,10 @@ impl Waiters {
     /// wakes.
     pub(crate) const NOT_SCANNER: Waiters = Waiters(!1);
 
-    /// The bits, never zero.
+    /// The bits, never zero (also what the loom model of this protocol,
+    /// `std-adapter/tests/loom_notify.rs`, matches wakes against).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    fn bits(self) -> std::num::NonZeroU32 {
+    pub(crate) fn bits(self) -> std::num::NonZeroU32 {
         std::num::NonZeroU32::new(self.0).unwrap_or(std::num::NonZeroU32::MAX)
     }
 }
@@ -79,7 +81,9 @@ pub(crate) fn wait_commit<F: Futex + ?Sized>(
         if now != seen && now & 1 == 0 {
             return Some(now);
         }
-        // Odd: a commit is in progress and its writer wakes us when it ends.
+        // Odd: a commit is in progress and its writer wakes us when it ends
+        // (a hub's scanner excepted when the hub is that writer: it scans
+        // and publishes before it wakes, so nothing is left to find).
         // Even and equal to `seen`: nothing new; the next commit wakes us.
         let left = remaining()?;
         futex.wait(word, now, left, waiter);
