@@ -245,10 +245,18 @@ mod tests {
         let ca_as_hub = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
         let unknown = "invalid peer certificate: UnknownIssuer";
         for trusting in [false, true] {
-            assert!(tls_hint(ca_as_hub, trusting).unwrap().contains("memwire cert"));
+            assert!(
+                tls_hint(ca_as_hub, trusting)
+                    .unwrap()
+                    .contains("memwire cert")
+            );
         }
         assert!(tls_hint(unknown, false).unwrap().contains("pass the CA"));
-        assert!(tls_hint(unknown, true).unwrap().contains("not the hub's cert.pem"));
+        assert!(
+            tls_hint(unknown, true)
+                .unwrap()
+                .contains("not the hub's cert.pem")
+        );
         assert_eq!(tls_hint("invalid peer certificate: Expired", true), None);
     }
 }

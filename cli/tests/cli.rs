@@ -430,6 +430,25 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// Whether the PEM certificate in `file` has the basic constraints
+/// extension, and if so whether it says `cA` TRUE.
+fn says_it_is_a_ca(file: &Path) -> Option<bool> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(file).unwrap();
+    // The extension's OID (2.5.29.19), then `critical` TRUE if present,
+    // then the OCTET STRING around its SEQUENCE, which starts with the
+    // BOOLEAN `cA` when that is TRUE.
+    const OID: [u8; 5] = [0x06, 0x03, 0x55, 0x1d, 0x13];
+    let at = der.windows(OID.len()).position(|w| w == OID)? + OID.len();
+    let mut rest = &der[at..];
+    if rest.starts_with(&[0x01, 0x01, 0xff]) {
+        rest = &rest[3..];
+    }
+    assert_eq!((rest[0], rest[2]), (0x04, 0x30), "{}", file.display());
+    Some(rest[4..].starts_with(&[0x01, 0x01, 0xff]))
+}
+
 /// The `[listen.tls]` lines `memwire cert` printed, listening on `port`.
 fn printed_listen_tls(out: &str, port: u16) -> String {
     let start = out.find("[listen.tls]\n").expect(out);
@@ -455,6 +474,10 @@ fn cert_makes_a_hub_that_clients_reach_over_tls() {
     }
     assert_eq!(mode(&tls.join("key.pem")), 0o600);
     assert_eq!(mode(&tls.join("ca.pem")) & 0o600, 0o600);
+    // rustls trusts an anchor whatever it says of itself; other TLS
+    // libraries want the CA to say it is one.
+    assert_eq!(says_it_is_a_ca(&tls.join("ca.pem")), Some(true));
+    assert_eq!(says_it_is_a_ca(&tls.join("cert.pem")), Some(false));
     let client_command = format!(
         "memwire get --hub tls://localhost:7879 --ca {} demo/sensors",
         tls.join("ca.pem").display()
@@ -469,7 +492,15 @@ fn cert_makes_a_hub_that_clients_reach_over_tls() {
     let ca = ca.to_str().unwrap();
     for host in ["localhost", "127.0.0.1"] {
         let hub = format!("tls://{host}:{port}");
-        let set = ["set", "--hub", &hub, "--ca", ca, "demo/sensors/setpoint", "4.5"];
+        let set = [
+            "set",
+            "--hub",
+            &hub,
+            "--ca",
+            ca,
+            "demo/sensors/setpoint",
+            "4.5",
+        ];
         assert_ok(&server.run(&set));
         let get = ["get", "--hub", &hub, "--ca", ca, "demo/sensors/setpoint"];
         assert_eq!(assert_ok(&server.run(&get)), "setpoint = 4.5\n");
@@ -481,7 +512,14 @@ fn cert_makes_a_hub_that_clients_reach_over_tls() {
     let err = assert_fails(&server.run(&["get", "--hub", &hub, "demo/sensors"]), 1);
     assert!(err.contains("pass the CA certificate with --ca"), "{err}");
     let hub_cert = tls.join("cert.pem");
-    let get = ["get", "--hub", &hub, "--ca", hub_cert.to_str().unwrap(), "demo/sensors"];
+    let get = [
+        "get",
+        "--hub",
+        &hub,
+        "--ca",
+        hub_cert.to_str().unwrap(),
+        "demo/sensors",
+    ];
     let err = assert_fails(&server.run(&get), 1);
     assert!(err.contains("not the hub's cert.pem"), "{err}");
 }
@@ -495,7 +533,10 @@ fn cert_keeps_existing_files_unless_forced() {
     let before = [read("ca.pem"), read("cert.pem"), read("key.pem")];
 
     let err = assert_fails(&cert(dir.path(), &[]), 1);
-    assert!(err.contains("already exist") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exist") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!([read("ca.pem"), read("cert.pem"), read("key.pem")], before);
 
     // One file in the way is enough to write none.
@@ -534,7 +575,14 @@ fn a_ca_certificate_as_the_hubs_own_is_refused_with_what_to_do() {
         key_file.to_str().unwrap(),
     ));
     let hub = format!("tls://localhost:{port}");
-    let get = ["get", "--hub", &hub, "--ca", cert_file.to_str().unwrap(), "demo/sensors"];
+    let get = [
+        "get",
+        "--hub",
+        &hub,
+        "--ca",
+        cert_file.to_str().unwrap(),
+        "demo/sensors",
+    ];
     let err = assert_fails(&server.run(&get), 1);
     assert!(err.contains("CaUsedAsEndEntity"), "{err}");
     assert!(err.contains("with `memwire cert`"), "{err}");

@@ -283,7 +283,10 @@ mod tests {
     fn quoting() {
         assert_eq!(toml_string(r#"/a "b"\c"#), r#""/a \"b\"\\c""#);
         assert_eq!(toml_string("a\tb"), r#""a\u0009b""#);
-        assert_eq!(shell_word("/tmp/memwire-tls/ca.pem"), "/tmp/memwire-tls/ca.pem");
+        assert_eq!(
+            shell_word("/tmp/memwire-tls/ca.pem"),
+            "/tmp/memwire-tls/ca.pem"
+        );
         assert_eq!(shell_word("/my dir/it's"), r"'/my dir/it'\''s'");
     }
 
