@@ -45,8 +45,8 @@ pub(crate) struct HubArgs {
     )]
     pub(crate) secret: Option<String>,
 
-    /// PEM certificates to trust for tls:// hubs (a private CA or the hub's
-    /// own certificate).
+    /// PEM certificates to trust for tls:// hubs: the CA that signed the
+    /// hub's certificate (ca.pem of `memwire cert`).
     #[arg(long, env = "MEMWIRE_CA", value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
 }
