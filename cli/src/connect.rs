@@ -45,8 +45,8 @@ pub(crate) struct HubArgs {
     )]
     pub(crate) secret: Option<String>,
 
-    /// PEM certificates to trust for tls:// hubs (a private CA or the hub's
-    /// own certificate).
+    /// PEM certificates to trust for tls:// hubs: the CA that signed the
+    /// hub's certificate (ca.pem of `memwire cert`).
     #[arg(long, env = "MEMWIRE_CA", value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
 }
@@ -139,7 +139,41 @@ pub(crate) async fn connect(args: &HubArgs, tenant: &str) -> Result<Client> {
         Err(e @ ClientError::Refused(_)) => {
             Err(e).context(format!("client `{}` of tenant `{tenant}`", args.client))
         }
+        Err(ClientError::Tls(message)) => {
+            let hint = tls_hint(&message, args.ca.is_some());
+            let e = anyhow::Error::new(ClientError::Tls(message));
+            Err(match hint {
+                Some(hint) => e.context(hint),
+                None => e,
+            })
+        }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What to do about a refused hub certificate, for the two refusals a new
+/// user meets first; `trusting` is whether `--ca` was given.
+fn tls_hint(message: &str, trusting: bool) -> Option<&'static str> {
+    // rustls names the certificate errors only in its text: `UnknownIssuer`,
+    // and webpki's `CaUsedAsEndEntity` wrapped in `Other`.
+    if message.contains("CaUsedAsEndEntity") {
+        Some(
+            "the hub's certificate is a CA certificate, which clients do not accept as a \
+             hub's own (a plain `openssl req -x509` makes one); make a CA and a hub \
+             certificate signed by it with `memwire cert`, and pass its ca.pem with --ca",
+        )
+    } else if message.contains("UnknownIssuer") && trusting {
+        Some(
+            "the hub's certificate is not signed by a CA in the --ca file (--ca takes the CA \
+             certificate: ca.pem of `memwire cert`, not the hub's cert.pem)",
+        )
+    } else if message.contains("UnknownIssuer") {
+        Some(
+            "the hub's certificate is not signed by a CA this client trusts: pass the CA \
+             certificate with --ca FILE (ca.pem of `memwire cert`)",
+        )
+    } else {
+        None
     }
 }
 
@@ -203,5 +237,26 @@ mod tests {
         assert!(region_path("demo/sensors/x").is_err());
         assert!(var_path("demo/sensors").is_err());
         assert_eq!(var_path("a/b/c").unwrap().var_name(), "c");
+    }
+
+    #[test]
+    fn refused_certificates_say_what_to_do() {
+        // The texts rustls gives.
+        let ca_as_hub = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
+        let unknown = "invalid peer certificate: UnknownIssuer";
+        for trusting in [false, true] {
+            assert!(
+                tls_hint(ca_as_hub, trusting)
+                    .unwrap()
+                    .contains("memwire cert")
+            );
+        }
+        assert!(tls_hint(unknown, false).unwrap().contains("pass the CA"));
+        assert!(
+            tls_hint(unknown, true)
+                .unwrap()
+                .contains("not the hub's cert.pem")
+        );
+        assert_eq!(tls_hint("invalid peer certificate: Expired", true), None);
     }
 }

@@ -30,6 +30,7 @@ Examples:
   memwire demo                                 a hub, a simulated sensor and the live view
   memwire serve                                a hub with the built-in demo config
   memwire serve --config hub.toml              a hub with your own config
+  memwire cert hub.example.net                 a CA and a hub certificate for TLS (./memwire-tls/)
   memwire ls                                   the regions of tenant `demo` and their variables
   memwire get demo/sensors/temperature         one variable
   memwire set demo/sensors/setpoint 21.5       write a variable through the hub

@@ -1,11 +1,12 @@
 //! The `memwire` binary end to end: `serve` in the background on a free
-//! port with a temporary region root, then the client commands against it,
-//! and `demo` on its own.
+//! port with a temporary region root, then the client commands against it
+//! (over TLS with the files `memwire cert` writes), and `demo` on its own.
 
 #![cfg(not(loom))]
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -49,11 +50,20 @@ impl Server {
     /// Starts `memwire serve` with the built-in config on a free port and a
     /// fresh region root, and waits until it accepts connections.
     fn start() -> Server {
+        Server::start_listening("")
+    }
+
+    /// The same with `listen` added to the built-in config's `[listen]`
+    /// section (whose listeners are bound before the hub serves).
+    fn start_listening(listen: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let default_listen = "tcp = \"127.0.0.1:7878\"";
         assert!(DEFAULT_TOML.contains(default_listen));
-        let config = DEFAULT_TOML.replace(default_listen, &format!("tcp = \"127.0.0.1:{port}\""));
+        let config = DEFAULT_TOML.replace(
+            default_listen,
+            &format!("tcp = \"127.0.0.1:{port}\"\n{listen}"),
+        );
         let config_file = dir.path().join("hub.toml");
         std::fs::write(&config_file, config).unwrap();
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
@@ -331,7 +341,7 @@ fn help_for_every_command() {
     let top = assert_ok(&memwire(dir.path()).arg("--help").output().unwrap());
     assert!(top.contains("Examples:"), "{top}");
     for command in [
-        "serve", "ls", "get", "set", "watch", "dump", "demo", "bench",
+        "serve", "cert", "ls", "get", "set", "watch", "dump", "demo", "bench",
     ] {
         assert!(
             top.contains(&format!("  {command} ")),
@@ -404,4 +414,176 @@ fn bench_reports_latency_and_fan_out() {
         assert!(out.contains(expected), "{expected} missing: {out}");
     }
     assert!(!out.contains(": NO"), "mirrors did not catch up: {out}");
+}
+
+/// `memwire cert` into `dir`, with `args` after it.
+fn cert(dir: &Path, args: &[&str]) -> Output {
+    memwire(&dir.join("root"))
+        .args(["cert", "--dir"])
+        .arg(dir.join("tls"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Whether the PEM certificate in `file` has the basic constraints
+/// extension, and if so whether it says `cA` TRUE.
+fn says_it_is_a_ca(file: &Path) -> Option<bool> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(file).unwrap();
+    // The extension's OID (2.5.29.19), then `critical` TRUE if present,
+    // then the OCTET STRING around its SEQUENCE, which starts with the
+    // BOOLEAN `cA` when that is TRUE.
+    const OID: [u8; 5] = [0x06, 0x03, 0x55, 0x1d, 0x13];
+    let at = der.windows(OID.len()).position(|w| w == OID)? + OID.len();
+    let mut rest = &der[at..];
+    if rest.starts_with(&[0x01, 0x01, 0xff]) {
+        rest = &rest[3..];
+    }
+    assert_eq!((rest[0], rest[2]), (0x04, 0x30), "{}", file.display());
+    Some(rest[4..].starts_with(&[0x01, 0x01, 0xff]))
+}
+
+/// The `[listen.tls]` lines `memwire cert` printed, listening on `port`.
+fn printed_listen_tls(out: &str, port: u16) -> String {
+    let start = out.find("[listen.tls]\n").expect(out);
+    let lines: Vec<&str> = out[start..].lines().take(4).collect();
+    assert!(lines[3].starts_with("key = "), "{out}");
+    lines
+        .join("\n")
+        .replace("0.0.0.0:7879", &format!("127.0.0.1:{port}"))
+}
+
+#[test]
+fn cert_makes_a_hub_that_clients_reach_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    let out = assert_ok(&cert(dir.path(), &["localhost", "127.0.0.1"]));
+    for (file, text) in [
+        ("ca.pem", "the CA certificate"),
+        ("cert.pem", "the hub's certificate for localhost, 127.0.0.1"),
+        ("key.pem", "the hub's private key (mode 0600)"),
+    ] {
+        let line = format!("wrote {}  {text}", tls.join(file).display());
+        assert!(out.contains(&line), "{line} missing: {out}");
+    }
+    assert_eq!(mode(&tls.join("key.pem")), 0o600);
+    assert_eq!(mode(&tls.join("ca.pem")) & 0o600, 0o600);
+    // rustls trusts an anchor whatever it says of itself; other TLS
+    // libraries want the CA to say it is one.
+    assert_eq!(says_it_is_a_ca(&tls.join("ca.pem")), Some(true));
+    assert_eq!(says_it_is_a_ca(&tls.join("cert.pem")), Some(false));
+    let client_command = format!(
+        "memwire get --hub tls://localhost:7879 --ca {} demo/sensors",
+        tls.join("ca.pem").display()
+    );
+    assert!(out.contains(&client_command), "{out}");
+
+    // The hub runs on the lines printed; a client trusting the CA reaches
+    // it by either name, reads and writes.
+    let port = free_port();
+    let server = Server::start_listening(&printed_listen_tls(&out, port));
+    let ca = tls.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    for host in ["localhost", "127.0.0.1"] {
+        let hub = format!("tls://{host}:{port}");
+        let set = [
+            "set",
+            "--hub",
+            &hub,
+            "--ca",
+            ca,
+            "demo/sensors/setpoint",
+            "4.5",
+        ];
+        assert_ok(&server.run(&set));
+        let get = ["get", "--hub", &hub, "--ca", ca, "demo/sensors/setpoint"];
+        assert_eq!(assert_ok(&server.run(&get)), "setpoint = 4.5\n");
+    }
+
+    // Without the CA, the error says to pass it; with the hub's own
+    // certificate instead, that --ca takes the CA's.
+    let hub = format!("tls://localhost:{port}");
+    let err = assert_fails(&server.run(&["get", "--hub", &hub, "demo/sensors"]), 1);
+    assert!(err.contains("pass the CA certificate with --ca"), "{err}");
+    let hub_cert = tls.join("cert.pem");
+    let get = [
+        "get",
+        "--hub",
+        &hub,
+        "--ca",
+        hub_cert.to_str().unwrap(),
+        "demo/sensors",
+    ];
+    let err = assert_fails(&server.run(&get), 1);
+    assert!(err.contains("not the hub's cert.pem"), "{err}");
+}
+
+#[test]
+fn cert_keeps_existing_files_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    assert_ok(&cert(dir.path(), &[]));
+    let read = |file: &str| std::fs::read(tls.join(file)).unwrap();
+    let before = [read("ca.pem"), read("cert.pem"), read("key.pem")];
+
+    let err = assert_fails(&cert(dir.path(), &[]), 1);
+    assert!(
+        err.contains("already exist") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!([read("ca.pem"), read("cert.pem"), read("key.pem")], before);
+
+    // One file in the way is enough to write none.
+    std::fs::remove_file(tls.join("ca.pem")).unwrap();
+    std::fs::remove_file(tls.join("cert.pem")).unwrap();
+    let err = assert_fails(&cert(dir.path(), &[]), 1);
+    assert!(err.contains("key.pem already exists"), "{err}");
+    assert!(!tls.join("ca.pem").exists());
+
+    // --force replaces them all; a key made readable by others comes back
+    // private.
+    std::fs::set_permissions(tls.join("key.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_ok(&cert(dir.path(), &["--force"]));
+    assert_ne!(read("key.pem"), before[2]);
+    assert_eq!(mode(&tls.join("key.pem")), 0o600);
+    assert!(tls.join("ca.pem").exists() && tls.join("cert.pem").exists());
+}
+
+/// A certificate that is its own CA, as a plain `openssl req -x509` makes.
+#[test]
+fn a_ca_certificate_as_the_hubs_own_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let cert_file = dir.path().join("self-signed.pem");
+    let key_file = dir.path().join("self-signed-key.pem");
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+
+    let port = free_port();
+    let server = Server::start_listening(&format!(
+        "[listen.tls]\naddr = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}",
+        cert_file.to_str().unwrap(),
+        key_file.to_str().unwrap(),
+    ));
+    let hub = format!("tls://localhost:{port}");
+    let get = [
+        "get",
+        "--hub",
+        &hub,
+        "--ca",
+        cert_file.to_str().unwrap(),
+        "demo/sensors",
+    ];
+    let err = assert_fails(&server.run(&get), 1);
+    assert!(err.contains("CaUsedAsEndEntity"), "{err}");
+    assert!(err.contains("with `memwire cert`"), "{err}");
 }

@@ -2,12 +2,14 @@
 //! under its `--help` (`EXAMPLES`) and `run`.
 //!
 //! - `serve.rs`: a hub until SIGINT or SIGTERM.
+//! - `cert.rs`: a private CA and a hub certificate, for TLS.
 //! - `ls.rs`, `get.rs`, `set.rs`, `watch.rs`, `dump.rs`: client commands,
 //!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
 //! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
 //! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
 
 mod bench;
+mod cert;
 mod demo;
 mod dump;
 mod get;
@@ -24,6 +26,9 @@ pub(crate) enum Command {
     /// Run a hub: serve regions to clients until SIGINT or SIGTERM.
     #[command(after_help = serve::EXAMPLES)]
     Serve(serve::Args),
+    /// Make a private CA and a hub certificate signed by it, for TLS.
+    #[command(after_help = cert::EXAMPLES)]
+    Cert(cert::Args),
     /// List the regions a client may see, and their variables.
     #[command(after_help = ls::EXAMPLES)]
     Ls(ls::Args),
@@ -66,6 +71,7 @@ impl Command {
     pub(crate) async fn run(self) -> anyhow::Result<()> {
         match self {
             Command::Serve(args) => serve::run(args).await,
+            Command::Cert(args) => cert::run(args).await,
             Command::Ls(args) => ls::run(args).await,
             Command::Get(args) => get::run(args).await,
             Command::Set(args) => set::run(args).await,
