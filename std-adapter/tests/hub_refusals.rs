@@ -157,8 +157,11 @@ async fn region_files_that_cannot_be_opened_leave_the_others_served() {
         .and_then(|f| std::os::unix::fs::FileExt::write_all_at(&f, b"NOTMEMW\0", 0))
         .expect("corrupt");
     // `link`: a symbolic link to `r`'s file.
-    std::os::unix::fs::symlink(root.file_of("t/r").expect("path"), root.file_of("t/link").expect("path"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(
+        root.file_of("t/r").expect("path"),
+        root.file_of("t/link").expect("path"),
+    )
+    .expect("symlink");
     let bytes = |path: &str| std::fs::read(root.file_of(path).expect("path")).expect("read");
     let before = [bytes("t/r"), bytes("t/bad")];
 
@@ -189,7 +192,10 @@ async fn region_files_that_cannot_be_opened_leave_the_others_served() {
         Err(ClientError::Hub(ErrorCode::Other))
     ));
     // A region that is not configured is still unknown.
-    assert_eq!(subscribe_error(addr, "t/none").await.0, ErrorCode::UnknownRegion);
+    assert_eq!(
+        subscribe_error(addr, "t/none").await.0,
+        ErrorCode::UnknownRegion
+    );
 
     client.close().await;
     hub.shutdown().await;

@@ -74,7 +74,10 @@ fn owned_stat(fd: &impl std::os::fd::AsFd, path: &Path) -> Result<Stat, ShmError
     let len = u64::try_from(st.st_size).unwrap_or(0);
     #[allow(clippy::useless_conversion, reason = "mode_t is u16 on some platforms")]
     let mode = u32::from(mode);
-    #[allow(clippy::useless_conversion, reason = "nlink_t is u32 on some platforms")]
+    #[allow(
+        clippy::useless_conversion,
+        reason = "nlink_t is u32 on some platforms"
+    )]
     let links = u64::from(st.st_nlink);
     Ok(Stat {
         kind,
@@ -271,8 +274,13 @@ pub(crate) fn create_region(
 /// of `temp` leave two names for that instant only.
 fn name_file(tenant: &OwnedFd, temp: &str, name: &str) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-    match rustix::fs::renameat_with(tenant, temp, tenant, name, rustix::fs::RenameFlags::NOREPLACE)
-    {
+    match rustix::fs::renameat_with(
+        tenant,
+        temp,
+        tenant,
+        name,
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
         Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
             tracing::debug!("rename without replacing unsupported here; linking the region file");
         }
