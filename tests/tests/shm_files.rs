@@ -60,6 +60,9 @@ fn files_are_owner_only_whatever_the_umask() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["open"]);
+    // One name: the temporary one is gone, so opens accept the file.
+    assert_eq!(fs::metadata(&file).unwrap().nlink(), 1);
+    ShmRegion::open(&root.root, "t/open").expect("our own file opens");
     // Space is reserved, not sparse.
     let meta = fs::metadata(&file).unwrap();
     assert!(
@@ -204,6 +207,32 @@ fn every_unfit_file_has_its_own_error() {
         open_err(&root, "group"),
         ShmError::Writable { mode: 0o620, .. }
     ));
+
+    // Readable by others: the values would be open to them.
+    for (name, mode) in [("group-read", 0o640), ("world-read", 0o604)] {
+        let f = region_file(&root, name);
+        fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+        let err = open_err(&root, name);
+        assert!(
+            matches!(&err, ShmError::Readable { mode: m, .. } if *m == mode),
+            "{mode:o}: {err:?}"
+        );
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    // A second name for one region's file: neither name opens, so no
+    // region is served under another's name.
+    let f = region_file(&root, "linked");
+    fs::hard_link(&f, f.with_file_name("alias")).unwrap();
+    for name in ["linked", "alias"] {
+        let err = open_err(&root, name);
+        assert!(
+            matches!(&err, ShmError::HardLinked { links: 2, .. }),
+            "{name}: {err:?}"
+        );
+    }
+    fs::remove_file(f.with_file_name("alias")).unwrap();
+    ShmRegion::open(&root.root, "t/linked").expect("one name again");
 
     let good = root.root.file_of("t/good").unwrap();
     std::os::unix::fs::symlink(&good, good.with_file_name("link")).unwrap();

@@ -6,11 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HubError {
-    /// A region file could not be opened or created.
-    #[error("region {path}: {source}")]
-    Region {
-        /// `tenant/region`.
-        path: String,
+    /// The root directory of the region files cannot be used (created,
+    /// opened, or it is another user's or open to others). A single region
+    /// file that cannot be opened does not stop the hub: the region is
+    /// unavailable and the others are served.
+    #[error("region root {path}: {source}")]
+    Root {
+        /// The root directory.
+        path: PathBuf,
         /// Why.
         source: crate::shm::ShmError,
     },

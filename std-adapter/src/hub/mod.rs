@@ -27,6 +27,8 @@
 //!   that client.
 //! - `writer.rs`: [`HubWriter`], writes made in the hub's process and
 //!   published from the writing thread.
+//! - `unavailable.rs`: the regions the hub could not open, and the reason
+//!   their subscribers get.
 //! - `shared.rs`: what every part of a running hub shares (the regions, the
 //!   configuration, the session clock); it names none of them.
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
@@ -59,6 +61,7 @@ mod region;
 mod scan;
 mod shadow;
 mod shared;
+mod unavailable;
 mod view;
 mod wire;
 mod writer;

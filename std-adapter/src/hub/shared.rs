@@ -12,6 +12,7 @@ use super::error::HubError;
 use super::forward::Publishers;
 use super::parts::Parts;
 use super::region::Served;
+use super::unavailable::Unavailable;
 
 /// The session clock: microseconds since the hub started.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +42,9 @@ impl Clock {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) regions: Vec<Served>,
+    /// The configured regions whose files could not be opened: resolved
+    /// by name (their ids follow those of `regions`), never served.
+    pub(crate) unavailable: Vec<Unavailable>,
     pub(crate) clock: Clock,
     /// The connections of clients that publish regions.
     pub(crate) publishers: Publishers,
@@ -48,50 +52,77 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Opens (or creates) every region of `config`.
+    /// Opens (or creates) every region of `config`. A region whose file
+    /// cannot be opened is logged and kept as unavailable, so the others
+    /// are served; only an unusable root (which every region needs) fails.
     pub(crate) fn new(config: Config) -> Result<Shared, HubError> {
         let root = match &config.root {
             Some(dir) => crate::shm::Root::new(dir),
             None => crate::shm::Root::from_env(),
         };
+        if config.tenants.iter().any(|t| !t.regions.is_empty()) {
+            root.check(true).map_err(|source| HubError::Root {
+                path: root.dir().to_owned(),
+                source,
+            })?;
+        }
         let mut regions = Vec::new();
+        let mut unavailable = Vec::new();
         for tenant in &config.tenants {
             for decl in &tenant.regions {
-                let path = format!("{}/{}", tenant.name.as_str(), decl.name.as_str());
-                let mut served = Served::open(
+                let (tenant, name) = (tenant.name.as_str(), decl.name.as_str());
+                let opened = Served::open(
                     &root,
-                    tenant.name.as_str(),
-                    decl.name.as_str(),
+                    tenant,
+                    name,
                     decl.schema.clone(),
                     config.publish.chunk,
-                )
-                .map_err(|source| HubError::Region {
-                    path: path.clone(),
-                    source,
-                })?;
+                );
+                let mut served = match opened {
+                    Ok(served) => served,
+                    Err(e) => {
+                        unavailable.push(Unavailable::new(tenant, name, &e));
+                        continue;
+                    }
+                };
                 served.publisher.clone_from(&decl.publisher);
                 if config.publish.encode_once {
                     served.parts = Some(Parts::default());
                 }
-                tracing::info!(region = %path, file = %served.reader().path().display(), "serving");
+                tracing::info!(region = %served.path(), file = %served.reader().path().display(), "serving");
                 regions.push(served);
             }
         }
         Ok(Shared {
             config,
             regions,
+            unavailable,
             clock: Clock::new(),
             publishers: Publishers::default(),
             sessions: AtomicU64::new(1),
         })
     }
 
+    /// The region `tenant/region`, served or unavailable.
     pub(crate) fn find(&self, tenant: &str, region: &str) -> Option<RegionId> {
         let index = self
             .regions
             .iter()
-            .position(|r| r.tenant == tenant && r.name == region)?;
+            .position(|r| r.tenant == tenant && r.name == region)
+            .or_else(|| {
+                let broken = self
+                    .unavailable
+                    .iter()
+                    .position(|r| r.tenant == tenant && r.name == region)?;
+                Some(self.regions.len() + broken)
+            })?;
         u32::try_from(index).ok().map(RegionId)
+    }
+
+    /// The unavailable region `region`, if it is one.
+    pub(crate) fn unavailable(&self, region: RegionId) -> Option<&Unavailable> {
+        let index = usize::try_from(region.0).ok()?;
+        self.unavailable.get(index.checked_sub(self.regions.len())?)
     }
 
     pub(crate) fn next_session(&self) -> u64 {

@@ -88,6 +88,15 @@ impl session::Hub for View {
         self.shared.find(tenant, region)
     }
 
+    fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        // No code says "this region's file is broken": `Other`, with the
+        // reason naming the problem.
+        match self.shared.unavailable(region) {
+            Some(broken) => (ErrorCode::Other, broken.reason),
+            None => (ErrorCode::UnknownRegion, "no such region"),
+        }
+    }
+
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         let index = usize::try_from(region.0).ok()?;
         let served = self.shared.regions.get(index)?;

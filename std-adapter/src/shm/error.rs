@@ -56,12 +56,36 @@ pub enum ShmError {
         expected: u32,
     },
     /// The region file is writable by its group or by everyone.
-    #[error("{path} has mode {mode:o}: writable by group or others")]
+    #[error(
+        "{path} has mode {mode:o}: writable by group or others; make it owner-only with `chmod 600 {path}`"
+    )]
     Writable {
         /// The file's path.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
+    },
+    /// The region file is readable by its group or by everyone: its values
+    /// would be open to other users.
+    #[error(
+        "{path} has mode {mode:o}: readable by group or others; make it owner-only with `chmod 600 {path}`"
+    )]
+    Readable {
+        /// The file's path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The region file has more than one name (a hard link): another name,
+    /// perhaps another region's, reaches the same bytes.
+    #[error(
+        "{path} has {links} hard links: a region file must have one name; remove the other links (`find -samefile {path}`) or give this region a copy of its own"
+    )]
+    HardLinked {
+        /// The file's path.
+        path: PathBuf,
+        /// How many names the file has.
+        links: u64,
     },
     /// A tenant directory, or the root, is open to other users (a tenant
     /// directory must be 0700; the root must not be group- or world-writable).

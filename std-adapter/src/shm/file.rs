@@ -4,8 +4,9 @@
 //! Every open goes through a directory file descriptor with `O_NOFOLLOW`, so
 //! a symbolic link planted at a tenant or region name is refused, and every
 //! file is checked with `fstat` on the descriptor that will be mapped (no
-//! check-then-open race): a regular file, owned by this user, not writable by
-//! group or others, at least a header long.
+//! check-then-open race): a regular file, owned by this user, neither
+//! readable nor writable by group or others, with exactly one name (no hard
+//! link from another name), at least a header long.
 
 use std::fs::File;
 use std::io;
@@ -47,9 +48,19 @@ fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// The file type and permission bits of an open descriptor, checked for
-/// ownership.
-fn owned_stat(fd: &impl std::os::fd::AsFd, path: &Path) -> Result<(FileType, u32, u64), ShmError> {
+/// What `fstat` says of an open descriptor that the checks look at.
+struct Stat {
+    kind: FileType,
+    /// The permission bits.
+    mode: u32,
+    len: u64,
+    /// The number of hard links (names) of the file.
+    links: u64,
+}
+
+/// The file type, permission bits, length and link count of an open
+/// descriptor, checked for ownership.
+fn owned_stat(fd: &impl std::os::fd::AsFd, path: &Path) -> Result<Stat, ShmError> {
     let st = rustix::fs::fstat(fd).map_err(|e| ShmError::io("fstat", path, e))?;
     if st.st_uid != euid() {
         return Err(ShmError::ForeignOwner {
@@ -63,7 +74,17 @@ fn owned_stat(fd: &impl std::os::fd::AsFd, path: &Path) -> Result<(FileType, u32
     let len = u64::try_from(st.st_size).unwrap_or(0);
     #[allow(clippy::useless_conversion, reason = "mode_t is u16 on some platforms")]
     let mode = u32::from(mode);
-    Ok((kind, mode, len))
+    #[allow(
+        clippy::useless_conversion,
+        reason = "nlink_t is u32 on some platforms"
+    )]
+    let links = u64::from(st.st_nlink);
+    Ok(Stat {
+        kind,
+        mode,
+        len,
+        links,
+    })
 }
 
 /// Opens the root directory, creating it (and its parents) with mode 0700
@@ -88,7 +109,7 @@ pub(crate) fn open_root(dir: &Path, create: bool) -> Result<OwnedFd, ShmError> {
         },
         e => ShmError::io("open", dir, e),
     })?;
-    let (_, mode, _) = owned_stat(&fd, dir)?;
+    let mode = owned_stat(&fd, dir)?.mode;
     if mode & 0o022 != 0 {
         return Err(ShmError::OpenDirectory {
             path: dir.to_owned(),
@@ -132,7 +153,7 @@ pub(crate) fn open_tenant(
         Errno::NOENT => ShmError::NotFound { path: path.clone() },
         e => ShmError::io("open", &path, e),
     })?;
-    let (_, mode, _) = owned_stat(&fd, &path)?;
+    let mode = owned_stat(&fd, &path)?.mode;
     if mode & 0o077 != 0 {
         return Err(ShmError::OpenDirectory { path, mode });
     }
@@ -146,8 +167,9 @@ fn is_link(dir: &OwnedFd, name: &str) -> bool {
 }
 
 /// Opens region file `name` in `tenant` for reading (or reading and
-/// writing) and checks it: a regular file, this user's, not writable by
-/// group or others, at least a header long. Returns the file and its length.
+/// writing) and checks it: a regular file, this user's, neither readable nor
+/// writable by group or others, with one link, at least a header long.
+/// Returns the file and its length.
 pub(crate) fn open_region(
     tenant: &OwnedFd,
     path: &Path,
@@ -173,7 +195,12 @@ pub(crate) fn open_region(
         },
         e => ShmError::io("open", path, e),
     })?;
-    let (kind, mode, len) = owned_stat(&fd, path)?;
+    let Stat {
+        kind,
+        mode,
+        len,
+        links,
+    } = owned_stat(&fd, path)?;
     if kind != FileType::RegularFile {
         return Err(ShmError::WrongFileType {
             path: path.to_owned(),
@@ -183,6 +210,20 @@ pub(crate) fn open_region(
         return Err(ShmError::Writable {
             path: path.to_owned(),
             mode,
+        });
+    }
+    if mode & 0o044 != 0 {
+        return Err(ShmError::Readable {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    // A second name would let one region be opened as another: creation
+    // links the temporary file and unlinks it, leaving exactly one.
+    if links > 1 {
+        return Err(ShmError::HardLinked {
+            path: path.to_owned(),
+            links,
         });
     }
     if len < HEADER_LEN as u64 {
@@ -196,9 +237,9 @@ pub(crate) fn open_region(
 
 /// Creates region file `name` in `tenant` holding `bytes`, atomically: the
 /// bytes go to a temporary file (mode 0600, space reserved up front), which
-/// is locked for writing and then linked to `name`, failing if `name`
-/// exists. A crash leaves at most a temporary file, never a half-written
-/// region under the name. Returns the new file, writer lock held.
+/// is locked for writing and then given `name`, failing if `name` exists.
+/// A crash leaves at most a temporary file, never a half-written region
+/// under the name. Returns the new file, writer lock held, with one name.
 pub(crate) fn create_region(
     tenant: &OwnedFd,
     path: &Path,
@@ -214,11 +255,8 @@ pub(crate) fn create_region(
     )
     .map_err(|e| ShmError::io("create", path, e))?;
     let file = File::from(fd);
-    let filled = fill(&file, bytes).and_then(|()| {
-        rustix::fs::linkat(tenant, temp.as_str(), tenant, name, AtFlags::empty())
-            .map_err(io::Error::from)
-    });
-    // The temporary name goes whether or not the link was made.
+    let filled = fill(&file, bytes).and_then(|()| name_file(tenant, &temp, name));
+    // The temporary name goes whether or not the file got its name.
     let _ = rustix::fs::unlinkat(tenant, temp.as_str(), AtFlags::empty());
     match filled {
         Ok(()) => Ok(file),
@@ -227,6 +265,28 @@ pub(crate) fn create_region(
         }),
         Err(e) => Err(ShmError::io("create", path, e)),
     }
+}
+
+/// Gives the temporary file `temp` the name `name`, failing if `name`
+/// exists. A rename that never replaces moves the one name, so no open
+/// ever sees the file with two names (which [`open_region`] refuses);
+/// where the file system cannot rename so, a link and the caller's unlink
+/// of `temp` leave two names for that instant only.
+fn name_file(tenant: &OwnedFd, temp: &str, name: &str) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    match rustix::fs::renameat_with(
+        tenant,
+        temp,
+        tenant,
+        name,
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+            tracing::debug!("rename without replacing unsupported here; linking the region file");
+        }
+        done => return done.map_err(io::Error::from),
+    }
+    rustix::fs::linkat(tenant, temp, tenant, name, AtFlags::empty()).map_err(io::Error::from)
 }
 
 /// Sets the mode to 0600 whatever the umask, reserves the space, writes the

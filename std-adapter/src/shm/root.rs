@@ -49,6 +49,13 @@ impl Root {
         &self.dir
     }
 
+    /// Opens the root directory, creating it (mode 0700) if `create` is
+    /// set, and checks it as every open does: this user's, not group- or
+    /// world-writable.
+    pub(crate) fn check(&self, create: bool) -> Result<(), ShmError> {
+        file::open_root(&self.dir, create).map(drop)
+    }
+
     /// The file that region path `tenant/region` names.
     pub fn file_of(&self, path: &str) -> Result<PathBuf, ShmError> {
         let (tenant, region) = file::split_path(path)?;

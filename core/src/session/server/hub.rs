@@ -38,8 +38,18 @@ pub trait Hub {
         let _ = (tenant, client, visit);
         false
     }
-    /// The region's current state, or `None` if it is gone.
+    /// The region's current state, or `None` if it is gone or cannot be
+    /// served (see [`unavailable`](Self::unavailable)).
     fn source(&self, region: RegionId) -> Option<Source<'_>>;
+    /// Why a region that [`resolve`](Self::resolve) names has no
+    /// [`source`](Self::source): the code and reason of the error that
+    /// answers its subscribers (for a hub, a region file it could not open).
+    ///
+    /// The default answers as for a region that does not exist.
+    fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        let _ = region;
+        (ErrorCode::UnknownRegion, "no such region")
+    }
     /// Applies checked byte ranges (inside writable variables, in bounds)
     /// under the region's seqlock and returns the generation that holds
     /// them; the shadow, chunk table and generation must show the change

@@ -33,11 +33,12 @@ impl<const SUBS: usize> Inner<SUBS> {
         if access == Access::None {
             return self.error(ErrorCode::AccessDenied, handle, "no access to the region");
         }
-        let Some((id, source)) = hub
-            .resolve(tenant, region)
-            .and_then(|id| Some((id, hub.source(id)?)))
-        else {
+        let Some(id) = hub.resolve(tenant, region) else {
             return self.error(ErrorCode::UnknownRegion, handle, "no such region");
+        };
+        let Some(source) = hub.source(id) else {
+            let (code, reason) = hub.unavailable(id);
+            return self.error(code, handle, reason);
         };
         if let Err((code, reason)) = self.peer_subs.add(s, id, access, &source) {
             self.error(code, handle, reason);
