@@ -47,7 +47,10 @@ variables = [{{ name = "tick", kind = "u64" }}]
 async fn connect_from(hub: SocketAddr, from: u8) -> Raw {
     let socket = TcpSocket::new_v4().expect("socket");
     socket
-        .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, from)), 0))
+        .bind(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, from)),
+            0,
+        ))
         .expect("bind");
     Raw::new(socket.connect(hub).await.expect("connect"))
 }
@@ -102,7 +105,10 @@ fn refusals(mark: &str) -> Vec<String> {
 
 /// The number after `key=` in `line`.
 fn number(line: &str, key: &str) -> u64 {
-    let at = line.find(key).unwrap_or_else(|| panic!("no {key} in {line}")) + key.len();
+    let at = line
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len();
     line[at..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
@@ -216,7 +222,10 @@ async fn a_failing_source_waits_for_its_answer_and_others_do_not() {
         let proof = auth::proof(b"ops-secret", &nonce, &hello);
         again.send(&Frame::Auth(Auth { proof })).await;
         let welcome = again.expect_frame().await;
-        (answered, matches!(Frame::decode(&welcome), Ok(Frame::Welcome(_))))
+        (
+            answered,
+            matches!(Frame::decode(&welcome), Ok(Frame::Welcome(_))),
+        )
     });
     // ...while another source is answered at once.
     let mut other = connect_from(addr, 2).await;

@@ -26,12 +26,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use memwire::codec::{ErrorCode, ErrorFrame, Frame, Framing};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
-use memwire::codec::{ErrorCode, ErrorFrame, Frame, Framing};
 use tokio_rustls::TlsAcceptor;
 
 use super::error::HubError;

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    AUTH_DELAY_MAX, ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen, Publish,
-    RegionDecl, Right, Tenant, TlsListen,
+    AUTH_DELAY_MAX, ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen,
+    Publish, RegionDecl, Right, Tenant, TlsListen,
 };
 use crate::schema::OwnedSchema;
 
