@@ -300,7 +300,7 @@ async fn slow_consumer_is_dropped_without_slowing_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_past_the_limit_are_closed() {
+async fn connections_past_the_limit_are_told_the_hub_is_full() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root_dir = dir.path().join("regions");
     let hub = common::start(
@@ -316,21 +316,44 @@ async fn connections_past_the_limit_are_closed() {
         .await
         .expect("second");
 
-    // A third is closed at once, without a word.
+    // A third is told the hub is full, then closed.
     let mut third = Raw::connect(hub.tcp_addr().expect("tcp")).await;
     let (frames, end) = third.until_end().await;
-    assert!(
-        frames.is_empty(),
-        "the third connection was sent {} frames",
-        frames.len()
+    assert_eq!(
+        closing_error(&frames),
+        Some(ErrorCode::Busy),
+        "the third connection was not told the hub is full ({end:?})"
     );
+    let reason = match Frame::decode(&frames[0]) {
+        Ok(Frame::Error(e)) => e.reason.to_owned(),
+        other => panic!("expected an error frame, got {other:?}"),
+    };
+    assert_eq!(reason, "hub full");
+    // A client that sends its hello at once reads the same (or, if the
+    // hello arrived after the hub closed, sees the reset that caused).
     let mut quick = options("ops", "t", "ops-secret");
     quick.connect_timeout = Duration::from_secs(3);
     let refused = Client::connect(&url, quick.clone()).await;
     assert!(
-        matches!(refused, Err(ClientError::Disconnected)),
-        "a third client was not closed without a word: {refused:?} ({end:?})"
+        matches!(
+            refused,
+            Err(ClientError::Refused(ErrorCode::Busy) | ClientError::Disconnected)
+        ),
+        "a third client was not refused: {refused:?}"
     );
+    // A flood past the limit is answered alike, each connection at once.
+    let addr = hub.tcp_addr().expect("tcp");
+    let flood: Vec<_> = (0..64)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut raw = Raw::connect(addr).await;
+                closing_error(&raw.until_end().await.0)
+            })
+        })
+        .collect();
+    for connection in flood {
+        assert_eq!(connection.await.expect("task"), Some(ErrorCode::Busy));
+    }
 
     // The two admitted are served.
     first.subscribe("t/small").await.expect("first subscribes");

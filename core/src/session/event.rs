@@ -79,6 +79,15 @@ pub enum Event {
 pub enum ServerEvent {
     /// The client proved its key; the session is open.
     Authenticated,
+    /// The client's login was refused: the session sent
+    /// [`ErrorCode::AuthFailed`] (the same answer whatever the reason) and
+    /// closes. The tenant and client the hello named are in
+    /// [`Server::claimed`](super::Server::claimed); the reason is for the
+    /// hub's operator, never for the client.
+    AuthFailed {
+        /// Why.
+        reason: AuthFailure,
+    },
     /// The client applied a write the hub sent with
     /// [`Server::write`](super::Server::write).
     WriteApplied {
@@ -109,6 +118,38 @@ pub enum ServerEvent {
         /// orderly close.
         code: Option<ErrorCode>,
     },
+}
+
+/// Why a login was refused, as [`ServerEvent::AuthFailed`] tells the hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The hub has no tenant of the hello's name
+    /// ([`Hub::knows_tenant`](super::Hub::knows_tenant)).
+    UnknownTenant,
+    /// The tenant has no client of the hello's name
+    /// ([`Hub::secret`](super::Hub::secret) gave none).
+    UnknownClient,
+    /// The proof does not match the client's secret.
+    WrongProof,
+}
+
+impl AuthFailure {
+    /// The reason in a few words, for logs.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AuthFailure::UnknownTenant => "unknown tenant",
+            AuthFailure::UnknownClient => "unknown client",
+            AuthFailure::WrongProof => "wrong proof",
+        }
+    }
+}
+
+impl core::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.describe())
+    }
 }
 
 /// What a [`Client`](super::Client) shows its caller while it reads input,

@@ -38,7 +38,8 @@
 //! - `writes.rs`: [`WriteRequest`], [`WriteError`], and the queue of writes
 //!   to the peer's regions waiting to be sent or answered;
 //! - `link.rs`: liveness timers, control frames, closing, [`Stats`];
-//! - `event.rs`: [`Event`], [`ServerEvent`], [`Observer`], [`Handle`];
+//! - `event.rs`: [`Event`], [`ServerEvent`], [`AuthFailure`], [`Observer`],
+//!   [`Handle`];
 //! - `cache.rs`: [`UpdateCache`], update parts shared between connections;
 //! - `auth.rs`: the proof of the handshake; `rate.rs`: [`RateLimit`].
 //!
@@ -134,7 +135,7 @@ mod writes;
 
 pub use cache::{CachedPart, PartKey, PartPlan, UpdateCache};
 pub use client::{Client, ClientConfig, SubscribeError};
-pub use event::{Event, Handle, Observer, ServerEvent};
+pub use event::{AuthFailure, Event, Handle, Observer, ServerEvent};
 pub use link::Stats;
 pub use own_region::{OwnRegion, OwnRegionError, OwnRegions};
 pub use rate::RateLimit;

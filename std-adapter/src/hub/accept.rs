@@ -3,6 +3,15 @@
 //! which holds the connection limit, spawns one task per connection
 //! (`handler.rs`) and lets them close in order at shutdown.
 //!
+//! A connection past `max_connections` is told so, `Error` `Busy` "hub
+//! full", and one from a source whose failed logins booked turns past
+//! `auth_delay_max` (`logins.rs`), `Error` `RateLimited`: on a plain stream
+//! the frame is written once without waiting and the stream closed, so a
+//! flood over the limit holds no task and no buffer. A TLS connection is
+//! closed without a word: the frame could only go after a TLS handshake,
+//! which costs a task, a round trip and the CPU of a key exchange for each
+//! connection the hub is refusing for want of exactly those.
+//!
 //! A transport accepts in two steps: [`accept`](Transport::accept), in the
 //! loop, takes a connection as fast as it comes; [`open`](Transport::open),
 //! in the connection's own task and within the handshake deadline, makes
@@ -10,12 +19,14 @@
 //! is one more implementation of [`Transport`] bound in
 //! [`Hub::start`](super::handle::Hub::start).
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use memwire::codec::{ErrorCode, ErrorFrame, Frame, Framing};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream, UnixListener};
@@ -25,6 +36,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::error::HubError;
 use super::handler;
+use super::logins::Turn;
+use super::peer::Peer;
 use super::shared::Shared;
 use super::wire::Stream;
 
@@ -34,12 +47,14 @@ pub(crate) trait Transport: Send + Sync + 'static {
     const NAME: &'static str;
     /// A connection as accepted, before its stream is opened.
     type Accepted: Send + 'static;
-    /// Waits for the next connection; gives it with the peer's name for
-    /// the logs.
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Accepted, String)>> + Send;
+    /// Waits for the next connection; gives it with its peer.
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Accepted, Peer)>> + Send;
     /// Makes the stream the session runs over, in the connection's task;
     /// the hub bounds it with the handshake deadline.
     fn open(&self, accepted: Self::Accepted) -> impl Future<Output = io::Result<Stream>> + Send;
+    /// Closes a connection the hub will not serve, telling it why with
+    /// `frame` (a framed `Error`) if that costs no waiting.
+    fn refuse(&self, accepted: Self::Accepted, frame: &[u8]);
 }
 
 /// Plain TCP.
@@ -58,14 +73,20 @@ impl Transport for Tcp {
     const NAME: &'static str = "TCP";
     type Accepted = TcpStream;
 
-    async fn accept(&self) -> io::Result<(TcpStream, String)> {
+    async fn accept(&self) -> io::Result<(TcpStream, Peer)> {
         let (stream, peer) = self.0.accept().await?;
         let _ = stream.set_nodelay(true);
-        Ok((stream, peer.to_string()))
+        Ok((stream, Peer::tcp(peer)))
     }
 
     async fn open(&self, stream: TcpStream) -> io::Result<Stream> {
         Ok(Stream::Plain(Arc::new(stream)))
+    }
+
+    fn refuse(&self, stream: TcpStream, frame: &[u8]) {
+        if let Ok(stream) = stream.into_std() {
+            refuse_plain(&stream, frame);
+        }
     }
 }
 
@@ -117,15 +138,20 @@ impl Transport for Tls {
     const NAME: &'static str = "TLS";
     type Accepted = TcpStream;
 
-    async fn accept(&self) -> io::Result<(TcpStream, String)> {
+    async fn accept(&self) -> io::Result<(TcpStream, Peer)> {
         let (stream, peer) = self.listener.accept().await?;
         let _ = stream.set_nodelay(true);
-        Ok((stream, peer.to_string()))
+        Ok((stream, Peer::tcp(peer)))
     }
 
     async fn open(&self, stream: TcpStream) -> io::Result<Stream> {
         let stream = self.acceptor.accept(stream).await?;
         Ok(Stream::Owned(Box::new(stream)))
+    }
+
+    /// Closed without a word (see the module docs).
+    fn refuse(&self, stream: TcpStream, _frame: &[u8]) {
+        drop(stream);
     }
 }
 
@@ -149,14 +175,49 @@ impl Transport for Unix {
     const NAME: &'static str = "Unix";
     type Accepted = tokio::net::UnixStream;
 
-    async fn accept(&self) -> io::Result<(tokio::net::UnixStream, String)> {
+    async fn accept(&self) -> io::Result<(tokio::net::UnixStream, Peer)> {
         let (stream, _) = self.0.accept().await?;
-        Ok((stream, "unix".to_owned()))
+        let uid = stream.peer_cred().ok().map(|cred| cred.uid());
+        Ok((stream, Peer::unix(uid)))
     }
 
     async fn open(&self, stream: tokio::net::UnixStream) -> io::Result<Stream> {
         Ok(Stream::Plain(Arc::new(stream)))
     }
+
+    fn refuse(&self, stream: tokio::net::UnixStream, frame: &[u8]) {
+        if let Ok(stream) = stream.into_std() {
+            refuse_plain(&stream, frame);
+        }
+    }
+}
+
+/// Refuses a plain stream (non-blocking, out of the runtime) without
+/// waiting: takes what the peer already sent, so that closing does not
+/// reset the connection over unread bytes before the peer reads `frame`;
+/// writes `frame` if the socket takes it at once; ends the stream.
+fn refuse_plain<S>(stream: &S, frame: &[u8])
+where
+    S: AsFd,
+    for<'a> &'a S: Read + Write,
+{
+    let mut sent = [0u8; 512];
+    let _ = { stream }.read(&mut sent);
+    let _ = { stream }.write(frame);
+    let _ = rustix::net::shutdown(stream, rustix::net::Shutdown::Write);
+}
+
+/// `code` and `reason` as a length-prefixed `Error` frame.
+fn error_frame(code: ErrorCode, reason: &str) -> Vec<u8> {
+    let frame = Frame::Error(ErrorFrame {
+        code,
+        handle: None,
+        reason,
+    });
+    let mut buf = vec![0u8; 64];
+    let n = Framing::LengthPrefix.encode(&frame, &mut buf).unwrap_or(0);
+    buf.truncate(n);
+    buf
 }
 
 async fn bind_tcp(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), HubError> {
@@ -189,6 +250,10 @@ pub(crate) struct Accept {
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
+    /// The answer to a connection past the limit.
+    full: Vec<u8>,
+    /// The answer to a connection whose source's turn is too far off.
+    throttled: Vec<u8>,
 }
 
 impl Accept {
@@ -201,6 +266,8 @@ impl Accept {
             shared: Arc::clone(shared),
             permits: Arc::clone(permits),
             stop: stop.subscribe(),
+            full: error_frame(ErrorCode::Busy, "hub full"),
+            throttled: error_frame(ErrorCode::RateLimited, "too many failed logins"),
         }
     }
 
@@ -223,21 +290,41 @@ impl Accept {
                 }
             };
             let Some(permit) = self.admit(&peer) else {
+                transport.refuse(accepted, &self.full);
                 continue;
             };
+            let turn = self
+                .shared
+                .throttle
+                .turn(peer.source, tokio::time::Instant::now());
+            if turn == Turn::Refused {
+                tracing::debug!(peer = %peer.name, "connection refused: too many failed logins");
+                transport.refuse(accepted, &self.throttled);
+                continue;
+            }
             let shared = Arc::clone(&self.shared);
-            let stop = self.stop.clone();
+            let mut stop = self.stop.clone();
             let transport = Arc::clone(&transport);
             connections.spawn(async move {
                 let _permit = permit;
+                // A source whose logins failed waits for its turn before
+                // anything of its handshake, whatever its proof will be.
+                if let Turn::After(wait) = turn {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
                 // Opening the stream counts against the handshake deadline.
                 let deadline = shared.config.limits.handshake;
                 match tokio::time::timeout(deadline, transport.open(accepted)).await {
                     Ok(Ok(stream)) => handler::run(stream, shared, peer, stop).await,
                     Ok(Err(e)) => {
-                        tracing::info!(%peer, error = %e, "{} handshake failed", T::NAME);
+                        tracing::info!(peer = %peer.name, error = %e, "{} handshake failed", T::NAME);
                     }
-                    Err(_) => tracing::info!(%peer, "{} handshake timed out", T::NAME),
+                    Err(_) => {
+                        tracing::info!(peer = %peer.name, "{} handshake timed out", T::NAME);
+                    }
                 }
             });
             while connections.try_join_next().is_some() {}
@@ -245,12 +332,12 @@ impl Accept {
         drain(connections).await;
     }
 
-    fn admit(&self, peer: &str) -> Option<OwnedSemaphorePermit> {
+    fn admit(&self, peer: &Peer) -> Option<OwnedSemaphorePermit> {
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 tracing::warn!(
-                    %peer,
+                    peer = %peer.name,
                     max = self.shared.config.limits.max_connections,
                     "connection refused: too many connections"
                 );

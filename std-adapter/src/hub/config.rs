@@ -33,6 +33,10 @@ pub const DEFAULT_TCP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHO
 /// authenticated by then is dropped, whatever it sends.
 pub const HANDSHAKE_MAX: Duration = Duration::from_secs(10);
 
+/// The longest `auth_delay_max` accepted: a source is remembered for a
+/// minute after its last turn, so a longer wait would outlast its record.
+pub const AUTH_DELAY_MAX: Duration = Duration::from_secs(60);
+
 /// The hub's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -107,6 +111,15 @@ pub struct Limits {
     /// Close a connection when nothing was heard for this long (longer than
     /// `keepalive`).
     pub timeout: Duration,
+    /// The wait before a source whose login failed is answered again,
+    /// doubled with each further failure; zero turns the throttle off.
+    pub auth_delay: Duration,
+    /// The longest such wait (at least `auth_delay`, at most
+    /// [`AUTH_DELAY_MAX`]); a connection that would wait longer is refused.
+    pub auth_delay_max: Duration,
+    /// Sources whose failed logins are remembered; past it the oldest is
+    /// forgotten.
+    pub auth_sources: usize,
 }
 
 impl Default for Limits {
@@ -122,6 +135,9 @@ impl Default for Limits {
             rate_byte_burst: 256 << 10,
             keepalive: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
+            auth_delay: Duration::from_millis(100),
+            auth_delay_max: Duration::from_secs(5),
+            auth_sources: 1024,
         }
     }
 }

@@ -5,8 +5,8 @@
 //! Each turn of the loop ([`Handler`]):
 //! 1. `prepare`, with the session locked: take a refresh the subscriber
 //!    rate held back, queue what the session has to send
-//!    (`poll_transmit`), handle its events (`event`: authenticated,
-//!    forwarded writes answered, closed), end the connection when it is
+//!    (`poll_transmit`), handle its events (`event`: authenticated, login
+//!    refused, forwarded writes answered, closed), end the connection when it is
 //!    closed and flushed or a slow consumer, and find the next deadline
 //!    (`poll_timeout`).
 //! 2. `wait`, unlocked: for the first of bytes read, bytes written, a
@@ -27,13 +27,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 use memwire::codec::ErrorCode;
-use memwire::session::ServerEvent;
+use memwire::session::{AuthFailure, ServerEvent};
 use memwire::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::connection::{Connection, State, lock};
 use super::forward::{self, Answer, Forward, Outbox};
+use super::peer::Peer;
 use super::shared::Shared;
 use super::wire::{Reader, Stream, Writer};
 
@@ -60,17 +61,23 @@ enum Step {
 pub(crate) async fn run(
     stream: Stream,
     shared: Arc<Shared>,
-    peer: String,
+    peer: Peer,
     shutdown: watch::Receiver<bool>,
 ) {
     let session = shared.next_session();
-    let span = tracing::info_span!("connection", session, %peer);
-    serve(stream, shared, session, shutdown)
+    let span = tracing::info_span!("connection", session, peer = %peer.name);
+    serve(stream, shared, session, peer, shutdown)
         .instrument(span)
         .await;
 }
 
-async fn serve(stream: Stream, shared: Arc<Shared>, session: u64, shutdown: watch::Receiver<bool>) {
+async fn serve(
+    stream: Stream,
+    shared: Arc<Shared>,
+    session: u64,
+    peer: Peer,
+    shutdown: watch::Receiver<bool>,
+) {
     let (answers, answered) = mpsc::unbounded_channel();
     let Some(connection) = Connection::open(&shared, session, stream.direct(), answers) else {
         return;
@@ -78,6 +85,7 @@ async fn serve(stream: Stream, shared: Arc<Shared>, session: u64, shutdown: watc
     let (reader, writer) = stream.split();
     let handler = Handler {
         shared,
+        peer,
         reader,
         writer,
         shutdown,
@@ -95,6 +103,7 @@ async fn serve(stream: Stream, shared: Arc<Shared>, session: u64, shutdown: watc
 /// waits. The session is in the [`Connection`] it shares with the scans.
 struct Handler {
     shared: Arc<Shared>,
+    peer: Peer,
     reader: Reader,
     writer: Writer,
     shutdown: watch::Receiver<bool>,
@@ -202,6 +211,7 @@ impl Handler {
                     self.forwards = Some((tx, rx));
                 }
             }
+            ServerEvent::AuthFailed { reason } => self.refused(state, reason),
             ServerEvent::WriteApplied {
                 request,
                 generation,
@@ -220,6 +230,25 @@ impl Handler {
                 None => tracing::info!("closed"),
             },
             _ => {}
+        }
+    }
+
+    /// The client's login was refused: its source's failure counted, and
+    /// a line for the operator unless the log has had its share this
+    /// second. The client's name is quoted: it is whatever the peer sent.
+    fn refused(&self, state: &State, reason: AuthFailure) {
+        let now = tokio::time::Instant::now();
+        self.shared.throttle.failed(self.peer.source, now);
+        if let Some(suppressed) = self.shared.refusals.line(now) {
+            let (tenant, client) = state.server.claimed().unwrap_or(("", ""));
+            tracing::warn!(
+                tenant,
+                client = ?client,
+                peer = %self.peer.name,
+                %reason,
+                suppressed,
+                "login refused"
+            );
         }
     }
 

@@ -3,7 +3,12 @@
 //! - `handle.rs`: the [`Hub`] handle and its lifecycle: start, the
 //!   addresses it listens on, [`Hub::writer`], shutdown.
 //! - `accept.rs`: the transports (TCP, TLS, Unix) behind one small trait,
-//!   and the accept loop with the connection limit and the orderly close.
+//!   and the accept loop with the connection limit (a connection past it
+//!   told so), the throttle's wait and the orderly close.
+//! - `peer.rs`: where a connection comes from: its name in the logs and
+//!   the source its failed logins count against.
+//! - `logins.rs`: refused logins: the per-source throttle and the
+//!   operator's log of refusals, held to a few lines a second.
 //! - `handler.rs`: one task per connection, running the core's sans-IO
 //!   [`Server`](memwire::session::Server) session over the stream in named
 //!   steps (prepare and events, wait, read, timer, forward).
@@ -56,7 +61,9 @@ mod error;
 mod forward;
 mod handle;
 mod handler;
+mod logins;
 mod parts;
+mod peer;
 mod region;
 mod scan;
 mod shadow;

@@ -1,6 +1,6 @@
 //! What every part of a running hub shares: the regions, the configuration,
-//! the session clock and the connections of publishing clients
-//! ([`Shared`]). The hub handle, the accept loops, the scanners and every
+//! the session clock, the connections of publishing clients and the
+//! record of failed logins ([`Shared`]). The hub handle, the accept loops, the scanners and every
 //! connection hold it; it names none of them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,7 @@ use memwire::session::RegionId;
 use super::config::Config;
 use super::error::HubError;
 use super::forward::Publishers;
+use super::logins::{RefusalLog, Throttle};
 use super::parts::Parts;
 use super::region::Served;
 use super::unavailable::Unavailable;
@@ -48,6 +49,10 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// The connections of clients that publish regions.
     pub(crate) publishers: Publishers,
+    /// Failed logins by source, and when each may be answered next.
+    pub(crate) throttle: Throttle,
+    /// The operator's log of refused logins.
+    pub(crate) refusals: RefusalLog,
     sessions: AtomicU64,
 }
 
@@ -94,6 +99,8 @@ impl Shared {
             }
         }
         Ok(Shared {
+            throttle: Throttle::new(&config.limits),
+            refusals: RefusalLog::new(),
             config,
             regions,
             unavailable,

@@ -80,6 +80,10 @@ impl session::Hub for View {
         self.shared.config.secret(tenant, client)
     }
 
+    fn knows_tenant(&self, tenant: &str) -> bool {
+        self.shared.config.tenant(tenant).is_some()
+    }
+
     fn access(&self, tenant: &str, client: &str, region: &str) -> Access {
         self.shared.config.access(tenant, client, region)
     }

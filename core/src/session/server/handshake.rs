@@ -8,7 +8,7 @@ use super::hub::Hub;
 use super::state::{Handshake, Inner};
 use crate::codec::{Auth, Challenge, ErrorCode, Frame, PROTOCOL_VERSION, peek_hello_version};
 use crate::schema::Name;
-use crate::session::auth;
+use crate::session::{AuthFailure, ServerEvent, auth};
 use crate::time::Instant;
 
 impl<const SUBS: usize> Inner<SUBS> {
@@ -63,6 +63,15 @@ impl<const SUBS: usize> Inner<SUBS> {
             self.link.deadline = None;
             self.authenticated_due = true;
         } else {
+            let reason = if secret.is_some() {
+                AuthFailure::WrongProof
+            } else if hub.knows_tenant(self.tenant()) {
+                AuthFailure::UnknownClient
+            } else {
+                AuthFailure::UnknownTenant
+            };
+            // Nothing else is queued before the welcome, so this fits.
+            let _ = self.events.push_back(ServerEvent::AuthFailed { reason });
             self.link
                 .fail(ErrorCode::AuthFailed, None, "authentication failed");
         }

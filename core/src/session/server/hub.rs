@@ -16,6 +16,16 @@ use crate::session::source::{Access, RegionId, Source};
 pub trait Hub {
     /// The secret key of `client` within `tenant`, if it may connect.
     fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]>;
+    /// Whether the hub has a tenant named `tenant`; only tells a refused
+    /// login's reason ([`AuthFailure`](crate::session::AuthFailure)) for
+    /// the hub's logs, never the client.
+    ///
+    /// The default says yes: an unknown tenant is then reported as an
+    /// unknown client.
+    fn knows_tenant(&self, tenant: &str) -> bool {
+        let _ = tenant;
+        true
+    }
     /// What `client` of `tenant` may do with region `region` of its tenant.
     fn access(&self, tenant: &str, client: &str, region: &str) -> Access;
     /// The region named `region` within `tenant`.

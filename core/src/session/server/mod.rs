@@ -200,6 +200,13 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
         }
     }
 
+    /// The tenant and client name the hello gave, authenticated or not
+    /// (for the logs of a refused login); `None` before a hello.
+    pub fn claimed(&self) -> Option<(&str, &str)> {
+        let inner = &self.inner;
+        Some((inner.tenant.as_ref()?.as_str(), inner.client.as_str()))
+    }
+
     /// The session's counters.
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.link.stats;

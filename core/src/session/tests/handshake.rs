@@ -4,6 +4,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::codec::{Frame, Framing, Hello};
+use crate::session::AuthFailure;
 
 #[test]
 fn full_handshake() {
@@ -53,6 +54,34 @@ fn unknown_client_and_tenant_are_refused_alike() {
                 code: Some(ErrorCode::AuthFailed)
             }]
         );
+    }
+}
+
+#[test]
+fn the_hub_is_told_why_a_login_was_refused() {
+    for (client, tenant, secret, reason) in [
+        (
+            "probe",
+            TENANT,
+            &b"probe-secreT"[..],
+            AuthFailure::WrongProof,
+        ),
+        ("nobody", TENANT, SECRET, AuthFailure::UnknownClient),
+        ("probe", "nowhere", SECRET, AuthFailure::UnknownTenant),
+    ] {
+        let mut pair = refused(ClientConfig::new(client, tenant, secret));
+        let events: Vec<ServerEvent> = core::iter::from_fn(|| pair.server.poll_event()).collect();
+        assert_eq!(
+            events,
+            [
+                ServerEvent::AuthFailed { reason },
+                ServerEvent::Closed {
+                    code: Some(ErrorCode::AuthFailed)
+                }
+            ],
+            "{client} of {tenant}"
+        );
+        assert_eq!(pair.server.claimed(), Some((tenant, client)));
     }
 }
 

@@ -160,6 +160,10 @@ impl Hub for TestHub {
             .map(|(_, _, s)| *s)
     }
 
+    fn knows_tenant(&self, tenant: &str) -> bool {
+        tenant == TENANT
+    }
+
     fn access(&self, tenant: &str, client: &str, region: &str) -> Access {
         if tenant != TENANT {
             return Access::None;

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen, Publish,
-    RegionDecl, Right, Tenant, TlsListen,
+    AUTH_DELAY_MAX, ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen,
+    Publish, RegionDecl, Right, Tenant, TlsListen,
 };
 use crate::schema::OwnedSchema;
 
@@ -78,6 +78,9 @@ struct FileLimits {
     rate_byte_burst: Num<u32>,
     keepalive_ms: Num<u64>,
     timeout_ms: Num<u64>,
+    auth_delay_ms: Num<u64>,
+    auth_delay_max_ms: Num<u64>,
+    auth_sources: Num<usize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -338,6 +341,28 @@ impl Source<'_> {
             at_least_one,
         )?;
         let timeout = self.checked(file.timeout_ms, millis(d.timeout), "timeout_ms", |_| Ok(()))?;
+        let auth_delay = self.checked(
+            file.auth_delay_ms,
+            millis(d.auth_delay),
+            "auth_delay_ms",
+            |_| Ok(()),
+        )?;
+        let auth_delay_max = self.checked(
+            file.auth_delay_max_ms,
+            millis(d.auth_delay_max),
+            "auth_delay_max_ms",
+            |ms| {
+                (ms <= millis(AUTH_DELAY_MAX))
+                    .then_some(())
+                    .ok_or("must be at most 60000 (60 s)")
+            },
+        )?;
+        let auth_sources = self.checked(
+            file.auth_sources,
+            d.auth_sources,
+            "auth_sources",
+            at_least_one,
+        )?;
 
         let frame = usize::try_from(max_frame.0).unwrap_or(usize::MAX);
         if outbound_cap.0 < frame {
@@ -361,6 +386,13 @@ impl Source<'_> {
             );
             return Err(self.pair(keepalive.1, timeout.1, msg));
         }
+        if auth_delay_max.0 < auth_delay.0 {
+            let msg = format!(
+                "`auth_delay_max_ms` = {} must be at least `auth_delay_ms` = {}",
+                auth_delay_max.0, auth_delay.0
+            );
+            return Err(self.pair(auth_delay.1, auth_delay_max.1, msg));
+        }
         Ok(Limits {
             max_connections: max_connections.0,
             handshake: Duration::from_millis(handshake.0),
@@ -372,6 +404,9 @@ impl Source<'_> {
             rate_byte_burst: byte_burst.0,
             keepalive: Duration::from_millis(keepalive.0),
             timeout: Duration::from_millis(timeout.0),
+            auth_delay: Duration::from_millis(auth_delay.0),
+            auth_delay_max: Duration::from_millis(auth_delay_max.0),
+            auth_sources: auth_sources.0,
         })
     }
 

@@ -25,6 +25,9 @@ rate_bytes = 100000
 rate_byte_burst = 8192
 keepalive_ms = 1000
 timeout_ms = 3000
+auth_delay_ms = 50
+auth_delay_max_ms = 2000
+auth_sources = 16
 
 [publish]
 max_rate_hz = 0
@@ -163,6 +166,9 @@ fn a_full_config_parses_to_its_values() {
             rate_byte_burst: 8192,
             keepalive: Duration::from_secs(1),
             timeout: Duration::from_secs(3),
+            auth_delay: Duration::from_millis(50),
+            auth_delay_max: Duration::from_secs(2),
+            auth_sources: 16,
         }
     );
     assert_eq!(config.limits.rate().byte_burst, 8192);
@@ -450,6 +456,22 @@ fn each_semantic_error_points_at_its_line() {
             "`timeout_ms` = 15000 must be longer than `keepalive_ms` = 20000",
         ),
         ("[limits]\nkeepalive_ms = 0\n", 2, "`keepalive_ms` = 0"),
+        (
+            "[limits]\nauth_delay_max_ms = 60001\n",
+            2,
+            "`auth_delay_max_ms` = 60001 must be at most 60000",
+        ),
+        (
+            "[limits]\nauth_delay_ms = 6000\n",
+            2,
+            "`auth_delay_max_ms` = 5000 must be at least `auth_delay_ms` = 6000",
+        ),
+        (
+            "[limits]\nauth_delay_ms = 10\nauth_delay_max_ms = 5\n",
+            3,
+            "`auth_delay_max_ms` = 5",
+        ),
+        ("[limits]\nauth_sources = 0\n", 2, "`auth_sources` = 0"),
         (
             "[limits]\nmax_frame = -1\n",
             2,
