@@ -5,6 +5,7 @@
 mod cache;
 mod describe;
 mod handshake;
+mod hostile;
 mod publish;
 mod rights;
 mod sync;
