@@ -453,6 +453,9 @@ async fn pipelined_writes_are_answered_before_the_close() {
     );
     // The ninth changed nothing.
     let region = ShmRegion::open(&root, "t/line").expect("open");
-    assert_eq!(region.get_by_name::<f32>("setpoint").expect("setpoint"), 8.0);
+    assert_eq!(
+        region.get_by_name::<f32>("setpoint").expect("setpoint"),
+        8.0
+    );
     hub.shutdown().await;
 }

@@ -168,7 +168,9 @@ impl Writes {
                 self.frames.truncate(start + n);
                 // Room: checked against `WRITES_MAX` above; `n` is at most
                 // `WRITE_BUF`.
-                let _ = self.queued.push((u16::try_from(n).unwrap_or(u16::MAX), request));
+                let _ = self
+                    .queued
+                    .push((u16::try_from(n).unwrap_or(u16::MAX), request));
             }
             _ => {
                 self.frames.truncate(start);

@@ -11,7 +11,7 @@ use crate::codec::{
 
 /// What the server sent, as far as these tests look.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Seen {
+pub(super) enum Seen {
     Result(u32, Result<u64, ErrorCode>),
     Error(ErrorCode, Option<u16>),
     Close,
@@ -20,7 +20,7 @@ enum Seen {
 }
 
 /// Frames straight into the server, as a client that does not wait.
-fn feed(pair: &mut Pair<4096>, frames: &[Frame<'_>]) {
+pub(super) fn feed(pair: &mut Pair<4096>, frames: &[Frame<'_>]) {
     let mut bytes = Vec::new();
     for frame in frames {
         let mut buf = std::vec![0u8; 4096];
@@ -32,7 +32,7 @@ fn feed(pair: &mut Pair<4096>, frames: &[Frame<'_>]) {
 
 /// Everything the server has to send now (twice over: an error queued
 /// while transmitting goes out with the next call).
-fn sent(pair: &mut Pair<4096>) -> Vec<Seen> {
+pub(super) fn sent(pair: &mut Pair<4096>) -> Vec<Seen> {
     let mut buf = std::vec![0u8; 8192];
     let mut seen = Vec::new();
     let mut empty = 0;
@@ -173,10 +173,7 @@ fn a_write_with_no_ranges_is_refused_and_changes_nothing() {
             target: WriteTarget::Ranges(Ranges::EMPTY),
         })],
     );
-    assert_eq!(
-        sent(&mut pair),
-        [Seen::Result(5, Err(ErrorCode::BadValue))]
-    );
+    assert_eq!(sent(&mut pair), [Seen::Result(5, Err(ErrorCode::BadValue))]);
     assert_eq!(pair.hub.region("robot").generation, before);
     assert!(!pair.server.is_closed());
     // The client does not send one.
@@ -282,7 +279,10 @@ fn acks_sent_before_the_client_read_that_its_subscription_ended_are_no_mistake()
     );
     assert_eq!(sent(&mut pair), []);
     // The unsubscribe closed the matter: another is a mistake.
-    feed(&mut pair, &[Frame::Unsubscribe(Unsubscribe { handle: h.0 })]);
+    feed(
+        &mut pair,
+        &[Frame::Unsubscribe(Unsubscribe { handle: h.0 })],
+    );
     assert_eq!(
         sent(&mut pair),
         [Seen::Error(ErrorCode::UnknownHandle, Some(h.0))]
@@ -304,7 +304,13 @@ fn named(name: &'static str) -> Pair<4096> {
 
 #[test]
 fn a_client_name_that_says_nothing_or_moves_the_cursor_is_refused() {
-    for name in ["", "probe\n", "\u{1b}[2Jprobe", "pro\u{7f}be", "pro\u{85}be"] {
+    for name in [
+        "",
+        "probe\n",
+        "\u{1b}[2Jprobe",
+        "pro\u{7f}be",
+        "pro\u{85}be",
+    ] {
         let pair = named(name);
         assert!(!pair.client.is_connected(), "{name:?}");
         assert!(pair.server.is_closed(), "{name:?}");
