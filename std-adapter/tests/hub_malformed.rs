@@ -11,11 +11,12 @@ use std::path::Path;
 
 use common::{Raw, XorShift, body, closing_error, framed, options};
 use memwire::codec::{
-    Ack, Auth, ErrorCode, Frame, Hello, PROTOCOL_VERSION, Subscribe, Write, WriteTarget,
+    Ack, Auth, ErrorCode, Frame, Hello, PROTOCOL_VERSION, Subscribe, Write, WriteOutcome,
+    WriteTarget,
 };
 use memwire::schema::Name;
 use memwire_std::client::Client;
-use memwire_std::shm::{Root, ShmWriter};
+use memwire_std::shm::{Root, ShmRegion, ShmWriter};
 use tokio::io::AsyncWriteExt;
 
 /// The hub's largest frame body (the default).
@@ -398,5 +399,63 @@ async fn hostile_bytes_get_an_error_and_a_close() {
     common::converges(&watched, &root).await;
     late.close().await;
     bystander.close().await;
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_writes_are_answered_before_the_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root_dir = dir.path().join("regions");
+    let root = Root::new(&root_dir);
+    let hub = common::start(dir.path(), &config_text(&root_dir)).await;
+    let mut raw = Raw::connect(hub.tcp_addr().expect("tcp")).await;
+    raw.authenticate("t", "ops", b"ops-secret")
+        .await
+        .expect("authenticated");
+    // A subscribe and nine writes in one go, without reading an answer.
+    let mut bytes = framed(&body(&Frame::Subscribe(Subscribe {
+        handle: 1,
+        path: "t/line",
+        resume: None,
+        variables: false,
+    })));
+    let values: Vec<[u8; 4]> = (1..=9u8).map(|v| f32::from(v).to_le_bytes()).collect();
+    for (request, value) in (1u32..).zip(&values) {
+        bytes.extend(framed(&body(&Frame::Write(Write {
+            request,
+            handle: 1,
+            target: WriteTarget::Variable {
+                name: Name::new("setpoint").expect("name"),
+                value,
+            },
+        }))));
+    }
+    raw.send_bytes(&bytes).await.expect("send");
+    let (frames, _) = raw.until_end().await;
+    let decoded: Vec<Frame<'_>> = frames
+        .iter()
+        .map(|f| Frame::decode(f).expect("a frame"))
+        .collect();
+    let applied: Vec<u32> = decoded
+        .iter()
+        .filter_map(|f| match f {
+            Frame::WriteResult(r) if matches!(r.outcome, WriteOutcome::Applied { .. }) => {
+                Some(r.request)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applied, (1..=8).collect::<Vec<u32>>(), "{decoded:?}");
+    let tail = frames.len().saturating_sub(2);
+    assert_eq!(
+        closing_error(&frames[tail..]),
+        Some(ErrorCode::LimitExceeded)
+    );
+    // The ninth changed nothing.
+    let region = ShmRegion::open(&root, "t/line").expect("open");
+    assert_eq!(
+        region.get_by_name::<f32>("setpoint").expect("setpoint"),
+        8.0
+    );
     hub.shutdown().await;
 }

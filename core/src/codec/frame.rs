@@ -118,7 +118,9 @@ pub struct Limits {
     pub keepalive_ms: u32,
     /// A side that hears nothing for this long closes, in milliseconds.
     pub timeout_ms: u32,
-    /// Whether the client may write.
+    /// Whether the client has the right to write to some region (true
+    /// also from a hub that does not list its regions, which checks each
+    /// write on its own).
     pub write: bool,
 }
 

@@ -87,6 +87,9 @@ pub(crate) struct Link {
     /// The handshake must finish by then (`None` once it has).
     pub(crate) deadline: Option<Instant>,
     pings: u64,
+    /// The nonce of the latest ping not yet answered: a pong is expected
+    /// for it or an earlier one.
+    ping_unanswered: Option<u64>,
     pub(crate) stats: Stats,
 }
 
@@ -108,6 +111,7 @@ impl Link {
             last_tx: now,
             deadline: Some(now + handshake),
             pings: 0,
+            ping_unanswered: None,
             stats: Stats::default(),
         }
     }
@@ -209,6 +213,19 @@ impl Link {
         }
     }
 
+    /// Takes a pong: one for a ping this side sent and has had no answer
+    /// to since is expected; any other is a protocol error and fails.
+    pub(crate) fn on_pong(&mut self, nonce: u64) {
+        match self.ping_unanswered {
+            Some(latest) if (1..=latest).contains(&nonce) => {
+                if nonce == latest {
+                    self.ping_unanswered = None;
+                }
+            }
+            _ => self.fail(ErrorCode::UnexpectedFrame, None, "pong without a ping"),
+        }
+    }
+
     /// Writes queued control frames into `buf` and returns the bytes used.
     /// Once closing and drained, the connection is closed.
     pub(crate) fn write_controls(&mut self, now: Instant, buf: &mut [u8]) -> usize {
@@ -278,6 +295,7 @@ impl Link {
             && !self.controls.iter().any(|c| matches!(c, Control::Ping(_)))
         {
             self.pings += 1;
+            self.ping_unanswered = Some(self.pings);
             self.push(Control::Ping(self.pings));
             // The ping is as good as sent: do not ask again until it is.
             self.last_tx = now;

@@ -18,8 +18,8 @@ use crate::codec::{ErrorCode, Frame, WriteOutcome, WriteResult, WriteTarget};
 use crate::schema::{Kind, Schema};
 use crate::time::Instant;
 
-/// Write results waiting to be sent; more unanswered writes close the
-/// connection.
+/// Write results waiting to be sent; a write beyond them is not applied,
+/// and closes the connection.
 const ANSWERS: usize = 8;
 /// Byte ranges in one write.
 const WRITE_RANGES_MAX: usize = 32;
@@ -71,6 +71,10 @@ struct Answer {
 #[derive(Debug)]
 pub(crate) struct PeerSubscriptions<const SUBS: usize> {
     pubs: [Option<Publication>; SUBS],
+    /// Handles of subscriptions this end ended (their region is gone),
+    /// until the peer subscribes with the handle again: the peer's acks
+    /// and unsubscribes sent before it read the error are not mistakes.
+    ended: Deque<u16, SUBS>,
     answers: Deque<Answer, ANSWERS>,
     /// Where the next transmit starts, for fairness.
     turn: usize,
@@ -83,6 +87,7 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
     pub(crate) fn new() -> Self {
         PeerSubscriptions {
             pubs: core::array::from_fn(|_| None),
+            ended: Deque::new(),
             answers: Deque::new(),
             turn: 0,
             updates: 0,
@@ -129,28 +134,53 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             subscribe.resume,
             source,
         ));
+        self.forget_ended(subscribe.handle);
         Ok(())
     }
 
-    pub(crate) fn remove(&mut self, handle: u16) {
+    /// Ends subscription `handle` (the peer's unsubscribe); false if the
+    /// handle names none, live or ended by this end.
+    pub(crate) fn remove(&mut self, handle: u16) -> bool {
+        let mut found = self.forget_ended(handle);
         for slot in self.pubs.iter_mut() {
             if slot.as_ref().is_some_and(|p| p.handle == handle) {
                 if let Some(p) = slot.take() {
                     self.updates += p.updates;
                     self.resyncs += p.resyncs;
+                    found = true;
                 }
             }
         }
+        found
     }
 
+    /// Forgets that this end ended `handle`; false if it had not.
+    fn forget_ended(&mut self, handle: u16) -> bool {
+        let before = self.ended.len();
+        for _ in 0..before {
+            if let Some(h) = self.ended.pop_front() {
+                if h != handle {
+                    let _ = self.ended.push_back(h);
+                }
+            }
+        }
+        self.ended.len() != before
+    }
+
+    /// Takes the peer's ack; false if the handle names no subscription,
+    /// live or ended by this end.
     pub(crate) fn on_ack<S: Sources + ?Sized>(
         &mut self,
         handle: u16,
         generation: u64,
         regions: &S,
-    ) {
-        if let Some(p) = self.pubs.iter_mut().flatten().find(|p| p.handle == handle) {
-            p.on_ack(generation, regions.source(p.region).as_ref());
+    ) -> bool {
+        match self.pubs.iter_mut().flatten().find(|p| p.handle == handle) {
+            Some(p) => {
+                p.on_ack(generation, regions.source(p.region).as_ref());
+                true
+            }
+            None => self.ended.iter().any(|&h| h == handle),
         }
     }
 
@@ -169,20 +199,24 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
         }
     }
 
-    /// Checks and applies a write and queues its answer; false when too
-    /// many answers are waiting (the caller closes the connection).
+    /// Checks and applies a write and queues its answer; false, with
+    /// nothing applied, when too many answers are waiting (the caller
+    /// closes the connection, after sending the answers queued).
     pub(crate) fn on_write<S: WritableSources + ?Sized>(
         &mut self,
         write: &crate::codec::Write<'_>,
         regions: &mut S,
     ) -> bool {
+        if self.answers.is_full() {
+            return false;
+        }
         let outcome = self.apply(write, regions);
-        self.answers
-            .push_back(Answer {
-                request: write.request,
-                outcome,
-            })
-            .is_ok()
+        // Not full: checked above, and `apply` queues nothing.
+        let _ = self.answers.push_back(Answer {
+            request: write.request,
+            outcome,
+        });
+        true
     }
 
     fn apply<S: WritableSources + ?Sized>(
@@ -228,6 +262,11 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             }
         }
         let ranges = ranges.get(..n).unwrap_or(&[]);
+        // Nothing to write: answering Applied would need a commit that
+        // changes nothing and still wakes every subscriber.
+        if ranges.is_empty() {
+            return refused(ErrorCode::BadValue, "a write with no ranges");
+        }
         if let Err((code, reason)) = check_write(source.schema, source.data.len(), ranges) {
             return refused(code, reason);
         }
@@ -238,6 +277,35 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             Ok(generation) => Some(WriteOutcome::Applied { generation }),
             Err(code) => refused(code, "the write was not applied"),
         }
+    }
+
+    /// Writes the answers ready to be sent, in order, into `buf` after
+    /// `*used` bytes: while open, a deferred answer holds back those after
+    /// it; while closing, it is dropped (it can no longer be sent) and the
+    /// answers after it go. False when `buf` has no room for the next.
+    pub(crate) fn transmit_answers(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        used: &mut usize,
+        link: &mut Link,
+    ) -> bool {
+        let closing = !link.is_open();
+        while let Some(&Answer { request, outcome }) = self.answers.front() {
+            let Some(outcome) = outcome else {
+                if !closing {
+                    return true;
+                }
+                self.answers.pop_front();
+                continue;
+            };
+            let frame = Frame::WriteResult(WriteResult { request, outcome });
+            if !link.put(now, buf, used, &frame) {
+                return false;
+            }
+            self.answers.pop_front();
+        }
+        true
     }
 
     /// Writes queued answers, then the subscriptions' schema parts and
@@ -253,17 +321,8 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
         peer: PeerLimits,
         regions: &S,
     ) {
-        // In order: a deferred answer holds back those after it.
-        while let Some(&Answer {
-            request,
-            outcome: Some(outcome),
-        }) = self.answers.front()
-        {
-            let frame = Frame::WriteResult(WriteResult { request, outcome });
-            if !link.put(now, buf, used, &frame) {
-                return;
-            }
-            self.answers.pop_front();
+        if !self.transmit_answers(now, buf, used, link) {
+            return;
         }
         let count = self.pubs.len();
         let whole = peer.max_frame.saturating_add(5);
@@ -275,6 +334,10 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             let Some(source) = regions.source(p.region) else {
                 let handle = p.handle;
                 self.remove(handle);
+                if self.ended.is_full() {
+                    self.ended.pop_front();
+                }
+                let _ = self.ended.push_back(handle);
                 link.push(Control::Error {
                     code: ErrorCode::UnknownRegion,
                     handle: Some(handle),

@@ -23,6 +23,8 @@ use crate::time::Instant;
 
 /// Bytes of encoded writes waiting to be sent.
 const WRITE_BUF: usize = 1024;
+// A frame's length is kept in a `u16`.
+const _: () = assert!(WRITE_BUF <= u16::MAX as usize);
 /// Writes sent and not yet answered, plus those waiting to be sent.
 pub(crate) const WRITES_MAX: usize = 8;
 
@@ -41,8 +43,9 @@ pub enum WriteError {
     /// The write does not fit the hub's maximum frame size or the send
     /// buffer.
     TooLarge,
-    /// Ranges are out of order, overlap, are empty or reach outside the
-    /// mirror's data area, or the variable name is not valid.
+    /// No ranges, or ranges out of order, overlapping, empty or reaching
+    /// outside the mirror's data area, or a variable name that is not
+    /// valid.
     Invalid,
 }
 
@@ -77,11 +80,12 @@ pub enum WriteRequest<'w> {
 
 /// Write frames waiting to be sent, and writes waiting for an answer.
 pub(crate) struct Writes {
-    /// Framed write frames waiting to be sent, and their lengths.
+    /// Framed write frames waiting to be sent, and their lengths and
+    /// request ids.
     frames: Vec<u8, WRITE_BUF>,
-    lens: Vec<usize, WRITES_MAX>,
-    /// Writes sent and not yet answered.
-    unanswered: usize,
+    queued: Vec<(u16, u32), WRITES_MAX>,
+    /// The request ids of writes sent and not yet answered.
+    unanswered: Vec<u32, WRITES_MAX>,
     next_request: u32,
 }
 
@@ -89,8 +93,8 @@ impl Writes {
     pub(crate) const fn new() -> Self {
         Writes {
             frames: Vec::new(),
-            lens: Vec::new(),
-            unanswered: 0,
+            queued: Vec::new(),
+            unanswered: Vec::new(),
             next_request: 1,
         }
     }
@@ -105,7 +109,7 @@ impl Writes {
         data_len: usize,
         peer_max: usize,
     ) -> Result<u32, WriteError> {
-        if self.unanswered + self.lens.len() >= WRITES_MAX {
+        if self.unanswered.len() + self.queued.len() >= WRITES_MAX {
             return Err(WriteError::Busy);
         }
         let mut scratch = [0u8; WRITE_BUF];
@@ -115,9 +119,10 @@ impl Writes {
                     offset: u32::try_from(offset).unwrap_or(u32::MAX),
                     bytes,
                 });
-                if ranges
-                    .iter()
-                    .any(|&(o, b)| o.checked_add(b.len()).is_none_or(|end| end > data_len))
+                if ranges.is_empty()
+                    || ranges
+                        .iter()
+                        .any(|&(o, b)| o.checked_add(b.len()).is_none_or(|end| end > data_len))
                 {
                     return Err(WriteError::Invalid);
                 }
@@ -161,7 +166,11 @@ impl Writes {
         match written {
             Some(Ok(n)) => {
                 self.frames.truncate(start + n);
-                let _ = self.lens.push(n);
+                // Room: checked against `WRITES_MAX` above; `n` is at most
+                // `WRITE_BUF`.
+                let _ = self
+                    .queued
+                    .push((u16::try_from(n).unwrap_or(u16::MAX), request));
             }
             _ => {
                 self.frames.truncate(start);
@@ -174,8 +183,8 @@ impl Writes {
 
     /// The publisher's answer to a write: counts it answered and queues in
     /// `events` the event `event` makes of its request id and outcome (the
-    /// generation that holds the write, or why it was refused). With
-    /// `events` full, the answer was not asked for and `link` fails.
+    /// generation that holds the write, or why it was refused). An answer
+    /// to no write sent and unanswered was not asked for: `link` fails.
     pub(crate) fn on_result<E, const N: usize>(
         &mut self,
         result: &WriteResult<'_>,
@@ -183,7 +192,15 @@ impl Writes {
         link: &mut Link,
         event: impl FnOnce(u32, Result<u64, ErrorCode>) -> E,
     ) {
-        self.unanswered = self.unanswered.saturating_sub(1);
+        let Some(at) = self.unanswered.iter().position(|&r| r == result.request) else {
+            link.fail(
+                ErrorCode::UnexpectedFrame,
+                None,
+                "write result not asked for",
+            );
+            return;
+        };
+        self.unanswered.remove(at);
         let outcome = match result.outcome {
             WriteOutcome::Applied { generation } => Ok(generation),
             WriteOutcome::Refused { code, .. } => Err(code),
@@ -205,7 +222,8 @@ impl Writes {
         used: &mut usize,
         link: &mut Link,
     ) {
-        while let Some(&len) = self.lens.first() {
+        while let Some(&(len, request)) = self.queued.first() {
+            let len = usize::from(len);
             let Some(frame) = self.frames.get(..len) else {
                 break;
             };
@@ -217,8 +235,9 @@ impl Writes {
             link.sent(now, len);
             self.frames.rotate_left(len);
             self.frames.truncate(self.frames.len() - len);
-            self.lens.remove(0);
-            self.unanswered += 1;
+            self.queued.remove(0);
+            // Room: `unanswered` and `queued` hold `WRITES_MAX` together.
+            let _ = self.unanswered.push(request);
         }
     }
 }

@@ -98,13 +98,15 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
             },
             (_, Frame::Close) => self.link.closed_by_peer(None),
             (_, Frame::Ping { nonce }) => self.link.on_ping(nonce),
-            (_, Frame::Pong { .. }) => {}
+            (_, Frame::Pong { nonce }) => self.link.on_pong(nonce),
             (Handshake::AwaitChallenge, Frame::Challenge(c)) => self.on_challenge(c),
             (Handshake::AwaitWelcome, Frame::Welcome(w)) => self.on_welcome(w, observer),
             (Handshake::Open, Frame::Schema(part)) => self.on_schema(&part, observer),
             (Handshake::Open, Frame::Update(update)) => self.on_update(&update),
             (Handshake::Open, Frame::Subscribe(sub)) => self.on_subscribe(&sub, observer),
-            (Handshake::Open, Frame::Unsubscribe(u)) => self.peer_subs.remove(u.handle),
+            (Handshake::Open, Frame::Unsubscribe(u)) => {
+                self.peer_subs.remove(u.handle);
+            }
             (Handshake::Open, Frame::Ack(a)) => self.on_published_ack(a, observer),
             (Handshake::Open, Frame::Write(w)) => self.on_published_write(&w, observer),
             (Handshake::Open, Frame::WriteResult(result)) => {
@@ -133,7 +135,16 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         buf: &mut [u8],
         regions: &mut dyn OwnRegions,
     ) -> usize {
-        let mut used = self.link.write_controls(now, buf);
+        let mut used = 0;
+        // Writes already applied are answered before the error that closes.
+        if self.link.phase == LinkPhase::Closing
+            && !self
+                .peer_subs
+                .transmit_answers(now, buf, &mut used, &mut self.link)
+        {
+            return used;
+        }
+        used += self.link.write_controls(now, rest(buf, used));
         if !self.link.is_open() {
             return used;
         }
@@ -156,7 +167,11 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         };
         self.peer_subs
             .transmit(now, buf, &mut used, &mut self.link, peer, &*regions);
-        if !self.link.is_open() {
+        if !self.link.is_open()
+            && self
+                .peer_subs
+                .transmit_answers(now, buf, &mut used, &mut self.link)
+        {
             used += self.link.write_controls(now, rest(buf, used));
         }
         used

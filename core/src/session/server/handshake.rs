@@ -39,6 +39,13 @@ impl<const SUBS: usize> Inner<SUBS> {
             self.link.fail(ErrorCode::Malformed, None, "hello too long");
             return;
         };
+        // A name goes into the hub's logs and rights: it must say something,
+        // and nothing that would move a terminal's cursor.
+        if client.is_empty() || client.chars().any(char::is_control) {
+            self.link
+                .fail(ErrorCode::Malformed, None, "client name not valid");
+            return;
+        }
         self.hello = hello_bytes;
         self.client = client;
         self.tenant = Some(tenant);

@@ -89,6 +89,9 @@ impl<H: Hub + ?Sized> Sink for HubCopy<'_, H> {
 #[derive(Debug)]
 pub(crate) struct Mirrors<const SUBS: usize> {
     slots: [Option<Mirror>; SUBS],
+    /// Slots filled when the session opened: handles below it are (or
+    /// were) the hub's subscriptions.
+    started: usize,
     ended: Deque<Ended, ENDED>,
     pub(crate) updates: u64,
     pub(crate) resyncs: u64,
@@ -98,6 +101,7 @@ impl<const SUBS: usize> Mirrors<SUBS> {
     pub(crate) fn new() -> Self {
         Mirrors {
             slots: core::array::from_fn(|_| None),
+            started: 0,
             ended: Deque::new(),
             updates: 0,
             resyncs: 0,
@@ -108,10 +112,12 @@ impl<const SUBS: usize> Mirrors<SUBS> {
     /// slots; each resumes from the hub's copy.
     pub(crate) fn start<H: Hub + ?Sized>(&mut self, hub: &H, tenant: &str, client: &str) {
         let mut slots = self.slots.iter_mut().filter(|s| s.is_none());
+        let started = &mut self.started;
         hub.published(tenant, client, &mut |region, name, resume| {
             let Some(slot) = slots.next() else {
                 return false;
             };
+            *started += 1;
             *slot = Some(Mirror {
                 region,
                 name,
@@ -122,6 +128,25 @@ impl<const SUBS: usize> Mirrors<SUBS> {
             });
             true
         });
+    }
+
+    /// Whether the hub asked for frames of subscription `handle`: it
+    /// subscribed with it, and sent the subscribe. A subscription it ended
+    /// counts, for frames sent before the client read the unsubscribe.
+    fn asked(&self, handle: u16) -> Result<(), Fatal> {
+        let index = usize::from(handle);
+        let sent = self
+            .slots
+            .get(index)
+            .is_some_and(|s| s.as_ref().is_none_or(|m| !m.subscribe_due));
+        if index < self.started && sent {
+            Ok(())
+        } else {
+            Err(Fatal {
+                code: ErrorCode::UnexpectedFrame,
+                reason: "not a subscription of the hub",
+            })
+        }
     }
 
     fn slot(&mut self, handle: u16) -> Option<&mut Mirror> {
@@ -150,9 +175,16 @@ impl<const SUBS: usize> Mirrors<SUBS> {
         });
     }
 
-    pub(crate) fn on_schema<H: Hub + ?Sized>(&mut self, part: &SchemaPart<'_>, hub: &mut H) {
+    /// Takes a schema part; a part for no subscription the hub asked for
+    /// is fatal.
+    pub(crate) fn on_schema<H: Hub + ?Sized>(
+        &mut self,
+        part: &SchemaPart<'_>,
+        hub: &mut H,
+    ) -> Result<(), Fatal> {
+        self.asked(part.handle)?;
         let Some(m) = self.slot(part.handle) else {
-            return;
+            return Ok(());
         };
         let region = m.region;
         let outcome = match HubCopy::new(hub, region) {
@@ -169,13 +201,17 @@ impl<const SUBS: usize> Mirrors<SUBS> {
                 code: ErrorCode::SchemaMismatch,
             });
         }
+        Ok(())
     }
 
+    /// Takes an update part; one for no subscription the hub asked for,
+    /// or one its copy cannot take, is fatal.
     pub(crate) fn on_update<H: Hub + ?Sized>(
         &mut self,
         update: &Update<'_>,
         hub: &mut H,
     ) -> Result<(), Fatal> {
+        self.asked(update.handle)?;
         let Some(m) = self.slot(update.handle) else {
             return Ok(());
         };

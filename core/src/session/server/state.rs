@@ -15,7 +15,7 @@ use crate::codec::{ErrorCode, Frame, MIN_FRAME};
 use crate::schema::Name;
 use crate::session::auth;
 use crate::session::event::ServerEvent;
-use crate::session::link::Link;
+use crate::session::link::{Control, Link, Phase};
 use crate::session::peer_subscriptions::{PeerLimits, PeerSubscriptions};
 use crate::session::rate::RateLimit;
 use crate::session::writes::{WRITES_MAX, Writes};
@@ -124,13 +124,21 @@ impl<const SUBS: usize> Inner<SUBS> {
             },
             (_, Frame::Close) => self.link.closed_by_peer(None),
             (_, Frame::Ping { nonce }) => self.link.on_ping(nonce),
-            (_, Frame::Pong { .. }) => {}
+            (_, Frame::Pong { nonce }) => self.link.on_pong(nonce),
             (Handshake::AwaitAuth, Frame::Auth(a)) => self.on_auth(&a, hub),
             (Handshake::Open, Frame::Subscribe(s)) => self.on_subscribe(&s, hub),
-            (Handshake::Open, Frame::Unsubscribe(u)) => self.peer_subs.remove(u.handle),
+            (Handshake::Open, Frame::Unsubscribe(u)) => {
+                if !self.peer_subs.remove(u.handle) {
+                    self.unknown_handle(u.handle);
+                }
+            }
             (Handshake::Open, Frame::Ack(a)) => {
-                self.peer_subs
-                    .on_ack(a.handle, a.generation, &HubSources(&*hub));
+                if !self
+                    .peer_subs
+                    .on_ack(a.handle, a.generation, &HubSources(&*hub))
+                {
+                    self.unknown_handle(a.handle);
+                }
             }
             (Handshake::Open, Frame::Write(w)) => {
                 if !self.peer_subs.on_write(&w, &mut HubWritable(hub)) {
@@ -138,7 +146,11 @@ impl<const SUBS: usize> Inner<SUBS> {
                         .fail(ErrorCode::LimitExceeded, None, "too many writes unanswered");
                 }
             }
-            (Handshake::Open, Frame::Schema(part)) => self.mirrors.on_schema(&part, hub),
+            (Handshake::Open, Frame::Schema(part)) => {
+                if let Err(fatal) = self.mirrors.on_schema(&part, hub) {
+                    self.link.fail(fatal.code, None, fatal.reason);
+                }
+            }
             (Handshake::Open, Frame::WriteResult(result)) => {
                 self.writes.on_result(
                     &result,
@@ -164,13 +176,34 @@ impl<const SUBS: usize> Inner<SUBS> {
         }
     }
 
+    /// Answers a frame about a subscription of the client's that it does
+    /// not hold: an error with the handle, which ends nothing.
+    fn unknown_handle(&mut self, handle: u16) {
+        self.link.push(Control::Error {
+            code: ErrorCode::UnknownHandle,
+            handle: Some(handle),
+            reason: "no such subscription",
+        });
+    }
+
     pub(super) fn transmit<H: Hub + ?Sized>(
         &mut self,
         now: Instant,
         buf: &mut [u8],
         hub: &H,
     ) -> usize {
-        let mut used = self.link.write_controls(now, buf);
+        let mut used = 0;
+        // Writes already applied are answered before the error that closes.
+        if self.link.phase == Phase::Closing
+            && !self
+                .peer_subs
+                .transmit_answers(now, buf, &mut used, &mut self.link)
+        {
+            return used;
+        }
+        used += self
+            .link
+            .write_controls(now, buf.get_mut(used..).unwrap_or(&mut []));
         if !self.link.is_open() {
             return used;
         }
@@ -186,7 +219,11 @@ impl<const SUBS: usize> Inner<SUBS> {
         self.writes.transmit(now, buf, &mut used, &mut self.link);
         self.peer_subs
             .transmit(now, buf, &mut used, &mut self.link, peer, &HubSources(hub));
-        if !self.link.is_open() {
+        if !self.link.is_open()
+            && self
+                .peer_subs
+                .transmit_answers(now, buf, &mut used, &mut self.link)
+        {
             used += self
                 .link
                 .write_controls(now, buf.get_mut(used..).unwrap_or(&mut []));

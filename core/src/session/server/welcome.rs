@@ -25,10 +25,11 @@ impl<const SUBS: usize> Inner<SUBS> {
     ) -> bool {
         /// The longest length prefix.
         const PREFIX_MAX: usize = 5;
+        let limits = self.limits(self.may_write(hub));
         let welcome = |complete| {
             Frame::Welcome(Welcome {
                 session: self.config.session,
-                limits: self.limits(),
+                limits,
                 complete,
                 regions: RegionList::EMPTY,
             })
@@ -95,7 +96,21 @@ impl<const SUBS: usize> Inner<SUBS> {
         true
     }
 
-    fn limits(&self) -> Limits {
+    /// Whether the client has the right to write to some region of its
+    /// tenant: true when any region the hub lists is read-write for it, or
+    /// when the hub does not list its regions (each write is then checked
+    /// on its own).
+    fn may_write<H: Hub + ?Sized>(&self, hub: &H) -> bool {
+        let (tenant, client) = (self.tenant(), self.client.as_str());
+        let mut write = false;
+        let listed = hub.regions(tenant, client, &mut |info: RegionInfo| {
+            write = hub.access(tenant, client, info.name.as_str()) == Access::ReadWrite;
+            !write
+        });
+        write || !listed
+    }
+
+    fn limits(&self, write: bool) -> Limits {
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
         Limits {
             max_frame: self.config.max_frame,
@@ -103,7 +118,7 @@ impl<const SUBS: usize> Inner<SUBS> {
             max_subscriptions: u16::try_from(SUBS).unwrap_or(u16::MAX),
             keepalive_ms: ms(self.config.keepalive),
             timeout_ms: ms(self.config.timeout),
-            write: true,
+            write,
         }
     }
 }

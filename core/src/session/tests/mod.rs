@@ -5,6 +5,8 @@
 mod cache;
 mod describe;
 mod handshake;
+mod hostile;
+mod props;
 mod publish;
 mod rights;
 mod sync;
@@ -123,6 +125,8 @@ pub(super) struct TestHub {
     /// region, ranges).
     pub(super) defer: bool,
     pub(super) deferred: Vec<Deferred>,
+    /// Writes applied through `apply_write`.
+    pub(super) writes_applied: usize,
 }
 
 /// A deferred write: request id, region, ranges.
@@ -144,6 +148,7 @@ impl TestHub {
             cache: None,
             defer: false,
             deferred: Vec::new(),
+            writes_applied: 0,
         }
     }
 
@@ -232,6 +237,7 @@ impl Hub for TestHub {
             r.live[offset..offset + bytes.len()].copy_from_slice(bytes);
         }
         r.scan();
+        self.writes_applied += 1;
         Ok(r.generation)
     }
 
