@@ -32,6 +32,9 @@ use super::wire::Socket;
 pub(crate) const SUBS: usize = 32;
 /// The largest frame a client may send (and the hub's receive buffer).
 pub(crate) const RX: usize = 64 * 1024;
+/// The transmit buffer before the proof checked: room for a challenge or
+/// an error frame, not for the welcome or updates.
+pub(crate) const HANDSHAKE_OUT: usize = 256;
 
 /// What a connection's task shares with the scans of the regions it serves.
 pub(crate) struct Connection {
@@ -49,8 +52,11 @@ pub(crate) struct State {
     pub(super) view: View,
     /// Bytes for the peer, in order, not yet taken by the socket.
     pub(super) out: Vec<u8>,
-    /// One frame as the session writes it.
+    /// One frame as the session writes it: small until the proof checked,
+    /// then `frame_out` bytes, so that an unauthenticated peer costs little.
     scratch: Vec<u8>,
+    /// The largest frame the session may write, framing included.
+    frame_out: usize,
     /// The most bytes queued before the session is asked for more.
     pub(super) cap: usize,
     /// The subscriber rate: the least time between two refreshes.
@@ -67,6 +73,10 @@ impl State {
     /// queued anything.
     pub(super) fn transmit(&mut self, now: Instant) -> bool {
         let queued = self.out.len();
+        if self.scratch.len() < self.frame_out && self.server.identity().is_some() {
+            // The welcome lists as many regions as the buffer holds.
+            self.scratch.resize(self.frame_out, 0);
+        }
         while self.out.len() < self.cap {
             match self
                 .server
@@ -174,7 +184,8 @@ impl Connection {
                     server: Box::new(Server::new(clock.now(), config, nonce)),
                     view: View::new(Arc::clone(shared), me, answers),
                     out: Vec::new(),
-                    scratch: vec![0u8; frame_out],
+                    scratch: vec![0u8; HANDSHAKE_OUT.min(frame_out)],
+                    frame_out,
                     cap: limits.outbound_cap.max(frame_out),
                     interval,
                     refreshed: clock.now(),

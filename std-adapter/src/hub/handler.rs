@@ -43,6 +43,11 @@ use super::wire::{Reader, Stream, Writer};
 pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
 /// How long a closing connection may take to flush its last frames.
 const FLUSH: Duration = Duration::from_secs(1);
+/// The read buffer of an unauthenticated connection: a hello or a proof
+/// fits, and an idle peer holds little of the hub's memory.
+const HANDSHAKE_INPUT: usize = 512;
+/// The read buffer once the client is authenticated.
+const INPUT: usize = 16 * 1024;
 
 /// What woke the connection.
 enum Step {
@@ -92,7 +97,7 @@ async fn serve(
         answered,
         forwards: None,
         outbox: Outbox::default(),
-        input: vec![0u8; 16 * 1024],
+        input: vec![0u8; HANDSHAKE_INPUT],
         stalled_since: None,
         closing_since: None,
     };
@@ -196,6 +201,7 @@ impl Handler {
         let shared = &self.shared;
         match event {
             ServerEvent::Authenticated => {
+                self.input.resize(INPUT, 0);
                 let (tenant, client) = state.server.identity().unwrap_or(("", ""));
                 tracing::info!(tenant, client, "authenticated");
                 let published: Vec<usize> = (0..shared.regions.len())
