@@ -57,6 +57,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+// The count is the whole process's: this binary holds one test only.
+
 /// Connections held open at the challenge.
 const PEERS: usize = 100;
 
