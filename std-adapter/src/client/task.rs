@@ -3,6 +3,7 @@
 //! exponential backoff and jitter between them.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use memwire::codec::Resume;
 use tokio::sync::{mpsc, oneshot};
@@ -107,8 +108,7 @@ impl Driver {
                 }
             }
             // Exponential backoff with jitter; commands keep being answered.
-            let jitter = 1.0 + random_unit() * 0.5;
-            let wait = pause.mul_f64(jitter);
+            let wait = jittered(pause, random_unit());
             pause = (pause * 2).min(self.options.reconnect_max);
             let deadline = tokio::time::Instant::now() + wait;
             loop {
@@ -134,11 +134,42 @@ impl Driver {
     }
 }
 
+/// The wait before the next attempt: `pause` stretched by up to a half,
+/// as `unit` in [0, 1) says, so that clients that lost one hub together do
+/// not all come back at the same instant.
+fn jittered(pause: Duration, unit: f64) -> Duration {
+    pause.mul_f64(1.0 + unit * 0.5)
+}
+
 /// A number in [0, 1) for jitter.
 fn random_unit() -> f64 {
     let mut bytes = [0u8; 4];
     if getrandom::fill(&mut bytes).is_err() {
         return 0.5;
     }
-    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+    f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_spread_over_half_a_pause_above_it() {
+        let pause = Duration::from_millis(200);
+        let waits: Vec<Duration> = (0..64).map(|_| jittered(pause, random_unit())).collect();
+        for wait in &waits {
+            assert!(
+                *wait >= pause && *wait < pause.mul_f64(1.5),
+                "{wait:?} outside [{pause:?}, 1.5 × {pause:?})"
+            );
+        }
+        let first = waits[0];
+        assert!(
+            waits.iter().any(|w| *w != first),
+            "64 waits all equal: no jitter"
+        );
+        assert_eq!(jittered(pause, 0.0), pause);
+        assert!(jittered(pause, 0.999_999) < pause.mul_f64(1.5));
+    }
 }
