@@ -54,6 +54,7 @@
 
 mod error;
 mod file;
+mod liveness;
 #[allow(unsafe_code)]
 mod map;
 pub(crate) mod notify;
