@@ -76,7 +76,10 @@ fn a_live_writer_committing_continuously_is_never_reported_stalled() {
     let reader = ShmRegion::open(&root.root, "t/live").unwrap();
     let started = Instant::now();
     while reader.seq(reader.schema().find("big").unwrap()) < Some(2) {
-        assert!(started.elapsed() < PROCESS_DEADLINE, "the writer never wrote");
+        assert!(
+            started.elapsed() < PROCESS_DEADLINE,
+            "the writer never wrote"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let readers: Vec<_> = (0..READER_PROCESSES)
@@ -129,13 +132,19 @@ fn a_writer_holding_a_write_open_is_waited_for_until_stopped_and_read_once_resum
         matches!(result, Err(ShmError::WriterStalled { pid, .. }) if pid == holder.id()),
         "{result:?}"
     );
-    assert!(took >= BOUND * 10, "a live writer was given up after {took:?}");
+    assert!(
+        took >= BOUND * 10,
+        "a live writer was given up after {took:?}"
+    );
 
     // Stopped: reported once the counter stood still for one bound.
     rustix::process::kill_process(pid(&holder), Signal::STOP).unwrap();
     let started = Instant::now();
     while !matches!(state(holder.id()), Some('T' | 't')) {
-        assert!(started.elapsed() < PROCESS_DEADLINE, "the writer never stopped");
+        assert!(
+            started.elapsed() < PROCESS_DEADLINE,
+            "the writer never stopped"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let (result, took) = timed_read(&reader);

@@ -47,10 +47,13 @@ pub(crate) enum Holder {
     Unknown,
 }
 
-/// The holder of `file`'s writer lock. `recorded` is the pid in the
-/// header's writer word, asked when the lock table does not name the
-/// holder in this process's pid namespace.
-pub(crate) fn holder(file: Option<FileId>, recorded: u32) -> Holder {
+/// The holder of `file`'s writer lock.
+///
+/// Its pid comes from the lock table, not from the header's writer word:
+/// the table's pid is the process that took the lock, seen from this pid
+/// namespace, while the header holds whatever the writer recorded in its
+/// own (and a dead writer's pid may since name another process).
+pub(crate) fn holder(file: Option<FileId>) -> Holder {
     let Some(file) = file else {
         return Holder::Unknown;
     };
@@ -59,9 +62,9 @@ pub(crate) fn holder(file: Option<FileId>, recorded: u32) -> Holder {
     };
     match lock_holder(&table, file) {
         None => Holder::Dead,
-        // The pid of a holder outside this pid namespace reads 0.
         Some(pid) if pid > 0 => process(pid),
-        Some(_) if recorded > 0 => process(recorded),
+        // A holder outside this pid namespace reads 0: it exists, and its
+        // state cannot be seen from here.
         Some(_) => Holder::Live,
     }
 }
@@ -96,7 +99,7 @@ fn parse_id(text: &str) -> Option<FileId> {
 }
 
 /// The state of process `pid` from `/proc/<pid>/stat`.
-fn process<P: std::fmt::Display>(pid: P) -> Holder {
+fn process(pid: i64) -> Holder {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => state(&stat),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Holder::Dead,
@@ -157,9 +160,9 @@ mod tests {
         let file = File::create(&path).unwrap();
         let id = FileId::of(&file);
         let _ = std::fs::remove_file(&path);
-        assert_eq!(holder(id, 0), Holder::Dead);
+        assert_eq!(holder(id), Holder::Dead);
         assert!(super::super::file::try_lock(&file).unwrap());
-        assert_eq!(holder(id, 0), Holder::Live);
-        assert_eq!(holder(None, 0), Holder::Unknown);
+        assert_eq!(holder(id), Holder::Live);
+        assert_eq!(holder(None), Holder::Unknown);
     }
 }

@@ -385,7 +385,7 @@ impl WriteWait {
 
     /// Whether a writer whose counter stood still for a bound has stalled.
     fn stalled<T>(&self, region: &ShmRegion<T>, now: Instant) -> bool {
-        match liveness::holder(region.shared.file, region.writer_pid()) {
+        match liveness::holder(region.shared.file) {
             Holder::Live => now.duration_since(self.moved) >= self.bound * LIVE_STALL_FACTOR,
             Holder::Stopped | Holder::Dead | Holder::Unknown => true,
         }

@@ -177,7 +177,9 @@ fn run(args: &[String]) -> Result<ExitCode, ShmError> {
             let (mut reads, mut stalls, mut distinct) = (0u64, 0u64, 0u64);
             for count in counts {
                 match count {
-                    Ok((r, s, d)) => (reads, stalls, distinct) = (reads + r, stalls + s, distinct + d),
+                    Ok((r, s, d)) => {
+                        (reads, stalls, distinct) = (reads + r, stalls + s, distinct + d)
+                    }
                     Err(Some(torn)) => {
                         println!("{torn}");
                         return Ok(ExitCode::FAILURE);
@@ -214,7 +216,9 @@ fn read_until(
         }
         let first = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
         if let Some(bad) = buf.chunks_exact(4).position(|w| w != first.to_le_bytes()) {
-            return Err(Some(format!("torn read: word 0 = {first}, word {bad} differs")));
+            return Err(Some(format!(
+                "torn read: word 0 = {first}, word {bad} differs"
+            )));
         }
         if first != last {
             distinct += 1;
