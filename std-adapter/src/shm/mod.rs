@@ -14,9 +14,11 @@
 //! - `open.rs`: what readers and writers share: the checked open and
 //!   mapping of a region file, its schema read from the file, and one
 //!   `'static` copy of each schema.
-//! - [`ShmRegion`] (`reader.rs`): read handles with a bounded wait on a
-//!   stalled writer. [`ShmVar`]: a variable located once, whose reads are
+//! - [`ShmRegion`] (`reader.rs`): read handles that wait while the writer
+//!   commits and give up on a dead or stopped one. [`ShmVar`]: a variable located once, whose reads are
 //!   the seqlock alone.
+//! - `liveness.rs`: whether the writer lock's holder is alive, dead or
+//!   stopped, from `/proc/locks` and `/proc/<pid>/stat`.
 //! - [`ShmWriter`] (`writer.rs`): the writer's `flock`, its pid in the
 //!   header and the recovery of a dead writer's half-done write.
 //! - [`TurnWriter`] (`turn.rs`): a writer that takes the lock for each
@@ -54,6 +56,7 @@
 
 mod error;
 mod file;
+mod liveness;
 #[allow(unsafe_code)]
 mod map;
 pub(crate) mod notify;

@@ -13,6 +13,7 @@ use memwire::{Region, Schema, Variable};
 
 use super::error::ShmError;
 use super::file;
+use super::liveness::FileId;
 use super::map::{MappedRegion, Mapping};
 use super::root::Root;
 
@@ -20,6 +21,8 @@ use super::root::Root;
 pub(super) struct Shared {
     pub(super) mapped: MappedRegion,
     pub(super) path: PathBuf,
+    /// The file as the kernel's lock table names it.
+    pub(super) file: Option<FileId>,
 }
 
 pub(super) fn open_shared(
@@ -47,6 +50,7 @@ pub(super) fn open_shared(
         Shared {
             mapped,
             path: file_path,
+            file: FileId::of(&file),
         },
         file,
     ))

@@ -14,15 +14,20 @@ use memwire::sync::Ordering;
 use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
+use super::liveness::{self, Holder};
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
 use super::root::Root;
 
-/// How long a read waits for a write in progress before it reports
-/// [`ShmError::WriterStalled`], unless changed with
-/// [`ShmRegion::with_stall_bound`]. A healthy writer holds a write open for
-/// microseconds; 100 ms is far beyond that and short enough for a control
-/// loop to notice a dead writer.
+/// How long a read waits on a write in progress whose writer is dead or
+/// stopped before it reports [`ShmError::WriterStalled`], unless changed
+/// with [`ShmRegion::with_stall_bound`]. A healthy writer holds a write open
+/// for microseconds; 100 ms is far beyond that and short enough for a
+/// control loop to notice a dead writer.
+///
+/// A writer that is alive (it holds the writer lock and is not stopped) is
+/// waited for longer: never reported while it commits, and reported only
+/// when one write stays open for ten bounds.
 pub const STALL_BOUND: Duration = Duration::from_millis(100);
 
 /// The marker for a region whose schema is read from its file rather than
@@ -35,9 +40,11 @@ pub struct Dynamic;
 /// Opened read-only by [`ShmRegion::open`], the file is mapped read-only:
 /// this handle cannot write the region. Reads are the core's seqlock reads
 /// (atomic word copies, never torn); while a write is in progress they retry
-/// with a growing pause, and after [`stall_bound`](Self::stall_bound) they
-/// return [`ShmError::WriterStalled`] instead of waiting on a writer that may
-/// be dead.
+/// with a growing pause. They keep trying while the writer commits; when
+/// the writer has not committed for [`stall_bound`](Self::stall_bound) and
+/// the system says it is dead or stopped (the writer lock is free, or its
+/// holder is gone or stopped), they return [`ShmError::WriterStalled`]
+/// instead of waiting on it. See [`STALL_BOUND`].
 ///
 /// `T` is [`Dynamic`] (schema from the file) or a `#[derive(Schema)]` type
 /// whose schema the file must hold, which adds [`load`](Self::load).
@@ -126,7 +133,8 @@ impl<T> ShmRegion<T> {
         self
     }
 
-    /// How long a read waits for a write in progress.
+    /// How long a read waits on a write in progress whose writer is dead
+    /// or stopped (see [`STALL_BOUND`]).
     pub fn stall_bound(&self) -> Duration {
         self.stall_bound
     }
@@ -218,8 +226,8 @@ impl<T> ShmRegion<T> {
         self.bounded(|r| r.snapshot(out))
     }
 
-    /// Runs `op` until no write overlaps it, pausing longer each time, for
-    /// at most the stall bound.
+    /// Runs `op` until no write overlaps it, pausing longer each time,
+    /// until the writer is found stalled (see [`WriteWait`]).
     #[inline]
     pub(crate) fn bounded<R>(
         &self,
@@ -240,11 +248,9 @@ impl<T> ShmRegion<T> {
         mut op: impl FnMut(&Region<'_>) -> Result<R, AccessError>,
     ) -> Result<R, ShmError> {
         let region = self.region();
-        let mut backoff = Backoff::new(self.stall_bound);
+        let mut wait = WriteWait::new(self.stall_bound);
         loop {
-            if !backoff.pause() {
-                return Err(self.stalled());
-            }
+            wait.pause(self)?;
             match op(&region) {
                 Ok(v) => return Ok(v),
                 Err(AccessError::Busy) => {}
@@ -314,37 +320,75 @@ pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
     }
 }
 
-/// A growing pause: yields first, then sleeps from 2 µs doubling to 1 ms,
-/// until `bound` has passed since the first pause.
-pub(crate) struct Backoff {
-    start: Option<Instant>,
-    step: Duration,
+/// How many stall bounds a read waits on a writer that is alive and not
+/// stopped but holds one write open without committing: preempted mid-write
+/// on a loaded machine, or stuck. 1 s with the default bound.
+pub(crate) const LIVE_STALL_FACTOR: u32 = 10;
+
+/// Waiting out writes in progress: a growing pause (a yield, then sleeps
+/// from 2 µs doubling to 1 ms) and, once per stall bound, a look at the
+/// region's commit counter and at the writer.
+///
+/// - The counter moved since the last look: the writer is alive and
+///   committing, and this reader only lost races with it (preempted
+///   mid-copy, or a copy longer than the writer's pauses). It keeps trying
+///   for as long as commits go on; a pause hands it a fresh time slice.
+/// - It stood still for a whole bound and the lock's holder is dead or
+///   stopped (or the system cannot tell, see `liveness.rs`):
+///   [`ShmError::WriterStalled`].
+/// - It stood still and the holder is alive: its write will end;
+///   `WriterStalled` only once the counter stood still for
+///   [`LIVE_STALL_FACTOR`] bounds.
+pub(crate) struct WriteWait {
     bound: Duration,
+    step: Duration,
+    /// When the last look was and the commit counter it saw; `None` before
+    /// the first pause.
+    look: Option<(Instant, u32)>,
+    /// When the counter was last seen to move (or the wait began).
+    moved: Instant,
 }
 
-impl Backoff {
-    pub(crate) fn new(bound: Duration) -> Backoff {
-        Backoff {
-            start: None,
-            step: Duration::from_micros(2),
+impl WriteWait {
+    pub(crate) fn new(bound: Duration) -> WriteWait {
+        WriteWait {
             bound,
+            step: Duration::from_micros(2),
+            look: None,
+            moved: Instant::now(),
         }
     }
 
-    /// Pauses; `false` once the bound has passed.
-    pub(crate) fn pause(&mut self) -> bool {
-        let Some(start) = self.start else {
-            self.start = Some(Instant::now());
+    /// Pauses, or says that the writer of `region` stalled.
+    pub(crate) fn pause<T>(&mut self, region: &ShmRegion<T>) -> Result<(), ShmError> {
+        let live = region.region();
+        let commit = live.commit_counter().load(Ordering::Acquire);
+        let now = Instant::now();
+        let Some((at, seen)) = self.look else {
+            self.look = Some((now, commit));
+            self.moved = now;
             std::thread::yield_now();
-            return true;
+            return Ok(());
         };
-        let elapsed = start.elapsed();
-        if elapsed >= self.bound {
-            return false;
+        if now.duration_since(at) >= self.bound {
+            self.look = Some((now, commit));
+            if commit != seen {
+                self.moved = now;
+            } else if self.stalled(region, now) {
+                return Err(region.stalled());
+            }
         }
-        std::thread::sleep(self.step.min(self.bound - elapsed));
+        std::thread::sleep(self.step);
         self.step = (self.step * 2).min(Duration::from_millis(1));
-        true
+        Ok(())
+    }
+
+    /// Whether a writer whose counter stood still for a bound has stalled.
+    fn stalled<T>(&self, region: &ShmRegion<T>, now: Instant) -> bool {
+        match liveness::holder(region.shared.file) {
+            Holder::Live => now.duration_since(self.moved) >= self.bound * LIVE_STALL_FACTOR,
+            Holder::Stopped | Holder::Dead | Holder::Unknown => true,
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use memwire::{Schema, VarId};
 
 use super::error::ShmError;
 use super::notify::{self, Waiters};
-use super::reader::{Backoff, Dynamic, ShmRegion, remaining};
+use super::reader::{Dynamic, ShmRegion, WriteWait, remaining};
 
 /// What changed between two looks at a region.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl Watcher {
     fn look(&mut self) -> Result<(u32, u64), ShmError> {
         let region = self.region.region();
         let commit = region.commit_counter();
-        let mut backoff = Backoff::new(self.region.stall_bound());
+        let mut wait = WriteWait::new(self.region.stall_bound());
         loop {
             if let Some(start) = sync::read_begin(commit) {
                 for (i, slot) in (0u32..).zip(self.fresh.iter_mut()) {
@@ -176,15 +176,13 @@ impl Watcher {
                     return Ok((start, generation));
                 }
             }
-            if !backoff.pause() {
-                return Err(self.region.stalled());
-            }
+            wait.pause(&self.region)?;
         }
     }
 
     /// Makes the shadow match the data as of the counters in `seqs`.
     fn resync(&mut self) -> Result<(), ShmError> {
-        let mut backoff = Backoff::new(self.region.stall_bound());
+        let mut wait = WriteWait::new(self.region.stall_bound());
         while let Some(shadow) = &mut self.shadow {
             let generation = self.region.snapshot(&mut shadow.copy)?;
             let (commit, now) = self.look()?;
@@ -194,15 +192,13 @@ impl Watcher {
                 std::mem::swap(&mut self.seqs, &mut self.fresh);
                 return Ok(());
             }
-            if !backoff.pause() {
-                return Err(self.region.stalled());
-            }
+            wait.pause(&self.region)?;
         }
         Ok(())
     }
 
     fn event(&mut self) -> Result<ChangeEvent, ShmError> {
-        let mut backoff = Backoff::new(self.region.stall_bound());
+        let mut wait = WriteWait::new(self.region.stall_bound());
         let (commit, generation) = loop {
             let (commit, generation) = self.look()?;
             let Some(shadow) = &mut self.shadow else {
@@ -219,9 +215,7 @@ impl Watcher {
             {
                 break (commit, generation);
             }
-            if !backoff.pause() {
-                return Err(self.region.stalled());
-            }
+            wait.pause(&self.region)?;
         };
         let variables: Vec<VarId> = (0u32..)
             .zip(self.seqs.iter().zip(&self.fresh))

@@ -13,6 +13,7 @@ use memwire::{Record, Schema, VarId};
 
 use super::error::ShmError;
 use super::file;
+use super::liveness::FileId;
 use super::map::{MappedRegion, Mapping};
 use super::notify::{self, Waiters};
 use super::open::{Shared, intern, open_shared};
@@ -243,6 +244,7 @@ fn create_writer<T>(
     let region = ShmRegion::from_shared(Shared {
         mapped,
         path: file_path,
+        file: FileId::of(&lock),
     });
     region.region().set_writer_id(std::process::id());
     Ok(ShmWriter {

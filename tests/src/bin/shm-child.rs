@@ -7,6 +7,9 @@
 //! shm-child <root> <tenant/region> die-mid-write <variable>   open a write, print "in-write", sleep until killed
 //! shm-child <root> <tenant/region> pair <a> <b>               wait for a line on stdin, write a and b in one commit
 //! shm-child <root> <tenant/region> rapid <variable> <n>       commit n times as fast as possible
+//! shm-child <root> <tenant/region> hold <variable>            open a write of 0xcd bytes, print "in-write", end it on a line from stdin, print "written", exit on the next
+//! shm-child <root> <tenant/region> readers <variable> <threads> <millis>
+//!                                                             read and check from several threads for a while; print "<reads> <stalled> <distinct>"
 //! ```
 //!
 //! Exit status 0 on success; a failed check prints what it saw and exits 1.
@@ -133,6 +136,94 @@ fn run(args: &[String]) -> Result<ExitCode, ShmError> {
             println!("{last}");
             Ok(ExitCode::SUCCESS)
         }
+        "hold" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let (id, var) = writer
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let bytes = vec![0xcdu8; var.range().len()];
+            let mut stdin = std::io::stdin().lock();
+            let mut line = String::new();
+            writer.write_many_then(&[(id, &bytes)], || {
+                println!("in-write");
+                let _ = std::io::stdout().flush();
+                let _ = stdin.read_line(&mut line);
+            })?;
+            println!("written");
+            let _ = std::io::stdout().flush();
+            let _ = stdin.read_line(&mut line);
+            Ok(ExitCode::SUCCESS)
+        }
+        "readers" => {
+            let reader = ShmRegion::open(&root, path)?;
+            let (id, var) = reader
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let threads: usize = arg(args, 4)?.parse().unwrap_or(1);
+            let millis: u64 = arg(args, 5)?.parse().unwrap_or(0);
+            let until = std::time::Instant::now() + Duration::from_millis(millis);
+            let len = var.range().len();
+            let counts = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| scope.spawn(|| read_until(&reader, id, len, until)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(Err(None)))
+                    .collect::<Vec<_>>()
+            });
+            let (mut reads, mut stalls, mut distinct) = (0u64, 0u64, 0u64);
+            for count in counts {
+                match count {
+                    Ok((r, s, d)) => {
+                        (reads, stalls, distinct) = (reads + r, stalls + s, distinct + d)
+                    }
+                    Err(Some(torn)) => {
+                        println!("{torn}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    Err(None) => return Ok(ExitCode::FAILURE),
+                }
+            }
+            println!("{reads} {stalls} {distinct}");
+            Ok(ExitCode::SUCCESS)
+        }
         other => Err(ShmError::BadPath(format!("unknown mode {other}"))),
     }
+}
+
+/// One reader thread of `readers`: reads `id` until `until`, checking that
+/// every word of a read is the same. Counts reads, `WriterStalled` answers
+/// and values seen; `Err` with what a torn read held.
+fn read_until(
+    reader: &ShmRegion,
+    id: memwire::VarId,
+    len: usize,
+    until: std::time::Instant,
+) -> Result<(u64, u64, u64), Option<String>> {
+    let mut buf = vec![0u8; len];
+    let (mut reads, mut stalls, mut distinct, mut last) = (0u64, 0u64, 0u64, u32::MAX);
+    while std::time::Instant::now() < until {
+        match reader.read(id, &mut buf) {
+            Ok(()) => reads += 1,
+            Err(ShmError::WriterStalled { .. }) => {
+                stalls += 1;
+                continue;
+            }
+            Err(e) => return Err(Some(format!("read failed: {e}"))),
+        }
+        let first = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        if let Some(bad) = buf.chunks_exact(4).position(|w| w != first.to_le_bytes()) {
+            return Err(Some(format!(
+                "torn read: word 0 = {first}, word {bad} differs"
+            )));
+        }
+        if first != last {
+            distinct += 1;
+            last = first;
+        }
+    }
+    Ok((reads, stalls, distinct))
 }
