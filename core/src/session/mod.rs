@@ -139,7 +139,7 @@ pub use event::{AuthFailure, Event, Handle, Observer, ServerEvent};
 pub use link::Stats;
 pub use own_region::{OwnRegion, OwnRegionError, OwnRegions};
 pub use rate::RateLimit;
-pub use server::{Hub, RateConfig, Server, ServerConfig};
+pub use server::{Handshake, Hub, RateConfig, Server, ServerConfig};
 pub use source::{Access, RegionId, Source};
 pub use writes::{WriteError, WriteRequest};
 
