@@ -117,7 +117,12 @@ impl Heads {
 
     /// One byte of the prefix: the body's length once the prefix ends,
     /// `None` while it goes on.
-    fn prefix(&mut self, value: u32, count: u8, byte: u8) -> Result<Option<usize>, AccumulateError> {
+    fn prefix(
+        &mut self,
+        value: u32,
+        count: u8,
+        byte: u8,
+    ) -> Result<Option<usize>, AccumulateError> {
         // The fifth byte may only hold the top 4 bits of a u32.
         if count == 4 && byte > 0x0F {
             return Err(AccumulateError::BadLength);
