@@ -159,10 +159,13 @@ mod tests {
     use super::*;
     use crate::codec::{Feed, FrameAccumulator};
 
-    /// The frames and the error each reader finds in `bytes` fed in pieces
-    /// of `step`: whole frames for the accumulator, their first bytes and
-    /// length for the heads.
-    fn both(bytes: &[u8], step: usize) -> (Vec<(Vec<u8>, usize)>, Vec<(Vec<u8>, usize)>) {
+    /// What a reader found: a frame's first bytes and its length, or an
+    /// error's name and 0.
+    type Found = Vec<(Vec<u8>, usize)>;
+
+    /// What each reader finds in `bytes` fed in pieces of `step`: the
+    /// accumulator's whole frames cut to their heads, and the heads.
+    fn both(bytes: &[u8], step: usize) -> (Found, Found) {
         let mut whole = FrameAccumulator::<1024>::length_prefix(1000);
         let mut heads = Heads::new(1000);
         let (mut a, mut b) = (Vec::new(), Vec::new());
