@@ -1,7 +1,8 @@
 //! What an unauthenticated connection costs the hub: the heap bytes it
-//! holds while its peer sits at the challenge, counted by a global
-//! allocator of this test binary (deterministic, unlike the process's
-//! resident size; `BENCHMARKS.md` has the resident figures).
+//! holds while its peer sits at the challenge, and what is left once it
+//! closed, counted by a global allocator of this test binary
+//! (deterministic, unlike the process's resident size; `BENCHMARKS.md` has
+//! the resident figures).
 
 // The counting allocator is the one unsafe item here.
 #![allow(unsafe_code)]
@@ -123,7 +124,22 @@ variables = [{{ name = "tick", kind = "u64" }}]
         each <= bound,
         "an unauthenticated connection holds {each} bytes, more than {bound}"
     );
+    // Once the hub has seen them close, their memory is freed: at most a
+    // few bytes a connection stay (the runtime's slabs grow, never shrink).
     drop(peers);
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    let left = loop {
+        let left = LIVE.load(Ordering::Relaxed) - before;
+        if left <= signed(PEERS * 256) || tokio::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    println!("after they closed: {left} bytes");
+    assert!(
+        left <= signed(PEERS * 256),
+        "{left} bytes kept after closing"
+    );
     drop(warm);
     hub.shutdown().await;
 }
