@@ -280,9 +280,9 @@ impl Accept {
             let accepted = tokio::select! {
                 a = transport.accept() => a,
                 // A finished connection's task lets go of its memory now,
-                // not at the next accept: after a flood the hub shrinks
-                // back even if no one connects again. (Every `accept` is
-                // cancel-safe: its first await is the listener's.)
+                // not at the next accept: a flood's memory is freed once it
+                // has closed, even if no one connects again. (Every
+                // `accept` is cancel-safe: its only await is the listener's.)
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 _ = self.stop.changed() => break,
             };
