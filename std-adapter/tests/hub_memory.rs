@@ -1,7 +1,8 @@
 //! What an unauthenticated connection costs the hub: the heap bytes it
-//! holds while its peer sits at the challenge, counted by a global
-//! allocator of this test binary (deterministic, unlike the process's
-//! resident size; `BENCHMARKS.md` has the resident figures).
+//! holds while its peer sits at the challenge, and what is left once it
+//! closed, counted by a global allocator of this test binary
+//! (deterministic, unlike the process's resident size; `BENCHMARKS.md` has
+//! the resident figures).
 
 // The counting allocator is the one unsafe item here.
 #![allow(unsafe_code)]
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use common::{body, framed};
 use memwire::codec::{Frame, Hello, PROTOCOL_VERSION};
-use memwire::session::Server;
+use memwire::session::{Handshake, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -62,18 +63,19 @@ static ALLOCATOR: Counting = Counting;
 /// Connections held open at the challenge.
 const PEERS: usize = 100;
 
-/// The hub's session type: 32 subscriptions, frames of up to 64 KiB
-/// (`SUBS` and `RX` of the hub's `connection.rs`).
+/// The hub's session once the client authenticated: 32 subscriptions,
+/// frames of up to 64 KiB (`SUBS` and `RX` of the hub's `connection.rs`).
 type Session = Server<32, { 64 * 1024 }>;
 
-/// What a connection may hold beyond its session before the proof checked:
-/// its task, its view of the hub, the stream's registration and the small
-/// handshake buffers. The frame buffers of an authenticated connection (a
-/// 16 KiB read buffer and a transmit buffer of a whole frame) do not fit.
-const BESIDES_SESSION: usize = 8 * 1024;
+/// What a connection may hold beyond its handshake before the proof
+/// checked: its task, its view of the hub, the stream's registration and
+/// the small handshake buffers (about 5 KiB). Neither the full session nor
+/// the frame buffers of an authenticated connection (a 16 KiB read buffer
+/// and a transmit buffer of a whole frame) fit.
+const BESIDES_HANDSHAKE: usize = 6 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unauthenticated_connection_holds_no_frame_buffers() {
+async fn an_unauthenticated_connection_holds_no_session_and_no_frame_buffers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!(
         r#"
@@ -115,13 +117,29 @@ variables = [{{ name = "tick", kind = "u64" }}]
     let held = LIVE.load(Ordering::Relaxed) - before;
     // The peers' own streams are in the count too: a few hundred bytes.
     let each = usize::try_from(held).unwrap_or(0) / PEERS;
-    let bound = core::mem::size_of::<Session>() + BESIDES_SESSION;
+    let bound = core::mem::size_of::<Handshake>() + BESIDES_HANDSHAKE;
+    assert!(bound < core::mem::size_of::<Session>());
     println!("an unauthenticated connection holds {each} bytes (bound {bound})");
     assert!(
         each <= bound,
         "an unauthenticated connection holds {each} bytes, more than {bound}"
     );
+    // Once the hub has seen them close, their memory is freed: at most a
+    // few bytes a connection stay (the runtime's slabs grow, never shrink).
     drop(peers);
+    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    let left = loop {
+        let left = LIVE.load(Ordering::Relaxed) - before;
+        if left <= signed(PEERS * 256) || tokio::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    println!("after they closed: {left} bytes");
+    assert!(
+        left <= signed(PEERS * 256),
+        "{left} bytes kept after closing"
+    );
     drop(warm);
     hub.shutdown().await;
 }

@@ -71,7 +71,7 @@ pub struct Stats {
 }
 
 /// Liveness, closing and counters of one connection.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Link {
     pub(crate) phase: Phase,
     /// Why the connection closes: `None` for an orderly close.

@@ -22,8 +22,9 @@
 //!   client's handshake, its subscriptions, and the hub's subscriptions to
 //!   its own regions;
 //! - `server/`: [`Server`], the [`Hub`] it consults, [`ServerConfig`] and
-//!   [`RateConfig`], with the hub's handshake, welcome, subscribe checks, and
-//!   its mirrors of the regions the client publishes;
+//!   [`RateConfig`], with the hub's handshake ([`Handshake`], a small state
+//!   of its own), welcome, subscribe checks, and its mirrors of the regions
+//!   the client publishes;
 //! - `publication.rs`: one subscription, as the end that holds the region
 //!   sends it: schema parts, then updates cut from the chunk table, bounded
 //!   by acknowledgements;
@@ -61,6 +62,13 @@
 //!
 //! Once `is_closed()` is true and `poll_transmit` returns `None`, the caller
 //! closes the stream.
+//!
+//! A hub that holds many connections need not hold a full [`Server`] for a
+//! client that has not authenticated: it drives a [`Handshake`] (about a
+//! kilobyte) the same way, and once [`Handshake::is_authenticated`] builds
+//! the server with [`Server::after_login`] and hands it the bytes
+//! [`Handshake::handle_input`] returned. The server then sends the welcome.
+//! [`Server::new`] runs the same handshake inside the server.
 //!
 //! Every queue is bounded by a const generic or a constant: a peer cannot
 //! make one grow. Updates coalesce instead of queueing, acknowledgements and
@@ -139,7 +147,7 @@ pub use event::{AuthFailure, Event, Handle, Observer, ServerEvent};
 pub use link::Stats;
 pub use own_region::{OwnRegion, OwnRegionError, OwnRegions};
 pub use rate::RateLimit;
-pub use server::{Hub, RateConfig, Server, ServerConfig};
+pub use server::{Handshake, Hub, RateConfig, Server, ServerConfig};
 pub use source::{Access, RegionId, Source};
 pub use writes::{WriteError, WriteRequest};
 

@@ -279,6 +279,11 @@ impl Accept {
         loop {
             let accepted = tokio::select! {
                 a = transport.accept() => a,
+                // A finished connection's task lets go of its memory now,
+                // not at the next accept: a flood's memory is freed once it
+                // has closed, even if no one connects again. (Every
+                // `accept` is cancel-safe: its only await is the listener's.)
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 _ = self.stop.changed() => break,
             };
             let (accepted, peer) = match accepted {
@@ -327,7 +332,6 @@ impl Accept {
                     }
                 }
             });
-            while connections.try_join_next().is_some() {}
         }
         drain(connections).await;
     }

@@ -2,6 +2,10 @@
 //! ([`Connection`]), and how a scan sends it an update from its own thread
 //! (the connection as a region's [`Listener`]).
 //!
+//! Until its client authenticated, a connection holds a small
+//! [`Handshake`] rather than the full [`Server`] session ([`Session`]):
+//! an idle unauthenticated peer costs the hub a few KiB.
+//!
 //! A task per connection (`handler.rs`) owns the reading side and
 //! everything that waits (timers, forwarded writes, shutdown). The session,
 //! its view of the hub and the bytes queued for the peer sit in a
@@ -18,7 +22,8 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
-use memwire::session::{self, RateConfig, Server, ServerConfig};
+use memwire::codec::ErrorCode;
+use memwire::session::{self, Handshake, RateConfig, Server, ServerConfig, ServerEvent};
 use memwire::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
@@ -48,7 +53,7 @@ pub(crate) struct Connection {
 
 /// The session and what goes with it; locked briefly, never across an await.
 pub(crate) struct State {
-    pub(super) server: Box<Server<SUBS, RX>>,
+    pub(super) session: Session,
     pub(super) view: View,
     /// Bytes for the peer, in order, not yet taken by the socket.
     pub(super) out: Vec<u8>,
@@ -73,13 +78,13 @@ impl State {
     /// queued anything.
     pub(super) fn transmit(&mut self, now: Instant) -> bool {
         let queued = self.out.len();
-        if self.scratch.len() < self.frame_out && self.server.identity().is_some() {
+        if self.scratch.len() < self.frame_out && self.session.server().is_some() {
             // The welcome lists as many regions as the buffer holds.
             self.scratch.resize(self.frame_out, 0);
         }
         while self.out.len() < self.cap {
             match self
-                .server
+                .session
                 .poll_transmit(now, &mut self.scratch, &self.view)
             {
                 Some(n) => self
@@ -110,6 +115,103 @@ impl State {
         } else {
             self.refresh_due = Some(self.refresh_due.map_or(at, |d| d.min(at)));
             false
+        }
+    }
+}
+
+/// A connection's session: its handshake until the client authenticated,
+/// then the full server, allocated only then.
+pub(crate) enum Session {
+    Login(Box<Handshake>),
+    Open(Box<Server<SUBS, RX>>),
+}
+
+impl Session {
+    /// The full server, once the client authenticated.
+    pub(super) fn server(&mut self) -> Option<&mut Server<SUBS, RX>> {
+        match self {
+            Session::Login(_) => None,
+            Session::Open(server) => Some(server),
+        }
+    }
+
+    /// Bytes from the peer. The handshake takes them up to the proof that
+    /// authenticates the client; the server built then takes the rest.
+    pub(super) fn handle_input(&mut self, now: Instant, bytes: &[u8], view: &mut View) {
+        let mut input = bytes;
+        if let Session::Login(handshake) = self {
+            input = handshake.handle_input(now, input, &*view);
+            let Some(server) = Server::after_login(handshake) else {
+                return;
+            };
+            *self = Session::Open(Box::new(server));
+        }
+        if let Session::Open(server) = self {
+            server.handle_input(now, input, view);
+        }
+    }
+
+    /// What to send next; see [`Server::poll_transmit`].
+    pub(super) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        view: &View,
+    ) -> Option<usize> {
+        match self {
+            Session::Login(handshake) => handshake.poll_transmit(now, buf),
+            Session::Open(server) => server.poll_transmit(now, buf, view),
+        }
+    }
+
+    pub(super) fn poll_event(&mut self) -> Option<ServerEvent> {
+        match self {
+            Session::Login(handshake) => handshake.poll_event(),
+            Session::Open(server) => server.poll_event(),
+        }
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Session::Login(handshake) => handshake.poll_timeout(),
+            Session::Open(server) => server.poll_timeout(),
+        }
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Session::Login(handshake) => handshake.handle_timeout(now),
+            Session::Open(server) => server.handle_timeout(now),
+        }
+    }
+
+    pub(super) fn close(&mut self, code: Option<ErrorCode>) {
+        match self {
+            Session::Login(handshake) => handshake.close(code),
+            Session::Open(server) => server.close(code),
+        }
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        match self {
+            Session::Login(handshake) => handshake.is_closed(),
+            Session::Open(server) => server.is_closed(),
+        }
+    }
+
+    /// The authenticated tenant and client name.
+    pub(super) fn identity(&self) -> Option<(&str, &str)> {
+        match self {
+            Session::Login(_) => None,
+            Session::Open(server) => server.identity(),
+        }
+    }
+
+    /// The tenant and client name the hello gave.
+    pub(super) fn claimed(&self) -> Option<(&str, &str)> {
+        match self {
+            Session::Login(handshake) => handshake.claimed(),
+            Session::Open(server) => server.claimed(),
         }
     }
 }
@@ -181,7 +283,7 @@ impl Connection {
                 direct,
                 clock,
                 state: Mutex::new(State {
-                    server: Box::new(Server::new(clock.now(), config, nonce)),
+                    session: Session::Login(Box::new(Handshake::new(clock.now(), config, nonce))),
                     view: View::new(Arc::clone(shared), me, answers),
                     out: Vec::new(),
                     scratch: vec![0u8; HANDSHAKE_OUT.min(frame_out)],
@@ -212,7 +314,7 @@ impl Connection {
             }
         };
         // Queued bytes go first, and the task writes them.
-        if state.done || !state.out.is_empty() || state.server.is_closed() {
+        if state.done || !state.out.is_empty() || state.session.is_closed() {
             return false;
         }
         let now = self.clock.now();
@@ -223,7 +325,7 @@ impl Connection {
             // Held back by the subscriber rate: the task sets the timer.
             return false;
         }
-        let timeout = state.server.poll_timeout();
+        let timeout = state.session.poll_timeout();
         while state.transmit(now) {
             match socket.try_write(&state.out) {
                 Ok(n) => {
@@ -239,11 +341,11 @@ impl Connection {
                 break;
             }
         }
-        let sooner = match (state.server.poll_timeout(), timeout) {
+        let sooner = match (state.session.poll_timeout(), timeout) {
             (Some(new), Some(old)) => new < old,
             (Some(_), None) => true,
             (None, _) => false,
         };
-        state.out.is_empty() && !state.server.is_closed() && !sooner
+        state.out.is_empty() && !state.session.is_closed() && !sooner
     }
 }

@@ -161,10 +161,10 @@ impl Handler {
             state.refresh_due = None;
         }
         state.transmit(now);
-        while let Some(event) = state.server.poll_event() {
+        while let Some(event) = state.session.poll_event() {
             self.event(state, event);
         }
-        if state.server.is_closed() {
+        if state.session.is_closed() {
             let since = *self.closing_since.get_or_insert(now);
             if state.out.is_empty() || now.saturating_duration_since(since) >= FLUSH {
                 return None;
@@ -182,7 +182,7 @@ impl Handler {
         } else {
             self.stalled_since = None;
         }
-        let mut deadline = state.server.poll_timeout();
+        let mut deadline = state.session.poll_timeout();
         for at in [
             state.refresh_due,
             self.stalled_since.map(|s| s + SLOW_CONSUMER_GRACE),
@@ -202,7 +202,7 @@ impl Handler {
         match event {
             ServerEvent::Authenticated => {
                 self.input.resize(INPUT, 0);
-                let (tenant, client) = state.server.identity().unwrap_or(("", ""));
+                let (tenant, client) = state.session.identity().unwrap_or(("", ""));
                 tracing::info!(tenant, client, "authenticated");
                 let published: Vec<usize> = (0..shared.regions.len())
                     .filter(|&i| {
@@ -246,7 +246,7 @@ impl Handler {
         let now = tokio::time::Instant::now();
         self.shared.throttle.failed(self.peer.source, now);
         if let Some(suppressed) = self.shared.refusals.line(now) {
-            let (tenant, client) = state.server.claimed().unwrap_or(("", ""));
+            let (tenant, client) = state.session.claimed().unwrap_or(("", ""));
             tracing::warn!(
                 tenant,
                 client = ?client,
@@ -317,9 +317,11 @@ impl Handler {
                 state.changed(now);
             }
             Step::Timer => Self::timer(state, now),
-            Step::Shutdown => state.server.close(Some(ErrorCode::ShuttingDown)),
+            Step::Shutdown => state.session.close(Some(ErrorCode::ShuttingDown)),
             Step::Answer(Some((request, outcome))) => {
-                state.server.answer_write(request, outcome);
+                if let Some(server) = state.session.server() {
+                    server.answer_write(request, outcome);
+                }
             }
             Step::Forward(Some(forward)) => self.forward(state, forward),
             Step::Answer(None) | Step::Forward(None) => {}
@@ -336,7 +338,7 @@ impl Handler {
     ) -> ControlFlow<()> {
         match read {
             Ok(0) => {
-                if !state.server.is_closed() {
+                if !state.session.is_closed() {
                     tracing::debug!("peer closed the stream without a close frame");
                 }
                 ControlFlow::Break(())
@@ -346,9 +348,11 @@ impl Handler {
                 ControlFlow::Break(())
             }
             Ok(n) => {
-                state
-                    .server
-                    .handle_input(now, self.input.get(..n).unwrap_or(&[]), &mut state.view);
+                state.session.handle_input(
+                    now,
+                    self.input.get(..n).unwrap_or(&[]),
+                    &mut state.view,
+                );
                 ControlFlow::Continue(())
             }
         }
@@ -358,12 +362,15 @@ impl Handler {
     /// handshake) are its to handle; a held-back refresh, a stalled queue
     /// and a closing flush are looked at by `prepare` on every turn.
     fn timer(state: &mut State, now: Instant) {
-        state.server.handle_timeout(now);
+        state.session.handle_timeout(now);
     }
 
     /// A write another connection made to a region this client publishes:
     /// sent to the client.
     fn forward(&mut self, state: &mut State, forward: Forward) {
-        self.outbox.send(&mut state.server, forward);
+        // Writes are forwarded to authenticated clients only.
+        if let Some(server) = state.session.server() {
+            self.outbox.send(server, forward);
+        }
     }
 }

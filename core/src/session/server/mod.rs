@@ -5,15 +5,26 @@
 //! - `mod.rs`: [`Server`], the calls its caller makes;
 //! - `hub.rs`: [`Hub`], what the server asks of the hub it runs in;
 //! - `config.rs`: [`ServerConfig`] and [`RateConfig`];
-//! - `state.rs`: the connection's state, and the order in which it takes
-//!   frames and fills the transmit buffer;
-//! - `handshake.rs`, `welcome.rs`: hello, challenge, proof, welcome;
+//! - `handshake.rs`: [`Handshake`], the connection before its client
+//!   authenticated (hello, challenge, proof), small enough for a hub to
+//!   hold many; `head.rs`: the frames it reads, of which it keeps the
+//!   first bytes only;
+//! - `state.rs`: the connection's state after the login, and the order in
+//!   which it takes frames and fills the transmit buffer;
+//! - `welcome.rs`: the welcome that opens the session;
 //! - `subscribe.rs`: the checks before a publication starts;
 //! - `mirrors.rs`: the hub's subscriptions to the regions its client
 //!   publishes.
+//!
+//! A [`Server`] made with [`Server::new`] runs its handshake itself. A hub
+//! that must hold many unauthenticated connections runs a [`Handshake`]
+//! for each and builds the [`Server`] with [`Server::after_login`] once the
+//! client authenticated, so that a connection costs the full session only
+//! then.
 
 mod config;
 mod handshake;
+mod head;
 mod hub;
 mod mirrors;
 mod state;
@@ -21,9 +32,10 @@ mod subscribe;
 mod welcome;
 
 pub use self::config::{RateConfig, ServerConfig};
+pub use self::handshake::Handshake;
 pub use self::hub::Hub;
 
-use self::state::{Handshake, Inner};
+use self::state::{Inner, Welcome};
 use crate::codec::{AccumulateError, ErrorCode, Feed, FrameAccumulator, MIN_FRAME, WriteOutcome};
 use crate::session::auth;
 use crate::session::event::ServerEvent;
@@ -37,37 +49,81 @@ use crate::time::Instant;
 /// frames of up to `RX` bytes received.
 pub struct Server<const SUBS: usize, const RX: usize> {
     rx: FrameAccumulator<RX>,
-    inner: Inner<SUBS>,
+    stage: Stage<SUBS>,
+}
+
+/// Before or after the login.
+// The open state is the larger by far, and a server holds it for most of
+// its life; boxing it would need an allocator.
+#[allow(clippy::large_enum_variant)]
+enum Stage<const SUBS: usize> {
+    Login(Handshake),
+    Open(Inner<SUBS>),
 }
 
 impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
-    /// A server for a connection accepted at `now`. `nonce` must be fresh
-    /// random bytes, never used for another connection: it is what makes a
-    /// recorded authentication useless.
+    /// A server for a connection accepted at `now`, its handshake
+    /// included. `nonce` must be fresh random bytes, never used for another
+    /// connection: it is what makes a recorded authentication useless.
     pub fn new(now: Instant, config: ServerConfig, nonce: auth::Nonce) -> Self {
+        let config = Self::clamp(config);
+        Server {
+            rx: Self::accumulator(&config),
+            stage: Stage::Login(Handshake::new(now, config, nonce)),
+        }
+    }
+
+    /// The session of a connection whose [`Handshake`] authenticated its
+    /// client; it sends the welcome first. `None` while the handshake has
+    /// not ([`Handshake::is_authenticated`]). The bytes
+    /// [`Handshake::handle_input`] returned are this server's to take.
+    pub fn after_login(handshake: &Handshake) -> Option<Self> {
+        let login = handshake.login()?;
+        let config = Self::clamp(login.config);
+        Some(Server {
+            rx: Self::accumulator(&config),
+            stage: Stage::Open(Inner::after_login(login, config)?),
+        })
+    }
+
+    /// `config` within what the server takes: frames no larger than `RX`.
+    fn clamp(config: ServerConfig) -> ServerConfig {
         let max = usize::try_from(config.max_frame)
             .unwrap_or(usize::MAX)
             .clamp(MIN_FRAME as usize, RX.max(MIN_FRAME as usize));
-        let config = ServerConfig {
+        ServerConfig {
             max_frame: u32::try_from(max).unwrap_or(u32::MAX),
             max_in_flight: config.max_in_flight.clamp(1, IN_FLIGHT_CAP as u16),
             ..config
-        };
-        Server {
-            rx: FrameAccumulator::length_prefix(max),
-            inner: Inner::new(now, config, nonce),
         }
+    }
+
+    fn accumulator(config: &ServerConfig) -> FrameAccumulator<RX> {
+        FrameAccumulator::length_prefix(usize::try_from(config.max_frame).unwrap_or(usize::MAX))
     }
 
     /// Takes bytes read from the stream, split in any way.
     pub fn handle_input<H: Hub + ?Sized>(&mut self, now: Instant, bytes: &[u8], hub: &mut H) {
         let mut input = bytes;
-        while self.inner.link.is_open() {
+        if let Stage::Login(handshake) = &mut self.stage {
+            input = handshake.handle_input(now, input, hub);
+            let Some(inner) = handshake
+                .login()
+                .and_then(|login| Inner::after_login(login, login.config))
+            else {
+                return;
+            };
+            self.stage = Stage::Open(inner);
+        }
+        let Stage::Open(inner) = &mut self.stage else {
+            return;
+        };
+        while inner.link.is_open() {
             match self.rx.feed(input) {
                 Feed::Pending => break,
                 Feed::Frame { body, rest } => {
                     input = rest;
-                    self.inner.on_frame(now, body, hub);
+                    inner.on_frame(now, body, hub);
                 }
                 Feed::Error { error, .. } => {
                     let (code, reason) = match error {
@@ -76,7 +132,7 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
                         }
                         _ => (ErrorCode::Malformed, "bad framing"),
                     };
-                    self.inner.link.fail(code, None, reason);
+                    inner.link.fail(code, None, reason);
                     break;
                 }
             }
@@ -93,24 +149,38 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
         buf: &mut [u8],
         hub: &H,
     ) -> Option<usize> {
-        let n = self.inner.transmit(now, buf, hub);
-        (n > 0).then_some(n)
+        match &mut self.stage {
+            Stage::Login(handshake) => handshake.poll_transmit(now, buf),
+            Stage::Open(inner) => {
+                let n = inner.transmit(now, buf, hub);
+                (n > 0).then_some(n)
+            }
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.inner.link.poll_timeout()
+        match &self.stage {
+            Stage::Login(handshake) => handshake.poll_timeout(),
+            Stage::Open(inner) => inner.link.poll_timeout(),
+        }
     }
 
     /// Fires the timers due at `now`: handshake deadline, keep-alive ping,
     /// dead-peer timeout.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.inner.link.handle_timeout(now);
+        match &mut self.stage {
+            Stage::Login(handshake) => handshake.handle_timeout(now),
+            Stage::Open(inner) => inner.link.handle_timeout(now),
+        }
     }
 
     /// The next event for the hub.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        let inner = &mut self.inner;
+        let inner = match &mut self.stage {
+            Stage::Login(handshake) => return handshake.poll_event(),
+            Stage::Open(inner) => inner,
+        };
         if inner.authenticated_due {
             inner.authenticated_due = false;
             return Some(ServerEvent::Authenticated);
@@ -137,6 +207,9 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
     /// generation that holds it, or the code it was refused with. False if
     /// no write `request` is waiting.
     pub fn answer_write(&mut self, request: u32, outcome: Result<u64, ErrorCode>) -> bool {
+        let Stage::Open(inner) = &mut self.stage else {
+            return false;
+        };
         let outcome = match outcome {
             Ok(generation) => WriteOutcome::Applied { generation },
             Err(code) => WriteOutcome::Refused {
@@ -144,7 +217,7 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
                 reason: code.describe(),
             },
         };
-        self.inner.peer_subs.answer(request, outcome)
+        inner.peer_subs.answer(request, outcome)
     }
 
     /// Asks the client to write `ranges` (`(offset, bytes)`, ascending, in
@@ -158,8 +231,10 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u32, WriteError> {
-        let inner = &mut self.inner;
-        if !inner.link.is_open() || inner.handshake != Handshake::Open {
+        let Stage::Open(inner) = &mut self.stage else {
+            return Err(WriteError::NotReady);
+        };
+        if !inner.link.is_open() || inner.welcome != Welcome::Sent {
             return Err(WriteError::NotReady);
         }
         let (handle, data_len) = inner
@@ -177,41 +252,51 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
     /// Closes in order (a close frame), or with `code` (an error frame then
     /// a close), e.g. [`ErrorCode::ShuttingDown`].
     pub fn close(&mut self, code: Option<ErrorCode>) {
+        let inner = match &mut self.stage {
+            Stage::Login(handshake) => return handshake.close(code),
+            Stage::Open(inner) => inner,
+        };
         match code {
-            Some(code) => self.inner.link.fail(code, None, code.describe()),
-            None => self.inner.link.close(),
+            Some(code) => inner.link.fail(code, None, code.describe()),
+            None => inner.link.close(),
         }
     }
 
     /// Whether the connection is closed: the caller closes the stream once
     /// [`poll_transmit`](Self::poll_transmit) returns `None`.
     pub fn is_closed(&self) -> bool {
-        self.inner.link.phase == LinkPhase::Closed
+        match &self.stage {
+            Stage::Login(handshake) => handshake.is_closed(),
+            Stage::Open(inner) => inner.link.phase == LinkPhase::Closed,
+        }
     }
 
     /// The authenticated tenant and client name, once the proof checked.
     pub fn identity(&self) -> Option<(&str, &str)> {
-        let inner = &self.inner;
-        match inner.handshake {
-            Handshake::WelcomeDue | Handshake::Open => {
-                Some((inner.tenant.as_ref()?.as_str(), inner.client.as_str()))
-            }
-            _ => None,
+        match &self.stage {
+            Stage::Login(_) => None,
+            Stage::Open(inner) => Some((inner.tenant(), inner.client.as_str())),
         }
     }
 
     /// The tenant and client name the hello gave, authenticated or not
     /// (for the logs of a refused login); `None` before a hello.
     pub fn claimed(&self) -> Option<(&str, &str)> {
-        let inner = &self.inner;
-        Some((inner.tenant.as_ref()?.as_str(), inner.client.as_str()))
+        match &self.stage {
+            Stage::Login(handshake) => handshake.claimed(),
+            Stage::Open(inner) => Some((inner.tenant(), inner.client.as_str())),
+        }
     }
 
     /// The session's counters.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.inner.link.stats;
-        let (updates, resyncs) = self.inner.peer_subs.counters();
-        let (applied, asked) = self.inner.mirrors.counters();
+        let inner = match &self.stage {
+            Stage::Login(handshake) => return handshake.stats(),
+            Stage::Open(inner) => inner,
+        };
+        let mut stats = inner.link.stats;
+        let (updates, resyncs) = inner.peer_subs.counters();
+        let (applied, asked) = inner.mirrors.counters();
         stats.updates = updates + applied;
         stats.resyncs = resyncs + asked;
         stats

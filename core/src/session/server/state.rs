@@ -1,48 +1,41 @@
-//! The state of one connection on the hub's side, and the two dispatchers
-//! over it: `on_frame` sends each frame to its step (the handshake in
-//! `handshake.rs`, subscribes in `subscribe.rs`, the rest to the
+//! The state of one connection on the hub's side once its client
+//! authenticated, and the two dispatchers over it: `on_frame` sends each
+//! frame to its step (subscribes in `subscribe.rs`, the rest to the
 //! publications, the writes and the mirrors), and `transmit` fills the
-//! buffer in a fixed order: control frames, the handshake (the welcome from
+//! buffer in a fixed order: control frames, the welcome (from
 //! `welcome.rs`), the mirrors' subscribes and acks, the hub's writes, then
-//! the publications' answers and updates.
+//! the publications' answers and updates. Before the login the connection
+//! is a [`Handshake`](super::Handshake) (`handshake.rs`).
 
-use heapless::{Deque, String, Vec};
+use heapless::{Deque, String};
 
 use super::config::ServerConfig;
+use super::handshake::Login;
 use super::hub::{Hub, HubSources, HubWritable};
 use super::mirrors::Mirrors;
-use crate::codec::{ErrorCode, Frame, MIN_FRAME};
+use crate::codec::{CLIENT_NAME_MAX, ErrorCode, Frame};
 use crate::schema::Name;
-use crate::session::auth;
 use crate::session::event::ServerEvent;
 use crate::session::link::{Control, Link, Phase};
 use crate::session::peer_subscriptions::{PeerLimits, PeerSubscriptions};
 use crate::session::rate::RateLimit;
 use crate::session::writes::{WRITES_MAX, Writes};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 
-/// The longest hello body kept for the proof.
-pub(super) const HELLO_MAX: usize = 128;
-
-/// Where the handshake stands.
+/// Whether the welcome went out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Handshake {
-    AwaitHello,
-    ChallengeDue,
-    AwaitAuth,
-    WelcomeDue,
-    Open,
+pub(super) enum Welcome {
+    Due,
+    Sent,
 }
 
 /// What a [`Server`](super::Server) holds besides its receive buffer.
 pub(super) struct Inner<const SUBS: usize> {
     pub(super) config: ServerConfig,
     pub(super) link: Link,
-    pub(super) handshake: Handshake,
-    pub(super) nonce: auth::Nonce,
-    pub(super) hello: Vec<u8, HELLO_MAX>,
-    pub(super) tenant: Option<Name>,
-    pub(super) client: String<{ crate::codec::CLIENT_NAME_MAX }>,
+    pub(super) welcome: Welcome,
+    pub(super) tenant: Name,
+    pub(super) client: String<CLIENT_NAME_MAX>,
     /// The client's maximum frame size.
     pub(super) peer_max: usize,
     pub(super) frames: RateLimit,
@@ -57,32 +50,32 @@ pub(super) struct Inner<const SUBS: usize> {
 }
 
 impl<const SUBS: usize> Inner<SUBS> {
-    /// The state of a connection accepted at `now`, with `config` already
-    /// clamped to what the server takes.
-    pub(super) fn new(now: Instant, config: ServerConfig, nonce: auth::Nonce) -> Self {
-        let rate = config.rate;
-        Inner {
-            link: Link::new(now, config.keepalive, config.timeout, config.handshake),
+    /// The state of a connection whose client authenticated in `login`,
+    /// with `config` already clamped to what the server takes; `None` if
+    /// the login named no tenant.
+    pub(super) fn after_login(login: &Login, config: ServerConfig) -> Option<Self> {
+        Some(Inner {
+            link: login.link.clone(),
             config,
-            handshake: Handshake::AwaitHello,
-            nonce,
-            hello: Vec::new(),
-            tenant: None,
-            client: String::new(),
-            peer_max: MIN_FRAME as usize,
-            frames: RateLimit::new(rate.frames, Duration::from_secs(1), rate.frame_burst),
-            bytes: RateLimit::new(rate.bytes, Duration::from_secs(1), rate.byte_burst),
+            welcome: Welcome::Due,
+            tenant: login.tenant?,
+            client: login.client.clone(),
+            peer_max: login
+                .peer_max
+                .min(usize::try_from(config.max_frame).unwrap_or(usize::MAX)),
+            frames: login.frames,
+            bytes: login.bytes,
             peer_subs: PeerSubscriptions::new(),
             mirrors: Mirrors::new(),
             writes: Writes::new(),
             events: Deque::new(),
-            authenticated_due: false,
+            authenticated_due: true,
             closed_reported: false,
-        }
+        })
     }
 
     pub(super) fn tenant(&self) -> &str {
-        self.tenant.as_ref().map_or("", Name::as_str)
+        self.tenant.as_str()
     }
 
     pub(super) fn on_frame<H: Hub + ?Sized>(&mut self, now: Instant, body: &[u8], hub: &mut H) {
@@ -93,29 +86,22 @@ impl<const SUBS: usize> Inner<SUBS> {
                 .fail(ErrorCode::RateLimited, None, "faster than the rate limit");
             return;
         }
-        let decoded = match self.handshake {
-            Handshake::AwaitHello => None,
-            _ => Some(Frame::decode(body)),
-        };
+        let decoded = Frame::decode(body);
         // Acks answer the hub's own updates, one per update: they count
         // against the byte rate only, or a busy subscription would trip the
         // frame rate by keeping up.
-        let is_ack = matches!(decoded, Some(Ok(Frame::Ack(_))));
+        let is_ack = matches!(decoded, Ok(Frame::Ack(_)));
         if !is_ack && self.frames.check(now, 1).is_err() {
             self.link
                 .fail(ErrorCode::RateLimited, None, "faster than the rate limit");
             return;
         }
-        let Some(decoded) = decoded else {
-            self.on_hello(body);
-            return;
-        };
         let Ok(frame) = decoded else {
             self.link
                 .fail(ErrorCode::Malformed, None, "frame did not decode");
             return;
         };
-        match (self.handshake, frame) {
+        match (self.welcome, frame) {
             // An error with a handle comes from the publisher of that
             // subscription: here, the client ending one of the hub's.
             (_, Frame::Error(e)) => match e.handle {
@@ -125,14 +111,13 @@ impl<const SUBS: usize> Inner<SUBS> {
             (_, Frame::Close) => self.link.closed_by_peer(None),
             (_, Frame::Ping { nonce }) => self.link.on_ping(nonce),
             (_, Frame::Pong { nonce }) => self.link.on_pong(nonce),
-            (Handshake::AwaitAuth, Frame::Auth(a)) => self.on_auth(&a, hub),
-            (Handshake::Open, Frame::Subscribe(s)) => self.on_subscribe(&s, hub),
-            (Handshake::Open, Frame::Unsubscribe(u)) => {
+            (Welcome::Sent, Frame::Subscribe(s)) => self.on_subscribe(&s, hub),
+            (Welcome::Sent, Frame::Unsubscribe(u)) => {
                 if !self.peer_subs.remove(u.handle) {
                     self.unknown_handle(u.handle);
                 }
             }
-            (Handshake::Open, Frame::Ack(a)) => {
+            (Welcome::Sent, Frame::Ack(a)) => {
                 if !self
                     .peer_subs
                     .on_ack(a.handle, a.generation, &HubSources(&*hub))
@@ -140,18 +125,18 @@ impl<const SUBS: usize> Inner<SUBS> {
                     self.unknown_handle(a.handle);
                 }
             }
-            (Handshake::Open, Frame::Write(w)) => {
+            (Welcome::Sent, Frame::Write(w)) => {
                 if !self.peer_subs.on_write(&w, &mut HubWritable(hub)) {
                     self.link
                         .fail(ErrorCode::LimitExceeded, None, "too many writes unanswered");
                 }
             }
-            (Handshake::Open, Frame::Schema(part)) => {
+            (Welcome::Sent, Frame::Schema(part)) => {
                 if let Err(fatal) = self.mirrors.on_schema(&part, hub) {
                     self.link.fail(fatal.code, None, fatal.reason);
                 }
             }
-            (Handshake::Open, Frame::WriteResult(result)) => {
+            (Welcome::Sent, Frame::WriteResult(result)) => {
                 self.writes.on_result(
                     &result,
                     &mut self.events,
@@ -165,7 +150,7 @@ impl<const SUBS: usize> Inner<SUBS> {
                     },
                 );
             }
-            (Handshake::Open, Frame::Update(update)) => {
+            (Welcome::Sent, Frame::Update(update)) => {
                 if let Err(fatal) = self.mirrors.on_update(&update, hub) {
                     self.link.fail(fatal.code, None, fatal.reason);
                 }
@@ -207,9 +192,12 @@ impl<const SUBS: usize> Inner<SUBS> {
         if !self.link.is_open() {
             return used;
         }
-        self.transmit_handshake(now, buf, &mut used, hub);
-        if self.handshake != Handshake::Open {
-            return used;
+        if self.welcome == Welcome::Due {
+            if !self.put_welcome(now, buf, &mut used, hub) {
+                return used;
+            }
+            self.welcome = Welcome::Sent;
+            self.mirrors.start(hub, self.tenant.as_str(), &self.client);
         }
         let peer = PeerLimits {
             max_frame: self.peer_max,

@@ -6,6 +6,7 @@ mod cache;
 mod describe;
 mod handshake;
 mod hostile;
+mod login;
 mod props;
 mod publish;
 mod rights;
@@ -410,6 +411,10 @@ pub(super) struct Pair<const RX: usize> {
     pub(super) hub: TestHub,
     pub(super) client: Client<'static, 4, RX>,
     pub(super) server: Server<4, 4096>,
+    /// While set, the server's side is this handshake: `server` is
+    /// replaced with the session built from it once the client
+    /// authenticated (the hub's way; `Server::new` runs its own).
+    pub(super) login: Option<Handshake>,
     /// Bytes the client sent, in order.
     pub(super) client_log: Vec<u8>,
     /// While true, what the client sends is kept back (a peer that acks
@@ -440,6 +445,7 @@ impl<const RX: usize> Pair<RX> {
             hub,
             client: Client::new(now, client),
             server: Server::new(now, server, [0x5A; 32]),
+            login: None,
             client_log: Vec::new(),
             hold_client: false,
             held: Vec::new(),
@@ -470,7 +476,7 @@ impl<const RX: usize> Pair<RX> {
                 if self.hold_client {
                     self.held.extend_from_slice(&buf[..n]);
                 } else {
-                    self.server.handle_input(self.now, &buf[..n], &mut self.hub);
+                    self.server_input(n, &buf);
                 }
             }
             // Server frames are cut to what the client takes.
@@ -479,7 +485,10 @@ impl<const RX: usize> Pair<RX> {
             } else {
                 &mut buf
             };
-            while let Some(n) = self.server.poll_transmit(self.now, out, &self.hub) {
+            while let Some(n) = match self.login.as_mut() {
+                Some(login) => login.poll_transmit(self.now, out),
+                None => self.server.poll_transmit(self.now, out, &self.hub),
+            } {
                 moved = true;
                 let mut frames = split_frames(&out[..n]);
                 if let Some(mangle) = self.mangle.as_mut() {
@@ -515,11 +524,26 @@ impl<const RX: usize> Pair<RX> {
         panic!("the peers never went quiet");
     }
 
+    /// The first `n` bytes of `buf` to the server's side: the handshake
+    /// while there is one, then the session built from it.
+    fn server_input(&mut self, n: usize, buf: &[u8]) {
+        let mut input = &buf[..n];
+        if let Some(login) = self.login.as_mut() {
+            input = login.handle_input(self.now, input, &self.hub);
+            let Some(server) = Server::after_login(login) else {
+                return;
+            };
+            self.server = server;
+            self.login = None;
+        }
+        self.server.handle_input(self.now, input, &mut self.hub);
+    }
+
     /// Delivers what the client sent while held.
     pub(super) fn release(&mut self) {
         self.hold_client = false;
         let held = core::mem::take(&mut self.held);
-        self.server.handle_input(self.now, &held, &mut self.hub);
+        self.server_input(held.len(), &held);
     }
 
     /// Advances the clock and fires due timers on both sides.
@@ -528,7 +552,11 @@ impl<const RX: usize> Pair<RX> {
         if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
             self.client.handle_timeout(self.now);
         }
-        if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+        if let Some(login) = self.login.as_mut() {
+            if login.poll_timeout().is_some_and(|t| t <= self.now) {
+                login.handle_timeout(self.now);
+            }
+        } else if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
             self.server.handle_timeout(self.now);
         }
     }
