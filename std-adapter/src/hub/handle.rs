@@ -108,11 +108,12 @@ impl Hub {
         &self.shared.config
     }
 
-    /// The shared-memory file of region `tenant/region`, if served.
+    /// The shared-memory file of region `tenant/region`, if configured
+    /// (served now or not).
     pub fn region_file(&self, tenant: &str, region: &str) -> Option<&Path> {
         let id = self.shared.find(tenant, region)?;
         let served = self.shared.regions.get(usize::try_from(id.0).ok()?)?;
-        Some(served.reader().path())
+        Some(&served.file)
     }
 
     /// The writer of region `tenant/region` in this process, which
