@@ -19,8 +19,8 @@ use std::sync::{Arc, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use memwire::{Schema, VarId};
 use memwire::diff::{DiffError, Generations};
+use memwire::{Schema, VarId};
 
 use super::region::{Listener, Opened, Served};
 use super::shadow::seqs;

@@ -205,8 +205,7 @@ impl session::Hub for View {
         // The server filters by access; listing the tenant's regions is enough.
         for served in self.shared.regions.iter().filter(|r| r.tenant == tenant) {
             // An unavailable region is not listed: it has no instance.
-            let (Ok(name), Some(published)) = (Name::new(&served.name), served.published())
-            else {
+            let (Ok(name), Some(published)) = (Name::new(&served.name), served.published()) else {
                 continue;
             };
             let info = RegionInfo {

@@ -69,8 +69,8 @@ mod watch;
 mod writer;
 
 pub use error::ShmError;
-pub(crate) use open::intern;
 pub use file::NAME_LEN_MAX;
+pub(crate) use open::intern;
 pub use reader::{Dynamic, STALL_BOUND, ShmRegion, ShmVar};
 pub use root::Root;
 pub use turn::TurnWriter;
