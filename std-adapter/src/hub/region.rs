@@ -1,6 +1,9 @@
-//! A region as the hub serves it ([`Served`]): the shared-memory file, the
-//! hub's turns at writing it, the copy of a region a client publishes, and
-//! the listeners it tells of new snapshots ([`Listener`]). The scan that
+//! A region as the hub serves it ([`Served`]): the shared-memory file it
+//! serves now ([`Opened`], one instance) or why it serves none, the hub's
+//! turns at writing it, the copy of a region a client publishes, and the
+//! listeners it tells of new snapshots and of files dropped or taken up
+//! ([`Listener`]). Noticing a removed, replaced or changed file and taking
+//! up its successor is in `recheck.rs`. The scan that
 //! finds what local writers changed is in `scan.rs`; the snapshot it
 //! publishes, in `shadow.rs`.
 //!
