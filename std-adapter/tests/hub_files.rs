@@ -91,6 +91,36 @@ async fn subscribe(addr: SocketAddr, path: &str) -> Result<(), (ErrorCode, Strin
     }
 }
 
+/// A raw subscription to `path` that the hub is sending.
+async fn raw_subscriber(addr: SocketAddr, path: &str) -> Raw {
+    let mut raw = Raw::connect(addr).await;
+    raw.authenticate("t", "c", b"s").await.expect("welcome");
+    raw.send(&Frame::Subscribe(Subscribe {
+        handle: 7,
+        path,
+        resume: None,
+        variables: true,
+    }))
+    .await;
+    let frame = raw.expect_frame().await;
+    assert!(
+        matches!(Frame::decode(&frame), Ok(Frame::Schema(_))),
+        "{path} not served"
+    );
+    raw
+}
+
+/// The error that ends `raw`'s subscription: its code and reason.
+async fn ending_error(raw: &mut Raw) -> (ErrorCode, String) {
+    loop {
+        let frame = raw.expect_frame().await;
+        if let Ok(Frame::Error(e)) = Frame::decode(&frame) {
+            assert_eq!(e.handle, Some(7), "the error ends the subscription only");
+            return (e.code, e.reason.to_owned());
+        }
+    }
+}
+
 /// Waits until subscribing to `path` is refused with a reason holding one
 /// of `problems`.
 async fn refused_for(addr: SocketAddr, path: &str, problems: &[&str]) {
@@ -141,6 +171,7 @@ async fn a_removed_file_is_dropped_and_its_successor_served() {
     let addr = hub.tcp_addr().expect("tcp");
     let mirror = client.subscribe("t/r").await.expect("subscribe");
     let other = client.subscribe("t/ok").await.expect("subscribe");
+    let mut raw = raw_subscriber(addr, "t/r").await;
     set_count(&root, "t/r", 1);
     common::eventually("the first value", || {
         mirror.get::<u64>("count").ok() == Some(1)
@@ -157,6 +188,9 @@ async fn a_removed_file_is_dropped_and_its_successor_served() {
         "a write into the removed file is not refused"
     );
     common::eventually("the subscriber is told", || mirror.is_ended()).await;
+    let (code, reason) = ending_error(&mut raw).await;
+    assert_eq!(code, ErrorCode::Other);
+    assert!(reason.contains("removed or renamed"), "{reason}");
     refused_for(addr, "t/r", &["removed or renamed"]).await;
     // The other region is still served and written.
     other
