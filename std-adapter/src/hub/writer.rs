@@ -79,7 +79,8 @@ pub enum WriterError {
         publisher: String,
     },
     /// The writer lock could not be taken: a local process holds it
-    /// ([`ShmError::WriterBusy`]), or the lock call failed.
+    /// ([`ShmError::WriterBusy`]), the region serves no file now
+    /// ([`ShmError::Unavailable`]), or the lock call failed.
     #[error(transparent)]
     Region(#[from] ShmError),
 }
