@@ -109,7 +109,51 @@ fn fixed_words(variables: usize) -> Vec<Range<usize>> {
 
 #[cfg(test)]
 mod tests {
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
     use super::*;
+    use crate::shm::{Root, ShmWriter, TurnWriter};
+
+    static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U64, 1).build();
+
+    /// A region `t/r` under a fresh root, and a turn writer of it.
+    fn opened(name: &str) -> (std::path::PathBuf, Root, TurnWriter) {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = Root::new(&dir);
+        drop(ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap());
+        let writer = TurnWriter::open(&root, "t/r", None).unwrap();
+        (dir, root, writer)
+    }
+
+    #[test]
+    fn writes_and_commits_keep_the_identity() {
+        let (dir, _root, writer) = opened("identity-same");
+        writer.write_ranges(&[(0, &7u64.to_le_bytes())]).unwrap();
+        writer.check().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_removed_replaced_or_changed_file_is_told_apart() {
+        let (dir, root, writer) = opened("identity-changed");
+        let path = root.file_of("t/r").unwrap();
+        let moved = root.file_of("t/moved").unwrap();
+        std::fs::rename(&path, &moved).unwrap();
+        assert!(matches!(writer.check(), Err(ShmError::Removed { .. })));
+        drop(ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap());
+        assert!(matches!(writer.check(), Err(ShmError::Replaced { .. })));
+        std::fs::rename(&moved, &path).unwrap();
+        writer.check().unwrap();
+        // A name byte of the first table entry.
+        let words = writer.reader().region().words();
+        words[HEADER_LEN / WORD].fetch_xor(1, Ordering::Relaxed);
+        assert!(matches!(
+            writer.check(),
+            Err(ShmError::HeaderChanged { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_fixed_words_skip_the_live_ones() {
