@@ -33,6 +33,12 @@ pub(crate) trait Sources {
         let _ = region;
         None
     }
+    /// Why a region has no [`source`](Self::source): the code and reason
+    /// of the error that ends its subscriptions and refuses its writes.
+    fn gone(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        let _ = region;
+        (ErrorCode::UnknownRegion, "region is gone")
+    }
 }
 
 /// Write access to the regions this end sends.
@@ -234,7 +240,8 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
         }
         let region = p.region;
         let Some(source) = regions.source(region) else {
-            return refused(ErrorCode::UnknownRegion, "region is gone");
+            let (code, reason) = regions.gone(region);
+            return refused(code, reason);
         };
         let mut ranges: [(usize, &[u8]); WRITE_RANGES_MAX] = [(0, &[]); WRITE_RANGES_MAX];
         let mut n = 0;
@@ -332,6 +339,7 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
                 continue;
             };
             let Some(source) = regions.source(p.region) else {
+                let (code, reason) = regions.gone(p.region);
                 let handle = p.handle;
                 self.remove(handle);
                 if self.ended.is_full() {
@@ -339,9 +347,9 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
                 }
                 let _ = self.ended.push_back(handle);
                 link.push(Control::Error {
-                    code: ErrorCode::UnknownRegion,
+                    code,
                     handle: Some(handle),
-                    reason: "region is gone",
+                    reason,
                 });
                 continue;
             };

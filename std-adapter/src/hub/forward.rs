@@ -19,6 +19,7 @@ use memwire::session::{RegionId, Server};
 use tokio::sync::mpsc;
 
 use super::region::Served;
+use super::unavailable::UNAVAILABLE;
 
 /// Writes waiting for a publisher's connection to take them.
 pub(crate) const QUEUE: usize = 64;
@@ -173,7 +174,7 @@ impl Outbox {
                 continue;
             };
             if served.held().is_some_and(|h| h.generation >= generation) {
-                reply.send(Ok(served.published().generation));
+                reply.send(served.published().map(|p| p.generation).ok_or(UNAVAILABLE));
             } else {
                 waiting.push((region, generation, reply));
             }

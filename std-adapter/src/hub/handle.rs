@@ -108,19 +108,23 @@ impl Hub {
         &self.shared.config
     }
 
-    /// The shared-memory file of region `tenant/region`, if served.
+    /// The shared-memory file of region `tenant/region`, if configured
+    /// (served now or not).
     pub fn region_file(&self, tenant: &str, region: &str) -> Option<&Path> {
         let id = self.shared.find(tenant, region)?;
         let served = self.shared.regions.get(usize::try_from(id.0).ok()?)?;
-        Some(served.reader().path())
+        Some(&served.file)
     }
 
     /// The writer of region `tenant/region` in this process, which
     /// publishes each write from the calling thread ([`HubWriter`]). The
     /// hub holds the region's writer lock until the writer and its clones
-    /// are dropped. Fails if the hub does not serve the region, if a client
-    /// publishes it (its file is then the publisher's copy), or if a local
-    /// process holds its writer lock.
+    /// are dropped. Fails if the hub has no such region, if a client
+    /// publishes it (its file is then the publisher's copy), if it serves
+    /// no file now ([`ShmError::Unavailable`](crate::shm::ShmError)), or if
+    /// a local process holds its writer lock. Writes after the region's
+    /// file was removed fail the same way; after a replacement they go to
+    /// the new file, taking its lock per write.
     pub fn writer(&self, tenant: &str, region: &str) -> Result<HubWriter, WriterError> {
         HubWriter::new(Arc::clone(&self.shared), tenant, region)
     }

@@ -32,8 +32,10 @@
 //!   that client.
 //! - `writer.rs`: [`HubWriter`], writes made in the hub's process and
 //!   published from the writing thread.
-//! - `unavailable.rs`: the regions the hub could not open, and the reason
-//!   their subscribers get.
+//! - `recheck.rs`: noticing that a served file was removed, renamed,
+//!   replaced or changed, and taking up its successor.
+//! - `unavailable.rs`: why a region serves no file now, and the reason
+//!   its subscribers get.
 //! - `shared.rs`: what every part of a running hub shares (the regions, the
 //!   configuration, the session clock); it names none of them.
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
@@ -64,6 +66,7 @@ mod handler;
 mod logins;
 mod parts;
 mod peer;
+mod recheck;
 mod region;
 mod scan;
 mod shadow;

@@ -1,6 +1,9 @@
-//! A region as the hub serves it ([`Served`]): the shared-memory file, the
-//! hub's turns at writing it, the copy of a region a client publishes, and
-//! the listeners it tells of new snapshots ([`Listener`]). The scan that
+//! A region as the hub serves it ([`Served`]): the shared-memory file it
+//! serves now ([`Opened`], one instance) or why it serves none, the hub's
+//! turns at writing it, the copy of a region a client publishes, and the
+//! listeners it tells of new snapshots and of files dropped or taken up
+//! ([`Listener`]). Noticing a removed, replaced or changed file and taking
+//! up its successor is in `recheck.rs`. The scan that
 //! finds what local writers changed is in `scan.rs`; the snapshot it
 //! publishes, in `shadow.rs`.
 //!
@@ -12,12 +15,13 @@
 //! the session sees no new generation until then, and the next update covers
 //! everything since.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
-use super::parts::Parts;
 use super::shadow::{Published, Scanner};
+use super::unavailable::{UNAVAILABLE, Unavailable};
 use crate::schema::OwnedSchema;
-use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter};
+use crate::shm::{Root, ShmError, ShmRegion, ShmWriter, TurnWriter, intern};
 use memwire::Region;
 use memwire::Schema;
 use memwire::codec::{ErrorCode, Resume};
@@ -36,7 +40,10 @@ pub(crate) trait Listener: Send + Sync {
     fn wake(&self);
 }
 
-/// One region served by the hub.
+/// One region the hub is configured to serve, for the hub's whole life:
+/// its name, its listeners, and the file it serves now ([`Opened`]) or why
+/// it serves none ([`Unavailable`]). A file that is removed, replaced or
+/// corrupted is dropped and a valid successor taken up (`recheck.rs`).
 pub(crate) struct Served {
     pub(crate) tenant: String,
     pub(crate) name: String,
@@ -46,60 +53,61 @@ pub(crate) struct Served {
     /// next connection (kept in memory: after a hub restart the copy is
     /// sent whole).
     held: Mutex<Option<Resume>>,
-    /// Update parts shared by the region's subscribers (`encode_once`).
-    pub(crate) parts: Option<Parts>,
-    pub(super) writer: TurnWriter,
-    pub(super) published: RwLock<Arc<Published>>,
-    pub(super) scanner: Mutex<Scanner>,
+    /// The configured schema, which every file taken up must hold.
+    schema: Schema<'static>,
+    pub(super) root: Root,
+    /// The region file's path.
+    pub(super) file: PathBuf,
+    /// The chunk of the generation table and whether update parts are
+    /// shared (`encode_once`), for each snapshot's first.
+    pub(super) chunk: usize,
+    pub(super) encode_once: bool,
+    pub(super) state: RwLock<State>,
     pub(super) listeners: Mutex<Vec<Weak<dyn Listener>>>,
 }
 
-impl Served {
-    /// Opens the region file `tenant/name` under `root`, creating it for
-    /// `schema` if it does not exist; an existing file must hold `schema`.
-    pub(crate) fn open(
+/// What a served region has now.
+pub(crate) enum State {
+    /// A file, served.
+    Open(Arc<Opened>),
+    /// No file it can serve.
+    Unavailable(Unavailable),
+}
+
+/// One file of a region, as the hub serves it: one instance.
+pub(crate) struct Opened {
+    pub(super) writer: TurnWriter,
+    pub(super) published: RwLock<Arc<Published>>,
+    pub(super) scanner: Mutex<Scanner>,
+}
+
+impl Opened {
+    /// Opens the region file `tenant/name` under `root`, which must hold
+    /// `schema`; never creates it.
+    pub(super) fn open(
         root: &Root,
-        tenant: &str,
-        name: &str,
-        schema: OwnedSchema,
+        path: &str,
+        schema: Schema<'_>,
         chunk: usize,
-    ) -> Result<Served, ShmError> {
-        let path = format!("{tenant}/{name}");
-        match ShmWriter::create(root, &path, schema.as_schema()) {
-            // Created and released at once: the hub writes in turns.
-            Ok(created) => drop(created),
-            Err(ShmError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let writer = TurnWriter::open(root, &path, Some(schema.as_schema()))?;
+        encode_once: bool,
+    ) -> Result<Opened, ShmError> {
+        let writer = TurnWriter::open(root, path, Some(schema))?;
         let reader = writer.reader();
-        let published = Published::first(reader, chunk)?;
-        let scanner = Scanner::new(reader, schema.as_schema());
-        Ok(Served {
-            tenant: tenant.to_owned(),
-            name: name.to_owned(),
-            publisher: None,
-            held: Mutex::new(None),
-            parts: None,
+        let published = Published::first(reader, chunk, encode_once)?;
+        let scanner = Scanner::new(reader, schema);
+        Ok(Opened {
             writer,
             published: RwLock::new(Arc::new(published)),
             scanner: Mutex::new(scanner),
-            listeners: Mutex::new(Vec::new()),
         })
     }
 
-    /// The region's schema: the file's, checked against the configured one
-    /// when opened, held once per process (no per-call check).
-    pub(crate) fn schema(&self) -> Schema<'static> {
-        self.writer.reader().schema()
-    }
-
-    /// The read handle of the region file.
+    /// The read handle of the file.
     pub(crate) fn reader(&self) -> &ShmRegion {
         self.writer.reader()
     }
 
-    /// The latest snapshot.
+    /// The latest snapshot of this file.
     pub(crate) fn published(&self) -> Arc<Published> {
         Arc::clone(
             &self
@@ -108,9 +116,81 @@ impl Served {
                 .unwrap_or_else(PoisonError::into_inner),
         )
     }
+}
+
+impl Served {
+    /// Opens the region file `tenant/name` under `root`, creating it for
+    /// `schema` if it does not exist; an existing file must hold `schema`.
+    /// A file that cannot be opened leaves the region unavailable (logged),
+    /// to be taken up once it is fixed.
+    pub(crate) fn open(
+        root: &Root,
+        tenant: &str,
+        name: &str,
+        schema: &OwnedSchema,
+        chunk: usize,
+        encode_once: bool,
+    ) -> Served {
+        let path = format!("{tenant}/{name}");
+        let schema = intern(schema.as_schema());
+        let opened = match ShmWriter::create(root, &path, schema) {
+            // Created and released at once: the hub writes in turns.
+            Ok(created) => {
+                drop(created);
+                Ok(())
+            }
+            Err(ShmError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+        .and_then(|()| Opened::open(root, &path, schema, chunk, encode_once));
+        let state = match opened {
+            Ok(opened) => State::Open(Arc::new(opened)),
+            Err(e) => State::Unavailable(Unavailable::new(&path, &e)),
+        };
+        Served {
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            publisher: None,
+            held: Mutex::new(None),
+            schema,
+            file: root.dir().join(tenant).join(name),
+            root: root.clone(),
+            chunk,
+            encode_once,
+            state: RwLock::new(state),
+            listeners: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The region's schema: the configured one, which the file it serves
+    /// holds (checked when it was opened).
+    pub(crate) fn schema(&self) -> Schema<'static> {
+        self.schema
+    }
+
+    /// The file served now, if any.
+    pub(crate) fn opened(&self) -> Option<Arc<Opened>> {
+        match &*self.state.read().unwrap_or_else(PoisonError::into_inner) {
+            State::Open(opened) => Some(Arc::clone(opened)),
+            State::Unavailable(_) => None,
+        }
+    }
+
+    /// Why no file is served, if none is.
+    pub(crate) fn unavailable(&self) -> Option<&'static str> {
+        match &*self.state.read().unwrap_or_else(PoisonError::into_inner) {
+            State::Open(_) => None,
+            State::Unavailable(broken) => Some(broken.reason),
+        }
+    }
+
+    /// The latest snapshot, if a file is served.
+    pub(crate) fn published(&self) -> Option<Arc<Published>> {
+        self.opened().map(|opened| opened.published())
+    }
 
     /// Asks that `listener` be told of every scan that finds a new
-    /// generation.
+    /// generation, and of every file dropped or taken up.
     pub(crate) fn listen(&self, listener: &Weak<dyn Listener>) {
         let mut listeners = self
             .listeners
@@ -122,14 +202,24 @@ impl Served {
 
     /// Applies a remote write (already checked against the schema and the
     /// client's rights) and publishes it before returning its generation.
+    /// The file is checked first (`recheck.rs`): a write is never reported
+    /// applied to a file that the region's name no longer leads to.
     /// The writer's connection task holds its session, so its scan does not
     /// wait for other sessions (see [`scan`](Self::scan)).
     pub(crate) fn write(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
+        if let Err(reason) = self.check(false) {
+            tracing::info!(region = %self.path(), reason, "remote write refused: the region is unavailable");
+            return Err(UNAVAILABLE);
+        }
         match self.commit(|region| region.write_ranges(ranges, None), false) {
             Ok(generation) => Ok(generation),
             Err(ShmError::WriterBusy { pid, .. }) => {
                 tracing::info!(region = %self.path(), pid, "remote write refused: a local writer holds the region");
                 Err(ErrorCode::Busy)
+            }
+            Err(e @ ShmError::Unavailable { .. }) => {
+                tracing::info!(region = %self.path(), error = %e, "remote write refused");
+                Err(UNAVAILABLE)
             }
             Err(e) => {
                 tracing::warn!(region = %self.path(), error = %e, "remote write failed");
@@ -141,13 +231,14 @@ impl Served {
     /// Makes one commit with `write` in the hub's turn at the region file
     /// and publishes it from this thread, before local waiters are woken
     /// (the region's scanner only if this scan failed). Returns the new
-    /// generation.
+    /// generation; [`ShmError::Unavailable`] when no file is served.
     pub(crate) fn commit(
         &self,
         write: impl FnOnce(&Region<'_>) -> Result<u64, AccessError>,
         waits: bool,
     ) -> Result<u64, ShmError> {
-        let (generation, _) = self.writer.turn(write, || match self.scan(waits) {
+        let opened = self.opened().ok_or_else(|| self.unavailable_error())?;
+        let (generation, _) = opened.writer.turn(write, || match self.scan(waits) {
             Ok(_) => true,
             Err(e) => {
                 tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
@@ -157,16 +248,20 @@ impl Served {
         Ok(generation)
     }
 
-    /// Keeps the region's writer lock for a
-    /// [`HubWriter`](super::writer::HubWriter) until
-    /// [`release`](Self::release).
-    pub(crate) fn hold(&self) -> Result<(), ShmError> {
-        self.writer.hold().map(drop)
+    /// Keeps the writer lock of the file served now for a
+    /// [`HubWriter`](super::writer::HubWriter), until the file's
+    /// `writer.release()`.
+    pub(crate) fn hold(&self) -> Result<Arc<Opened>, ShmError> {
+        let opened = self.opened().ok_or_else(|| self.unavailable_error())?;
+        opened.writer.hold()?;
+        Ok(opened)
     }
 
-    /// Ends a [`hold`](Self::hold).
-    pub(crate) fn release(&self) {
-        self.writer.release();
+    fn unavailable_error(&self) -> ShmError {
+        ShmError::Unavailable {
+            path: self.file.clone(),
+            reason: self.unavailable().unwrap_or("region unavailable"),
+        }
     }
 
     /// Where the copy of a published region stands.
@@ -183,6 +278,11 @@ impl Served {
         *self.held.lock().unwrap_or_else(PoisonError::into_inner) =
             (held.generation != 0).then_some(held);
         Ok(())
+    }
+
+    /// Forgets where the copy of a published region stood.
+    pub(super) fn forget_held(&self) {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// `tenant/name`.

@@ -17,12 +17,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use memwire::VarId;
 use memwire::diff::{DiffError, Generations};
+use memwire::{Schema, VarId};
 
-use super::region::{Listener, Served};
+use super::region::{Listener, Opened, Served};
 use super::shadow::seqs;
 use super::shared::Shared;
 use crate::shm::ShmError;
@@ -52,10 +52,49 @@ impl Served {
     /// are read and before the bytes are copied: where a commit of another
     /// writer may land (tests land one there).
     fn scan_around(&self, waits: bool, between: impl FnOnce()) -> Result<bool, ShmError> {
+        let Some(opened) = self.opened() else {
+            return Ok(false);
+        };
+        if !opened.scan(self.schema(), between, &self.path())? {
+            return Ok(false);
+        }
+        tracing::trace!(target: "memwire::latency", step = "scanned");
+        self.tell(waits);
+        Ok(true)
+    }
+
+    /// Tells the listening connections of a new snapshot. The first
+    /// [`DIRECT`] are sent the update from this thread; the others' tasks
+    /// are woken first, so that they run on the runtime's threads meanwhile.
+    pub(super) fn tell(&self, waits: bool) {
+        let live: Vec<Arc<dyn Listener>> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for listener in live.iter().skip(DIRECT) {
+            listener.wake();
+        }
+        for listener in live.iter().take(DIRECT) {
+            listener.changed(waits);
+        }
+    }
+}
+
+impl Opened {
+    /// The scan of this file: publishes a new snapshot if the generation
+    /// moved, and says whether it did. `region` names it in the logs.
+    fn scan(
+        &self,
+        schema: Schema<'_>,
+        between: impl FnOnce(),
+        region: &str,
+    ) -> Result<bool, ShmError> {
         let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
         let scanner = &mut *guard;
         let reader = self.writer.reader();
-        let schema = self.schema();
         let before = reader.generation()?;
         if before == self.published().generation {
             return Ok(false);
@@ -108,7 +147,7 @@ impl Served {
                 // The scan completed; only the exact list did not fit.
                 Err(DiffError::Overflow(_)) => None,
                 Err(e) => {
-                    tracing::error!(region = %self.path(), error = %e, "scan failed; republishing whole");
+                    tracing::error!(region, error = %e, "scan failed; republishing whole");
                     next.data.copy_from_slice(&scanner.current);
                     if let Ok(mut gens) = Generations::new(&mut next.table, len, next.chunk) {
                         gens.reset(generation.max(1));
@@ -118,29 +157,7 @@ impl Served {
             };
             next.generation = generation;
         }
-        drop(guard);
-        tracing::trace!(target: "memwire::latency", step = "scanned");
-        self.tell(waits);
         Ok(true)
-    }
-
-    /// Tells the listening connections of a new snapshot. The first
-    /// [`DIRECT`] are sent the update from this thread; the others' tasks
-    /// are woken first, so that they run on the runtime's threads meanwhile.
-    fn tell(&self, waits: bool) {
-        let live: Vec<Arc<dyn Listener>> = self
-            .listeners
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for listener in live.iter().skip(DIRECT) {
-            listener.wake();
-        }
-        for listener in live.iter().take(DIRECT) {
-            listener.changed(waits);
-        }
     }
 }
 
@@ -173,21 +190,42 @@ impl Scanners {
     }
 }
 
+/// One region's scanner: sleeps on the file served now and scans it when
+/// woken; checks the file (`recheck.rs`) at least every [`SCAN_WAKE`]; and
+/// while no file is served, tries to take one up as often.
 fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
     let Some(served) = shared.regions.get(index) else {
         return;
     };
-    let mut since = served.published().generation;
+    let mut file: Option<(Arc<Opened>, u64)> = None;
+    let mut checked = Instant::now();
     while scanning.load(Ordering::Relaxed) {
+        let Some(opened) = served.opened() else {
+            file = None;
+            std::thread::sleep(SCAN_WAKE);
+            served.retake();
+            continue;
+        };
+        let since = match &file {
+            Some((current, since)) if Arc::ptr_eq(current, &opened) => *since,
+            _ => opened.published().generation,
+        };
         // Writes the hub published itself do not wake it (`Waiters`).
-        match served
+        let woke = opened
             .reader()
-            .wait_for_change_as(since, Some(SCAN_WAKE), Waiters::SCANNER)
-        {
+            .wait_for_change_as(since, Some(SCAN_WAKE), Waiters::SCANNER);
+        file = Some((Arc::clone(&opened), since));
+        if checked.elapsed() >= SCAN_WAKE {
+            checked = Instant::now();
+            if served.check(true).is_err() {
+                continue;
+            }
+        }
+        match woke {
             Ok(None) => continue,
             Ok(Some(generation)) => {
                 tracing::trace!(target: "memwire::latency", step = "scanner woke");
-                since = generation;
+                file = Some((opened, generation));
             }
             Err(e) => {
                 tracing::warn!(region = %served.path(), error = %e, "waiting for a change failed");
@@ -221,7 +259,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let root = Root::new(&dir);
         let schema = OwnedSchema::from_schema(SCHEMA.as_schema());
-        let served = Served::open(&root, "t", "r", schema, 64).unwrap();
+        let served = Served::open(&root, "t", "r", &schema, 64, false);
+        assert!(served.opened().is_some());
         let other = TurnWriter::open(&root, "t/r", None).unwrap();
         (dir, served, other)
     }
@@ -242,9 +281,10 @@ mod tests {
         set(&other, 0, 1);
         let scanned = served.scan_around(true, || set(&other, b, 7)).unwrap();
         assert!(scanned);
-        let mut file = vec![0u8; served.reader().data_len()];
-        let generation = served.reader().snapshot(&mut file).unwrap();
-        let published = served.published();
+        let reader = other.reader();
+        let mut file = vec![0u8; reader.data_len()];
+        let generation = reader.snapshot(&mut file).unwrap();
+        let published = served.published().unwrap();
         assert_eq!(published.generation, generation);
         assert_eq!(published.data, file, "b's write is missing");
         // Nothing is left for the next scan.
@@ -261,7 +301,7 @@ mod tests {
         let b = SCHEMA.as_schema().variables()[1].range().start;
         set(&other, b, 9);
         assert!(served.scan(true).unwrap());
-        let published = served.published();
+        let published = served.published().unwrap();
         let (_, ranges) = published.recent.as_ref().unwrap();
         assert_eq!(ranges.as_slice(), &[ByteRange::new(b, b + 1)]);
         assert_eq!(published.data.get(b..b + 8), Some(&9u64.to_le_bytes()[..]));

@@ -2,10 +2,13 @@
 //! ([`Published`]) and what the scan keeps between two scans
 //! ([`Scanner`]). `scan.rs` moves one to the next.
 
+use std::sync::Arc;
+
 use memwire::diff::{ByteRange, ChunkTable, Differ, Generations};
 use memwire::session::Source;
 use memwire::{Schema, VarId};
 
+use super::parts::Parts;
 use crate::shm::{ShmError, ShmRegion};
 
 /// Ranges one scan reports exactly; more and the update falls back to the
@@ -22,11 +25,20 @@ pub(crate) struct Published {
     pub(super) chunk: usize,
     /// The exact ranges of the last scan and the generation they start from.
     pub(super) recent: Option<(u64, Vec<ByteRange>)>,
+    /// Update parts shared by the subscribers of this file
+    /// (`encode_once`): one store per file, since generations mean
+    /// something only within one instance.
+    pub(crate) parts: Option<Arc<Parts>>,
 }
 
 impl Published {
-    /// The region file as it is now, every chunk changed at its generation.
-    pub(crate) fn first(reader: &ShmRegion, chunk: usize) -> Result<Published, ShmError> {
+    /// The region file as it is now, every chunk changed at its generation;
+    /// with a store of update parts if they are to be `shared`.
+    pub(crate) fn first(
+        reader: &ShmRegion,
+        chunk: usize,
+        shared: bool,
+    ) -> Result<Published, ShmError> {
         let len = reader.data_len();
         let mut data = vec![0u8; len];
         let generation = reader.snapshot(&mut data)?;
@@ -41,6 +53,7 @@ impl Published {
             table,
             chunk,
             recent: None,
+            parts: shared.then(|| Arc::new(Parts::default())),
         })
     }
 

@@ -11,9 +11,7 @@ use super::config::Config;
 use super::error::HubError;
 use super::forward::Publishers;
 use super::logins::{RefusalLog, Throttle};
-use super::parts::Parts;
 use super::region::Served;
-use super::unavailable::Unavailable;
 
 /// The session clock: microseconds since the hub started.
 #[derive(Clone, Copy, Debug)]
@@ -42,10 +40,9 @@ impl Clock {
 /// What every connection of a hub shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// Every configured region, served or unavailable (its id is its
+    /// index); never added to or removed from while the hub runs.
     pub(crate) regions: Vec<Served>,
-    /// The configured regions whose files could not be opened: resolved
-    /// by name (their ids follow those of `regions`), never served.
-    pub(crate) unavailable: Vec<Unavailable>,
     pub(crate) clock: Clock,
     /// The connections of clients that publish regions.
     pub(crate) publishers: Publishers,
@@ -59,7 +56,8 @@ pub(crate) struct Shared {
 impl Shared {
     /// Opens (or creates) every region of `config`. A region whose file
     /// cannot be opened is logged and kept as unavailable, so the others
-    /// are served; only an unusable root (which every region needs) fails.
+    /// are served, until its scanner takes up a valid file; only an
+    /// unusable root (which every region needs) fails.
     pub(crate) fn new(config: Config) -> Result<Shared, HubError> {
         let root = match &config.root {
             Some(dir) => crate::shm::Root::new(dir),
@@ -72,29 +70,20 @@ impl Shared {
             })?;
         }
         let mut regions = Vec::new();
-        let mut unavailable = Vec::new();
         for tenant in &config.tenants {
             for decl in &tenant.regions {
-                let (tenant, name) = (tenant.name.as_str(), decl.name.as_str());
-                let opened = Served::open(
+                let mut served = Served::open(
                     &root,
-                    tenant,
-                    name,
-                    decl.schema.clone(),
+                    tenant.name.as_str(),
+                    decl.name.as_str(),
+                    &decl.schema,
                     config.publish.chunk,
+                    config.publish.encode_once,
                 );
-                let mut served = match opened {
-                    Ok(served) => served,
-                    Err(e) => {
-                        unavailable.push(Unavailable::new(tenant, name, &e));
-                        continue;
-                    }
-                };
                 served.publisher.clone_from(&decl.publisher);
-                if config.publish.encode_once {
-                    served.parts = Some(Parts::default());
+                if served.opened().is_some() {
+                    tracing::info!(region = %served.path(), file = %served.file.display(), "serving");
                 }
-                tracing::info!(region = %served.path(), file = %served.reader().path().display(), "serving");
                 regions.push(served);
             }
         }
@@ -103,7 +92,6 @@ impl Shared {
             refusals: RefusalLog::new(),
             config,
             regions,
-            unavailable,
             clock: Clock::new(),
             publishers: Publishers::default(),
             sessions: AtomicU64::new(1),
@@ -115,21 +103,8 @@ impl Shared {
         let index = self
             .regions
             .iter()
-            .position(|r| r.tenant == tenant && r.name == region)
-            .or_else(|| {
-                let broken = self
-                    .unavailable
-                    .iter()
-                    .position(|r| r.tenant == tenant && r.name == region)?;
-                Some(self.regions.len() + broken)
-            })?;
+            .position(|r| r.tenant == tenant && r.name == region)?;
         u32::try_from(index).ok().map(RegionId)
-    }
-
-    /// The unavailable region `region`, if it is one.
-    pub(crate) fn unavailable(&self, region: RegionId) -> Option<&Unavailable> {
-        let index = usize::try_from(region.0).ok()?;
-        self.unavailable.get(index.checked_sub(self.regions.len())?)
     }
 
     pub(crate) fn next_session(&self) -> u64 {

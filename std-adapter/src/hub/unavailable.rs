@@ -1,17 +1,26 @@
-//! Regions the hub is configured to serve but could not open
-//! ([`Unavailable`]): a corrupt header, a file of another schema, a link
-//! under the region's name. The hub serves the others; a subscriber of one
-//! of these gets an error that names the problem, and the hub's log says
-//! the rest (the file's path and the full reason).
+//! Why a configured region is not served now ([`Unavailable`]): its file
+//! could not be opened (a corrupt header, a file of another schema, a link
+//! under the region's name), or the file served was removed, renamed,
+//! replaced or changed under the hub. The hub serves the others; a
+//! subscriber of one of these gets an error that names the problem, a
+//! remote write gets [`UNAVAILABLE`], and the hub's log says the rest (the
+//! file's path and the full reason). Any path that finds a served file
+//! broken (`recheck.rs`, and whatever else detects a broken file) goes
+//! through [`Served::mark_unavailable`](super::region::Served), so the
+//! region is taken up again the same way once a valid file has its name.
 
 use crate::shm::ShmError;
+use memwire::codec::ErrorCode;
 use memwire::layout::LayoutError;
 
-/// A configured region whose file could not be opened or created.
+/// The code that refuses a remote write to an unavailable region. No code
+/// says "this region's file is broken": `Other`, the subscribers' error
+/// frame naming the problem.
+pub(crate) const UNAVAILABLE: ErrorCode = ErrorCode::Other;
+
+/// Why a configured region serves no file.
 #[derive(Debug)]
 pub(crate) struct Unavailable {
-    pub(crate) tenant: String,
-    pub(crate) name: String,
     /// Why, as the error frame to its subscribers says it (at most 100
     /// bytes, the wire's limit on a reason).
     pub(crate) reason: &'static str,
@@ -19,15 +28,13 @@ pub(crate) struct Unavailable {
 
 impl Unavailable {
     /// Logs `error` at error level and keeps the region's reason.
-    pub(crate) fn new(tenant: &str, name: &str, error: &ShmError) -> Unavailable {
+    pub(crate) fn new(region: &str, error: &ShmError) -> Unavailable {
         tracing::error!(
-            region = %format_args!("{tenant}/{name}"),
+            region,
             error = %error,
-            "region not served: its file cannot be opened; the other regions are served",
+            "region not served: its file cannot be served; the other regions are served, and this one once a valid file has its name",
         );
         Unavailable {
-            tenant: tenant.to_owned(),
-            name: name.to_owned(),
             reason: reason(error),
         }
     }
@@ -36,8 +43,18 @@ impl Unavailable {
 /// What is wrong with the file, in a reason that fits an error frame. The
 /// path and the remedy stay in the hub's log: a remote client learns what
 /// kind of problem it is, not how the hub's disk is laid out.
-fn reason(error: &ShmError) -> &'static str {
+pub(crate) fn reason(error: &ShmError) -> &'static str {
     match error {
+        ShmError::Removed { .. } | ShmError::NotFound { .. } => {
+            "region unavailable: its file was removed or renamed"
+        }
+        ShmError::Replaced { .. } => {
+            "region unavailable: its file was replaced by one that cannot be served"
+        }
+        ShmError::HeaderChanged { .. } => {
+            "region unavailable: its file's header or table changed while served"
+        }
+        ShmError::Unavailable { reason, .. } => reason,
         ShmError::BadHeader {
             source: LayoutError::SchemaMismatch,
             ..
@@ -93,6 +110,9 @@ mod tests {
                 links: 2,
             },
             ShmError::io("open", path(), std::io::Error::other("x")),
+            ShmError::Removed { path: path() },
+            ShmError::Replaced { path: path() },
+            ShmError::HeaderChanged { path: path() },
         ];
         for error in &errors {
             let reason = reason(error);

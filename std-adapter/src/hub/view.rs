@@ -14,6 +14,7 @@ use super::forward::{Answer, Forward, Reply};
 use super::region::{Listener, Served};
 use super::shadow::Published;
 use super::shared::Shared;
+use super::unavailable::UNAVAILABLE;
 
 /// The hub as one connection sees it: its own snapshot of each region it
 /// looked at, refreshed at most at the subscriber rate.
@@ -62,14 +63,16 @@ impl View {
         Ok((index, served))
     }
 
-    /// Whether a snapshot this connection holds is older than the region's.
+    /// Whether a snapshot this connection holds is older than the region's,
+    /// of a file the region no longer serves, or of a region now unavailable.
     pub(crate) fn stale(&self) -> bool {
         self.seen.iter().enumerate().any(|(i, cell)| {
             cell.get().is_some_and(|p| {
-                self.shared
-                    .regions
-                    .get(i)
-                    .is_some_and(|r| r.published().generation != p.generation)
+                self.shared.regions.get(i).is_some_and(|r| {
+                    r.published().is_none_or(|now| {
+                        now.generation != p.generation || now.instance != p.instance
+                    })
+                })
             })
         })
     }
@@ -93,10 +96,9 @@ impl session::Hub for View {
     }
 
     fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
-        // No code says "this region's file is broken": `Other`, with the
-        // reason naming the problem.
-        match self.shared.unavailable(region) {
-            Some(broken) => (ErrorCode::Other, broken.reason),
+        let broken = self.served(region).ok().and_then(|(_, s)| s.unavailable());
+        match broken {
+            Some(reason) => (UNAVAILABLE, reason),
             None => (ErrorCode::UnknownRegion, "no such region"),
         }
     }
@@ -109,8 +111,11 @@ impl session::Hub for View {
             served.listen(&self.me);
             listening.set(true);
         }
-        let published = self.seen.get(index)?.get_or_init(|| served.published());
-        published.source(served.schema())
+        let seen = self.seen.get(index)?;
+        if seen.get().is_none() {
+            let _ = seen.set(served.published()?);
+        }
+        seen.get()?.source(served.schema())
     }
 
     fn apply_write(
@@ -153,8 +158,9 @@ impl session::Hub for View {
     }
 
     fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
-        let served = self.shared.regions.get(usize::try_from(region.0).ok()?)?;
-        served.parts.as_ref().map(|p| p as &dyn UpdateCache)
+        // The store of the file whose snapshot the session sends from.
+        let seen = self.seen.get(usize::try_from(region.0).ok()?)?.get()?;
+        seen.parts.as_deref().map(|p| p as &dyn UpdateCache)
     }
 
     fn published(
@@ -198,12 +204,13 @@ impl session::Hub for View {
     ) -> bool {
         // The server filters by access; listing the tenant's regions is enough.
         for served in self.shared.regions.iter().filter(|r| r.tenant == tenant) {
-            let Ok(name) = Name::new(&served.name) else {
+            // An unavailable region is not listed: it has no instance.
+            let (Ok(name), Some(published)) = (Name::new(&served.name), served.published()) else {
                 continue;
             };
             let info = RegionInfo {
                 name,
-                instance: served.published().instance,
+                instance: published.instance,
             };
             if !visit(info) {
                 break;

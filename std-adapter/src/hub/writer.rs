@@ -6,7 +6,7 @@ use std::sync::Arc;
 use memwire::schema::Value;
 use memwire::{Schema, VarId};
 
-use super::region::Served;
+use super::region::{Opened, Served};
 use super::shared::Shared;
 use crate::shm::ShmError;
 
@@ -41,6 +41,10 @@ pub struct HubWriter {
 struct Held {
     shared: Arc<Shared>,
     index: usize,
+    /// The file whose lock is held: the one served when the writer was
+    /// made. Writes go to the file served at each write, in turns if it
+    /// is another (the region's file was replaced meanwhile).
+    file: Arc<Opened>,
 }
 
 impl Held {
@@ -52,7 +56,7 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.served().release();
+        self.file.writer.release();
     }
 }
 
@@ -75,7 +79,8 @@ pub enum WriterError {
         publisher: String,
     },
     /// The writer lock could not be taken: a local process holds it
-    /// ([`ShmError::WriterBusy`]), or the lock call failed.
+    /// ([`ShmError::WriterBusy`]), the region serves no file now
+    /// ([`ShmError::Unavailable`]), or the lock call failed.
     #[error(transparent)]
     Region(#[from] ShmError),
 }
@@ -108,9 +113,13 @@ impl HubWriter {
                 publisher: publisher.clone(),
             });
         }
-        served.hold()?;
+        let file = served.hold()?;
         Ok(HubWriter {
-            held: Arc::new(Held { shared, index }),
+            held: Arc::new(Held {
+                shared,
+                index,
+                file,
+            }),
         })
     }
 

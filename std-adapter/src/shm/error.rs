@@ -114,6 +114,38 @@ pub enum ShmError {
         #[source]
         source: LayoutError,
     },
+    /// The open file's name was removed or renamed: the name leads to no
+    /// file any more, and what is written to the open file reaches no one
+    /// who opens the name.
+    #[error("{path} was removed or renamed while open")]
+    Removed {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// The open file's name now leads to another file.
+    #[error("{path} now names another file than the one open")]
+    Replaced {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// The bytes a region never changes after creation (the checksummed
+    /// header fields, the variable table, the name index) changed while
+    /// the file was open: something other than a writer wrote into it.
+    #[error("{path}: its header or variable table changed while open")]
+    HeaderChanged {
+        /// The file's path.
+        path: PathBuf,
+    },
+    /// A hub stopped serving the region: its file was removed, replaced or
+    /// corrupted, or cannot be opened. It serves it again once a valid file
+    /// of the region's schema has the name.
+    #[error("{path} is not served: {reason}")]
+    Unavailable {
+        /// The file's path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Another process holds the writer lock.
     #[error("{path} is being written by another process (pid {pid})")]
     WriterBusy {

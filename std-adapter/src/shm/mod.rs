@@ -23,6 +23,9 @@
 //!   header and the recovery of a dead writer's half-done write.
 //! - [`TurnWriter`] (`turn.rs`): a writer that takes the lock for each
 //!   write, in turns with local writers.
+//! - `identity.rs`: whether an open file is still the one opened (its
+//!   name's inode, the bytes fixed at creation), which [`TurnWriter::check`]
+//!   asks.
 //! - `notify.rs`: sleeping on the header's commit word (a futex on Linux),
 //!   woken by every commit.
 //! - [`Watcher`], [`ChangeStream`] (`watch.rs`): change events naming the
@@ -56,6 +59,7 @@
 
 mod error;
 mod file;
+mod identity;
 mod liveness;
 #[allow(unsafe_code)]
 mod map;
@@ -69,6 +73,7 @@ mod writer;
 
 pub use error::ShmError;
 pub use file::NAME_LEN_MAX;
+pub(crate) use open::intern;
 pub use reader::{Dynamic, STALL_BOUND, ShmRegion, ShmVar};
 pub use root::Root;
 pub use turn::TurnWriter;

@@ -93,7 +93,7 @@ fn file_schema(words: &[AtomicU32]) -> Result<OwnedSchema, LayoutError> {
 /// One `'static` copy of each distinct schema this process has used, so
 /// that handles and change events can hold schemas without borrowing.
 /// Bounded by the number of distinct schemas, not by opens.
-pub(super) fn intern(schema: Schema<'_>) -> Schema<'static> {
+pub(crate) fn intern(schema: Schema<'_>) -> Schema<'static> {
     static SCHEMAS: Mutex<Vec<Schema<'static>>> = Mutex::new(Vec::new());
     let mut known = SCHEMAS
         .lock()

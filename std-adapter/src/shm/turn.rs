@@ -9,6 +9,7 @@ use memwire::{Region, Schema};
 
 use super::error::ShmError;
 use super::file;
+use super::identity::Identity;
 use super::notify::{self, Waiters};
 use super::open::{intern, open_shared};
 use super::reader::{Dynamic, ShmRegion};
@@ -34,6 +35,8 @@ pub struct TurnWriter {
     /// One turn at a time in this process, and how many holders keep the
     /// OS lock between turns.
     turns: Mutex<usize>,
+    /// The file as it was opened, for [`check`](Self::check).
+    identity: Identity,
 }
 
 impl fmt::Debug for TurnWriter {
@@ -49,16 +52,33 @@ impl TurnWriter {
     /// taking the writer lock. With `expect`, the file must hold that schema.
     pub fn open(root: &Root, path: &str, expect: Option<Schema<'_>>) -> Result<Self, ShmError> {
         let (shared, file) = open_shared(root, path, true, expect.map(intern))?;
+        let region = ShmRegion::from_shared(shared);
+        let identity = Identity::take(
+            &file,
+            region.region().words(),
+            region.schema().len(),
+            region.path(),
+        )?;
         Ok(TurnWriter {
-            region: ShmRegion::from_shared(shared),
+            region,
             file,
             turns: Mutex::new(0),
+            identity,
         })
     }
 
     /// The read handle.
     pub fn reader(&self) -> &ShmRegion<Dynamic> {
         &self.region
+    }
+
+    /// Checks that the region's name still leads to the open file and that
+    /// the bytes fixed at creation are unchanged: [`ShmError::Removed`],
+    /// [`ShmError::Replaced`] or [`ShmError::HeaderChanged`] if not. A
+    /// `stat` of the name and a comparison of the header and table.
+    pub fn check(&self) -> Result<(), ShmError> {
+        self.identity
+            .check(self.region.region().words(), self.region.path())
     }
 
     /// Takes the lock, writes raw byte ranges of the data area in one commit

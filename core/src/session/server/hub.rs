@@ -53,9 +53,12 @@ pub trait Hub {
     fn source(&self, region: RegionId) -> Option<Source<'_>>;
     /// Why a region that [`resolve`](Self::resolve) names has no
     /// [`source`](Self::source): the code and reason of the error that
-    /// answers its subscribers (for a hub, a region file it could not open).
+    /// answers its subscribers, ends their subscriptions when a region
+    /// stops being served, and refuses writes to it (for a hub, a region
+    /// file it could not open, or one removed, replaced or corrupted).
     ///
-    /// The default answers as for a region that does not exist.
+    /// The default answers as for a region that does not exist (a
+    /// subscription that ends is told "region is gone").
     fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
         let _ = region;
         (ErrorCode::UnknownRegion, "no such region")
@@ -123,12 +126,25 @@ pub trait Hub {
     }
 }
 
+/// Why a region a subscription was made to has no source now: the hub's
+/// reason, or "region is gone" from a hub that has none.
+fn gone<H: Hub + ?Sized>(hub: &H, region: RegionId) -> (ErrorCode, &'static str) {
+    match hub.unavailable(region) {
+        (ErrorCode::UnknownRegion, _) => (ErrorCode::UnknownRegion, "region is gone"),
+        known => known,
+    }
+}
+
 /// A hub's regions, read by the publishing half of a connection.
 pub(super) struct HubSources<'h, H: ?Sized>(pub(super) &'h H);
 
 impl<H: Hub + ?Sized> Sources for HubSources<'_, H> {
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         self.0.source(region)
+    }
+
+    fn gone(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        gone(self.0, region)
     }
 
     fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
@@ -142,6 +158,10 @@ pub(super) struct HubWritable<'h, H: ?Sized>(pub(super) &'h mut H);
 impl<H: Hub + ?Sized> Sources for HubWritable<'_, H> {
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         self.0.source(region)
+    }
+
+    fn gone(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        gone(&*self.0, region)
     }
 }
 

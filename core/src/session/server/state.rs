@@ -207,6 +207,14 @@ impl<const SUBS: usize> Inner<SUBS> {
         self.writes.transmit(now, buf, &mut used, &mut self.link);
         self.peer_subs
             .transmit(now, buf, &mut used, &mut self.link, peer, &HubSources(hub));
+        // A subscription whose region stopped being served ended just now:
+        // its error goes out in this call, not at the next timer. (Once
+        // closing, the answers go first, below.)
+        if self.link.is_open() {
+            used += self
+                .link
+                .write_controls(now, buf.get_mut(used..).unwrap_or(&mut []));
+        }
         if !self.link.is_open()
             && self
                 .peer_subs

@@ -128,6 +128,8 @@ pub(super) struct TestHub {
     pub(super) deferred: Vec<Deferred>,
     /// Writes applied through `apply_write`.
     pub(super) writes_applied: usize,
+    /// A region that stopped being served, and the hub's reason.
+    pub(super) gone: Option<(&'static str, &'static str)>,
 }
 
 /// A deferred write: request id, region, ranges.
@@ -150,6 +152,7 @@ impl TestHub {
             defer: false,
             deferred: Vec::new(),
             writes_applied: 0,
+            gone: None,
         }
     }
 
@@ -213,8 +216,18 @@ impl Hub for TestHub {
         true
     }
 
+    fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        match (self.regions.get(region.0 as usize), self.gone) {
+            (Some(r), Some((name, reason))) if r.name == name => (ErrorCode::Other, reason),
+            _ => (ErrorCode::UnknownRegion, "no such region"),
+        }
+    }
+
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         let r = self.regions.get(region.0 as usize)?;
+        if self.gone.is_some_and(|(name, _)| name == r.name) {
+            return None;
+        }
         Some(Source {
             instance: r.instance,
             generation: r.generation,

@@ -1,7 +1,7 @@
 //! Writes from a mirror: rights and bounds.
 
 use super::*;
-use crate::codec::ErrorCode;
+use crate::codec::{ErrorCode, Frame};
 
 fn writer(access: Access) -> (Pair<4096>, Handle, Region<'static>) {
     let mut hub = TestHub::new();
@@ -175,4 +175,27 @@ fn writes_are_bounded() {
             )
             .is_ok()
     );
+}
+
+/// A region that stops being served (its file removed under the hub): the
+/// subscription ends at once, with the hub's code and reason.
+#[test]
+fn a_region_that_stops_being_served_ends_its_subscription_with_the_reason() {
+    let (mut pair, h, _m) = writer(Access::ReadWrite);
+    let reason = "region unavailable: its file was removed or renamed";
+    pair.hub.gone = Some(("robot", reason));
+    // One call sends the error; no timer is needed.
+    let mut out = vec![0u8; 4096];
+    let n = pair
+        .server
+        .poll_transmit(pair.now, &mut out, &pair.hub)
+        .expect("the error is sent at once");
+    let ended =
+        split_frames(&out[..n])
+            .into_iter()
+            .find_map(|f| match Frame::decode(body(&f)).unwrap() {
+                Frame::Error(e) => Some((e.code, e.handle, e.reason == reason)),
+                _ => None,
+            });
+    assert_eq!(ended, Some((ErrorCode::Other, Some(h.0), true)));
 }
