@@ -592,6 +592,17 @@ impl<'a> Region<'a> {
         ranges: &[(usize, &[u8])],
         generation: Option<u64>,
     ) -> Result<u64, AccessError> {
+        self.write_ranges_then(ranges, generation, || ())
+    }
+
+    /// [`write_ranges`](Self::write_ranges), calling `during` where
+    /// [`write_many_then`](Self::write_many_then) does.
+    fn write_ranges_then(
+        &self,
+        ranges: &[(usize, &[u8])],
+        generation: Option<u64>,
+        during: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
         for &(offset, bytes) in ranges {
             let end = offset
                 .checked_add(bytes.len())
@@ -610,6 +621,7 @@ impl<'a> Region<'a> {
             for &(offset, bytes) in ranges {
                 sync::store_bytes(self.data, offset, bytes);
             }
+            during();
         });
         Ok(generation)
     }

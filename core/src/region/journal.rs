@@ -150,3 +150,6 @@ fn copy_words(from: &[AtomicU32], to: &[AtomicU32], var: &Variable) {
         d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
