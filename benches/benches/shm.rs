@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group};
 use memwire::Region;
 use memwire::layout::{init, init_journaled, journaled_len, required_len};
-use memwire::sync::{AtomicU32, fence, load_bytes, store_bytes};
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+use memwire::sync::{AtomicU32, fence, load_bytes, store_bytes};
 use memwire_benches::paired::paired;
 use memwire_std::shm::{Root, ShmRegion, ShmWriter};
 

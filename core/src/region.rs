@@ -553,18 +553,14 @@ impl<'a> Region<'a> {
             self.sized(id, bytes.len())?;
         }
         let generation = self.load_generation().wrapping_add(1);
-        self.commit(
-            parts.iter().map(|&(id, _)| id),
-            generation,
-            || {
-                for &(id, bytes) in parts {
-                    if let Some(var) = self.schema.get(id) {
-                        sync::store_bytes(self.data, var.offset as usize, bytes);
-                    }
+        self.commit(parts.iter().map(|&(id, _)| id), generation, || {
+            for &(id, bytes) in parts {
+                if let Some(var) = self.schema.get(id) {
+                    sync::store_bytes(self.data, var.offset as usize, bytes);
                 }
-                during();
-            },
-        );
+            }
+            during();
+        });
         Ok(generation)
     }
 
@@ -630,7 +626,7 @@ impl<'a> Region<'a> {
     /// journal marked), data, generation, (the mark cleared: the commit
     /// point), counters even. `spec/region-layout.md` numbers the steps;
     /// `journal.rs` argues the order.
-    fn commit<I>(&self, touched: I, generation: u64, data: impl FnOnce())
+    fn commit<I>(&self, mut touched: I, generation: u64, data: impl FnOnce())
     where
         I: Iterator<Item = VarId> + Clone,
     {
@@ -640,7 +636,9 @@ impl<'a> Region<'a> {
             sync::write_begin(seq);
         }
         sync::write_fence();
-        let journaled = self.journal_old(touched);
+        // One copy of the journal code for every kind of commit: firmware,
+        // which has no journal, links it once.
+        let journaled = self.journal_old(&mut touched);
         data();
         self.store_generation(generation);
         if journaled {

@@ -28,7 +28,11 @@ fn region() -> Region<'static> {
     let schema = PAIR.as_schema();
     let mut bytes = vec![0u8; required_len(&schema).unwrap()];
     init(&mut bytes, &schema, 1).unwrap();
-    leak(bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().unwrap())))
+    leak(
+        bytes
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap())),
+    )
 }
 
 /// A fresh region with an undo journal.
@@ -36,7 +40,11 @@ fn journaled() -> Region<'static> {
     let schema = PAIR.as_schema();
     let mut bytes = vec![0u8; journaled_len(&schema).unwrap()];
     init_journaled(&mut bytes, &schema, 1).unwrap();
-    leak(bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().unwrap())))
+    leak(
+        bytes
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap())),
+    )
 }
 
 /// A region in fresh loom atomics holding `words`.
@@ -122,14 +130,21 @@ fn died_mid_commit() -> Vec<u32> {
     let schema = PAIR.as_schema();
     let mut bytes = vec![0u8; journaled_len(&schema).unwrap()];
     init_journaled(&mut bytes, &schema, 1).unwrap();
-    let data = RegionView::new_checked(&bytes).unwrap().header().data_offset.get() as usize;
+    let data = RegionView::new_checked(&bytes)
+        .unwrap()
+        .header()
+        .data_offset
+        .get() as usize;
     let journal = data + 64;
     let mut put = |at: usize, value: &[u8]| bytes[at..at + value.len()].copy_from_slice(value);
     put(COMMIT_OFFSET, &3u32.to_le_bytes());
     put(JOURNAL_OFFSET, &3u32.to_le_bytes());
     put(GENERATION_LO_OFFSET, &2u32.to_le_bytes());
     for i in 0..2 {
-        put(HEADER_LEN + i * ENTRY_LEN + ENTRY_SEQ_OFFSET, &3u32.to_le_bytes());
+        put(
+            HEADER_LEN + i * ENTRY_LEN + ENTRY_SEQ_OFFSET,
+            &3u32.to_le_bytes(),
+        );
         put(data + 8 * i, &[2; 8]);
         put(journal + 8 * i, &[1; 8]);
     }

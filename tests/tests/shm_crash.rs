@@ -143,10 +143,21 @@ fn no_mixed_value_after_a_writer_is_killed_at_random_moments() {
         "{KILLS} kills in {:?}: {rolled_back} rolled back, {checked} checked reads",
         started.elapsed()
     );
-    assert!(after_recovery.is_empty(), "mixed right after recovery: {after_recovery:?}");
-    assert!(seen.is_empty(), "{} mixed reads, first: {}", seen.len(), seen[0]);
+    assert!(
+        after_recovery.is_empty(),
+        "mixed right after recovery: {after_recovery:?}"
+    );
+    assert!(
+        seen.is_empty(),
+        "{} mixed reads, first: {}",
+        seen.len(),
+        seen[0]
+    );
     // Or the run proved nothing: kills must land inside commits, and the
     // reader must have raced the writers.
-    assert!(rolled_back >= KILLS / 10, "only {rolled_back} kills mid-commit");
+    assert!(
+        rolled_back >= KILLS / 10,
+        "only {rolled_back} kills mid-commit"
+    );
     assert!(checked >= 1000, "only {checked} checked reads");
 }

@@ -83,7 +83,12 @@ fn journaled_fixture_bytes() {
     assert_eq!(view.data().len(), 64);
     assert_eq!(view.journal().len(), 64);
     assert_eq!(view.journal_mark(), 0);
-    assert!(RegionView::new_checked(&plain).unwrap().journal().is_empty());
+    assert!(
+        RegionView::new_checked(&plain)
+            .unwrap()
+            .journal()
+            .is_empty()
+    );
 }
 
 #[test]

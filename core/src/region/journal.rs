@@ -61,7 +61,7 @@ impl Region<'_> {
     /// Steps 2 and 3 of a commit: copies the touched variables' bytes into
     /// the journal and marks it. False, doing nothing, for a region without
     /// a journal.
-    pub(super) fn journal_old<I: Iterator<Item = VarId>>(&self, touched: I) -> bool {
+    pub(super) fn journal_old(&self, touched: &mut dyn Iterator<Item = VarId>) -> bool {
         if self.journal.is_empty() {
             return false;
         }

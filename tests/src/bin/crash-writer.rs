@@ -29,7 +29,9 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<(), ShmError> {
     let [root, path] = args else {
-        return Err(ShmError::BadPath("usage: crash-writer <root> <path>".into()));
+        return Err(ShmError::BadPath(
+            "usage: crash-writer <root> <path>".into(),
+        ));
     };
     let writer = ShmWriter::open(&Root::new(root), path)?;
     let id = |name: &str| {

@@ -53,7 +53,10 @@ fn open(words: &mut [u32]) -> Region<'_> {
 
 /// The region's memory at this instant.
 fn copy_of(r: &Region<'_>) -> Vec<u32> {
-    r.words().iter().map(|w| w.load(Ordering::Relaxed)).collect()
+    r.words()
+        .iter()
+        .map(|w| w.load(Ordering::Relaxed))
+        .collect()
 }
 
 fn data(r: &Region<'_>) -> Vec<u8> {
@@ -140,10 +143,13 @@ fn a_commit_its_writer_dies_in_before_the_commit_point_is_rolled_back() {
             }
             assert_eq!(r.get::<[u32; 16]>(ARR), Ok([5; 16]), "{what}");
             assert_eq!(view(&copy_of(&r)).journal_mark(), 0, "{what}");
-            assert_eq!(r.recover(), Recovery {
-                generation: report.generation,
-                ..Recovery::default()
-            });
+            assert_eq!(
+                r.recover(),
+                Recovery {
+                    generation: report.generation,
+                    ..Recovery::default()
+                }
+            );
         }
     }
 }
@@ -196,7 +202,8 @@ fn a_mark_without_a_commit_in_progress_is_cleared_and_ignored() {
     committed(&r);
     let before = data(&r);
     sync::store_bytes(r.journal, 0, &[0x11; 64]).unwrap();
-    r.mark.store(r.commit.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+    r.mark
+        .store(r.commit.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
     assert!(!r.recover().repaired());
     assert_eq!(data(&r), before);
     assert_eq!(r.mark.load(Ordering::Relaxed), 0);
