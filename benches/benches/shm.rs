@@ -14,6 +14,14 @@
 //!   contended writer takes it for the other field) and a plain copy.
 //! - `shm-write/<size>/<case>`: `ShmWriter::write` (commit and futex wake)
 //!   against an `RwLock` write and a plain copy.
+//! - `shm-journal/<read|write>/<size>/<case>`: the price of crash
+//!   consistency (issue 21) for an 8-byte, a 64-byte and a 16 KiB variable
+//!   of a core `Region` in process memory: `journaled` (format 2 with an
+//!   undo journal, as region files are made), `unjournaled` (the same
+//!   protocol without the journal: the code before the change), an `RwLock`
+//!   around the same bytes, and `double-buffer`, a prototype of the design
+//!   weighed against the journal (two copies of the variable and a
+//!   published index; written here only).
 //! - `shm-wake/<case>`: cross-process round trip: this process commits to
 //!   region `ping`; a peer process waiting on it wakes and commits to `pong`,
 //!   on which this process waits. Two wake-ups per iteration. Baselines: the
@@ -39,8 +47,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use memwire::Region;
-use memwire::layout::{init, required_len};
+use memwire::layout::{init, init_journaled, journaled_len, required_len};
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+use memwire::sync::{AtomicU32, fence, load_bytes, store_bytes};
 use memwire_benches::paired::paired;
 use memwire_std::shm::{Root, ShmRegion, ShmWriter};
 
@@ -465,11 +474,112 @@ fn paired_report(rounds: usize) {
     futex.stop();
 }
 
+/// Three sizes for the price of crash consistency.
+static SIZES: SchemaBuf<3> = SchemaBuilder::new()
+    .var("v8", Kind::Bytes, 8)
+    .var("v64", Kind::Bytes, 64)
+    .var("v16k", Kind::Bytes, 16 * 1024)
+    .build();
+
+/// The design weighed against the undo journal: two copies of a variable
+/// and a published index. A write fills the copy readers are not told to
+/// read, then moves the index on (its low bit names the copy to read); a
+/// reader loads the index, copies, and rechecks it, so it retries only
+/// behind a flip, never behind a write in progress, and a writer that dies
+/// leaves the last published copy intact. (A commit of several variables
+/// would need one index for all of them, and a partial write must first
+/// bring the stale copy up to date: neither is measured here.)
+struct DoubleBuffered {
+    index: AtomicU32,
+    copies: [Vec<AtomicU32>; 2],
+}
+
+impl DoubleBuffered {
+    fn new(len: usize) -> DoubleBuffered {
+        let words = || (0..len.div_ceil(4)).map(|_| AtomicU32::new(0)).collect();
+        DoubleBuffered {
+            index: AtomicU32::new(0),
+            copies: [words(), words()],
+        }
+    }
+
+    fn write(&self, bytes: &[u8]) {
+        let i = self.index.load(Ordering::Relaxed);
+        // The last flip before these stores: readers of the copy they
+        // overwrite see the index move.
+        fence(Ordering::Release);
+        store_bytes(&self.copies[(i.wrapping_add(1) & 1) as usize], 0, bytes);
+        self.index.store(i.wrapping_add(1), Ordering::Release);
+    }
+
+    fn read(&self, out: &mut [u8]) {
+        loop {
+            let i = self.index.load(Ordering::Acquire);
+            load_bytes(&self.copies[(i & 1) as usize], 0, out);
+            fence(Ordering::Acquire);
+            if self.index.load(Ordering::Relaxed) == i {
+                return;
+            }
+        }
+    }
+}
+
+fn journal(c: &mut Criterion) {
+    let schema = SIZES.as_schema();
+    let mut plain = vec![0u32; required_len(&schema).expect("len") / 4];
+    init(bytemuck::cast_slice_mut(&mut plain), &schema, 1).expect("init");
+    let unjournaled =
+        Region::from_bytes(bytemuck::cast_slice_mut(&mut plain), schema).expect("region");
+    let mut with_journal = vec![0u32; journaled_len(&schema).expect("len") / 4];
+    init_journaled(bytemuck::cast_slice_mut(&mut with_journal), &schema, 1).expect("init");
+    let journaled =
+        Region::from_bytes(bytemuck::cast_slice_mut(&mut with_journal), schema).expect("region");
+    assert!(journaled.is_journaled() && !unjournaled.is_journaled());
+
+    let mut group = c.benchmark_group("shm-journal");
+    group
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for (name, label) in [("v8", "8B"), ("v64", "64B"), ("v16k", "16KiB")] {
+        let id = schema.find(name).expect("variable");
+        let len = schema.get(id).expect("variable").range().len();
+        let input = vec![7u8; len];
+        let mut out = vec![0u8; len];
+        let lock = RwLock::new(vec![0u8; len]);
+        let double = DoubleBuffered::new(len);
+        for (case, region) in [("journaled", &journaled), ("unjournaled", &unjournaled)] {
+            group.bench_function(format!("write/{label}/{case}"), |b| {
+                b.iter(|| region.write(id, black_box(&input)).expect("write"));
+            });
+            group.bench_function(format!("read/{label}/{case}"), |b| {
+                b.iter(|| region.read(black_box(id), &mut out).expect("read"));
+            });
+        }
+        group.bench_function(format!("write/{label}/rwlock"), |b| {
+            b.iter(|| {
+                lock.write()
+                    .expect("lock")
+                    .copy_from_slice(black_box(&input));
+            });
+        });
+        group.bench_function(format!("read/{label}/rwlock"), |b| {
+            b.iter(|| out.copy_from_slice(&black_box(&lock).read().expect("lock")));
+        });
+        group.bench_function(format!("write/{label}/double-buffer"), |b| {
+            b.iter(|| double.write(black_box(&input)));
+        });
+        group.bench_function(format!("read/{label}/double-buffer"), |b| {
+            b.iter(|| black_box(&double).read(&mut out));
+        });
+    }
+    group.finish();
+}
+
 mod group {
     // `criterion_group!` makes an undocumented `pub fn`.
     #![allow(missing_docs)]
-    use super::{criterion_group, reads, wakes};
-    criterion_group!(benches, reads, wakes);
+    use super::{criterion_group, journal, reads, wakes};
+    criterion_group!(benches, reads, journal, wakes);
 }
 
 fn main() {

@@ -1,10 +1,12 @@
-//! The live region: seqlock reads and writes over shared atomic words.
+//! The live region: seqlock reads and writes over shared atomic words, and
+//! the undo journal that makes a commit its writer died in roll back
+//! (`journal.rs`).
 
 use core::fmt;
 
 use crate::layout::{
     COMMIT_OFFSET, ENTRY_SEQ_OFFSET, GENERATION_HI_OFFSET, GENERATION_LO_OFFSET, Geometry,
-    LayoutError, Source, WRITER_OFFSET, validate,
+    JOURNAL_OFFSET, LayoutError, Source, WRITER_OFFSET, validate,
 };
 use crate::schema::{Kind, Schema, Value, VarId, Variable};
 use crate::sync::{self, AtomicU32, Ordering, WORD};
@@ -80,6 +82,11 @@ impl core::error::Error for AccessError {}
 pub struct Recovery {
     /// Variables whose sequence counter was left odd.
     pub variables: u32,
+    /// Of those, the variables whose old bytes were copied back from the
+    /// undo journal: the interrupted commit was rolled back. 0 when the
+    /// commit had passed its commit point (it stands) or the region has no
+    /// journal.
+    pub rolled_back: u32,
     /// Whether the region's commit counter was left odd.
     pub commit: bool,
     /// The generation after recovery (bumped when anything was repaired).
@@ -134,6 +141,10 @@ impl Source for [AtomicU32] {
 pub struct Region<'a> {
     words: &'a [AtomicU32],
     data: &'a [AtomicU32],
+    /// The undo journal, as long as `data`; empty for a region without one.
+    journal: &'a [AtomicU32],
+    /// The journal mark ([`JOURNAL_OFFSET`]).
+    mark: &'a AtomicU32,
     commit: &'a AtomicU32,
     writer: &'a AtomicU32,
     generation_lo: &'a AtomicU32,
@@ -184,12 +195,17 @@ impl<'a> Region<'a> {
             .get(..geo.total_len / WORD)
             .ok_or(LayoutError::Truncated)?;
         let data = words
-            .get(geo.data_offset / WORD..)
+            .get(geo.data_offset / WORD..geo.journal_offset() / WORD)
             .ok_or(LayoutError::DataOutOfBounds)?;
+        let journal = words
+            .get(geo.journal_offset() / WORD..)
+            .ok_or(LayoutError::BadJournalLen)?;
         let word = |offset: usize| words.get(offset / WORD).ok_or(LayoutError::TooShort);
         Ok(Region {
             words,
             data,
+            journal,
+            mark: word(JOURNAL_OFFSET)?,
             commit: word(COMMIT_OFFSET)?,
             writer: word(WRITER_OFFSET)?,
             generation_lo: word(GENERATION_LO_OFFSET)?,
@@ -211,7 +227,19 @@ impl<'a> Region<'a> {
         // What was just laid out from a checked schema needs no second
         // validation (the layout tests hold `new_checked` to accept it):
         // on a microcontroller the validator would be linked for this alone.
-        let geo = crate::layout::init_into(&mut Words(words), &schema, instance)?;
+        let geo = crate::layout::init_into(&mut Words(words), &schema, instance, false)?;
+        Region::with_geometry(words, schema, geo)
+    }
+
+    /// [`Region::init`] with an undo journal after the data area (the words
+    /// must hold [`journaled_len`](crate::layout::journaled_len) bytes): a
+    /// commit its writer dies in is rolled back by [`recover`](Self::recover).
+    pub fn init_journaled(
+        words: &'a [AtomicU32],
+        schema: Schema<'a>,
+        instance: u64,
+    ) -> Result<Region<'a>, LayoutError> {
+        let geo = crate::layout::init_into(&mut Words(words), &schema, instance, true)?;
         Region::with_geometry(words, schema, geo)
     }
 
@@ -257,6 +285,12 @@ impl<'a> Region<'a> {
     /// The data area's length in bytes (a multiple of 64).
     pub fn data_len(&self) -> usize {
         self.geo.data_len
+    }
+
+    /// Whether the region carries an undo journal, so that a commit its
+    /// writer dies in is rolled back by [`recover`](Self::recover).
+    pub fn is_journaled(&self) -> bool {
+        !self.journal.is_empty()
     }
 
     /// The whole region's words.
@@ -507,8 +541,9 @@ impl<'a> Region<'a> {
 
     /// [`write_many`](Self::write_many), calling `during` after the data is
     /// stored but before the write is published, while every counter it
-    /// touches is odd. For tests and tools that must hold a write open (a
-    /// writer that dies mid-write is simulated this way).
+    /// touches is odd and, in a journaled region, before the commit point
+    /// (the journal still marked). For tests and tools that must hold a
+    /// write open (a writer that dies mid-write is simulated this way).
     pub fn write_many_then(
         &self,
         parts: &[(VarId, &[u8])],
@@ -518,18 +553,14 @@ impl<'a> Region<'a> {
             self.sized(id, bytes.len())?;
         }
         let generation = self.load_generation().wrapping_add(1);
-        self.commit(
-            parts.iter().filter_map(|&(id, _)| self.seq_word(id)),
-            generation,
-            || {
-                for &(id, bytes) in parts {
-                    if let Some(var) = self.schema.get(id) {
-                        sync::store_bytes(self.data, var.offset as usize, bytes);
-                    }
+        self.commit(parts.iter().map(|&(id, _)| id), generation, || {
+            for &(id, bytes) in parts {
+                if let Some(var) = self.schema.get(id) {
+                    sync::store_bytes(self.data, var.offset as usize, bytes);
                 }
-                during();
-            },
-        );
+            }
+            during();
+        });
         Ok(generation)
     }
 
@@ -557,6 +588,17 @@ impl<'a> Region<'a> {
         ranges: &[(usize, &[u8])],
         generation: Option<u64>,
     ) -> Result<u64, AccessError> {
+        self.write_ranges_then(ranges, generation, || ())
+    }
+
+    /// [`write_ranges`](Self::write_ranges), calling `during` where
+    /// [`write_many_then`](Self::write_many_then) does.
+    fn write_ranges_then(
+        &self,
+        ranges: &[(usize, &[u8])],
+        generation: Option<u64>,
+        during: impl FnOnce(),
+    ) -> Result<u64, AccessError> {
         for &(offset, bytes) in ranges {
             let end = offset
                 .checked_add(bytes.len())
@@ -569,63 +611,43 @@ impl<'a> Region<'a> {
         let touched = ranges.iter().flat_map(|&(offset, bytes)| {
             self.schema
                 .overlapping(offset..offset + bytes.len())
-                .filter_map(|i| self.seq_word(VarId(u32::try_from(i).unwrap_or(u32::MAX))))
+                .map(|i| VarId(u32::try_from(i).unwrap_or(u32::MAX)))
         });
         self.commit(touched, generation, || {
             for &(offset, bytes) in ranges {
                 sync::store_bytes(self.data, offset, bytes);
             }
+            during();
         });
         Ok(generation)
     }
 
-    /// The write protocol: counters odd, data, generation, counters even.
-    fn commit<I>(&self, counters: I, generation: u64, data: impl FnOnce())
+    /// The write protocol: counters odd, (old bytes into the journal, the
+    /// journal marked), data, generation, (the mark cleared: the commit
+    /// point), counters even. `spec/region-layout.md` numbers the steps;
+    /// `journal.rs` argues the order.
+    fn commit<I>(&self, mut touched: I, generation: u64, data: impl FnOnce())
     where
-        I: Iterator<Item = &'a AtomicU32> + Clone,
+        I: Iterator<Item = VarId> + Clone,
     {
+        let counters = touched.clone().filter_map(|id| self.seq_word(id));
         sync::write_begin(self.commit);
         for seq in counters.clone() {
             sync::write_begin(seq);
         }
         sync::write_fence();
+        // One copy of the journal code for every kind of commit: firmware,
+        // which has no journal, links it once.
+        let journaled = self.journal_old(&mut touched);
         data();
         self.store_generation(generation);
+        if journaled {
+            self.clear_mark();
+        }
         for seq in counters {
             sync::write_end(seq);
         }
         sync::write_end(self.commit);
-    }
-
-    /// Repairs what a writer that died mid-write left behind: makes every
-    /// odd counter even and, if any was odd, bumps the generation so that
-    /// every observer rescans. Call it after taking the writer lock.
-    pub fn recover(&self) -> Recovery {
-        let mut report = Recovery::default();
-        let odd = |w: &AtomicU32| w.load(Ordering::Relaxed) & 1 == 1;
-        report.commit = odd(self.commit);
-        for i in 0..self.geo.variable_count {
-            if let Some(seq) = self.seq_word(VarId(i)) {
-                if odd(seq) {
-                    report.variables += 1;
-                    seq.store(
-                        seq.load(Ordering::Relaxed).wrapping_add(1),
-                        Ordering::Release,
-                    );
-                }
-            }
-        }
-        if report.repaired() {
-            let generation = self.load_generation().wrapping_add(1);
-            if !odd(self.commit) {
-                sync::write_begin(self.commit);
-            }
-            sync::write_fence();
-            self.store_generation(generation);
-            sync::write_end(self.commit);
-        }
-        report.generation = self.load_generation();
-        report
     }
 }
 
@@ -657,6 +679,7 @@ fn guarded(seq: &AtomicU32, copy: impl FnOnce() -> Option<()>) -> Result<bool, A
     Ok(sync::read_still(seq, start))
 }
 
+mod journal;
 mod var;
 pub use var::VarRef;
 

@@ -129,10 +129,10 @@ fn every_unfit_file_has_its_own_error() {
     assert_eq!(bad_header(open_err(&root, "magic")), LayoutError::BadMagic);
 
     let f = region_file(&root, "version");
-    patch(&f, 8, &2u16.to_le_bytes());
+    patch(&f, 8, &1u16.to_le_bytes());
     assert_eq!(
         bad_header(open_err(&root, "version")),
-        LayoutError::UnsupportedVersion(2)
+        LayoutError::UnsupportedVersion(1)
     );
 
     let f = region_file(&root, "checksum");

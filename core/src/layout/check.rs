@@ -34,6 +34,7 @@ pub(crate) struct Geometry {
     pub(crate) index_offset: usize,
     pub(crate) data_offset: usize,
     pub(crate) data_len: usize,
+    pub(crate) journal_len: usize,
     pub(crate) total_len: usize,
     pub(crate) fingerprint: u64,
     pub(crate) instance: u64,
@@ -46,10 +47,16 @@ impl Geometry {
             index_offset: h.index_offset.get() as usize,
             data_offset: h.data_offset.get() as usize,
             data_len: h.data_len.get() as usize,
+            journal_len: h.journal_len.get() as usize,
             total_len: h.total_len.get() as usize,
             fingerprint: h.fingerprint.get(),
             instance: h.instance.get(),
         }
+    }
+
+    /// Where the journal starts: right after the data area.
+    pub(crate) fn journal_offset(&self) -> usize {
+        self.data_offset + self.data_len
     }
 
     pub(crate) fn entry_offset(&self, i: usize) -> usize {
@@ -102,7 +109,7 @@ fn check_geometry(h: &Header, len: usize) -> Result<Geometry, LayoutError> {
     if usize::from(h.header_len.get()) != HEADER_LEN {
         return Err(LayoutError::BadHeaderLen);
     }
-    if h.flags.get() != 0 || h.reserved0.get() != 0 || h.reserved1 != [0; 56] {
+    if h.flags.get() != 0 || h.reserved1 != [0; 56] {
         return Err(LayoutError::UnknownFlags);
     }
     if h.entry_len.get() as usize != ENTRY_LEN {
@@ -126,7 +133,11 @@ fn check_geometry(h: &Header, len: usize) -> Result<Geometry, LayoutError> {
     {
         return Err(LayoutError::DataOutOfBounds);
     }
-    if data_offset + data_len != total {
+    let journal_len = u64::from(h.journal_len.get());
+    if journal_len != 0 && journal_len != data_len {
+        return Err(LayoutError::BadJournalLen);
+    }
+    if data_offset + data_len + journal_len != total {
         return Err(LayoutError::BadTotalLen);
     }
     if total > len as u64 {

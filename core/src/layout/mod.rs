@@ -5,16 +5,23 @@
 //! 192          variable table: one 64-byte entry per variable, in offset order
 //! index_offset name index: one u32 LE per variable, entry indices sorted by name
 //! data_offset  data area (64-byte aligned, length a multiple of 64)
+//! journal      undo journal: as long as the data area, or absent
 //! total_len    end of the region
 //! ```
 //!
 //! Every field is little-endian. The header's first 64 bytes, the first 56
 //! bytes of every table entry and the name index never change after the
 //! region is laid out, and a checksum covers them. The live words (the commit
-//! counter, the writer word, the generation and each variable's sequence
-//! counter) change on every write and are read and written only with atomic
+//! counter, the writer word, the generation, the journal mark and each
+//! variable's sequence counter) change on every write and are read and written only with atomic
 //! 32-bit operations (see [`crate::sync`]). `spec/region-layout.md` is the
 //! reference for every field.
+//!
+//! A region laid out by [`init_journaled`] carries an undo journal after its
+//! data area, where each commit first saves the bytes it overwrites, so that
+//! [`Region::recover`](crate::Region::recover) can roll back a commit its
+//! writer died in. One laid out by [`init`] has none (memory that dies with
+//! its writer: firmware buffers, mirrors in RAM).
 //!
 //! [`RegionView::new_checked`] validates a region held as plain bytes (a file
 //! read into memory, a snapshot, a fuzzer's input) once; the live
@@ -38,7 +45,7 @@ pub(crate) use view::copy_schema_from;
 /// The first eight bytes of every region.
 pub const MAGIC: [u8; 8] = *b"MEMWIRE\0";
 /// The region format version this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// The header's size in bytes.
 pub const HEADER_LEN: usize = 192;
 /// The size of one variable table entry in bytes.
@@ -62,6 +69,11 @@ pub const WRITER_OFFSET: usize = 132;
 pub const GENERATION_LO_OFFSET: usize = 136;
 /// Byte offset of the high 32 bits of the generation.
 pub const GENERATION_HI_OFFSET: usize = 140;
+/// Byte offset of the journal length in the header (immutable, checksummed).
+pub const JOURNAL_LEN_OFFSET: usize = 60;
+/// Byte offset of the journal mark: the odd commit counter of the commit
+/// whose old bytes the journal holds, 0 when it holds none.
+pub const JOURNAL_OFFSET: usize = 144;
 /// Byte offset of a variable's sequence counter within its table entry.
 pub const ENTRY_SEQ_OFFSET: usize = 56;
 
@@ -94,10 +106,10 @@ pub struct Header {
     pub data_offset: U32,
     /// Length of the data area: the schema's data length rounded up to [`DATA_ALIGN`].
     pub data_len: U32,
-    /// Length of the whole region: `data_offset + data_len`.
+    /// Length of the whole region: `data_offset + data_len + journal_len`.
     pub total_len: U32,
-    /// Zero.
-    pub reserved0: U32,
+    /// Length of the undo journal after the data area: 0 (none) or `data_len`.
+    pub journal_len: U32,
     /// Checksum over the immutable bytes (`spec/region-layout.md`, "Checksum").
     pub checksum: U64,
     /// Zero.
@@ -110,8 +122,10 @@ pub struct Header {
     pub generation_lo: U32,
     /// Live: generation, high half.
     pub generation_hi: U32,
+    /// Live: the journal mark ([`JOURNAL_OFFSET`]).
+    pub journal: U32,
     /// Zero.
-    pub reserved2: [u8; 48],
+    pub reserved2: [u8; 44],
 }
 
 /// One variable table entry.
@@ -165,8 +179,10 @@ pub enum LayoutError {
     /// The data area is not 64-byte aligned, overlaps the index, or its
     /// length is not a multiple of 64.
     DataOutOfBounds,
-    /// The declared total length is not `data_offset + data_len`.
+    /// The declared total length is not `data_offset + data_len + journal_len`.
     BadTotalLen,
+    /// The journal length is neither 0 nor the data area's length.
+    BadJournalLen,
     /// The declared total length is larger than the bytes given (a short file).
     Truncated,
     /// The checksum over the immutable fields does not match.
@@ -209,7 +225,8 @@ impl fmt::Display for LayoutError {
             LayoutError::BadMagic => f.write_str("not a memwire region (bad magic)"),
             LayoutError::UnsupportedVersion(v) => write!(
                 f,
-                "region format version {v} is not supported (this build reads {FORMAT_VERSION})"
+                "region format version {v} is not supported (this build reads version \
+                 {FORMAT_VERSION}); recreate the region with this build"
             ),
             LayoutError::BadHeaderLen => f.write_str("region header length is wrong"),
             LayoutError::UnknownFlags => {
@@ -223,6 +240,9 @@ impl fmt::Display for LayoutError {
             }
             LayoutError::BadTotalLen => {
                 f.write_str("region total length does not match its sections")
+            }
+            LayoutError::BadJournalLen => {
+                f.write_str("region journal length is neither 0 nor the data length")
             }
             LayoutError::Truncated => f.write_str("region is shorter than its declared length"),
             LayoutError::ChecksumMismatch => f.write_str("region checksum mismatch"),
@@ -264,6 +284,8 @@ pub struct Sections {
     pub data_offset: u32,
     /// Length of the data area.
     pub data_len: u32,
+    /// Length of the undo journal after the data area (0 or `data_len`).
+    pub journal_len: u32,
     /// Length of the whole region.
     pub total_len: u32,
 }
@@ -272,14 +294,25 @@ const fn align_up(v: u64, to: u64) -> u64 {
     v.div_ceil(to) * to
 }
 
-/// The sections of a region for `schema`: [`Sections::total_len`] is the
-/// exact size [`init`] needs.
+/// The sections of a region for `schema` without a journal:
+/// [`Sections::total_len`] is the exact size [`init`] needs.
 pub const fn sections(schema: &Schema<'_>) -> Result<Sections, LayoutError> {
+    sections_of(schema, false)
+}
+
+/// The sections of a region for `schema` with an undo journal, as
+/// [`init_journaled`] lays it out.
+pub const fn journaled_sections(schema: &Schema<'_>) -> Result<Sections, LayoutError> {
+    sections_of(schema, true)
+}
+
+const fn sections_of(schema: &Schema<'_>, journal: bool) -> Result<Sections, LayoutError> {
     let n = schema.len() as u64;
     let index_offset = HEADER_LEN as u64 + n * ENTRY_LEN as u64;
     let data_offset = align_up(index_offset + n * 4, DATA_ALIGN as u64);
     let data_len = align_up(schema.data_len() as u64, DATA_ALIGN as u64);
-    let total = data_offset + data_len;
+    let journal_len = if journal { data_len } else { 0 };
+    let total = data_offset + data_len + journal_len;
     if total > u32::MAX as u64 {
         return Err(LayoutError::TooLarge);
     }
@@ -288,13 +321,23 @@ pub const fn sections(schema: &Schema<'_>) -> Result<Sections, LayoutError> {
         index_offset: index_offset as u32,
         data_offset: data_offset as u32,
         data_len: data_len as u32,
+        journal_len: journal_len as u32,
         total_len: total as u32,
     })
 }
 
-/// The exact number of bytes a region for `schema` takes.
+/// The exact number of bytes a region for `schema` without a journal takes.
 pub const fn required_len(schema: &Schema<'_>) -> Result<usize, LayoutError> {
     match sections(schema) {
+        Ok(s) => Ok(s.total_len as usize),
+        Err(e) => Err(e),
+    }
+}
+
+/// The exact number of bytes a region for `schema` with an undo journal
+/// takes: the data area twice over.
+pub const fn journaled_len(schema: &Schema<'_>) -> Result<usize, LayoutError> {
+    match journaled_sections(schema) {
         Ok(s) => Ok(s.total_len as usize),
         Err(e) => Err(e),
     }
@@ -326,16 +369,30 @@ pub(crate) fn checksum<S: Source + ?Sized>(src: &S, geo: &Geometry) -> Option<u6
     Some(u64::from_le_bytes(first))
 }
 
-/// Lays out a fresh region for `schema` in `buf`: header, table, name
-/// index, zeroed data, generation 0. Returns the region's length
-/// ([`required_len`]); bytes of `buf` past it are left alone.
+/// Lays out a fresh region for `schema` in `buf` without a journal: header,
+/// table, name index, zeroed data, generation 0. Returns the region's length
+/// ([`required_len`]); bytes of `buf` past it are left alone. For memory
+/// that dies with its writer (a firmware buffer, a mirror in RAM): a commit
+/// its writer dies in cannot be rolled back.
 ///
 /// `instance` identifies this incarnation of the region; choose it at random
 /// (or from a boot counter) so that a peer never mistakes a new region for an
 /// old one with the same name. [`Region::init`](crate::Region::init) does the
 /// same in atomic words.
 pub fn init(buf: &mut [u8], schema: &Schema<'_>, instance: u64) -> Result<usize, LayoutError> {
-    init_into(buf, schema, instance).map(|geo| geo.total_len)
+    init_into(buf, schema, instance, false).map(|geo| geo.total_len)
+}
+
+/// [`init`] with an undo journal after the data area
+/// ([`journaled_len`] bytes): for memory that outlives its writer (a file),
+/// where [`Region::recover`](crate::Region::recover) rolls back a commit the
+/// writer died in.
+pub fn init_journaled(
+    buf: &mut [u8],
+    schema: &Schema<'_>,
+    instance: u64,
+) -> Result<usize, LayoutError> {
+    init_into(buf, schema, instance, true).map(|geo| geo.total_len)
 }
 
 /// Memory a region can be laid out in.
@@ -359,8 +416,9 @@ pub(crate) fn init_into<S: Store + ?Sized>(
     dst: &mut S,
     schema: &Schema<'_>,
     instance: u64,
+    journal: bool,
 ) -> Result<Geometry, LayoutError> {
-    let sec = sections(schema)?;
+    let sec = sections_of(schema, journal)?;
     let total = sec.total_len as usize;
     if dst.len() < total {
         return Err(LayoutError::BufferTooSmall);
@@ -386,14 +444,15 @@ pub(crate) fn init_into<S: Store + ?Sized>(
         data_offset: U32::new(sec.data_offset),
         data_len: U32::new(sec.data_len),
         total_len: U32::new(sec.total_len),
-        reserved0: U32::new(0),
+        journal_len: U32::new(sec.journal_len),
         checksum: U64::new(0),
         reserved1: [0; 56],
         commit: U32::new(0),
         writer: U32::new(0),
         generation_lo: U32::new(0),
         generation_hi: U32::new(0),
-        reserved2: [0; 48],
+        journal: U32::new(0),
+        reserved2: [0; 44],
     };
     dst.store(0, header.as_bytes())
         .ok_or(LayoutError::BufferTooSmall)?;

@@ -31,7 +31,7 @@ fn reseal(buf: &mut [u8]) {
 fn fixture_bytes() {
     let b = fixture();
     assert_eq!(&b[0..8], b"MEMWIRE\0");
-    assert_eq!(&b[8..12], &[1, 0, 192, 0]); // version 1, header length 192
+    assert_eq!(&b[8..12], &[2, 0, 192, 0]); // version 2, header length 192
     assert_eq!(&b[12..16], &[0; 4]); // flags
     assert_eq!(&b[16..24], &0x2a1e_734b_aca4_9738u64.to_le_bytes()); // fingerprint
     assert_eq!(
@@ -45,6 +45,8 @@ fn fixture_bytes() {
     assert_eq!(&b[48..52], &[192, 1, 0, 0]); // data offset 448
     assert_eq!(&b[52..56], &[64, 0, 0, 0]); // data length
     assert_eq!(&b[56..60], &[0, 2, 0, 0]); // total length 512
+    assert_eq!(&b[60..64], &[0; 4]); // no journal
+    assert_eq!(&b[64..72], &0xb70d_c606_80f1_ac21u64.to_le_bytes()); // checksum
     assert!(b[72..192].iter().all(|&x| x == 0)); // reserved and live words
     // Entry 1, "flag": bool, writable, one element at offset 4.
     let e = &b[256..320];
@@ -58,6 +60,35 @@ fn fixture_bytes() {
     // Name index: count(0), flag(1), name(2).
     assert_eq!(&b[384..396], &[0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]);
     assert!(b[396..512].iter().all(|&x| x == 0));
+}
+
+#[test]
+fn journaled_fixture_bytes() {
+    let schema = FIXTURE.as_schema();
+    let mut b = vec![0xAA; journaled_len(&schema).unwrap()];
+    assert_eq!(
+        init_journaled(&mut b, &schema, 0x1122_3344_5566_7788),
+        Ok(576)
+    );
+    let plain = fixture();
+    // The same region, but for the journal length, the total and the
+    // checksum over them.
+    assert_eq!(&b[..56], &plain[..56]);
+    assert_eq!(&b[56..60], &[64, 2, 0, 0]); // total length 576
+    assert_eq!(&b[60..64], &[64, 0, 0, 0]); // journal length 64
+    assert_eq!(&b[64..72], &0x54f7_dbf8_6c7e_ec78u64.to_le_bytes()); // checksum
+    assert_eq!(&b[72..512], &plain[72..512]);
+    assert!(b[512..576].iter().all(|&x| x == 0)); // the journal
+    let view = RegionView::new_checked(&b).unwrap();
+    assert_eq!(view.data().len(), 64);
+    assert_eq!(view.journal().len(), 64);
+    assert_eq!(view.journal_mark(), 0);
+    assert!(
+        RegionView::new_checked(&plain)
+            .unwrap()
+            .journal()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -113,9 +144,15 @@ fn each_corruption_has_its_own_error() {
         ("magic", |b| b[0] ^= 1, false, LayoutError::BadMagic),
         (
             "version",
-            |b| put(b, 8, &[2, 0]),
+            |b| put(b, 8, &[3, 0]),
             false,
-            LayoutError::UnsupportedVersion(2),
+            LayoutError::UnsupportedVersion(3),
+        ),
+        (
+            "version 1",
+            |b| put(b, 8, &[1, 0]),
+            false,
+            LayoutError::UnsupportedVersion(1),
         ),
         (
             "header len",
@@ -164,6 +201,21 @@ fn each_corruption_has_its_own_error() {
         (
             "total",
             |b| put(b, 56, &[64, 2, 0, 0]),
+            false,
+            LayoutError::BadTotalLen,
+        ),
+        (
+            "journal len",
+            |b| {
+                put(b, 56, &[32, 2, 0, 0]);
+                put(b, 60, &[32, 0, 0, 0]);
+            },
+            false,
+            LayoutError::BadJournalLen,
+        ),
+        (
+            "journal past total",
+            |b| put(b, 60, &[64, 0, 0, 0]),
             false,
             LayoutError::BadTotalLen,
         ),

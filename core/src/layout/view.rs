@@ -105,8 +105,22 @@ impl<'a> RegionView<'a> {
     /// The data area.
     pub fn data(&self) -> &'a [u8] {
         self.bytes
-            .get(self.geo.data_offset..self.geo.total_len)
+            .get(self.geo.data_offset..self.geo.journal_offset())
             .unwrap_or(&[])
+    }
+
+    /// The undo journal: as long as the data area, or empty for a region
+    /// without one.
+    pub fn journal(&self) -> &'a [u8] {
+        self.bytes
+            .get(self.geo.journal_offset()..self.geo.total_len)
+            .unwrap_or(&[])
+    }
+
+    /// The journal mark: the odd commit counter of a commit whose old bytes
+    /// the journal holds, 0 when it holds none.
+    pub fn journal_mark(&self) -> u32 {
+        self.header().journal.get()
     }
 
     /// Variable `id`'s bytes.

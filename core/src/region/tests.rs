@@ -196,6 +196,7 @@ fn a_write_in_progress_is_busy_and_recover_repairs_it() {
         r.recover(),
         Recovery {
             variables: 0,
+            rolled_back: 0,
             commit: false,
             generation: 2
         }

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::ops::Deref;
 
 use bytemuck::Pod;
-use memwire::layout::{init, required_len};
+use memwire::layout::{init_journaled, journaled_len};
 use memwire::region::{AccessError, Recovery};
 use memwire::schema::Value;
 use memwire::{Record, Schema, VarId};
@@ -26,7 +26,9 @@ use super::root::Root;
 pub struct Recovered {
     /// The pid the dead writer recorded.
     pub previous_writer: u32,
-    /// The repair: odd counters made even, the generation after it.
+    /// The repair: the interrupted commit rolled back from the journal
+    /// ([`Recovery::rolled_back`] variables) or left standing, odd counters
+    /// made even, the generation after it.
     pub recovery: Recovery,
 }
 
@@ -70,7 +72,9 @@ impl ShmWriter<Dynamic> {
     /// Opens region `path` under `root` for writing, with the schema its
     /// file holds; takes the writer lock ([`ShmError::WriterBusy`] if
     /// another process holds it) and repairs a write left half-done by a
-    /// writer that died (see [`recovered`](Self::recovered)).
+    /// writer that died: a commit that had not reached its commit point is
+    /// rolled back, so every variable holds its last committed value (see
+    /// [`recovered`](Self::recovered)).
     pub fn open(root: &Root, path: &str) -> Result<ShmWriter, ShmError> {
         open_writer(root, path, None)
     }
@@ -210,6 +214,7 @@ fn open_writer<T>(
             path = %region.path().display(),
             previous_writer,
             variables = r.recovery.variables,
+            rolled_back = r.recovery.rolled_back,
             generation = r.recovery.generation,
             "recovered a write left in progress by a dead writer"
         );
@@ -233,9 +238,11 @@ fn create_writer<T>(
         path: file_path.clone(),
         source,
     };
-    let len = required_len(&schema).map_err(bad)?;
+    // A file outlives its writer: journaled, so that a commit the writer
+    // dies in is rolled back by the next one.
+    let len = journaled_len(&schema).map_err(bad)?;
     let mut bytes = vec![0u8; len];
-    init(&mut bytes, &schema, file::random_u64()).map_err(bad)?;
+    init_journaled(&mut bytes, &schema, file::random_u64()).map_err(bad)?;
     let root_fd = file::open_root(root.dir(), true)?;
     let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, true)?;
     let lock = file::create_region(&tenant_fd, &file_path, name, &bytes)?;
