@@ -17,7 +17,7 @@ use crate::diff::{ByteRange, Differ, Generations};
 use crate::schema::Name;
 
 /// Ranges an [`OwnRegion`] keeps of its last scan unless told otherwise.
-pub const OWN_RANGES: usize = 16;
+pub const OWN_RANGES: usize = 64;
 
 /// The regions a client publishes, as its session reaches them: handed to
 /// the session by an [`Observer`](super::Observer).

@@ -8,8 +8,9 @@ use memwire::{Schema, VarId};
 
 use crate::shm::{ShmError, ShmRegion};
 
-/// Ranges one scan reports exactly; more and the update falls back to the
-/// chunks of the generation table.
+/// Ranges one scan reports; when a scan finds more, the neighbours that
+/// cost least to merge are merged until they fit (`memwire::diff`), so an
+/// update still sends little more than the changed bytes.
 const RECENT_MAX: usize = 256;
 
 /// The state of a region that sessions publish from, as of one generation.
