@@ -26,6 +26,52 @@ pub(crate) const fn merge_cost(first: ByteRange, next: ByteRange) -> isize {
     merged as isize - apart as isize
 }
 
+/// Whether sending `chunks` (ascending, as [`ChangedSince`] yields them)
+/// costs less than sending `ranges`, both as `RangeEntry`s. Ranges merged to
+/// fit a small buffer can hold more unchanged bytes than the changed chunks
+/// around them: then the chunks are the cheaper cover. The chunks are read
+/// only until they cost more, and not at all when the ranges average less
+/// than half a chunk (they were not merged much).
+///
+/// [`ChangedSince`]: super::ChangedSince
+pub fn chunks_are_cheaper(
+    ranges: &[ByteRange],
+    chunks: impl Iterator<Item = ByteRange>,
+) -> bool {
+    let bytes: usize = ranges.iter().map(ByteRange::len).sum();
+    if bytes < 32 * ranges.len() {
+        return false;
+    }
+    let by_ranges = cover_cost(ranges.iter().copied());
+    let mut by_chunks = 0;
+    let mut end = 0;
+    for chunk in chunks {
+        by_chunks += entry_cost(chunk, end);
+        end = chunk.end;
+        if by_chunks >= by_ranges {
+            return false;
+        }
+    }
+    true
+}
+
+/// The bytes of `ranges` (ascending) as `RangeEntry`s.
+fn cover_cost(ranges: impl Iterator<Item = ByteRange>) -> usize {
+    let mut end = 0;
+    ranges
+        .map(|r| {
+            let cost = entry_cost(r, end);
+            end = r.end;
+            cost
+        })
+        .sum()
+}
+
+/// The bytes of `range` as a `RangeEntry` after a range ending at `end`.
+const fn entry_cost(range: ByteRange, end: usize) -> usize {
+    varint_len(range.start.saturating_sub(end)) + varint_len(range.len()) + range.len()
+}
+
 /// Stores `range` after the `out.len()` ranges already in the full buffer
 /// `out` by merging the neighbouring pair that costs least to merge
 /// (`range` counting as the last neighbour). Nothing is lost: the merged

@@ -92,6 +92,7 @@ use core::fmt;
 
 pub use byte_range::{ByteRange, Overflow};
 pub use chunks::{ChangedSince, ChunkTable, Generations, TableError};
+pub use cost::chunks_are_cheaper;
 pub use path::Path;
 pub use ranges::{Touched, touched};
 
