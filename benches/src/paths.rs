@@ -82,9 +82,8 @@ pub struct Tally {
 pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
     let mut workload = Workload::new(shape, seed);
     let hub = UpdateEncoder::hub_ranges(workload.data().len());
-    let mut encoders = PATHS.map(|p| {
-        UpdateEncoder::with_ranges(workload.data(), p.max_frame, p.ranges.unwrap_or(hub))
-    });
+    let mut encoders = PATHS
+        .map(|p| UpdateEncoder::with_ranges(workload.data(), p.max_frame, p.ranges.unwrap_or(hub)));
     let mut mirrors = PATHS.map(|_| workload.data().to_vec());
     let mut wire = vec![0u8; 2 * workload.data().len() + 4096];
     let mut tally = Tally {

@@ -115,7 +115,11 @@ impl Workload {
                     put(&mut data, 8 * i, &(w.unit() * 4.0 - 2.0).to_le_bytes());
                 }
                 for i in robot::JOINTS / 4..robot::BATTERY / 4 {
-                    put(&mut data, 4 * i, &((w.unit() * 6.0 - 3.0) as f32).to_le_bytes());
+                    put(
+                        &mut data,
+                        4 * i,
+                        &((w.unit() * 6.0 - 3.0) as f32).to_le_bytes(),
+                    );
                 }
                 put(&mut data, robot::BATTERY, &48.0f32.to_le_bytes());
                 data

@@ -40,7 +40,11 @@ fn every_path_rebuilds_every_workload_near_the_bound() {
                     tally.bound
                 );
             } else if fits {
-                let limit = if path.max_frame < 16 * 1024 { 1.15 } else { 1.10 };
+                let limit = if path.max_frame < 16 * 1024 {
+                    1.15
+                } else {
+                    1.10
+                };
                 assert!(
                     ratio <= limit,
                     "{shape:?}, {}: {bytes} bytes, {ratio:.3}× the bound {}",

@@ -34,10 +34,7 @@ pub(crate) const fn merge_cost(first: ByteRange, next: ByteRange) -> isize {
 /// than half a chunk (they were not merged much).
 ///
 /// [`ChangedSince`]: super::ChangedSince
-pub fn chunks_are_cheaper(
-    ranges: &[ByteRange],
-    chunks: impl Iterator<Item = ByteRange>,
-) -> bool {
+pub fn chunks_are_cheaper(ranges: &[ByteRange], chunks: impl Iterator<Item = ByteRange>) -> bool {
     let bytes: usize = ranges.iter().map(ByteRange::len).sum();
     if bytes < 32 * ranges.len() {
         return false;

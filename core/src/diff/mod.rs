@@ -30,10 +30,10 @@
 //!    order. When there are more than it holds, the neighbouring ranges that
 //!    cost least to merge are merged until they fit: the list stays a cover
 //!    of every changed byte, only coarser where that is cheapest. A fixed
-//!    buffer (a device's few ranges, a hub's 256) degrades gently instead
+//!    buffer (a device's few ranges, a hub's 4,096) degrades gently instead
 //!    of giving up. Only an empty buffer fails, with [`Overflow`]: the
 //!    number of ranges needed and the one span that covers every change.
-
+//!
 //! [`Differ::update`] copies the changed blocks into the shadow in the same
 //! pass, and can mark the chunks it finds changed in a [`Generations`] table
 //! (the per-chunk "generation last changed" that a publisher answers

@@ -299,7 +299,14 @@ fn merging_to_fit_picks_the_cheapest_pair_wherever_it_is() {
     // The new range itself is the cheapest neighbour: merged into the last.
     crate::diff::cost::merge_to_fit(&mut out, ByteRange::new(402, 403));
     assert_eq!(out[3], ByteRange::new(400, 403));
-    assert_eq!(out[..3], [ByteRange::new(0, 1), ByteRange::new(50, 54), ByteRange::new(200, 201)]);
+    assert_eq!(
+        out[..3],
+        [
+            ByteRange::new(0, 1),
+            ByteRange::new(50, 54),
+            ByteRange::new(200, 201)
+        ]
+    );
 }
 
 #[test]

@@ -184,7 +184,11 @@ fn check(case: &Case, gap: Option<usize>, chunk: usize) -> Result<(), TestCaseEr
         // Half the room: merged to fit, still covering every changed byte.
         let cap = expected.len() / 2;
         let mut short = vec![ByteRange::default(); cap];
-        match (d.changes(current, shadow, &mut short), expected.first(), expected.last()) {
+        match (
+            d.changes(current, shadow, &mut short),
+            expected.first(),
+            expected.last(),
+        ) {
             (Ok(n), _, _) => {
                 prop_assert_eq!(n, cap.min(expected.len()), "{}", path);
                 fits(&short[..n], &expected, current, shadow)?;
@@ -226,7 +230,11 @@ fn fits(
         prop_assert!(pair[0].end < pair[1].start, "{:?} out of order", pair);
     }
     for r in merged {
-        prop_assert!(exact.iter().any(|e| e.start == r.start), "{:?} starts inside", r);
+        prop_assert!(
+            exact.iter().any(|e| e.start == r.start),
+            "{:?} starts inside",
+            r
+        );
         prop_assert!(exact.iter().any(|e| e.end == r.end), "{:?} ends inside", r);
     }
     for (i, (a, b)) in current.iter().zip(shadow).enumerate() {
