@@ -556,3 +556,19 @@ fn errors_display() {
         "chunk size is not a power of two"
     );
 }
+
+/// Ranges merged to fit can hold more unchanged bytes than the chunks
+/// around the changes: then the chunks are the cheaper cover.
+#[test]
+fn changed_chunks_are_cheaper_than_ranges_merged_too_far() {
+    let merged = [ByteRange::new(10, 1000)];
+    let chunks = [ByteRange::new(0, 64), ByteRange::new(960, 1000)];
+    assert!(chunks_are_cheaper(&merged, chunks.iter().copied()));
+    // Exact short ranges are never compared with chunks.
+    let exact = [ByteRange::new(10, 11), ByteRange::new(990, 991)];
+    assert!(!chunks_are_cheaper(&exact, chunks.iter().copied()));
+    // A long range that the chunks cannot beat.
+    let long = [ByteRange::new(0, 1000)];
+    let all = [ByteRange::new(0, 1024)];
+    assert!(!chunks_are_cheaper(&long, all.iter().copied()));
+}
