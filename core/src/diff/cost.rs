@@ -69,39 +69,56 @@ const fn entry_cost(range: ByteRange, end: usize) -> usize {
     varint_len(range.start.saturating_sub(end)) + varint_len(range.len()) + range.len()
 }
 
-/// Stores `range` after the `out.len()` ranges already in the full buffer
-/// `out` by merging the neighbouring pair that costs least to merge
-/// (`range` counting as the last neighbour). Nothing is lost: the merged
-/// range covers both. `out` must not be empty.
-pub(crate) fn merge_to_fit(out: &mut [ByteRange], range: ByteRange) {
-    let Some(&last) = out.last() else {
-        return;
-    };
-    // The pair (out[i], out[i + 1]) that is cheapest to merge; `out.len() - 1`
-    // stands for the pair (last, range), which wins ties: it moves nothing.
-    let mut best = (merge_cost(last, range), out.len() - 1);
-    for (i, pair) in out.windows(2).enumerate() {
-        if let [a, b] = pair {
-            let cost = merge_cost(*a, *b);
-            if cost < best.0 {
-                best = (cost, i);
+/// Makes room in the full buffer `out` by merging neighbouring ranges, the
+/// cheapest first, and returns how many ranges it holds now: about three
+/// quarters of `out.len()` (at least one free slot when `out` holds two
+/// ranges or more). Nothing is lost: a merged range covers both.
+///
+/// Pairs are merged in passes, each taking every pair that costs at most a
+/// limit which doubles from the cheapest pair's cost, so a scan that finds
+/// far more ranges than fit costs O(passes × buffer) per quarter of the
+/// buffer, not per range; within each pass the cost is within a factor of
+/// two of the cheapest pair's.
+pub(crate) fn make_room(out: &mut [ByteRange]) -> usize {
+    let len = out.len();
+    let target = len - (len / 4).max(1).min(len.saturating_sub(1));
+    let mut limit = out
+        .windows(2)
+        .filter_map(|pair| match pair {
+            [a, b] => Some(merge_cost(*a, *b)),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(0)
+        .max(0);
+    let mut kept = len;
+    while kept > target {
+        kept = merge_pass(out, kept, limit, target);
+        limit = limit.saturating_mul(2).saturating_add(1);
+    }
+    kept
+}
+
+/// One pass over `out[..len]`: merges each pair that costs at most `limit`
+/// until `target` ranges are left, and returns how many are left.
+fn merge_pass(out: &mut [ByteRange], len: usize, limit: isize, target: usize) -> usize {
+    let mut kept = len;
+    let mut w = 0;
+    for r in 1..len {
+        let (Some(&last), Some(&next)) = (out.get(w), out.get(r)) else {
+            break;
+        };
+        if kept > target && merge_cost(last, next) <= limit {
+            if let Some(slot) = out.get_mut(w) {
+                slot.end = next.end;
+            }
+            kept -= 1;
+        } else {
+            w += 1;
+            if let Some(slot) = out.get_mut(w) {
+                *slot = next;
             }
         }
     }
-    let at = best.1;
-    if at + 1 == out.len() {
-        if let Some(slot) = out.last_mut() {
-            slot.end = range.end;
-        }
-        return;
-    }
-    if let Some(end) = out.get(at + 1).map(|r| r.end) {
-        if let Some(slot) = out.get_mut(at) {
-            slot.end = end;
-        }
-        out.copy_within(at + 2.., at + 1);
-        if let Some(slot) = out.last_mut() {
-            *slot = range;
-        }
-    }
+    kept
 }

@@ -27,8 +27,9 @@
 //!    `benches/src/updates.rs` uses, taken greedily run by run.
 //!    [`Differ::with_gap`] coalesces by a fixed gap instead.
 //! 4. **Output.** Ranges go into a caller's `&mut [ByteRange]`, in ascending
-//!    order. When there are more than it holds, the neighbouring ranges that
-//!    cost least to merge are merged until they fit: the list stays a cover
+//!    order. When there are more than it holds, neighbouring ranges are
+//!    merged, the cheapest first, a quarter of the buffer at a time
+//!    (`cost.rs`), until they fit: the list stays a cover
 //!    of every changed byte, only coarser where that is cheapest. A fixed
 //!    buffer (a device's few ranges, a hub's 4,096) degrades gently instead
 //!    of giving up. Only an empty buffer fails, with [`Overflow`]: the
@@ -207,8 +208,8 @@ impl Differ {
     }
 
     /// Writes the ranges where `current` and `shadow` differ into `out` and
-    /// returns how many there are (merged to fit `out`, see the
-    /// [module docs](self)).
+    /// returns how many there are (merged to fit `out` when there are more
+    /// than it holds, see the [module docs](self)).
     pub fn changes(
         &self,
         current: &[u8],

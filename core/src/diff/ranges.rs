@@ -2,7 +2,7 @@
 
 use super::byte_range::{ByteRange, Overflow};
 use super::chunks::Generations;
-use super::cost::{merge_cost, merge_to_fit};
+use super::cost::{make_room, merge_cost};
 use crate::schema::{Schema, VarId, Variable};
 
 /// Turns the masks of changed blocks (in ascending order) into coalesced
@@ -122,17 +122,25 @@ impl<'o, 'g, 't> Collector<'o, 'g, 't> {
         }
         self.last = range.end;
         self.needed += 1;
+        if self.stored == self.out.len() {
+            if self.stored == 1 {
+                // No pair to merge: the one range grows to take this one.
+                if let Some(only) = self.out.first_mut() {
+                    only.end = range.end;
+                }
+                return;
+            }
+            self.stored = make_room(self.out);
+        }
         if let Some(slot) = self.out.get_mut(self.stored) {
             *slot = range;
             self.stored += 1;
-        } else {
-            merge_to_fit(self.out, range);
         }
     }
 
     /// The number of ranges written: all of them, or, when they did not fit,
-    /// as many as `out` holds, the cheapest neighbours merged. [`Overflow`]
-    /// only if something changed and `out` is empty.
+    /// at most as many as `out` holds, the cheapest neighbours merged.
+    /// [`Overflow`] only if something changed and `out` is empty.
     pub(super) fn finish(mut self) -> Result<usize, Overflow> {
         if let Some(run) = self.run.take() {
             self.coalesce(run);

@@ -279,32 +279,37 @@ fn a_full_buffer_merges_the_cheapest_neighbours() {
 }
 
 #[test]
-fn merging_to_fit_picks_the_cheapest_pair_wherever_it_is() {
+fn making_room_merges_the_cheapest_pairs_wherever_they_are() {
     let mut out = [
         ByteRange::new(0, 1),
         ByteRange::new(50, 51),
         ByteRange::new(53, 54), // 2 bytes after 50..51: the cheapest
         ByteRange::new(200, 201),
     ];
-    crate::diff::cost::merge_to_fit(&mut out, ByteRange::new(400, 401));
-    assert_eq!(
-        out,
-        [
-            ByteRange::new(0, 1),
-            ByteRange::new(50, 54),
-            ByteRange::new(200, 201),
-            ByteRange::new(400, 401)
-        ]
-    );
-    // The new range itself is the cheapest neighbour: merged into the last.
-    crate::diff::cost::merge_to_fit(&mut out, ByteRange::new(402, 403));
-    assert_eq!(out[3], ByteRange::new(400, 403));
+    assert_eq!(crate::diff::cost::make_room(&mut out), 3);
     assert_eq!(
         out[..3],
         [
             ByteRange::new(0, 1),
             ByteRange::new(50, 54),
             ByteRange::new(200, 201)
+        ]
+    );
+    // Eight ranges, the gaps 3, 40, 3, 200, 3, 40, 3: a quarter of the room
+    // is made from the three cheapest (all costing 2), left to right, and
+    // the far ones are left apart.
+    let starts = [0, 4, 45, 49, 250, 254, 295, 299];
+    let mut out = starts.map(|s| ByteRange::new(s, s + 1));
+    assert_eq!(crate::diff::cost::make_room(&mut out), 6);
+    assert_eq!(
+        out[..6],
+        [
+            ByteRange::new(0, 5),
+            ByteRange::new(45, 50),
+            ByteRange::new(250, 251),
+            ByteRange::new(254, 255),
+            ByteRange::new(295, 296),
+            ByteRange::new(299, 300)
         ]
     );
 }
