@@ -2,4 +2,6 @@
 
 pub mod entities;
 pub mod paired;
+pub mod paths;
 pub mod updates;
+pub mod workloads;

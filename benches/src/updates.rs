@@ -38,8 +38,8 @@
 //! assert_eq!(lb.bytes, 8);
 //! ```
 
-use memwire::codec::{EncodeError, Framing, UpdateParts};
-use memwire::diff::{ByteRange, DiffError, Differ};
+use memwire::codec::{EncodeError, Feed, Frame, FrameAccumulator, Framing, UpdateParts};
+use memwire::diff::{ByteRange, Differ, Generations, chunks_are_cheaper};
 use memwire::schema::{Schema, VarId};
 
 /// The peer's maximum frame size used by the comparison: one 16 KiB frame
@@ -119,6 +119,8 @@ pub struct UpdateEncoder {
     differ: Differ,
     shadow: Vec<u8>,
     ranges: Vec<ByteRange>,
+    /// When each 64-byte chunk last changed, as a publisher keeps it.
+    table: Vec<u64>,
     generation: u64,
     max_frame: usize,
 }
@@ -127,13 +129,28 @@ impl UpdateEncoder {
     /// Handle of the subscription the frames are for.
     pub const HANDLE: u16 = 1;
 
+    /// Ranges a hub keeps per scan of a region of `len` bytes
+    /// (`std-adapter/src/hub/shadow.rs`).
+    pub const fn hub_ranges(len: usize) -> usize {
+        let all = len / 2 + 1;
+        if all < 4096 { all } else { 4096 }
+    }
+
     /// An encoder whose peer already holds `data` at generation 1 (the full
     /// sync is done), sending frame bodies of at most `max_frame` bytes.
     pub fn new(data: &[u8], max_frame: usize) -> UpdateEncoder {
+        UpdateEncoder::with_ranges(data, max_frame, 4096)
+    }
+
+    /// [`new`](Self::new) keeping at most `ranges` ranges per tick, as a hub
+    /// ([`hub_ranges`](Self::hub_ranges)) or a device
+    /// ([`memwire::session::OWN_RANGES`]) does: more are merged to fit.
+    pub fn with_ranges(data: &[u8], max_frame: usize, ranges: usize) -> UpdateEncoder {
         UpdateEncoder {
             differ: Differ::new(),
             shadow: data.to_vec(),
-            ranges: vec![ByteRange::default(); 4096],
+            ranges: vec![ByteRange::default(); ranges.max(1)],
+            table: vec![1; Generations::chunks_for(data.len(), 64)],
             generation: 1,
             max_frame,
         }
@@ -152,17 +169,13 @@ impl UpdateEncoder {
     ///
     /// If `data` is not as long as the shadow or `out` is too small.
     pub fn update(&mut self, data: &[u8], out: &mut [u8]) -> usize {
+        let mut gens = Generations::new(&mut self.table, data.len(), 64).expect("table fits");
+        let marks = Some((&mut gens, self.generation + 1));
         let n = match self
             .differ
-            .update(data, &mut self.shadow, &mut self.ranges, None)
+            .update(data, &mut self.shadow, &mut self.ranges, marks)
         {
             Ok(n) => n,
-            // More ranges than the buffer holds: send the one span that
-            // covers them all, which is still correct.
-            Err(DiffError::Overflow(o)) => {
-                self.ranges[0] = o.span;
-                1
-            }
             Err(e) => panic!("diff failed: {e}"),
         };
         self.encode(data, n, out)
@@ -184,29 +197,47 @@ impl UpdateEncoder {
         moved: &[VarId],
         out: &mut [u8],
     ) -> usize {
+        let mut gens = Generations::new(&mut self.table, data.len(), 64).expect("table fits");
+        let marks = Some((&mut gens, self.generation + 1));
         let n = match self.differ.update_moved(
             data,
             &mut self.shadow,
             schema,
             moved.iter().copied(),
             &mut self.ranges,
-            None,
+            marks,
         ) {
             Ok(n) => n,
-            Err(DiffError::Overflow(o)) => {
-                self.ranges[0] = o.span;
-                1
-            }
             Err(e) => panic!("diff failed: {e}"),
         };
         self.encode(data, n, out)
             .unwrap_or_else(|e| panic!("encode failed: {e}"))
     }
 
+    /// Encodes the update of the ranges of the last scan, or of the chunks
+    /// changed since the peer's generation when merging the ranges to fit
+    /// made them dearer, as a publication chooses.
     fn encode(&mut self, data: &[u8], n: usize, out: &mut [u8]) -> Result<usize, EncodeError> {
-        let ranges = self.ranges[..n].iter().map(ByteRange::as_range);
         let base = self.generation;
         self.generation += 1;
+        let ranges = &self.ranges[..n];
+        let table = Generations::new(&mut self.table, data.len(), 64).expect("table fits");
+        let chunks: Vec<ByteRange> = table.changed_since(base).collect();
+        if chunks_are_cheaper(ranges, chunks.iter().copied()) {
+            self.frames(base, data, chunks.iter().map(ByteRange::as_range), out)
+        } else {
+            let ranges = self.ranges[..n].to_vec();
+            self.frames(base, data, ranges.iter().map(ByteRange::as_range), out)
+        }
+    }
+
+    fn frames(
+        &self,
+        base: u64,
+        data: &[u8],
+        ranges: impl Iterator<Item = core::ops::Range<usize>> + Clone,
+        out: &mut [u8],
+    ) -> Result<usize, EncodeError> {
         let mut parts = UpdateParts::new(
             Self::HANDLE,
             base,
@@ -242,6 +273,70 @@ impl UpdateEncoder {
         }
         total
     }
+}
+
+/// The payload of the same change sent as whole changed 64-byte chunks
+/// (neighbouring chunks as one range), as a device sent it before ranges:
+/// the cost that merging ranges to fit must never exceed.
+pub fn chunk_cover(before: &[u8], after: &[u8]) -> usize {
+    let mut total = 0;
+    let mut prev_end = 0;
+    let mut open: Option<ByteRange> = None;
+    for (i, (a, b)) in before.chunks(64).zip(after.chunks(64)).enumerate() {
+        if a == b {
+            continue;
+        }
+        let chunk = ByteRange::new(64 * i, 64 * i + a.len());
+        match open.as_mut() {
+            Some(r) if r.end == chunk.start => r.end = chunk.end,
+            _ => {
+                if let Some(r) = open.replace(chunk) {
+                    total += varint_len(r.start - prev_end) + varint_len(r.len()) + r.len();
+                    prev_end = r.end;
+                }
+            }
+        }
+    }
+    if let Some(r) = open {
+        total += varint_len(r.start - prev_end) + varint_len(r.len()) + r.len();
+    }
+    total
+}
+
+/// Applies the length-prefixed update frames in `wire` (one update, from
+/// `base` to `base + 1`, as [`UpdateEncoder::update`] writes it) to
+/// `mirror`, checking each frame's header, and returns how many frames
+/// there were.
+///
+/// # Panics
+///
+/// If the frames are not that update's, whole, each at most `max_frame`
+/// bytes (up to [`MAX_FRAME`]).
+pub fn apply(wire: &[u8], mirror: &mut [u8], base: u64, max_frame: usize) -> usize {
+    let mut acc = Box::new(FrameAccumulator::<MAX_FRAME>::length_prefix(max_frame));
+    let mut rest = wire;
+    let mut frames = 0;
+    let mut last_seen = false;
+    while !rest.is_empty() {
+        let Feed::Frame { body, rest: after } = acc.feed(rest) else {
+            panic!("wire bytes end inside a frame");
+        };
+        assert!(body.len() <= max_frame);
+        let Ok(Frame::Update(update)) = Frame::decode(body) else {
+            panic!("not an update frame");
+        };
+        assert_eq!(update.handle, UpdateEncoder::HANDLE);
+        assert_eq!((update.base, update.generation), (base, base + 1));
+        assert!(!last_seen, "a frame after the last part");
+        last_seen = update.last;
+        for span in update.ranges {
+            mirror[span.range()].copy_from_slice(span.bytes);
+        }
+        frames += 1;
+        rest = after;
+    }
+    assert!(last_seen, "the last part is missing");
+    frames
 }
 
 #[cfg(test)]

@@ -42,7 +42,9 @@ impl From<ByteRange> for core::ops::Range<usize> {
     }
 }
 
-/// More ranges than the output buffer holds.
+/// More ranges than the output buffer holds. A scan reports it only for a
+/// buffer with no room at all: into a buffer with room for one range or
+/// more it merges ranges to fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Overflow {

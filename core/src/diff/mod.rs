@@ -16,19 +16,24 @@
 //!    differing byte can still hold long unchanged stretches when several
 //!    writes share it; those are split out too, so a range never spans a
 //!    variable that did not change unless it lies in a short gap (below).
-//! 3. **Coalesce.** Runs separated by fewer than [`Differ::gap`] unchanged
-//!    bytes become one range: resending a few unchanged bytes is cheaper than
-//!    the header of another range. The default, [`Differ::DEFAULT_GAP`] = 8,
-//!    is the cost of a range on the wire: with postcard varints a range is
-//!    an offset (1–5 bytes, 3 for a region under 2 MiB) and a length (1–2
-//!    bytes for most writes), 2–6 bytes plus its share of the frame, so a gap
-//!    of 7 bytes or fewer costs no more to send than to skip. Runs that touch
-//!    are always one range.
+//! 3. **Coalesce.** Two runs become one range when the unchanged bytes
+//!    between them cost less to send than starting another range: on the
+//!    wire a range is a varint of its gap from the previous range, a varint
+//!    of its length and its bytes (`RangeEntry`, `spec/wire-format.md`), so
+//!    a near, short range costs 2 bytes more than its data. One unchanged
+//!    byte between two short runs is merged; two cost the same either way
+//!    and are not, nor are more; runs that touch are always one range. The
+//!    rule (`cost.rs`) is the one the exact lower bound of
+//!    `benches/src/updates.rs` uses, taken greedily run by run.
+//!    [`Differ::with_gap`] coalesces by a fixed gap instead.
 //! 4. **Output.** Ranges go into a caller's `&mut [ByteRange]`, in ascending
-//!    order. When they do not fit, the call fails with [`Overflow`]: the
-//!    buffer holds the first ranges, and the error says how many were needed
-//!    and the one span that covers every change. Send that span, or a full
-//!    update; never a truncated list.
+//!    order. When there are more than it holds, neighbouring ranges are
+//!    merged, the cheapest first, a quarter of the buffer at a time
+//!    (`cost.rs`), until they fit: the list stays a cover
+//!    of every changed byte, only coarser where that is cheapest. A fixed
+//!    buffer (a device's few ranges, a hub's 4,096) degrades gently instead
+//!    of giving up. Only an empty buffer fails, with [`Overflow`]: the
+//!    number of ranges needed and the one span that covers every change.
 //!
 //! [`Differ::update`] copies the changed blocks into the shadow in the same
 //! pass, and can mark the chunks it finds changed in a [`Generations`] table
@@ -50,6 +55,8 @@
 //! - `portable.rs`, `simd.rs`: the kernels (word-wise; SSE2, AVX2, NEON);
 //! - `path.rs`: [`Path`], which kernels this CPU runs;
 //! - `ranges.rs`: block masks to coalesced ranges, and [`touched`];
+//! - `cost.rs`: what a range costs on the wire, which ranges to merge, and
+//!   merging to fit a full buffer;
 //! - `chunks.rs`: the [`Generations`] table;
 //! - `byte_range.rs`: [`ByteRange`] and [`Overflow`].
 //!
@@ -60,15 +67,20 @@
 //! let mut current = shadow;
 //! current[3] = 1;
 //! current[5] = 1; // 1 unchanged byte after the first change: coalesced
+//! current[9] = 1; // 3 unchanged bytes: cheaper as a range of its own
 //! current[70] = 1; // far away: a range of its own
 //!
 //! let mut out = [ByteRange::default(); 8];
 //! let n = Differ::new().changes(&current, &shadow, &mut out).unwrap();
-//! assert_eq!(&out[..n], &[ByteRange::new(3, 6), ByteRange::new(70, 71)]);
+//! assert_eq!(
+//!     &out[..n],
+//!     &[ByteRange::new(3, 6), ByteRange::new(9, 10), ByteRange::new(70, 71)]
+//! );
 //! ```
 
 mod byte_range;
 mod chunks;
+mod cost;
 mod kernel;
 mod path;
 mod portable;
@@ -81,11 +93,12 @@ use core::fmt;
 
 pub use byte_range::{ByteRange, Overflow};
 pub use chunks::{ChangedSince, ChunkTable, Generations, TableError};
+pub use cost::chunks_are_cheaper;
 pub use path::Path;
 pub use ranges::{Touched, touched};
 
 use crate::schema::{Schema, VarId};
-use ranges::Collector;
+use ranges::{Collector, Merge};
 
 /// Why a scan failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,9 +109,10 @@ pub enum DiffError {
     LengthMismatch,
     /// The generation table covers a data area of another length.
     TableMismatch,
-    /// More ranges than the output buffer holds. The scan still completed
-    /// (the shadow and the generation table are up to date); the buffer
-    /// holds the first ranges.
+    /// Something changed and the output buffer holds no range. The scan
+    /// still completed (the shadow and the generation table are up to
+    /// date). A buffer with room for one range or more never overflows: its
+    /// ranges are merged to fit.
     Overflow(Overflow),
     /// A moved variable's id is not in the schema.
     UnknownVariable(VarId),
@@ -131,7 +145,7 @@ impl From<Overflow> for DiffError {
     }
 }
 
-/// A configured scan: which [`Path`] and which coalescing gap.
+/// A configured scan: which [`Path`] and how runs are coalesced.
 ///
 /// Always holds a path the CPU can run, so it is cheap to copy around and
 /// every scan is safe.
@@ -139,7 +153,7 @@ impl From<Overflow> for DiffError {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Differ {
     path: Path,
-    gap: usize,
+    merge: Merge,
 }
 
 impl Default for Differ {
@@ -149,23 +163,19 @@ impl Default for Differ {
 }
 
 impl Differ {
-    /// The default coalescing gap in bytes: about the cost of one more range
-    /// on the wire (see the [module docs](self)).
-    pub const DEFAULT_GAP: usize = 8;
-
-    /// The fastest path of this CPU ([`Path::best`]) and the default gap.
+    /// The fastest path of this CPU ([`Path::best`]), coalescing by cost.
     pub fn new() -> Differ {
         Differ {
             path: Path::best(),
-            gap: Self::DEFAULT_GAP,
+            merge: Merge::Cost,
         }
     }
 
-    /// The portable path and the default gap, usable in `const` context.
+    /// The portable path, coalescing by cost, usable in `const` context.
     pub const fn portable() -> Differ {
         Differ {
             path: Path::Portable,
-            gap: Self::DEFAULT_GAP,
+            merge: Merge::Cost,
         }
     }
 
@@ -174,10 +184,13 @@ impl Differ {
         path.is_available().then_some(Differ { path, ..self })
     }
 
-    /// The same scan, coalescing ranges separated by fewer than `gap`
-    /// unchanged bytes (0 or 1: never coalesce).
+    /// The same scan, coalescing runs separated by fewer than `gap`
+    /// unchanged bytes (0 or 1: never coalesce) instead of by cost.
     pub const fn with_gap(self, gap: usize) -> Differ {
-        Differ { gap, ..self }
+        Differ {
+            merge: Merge::Gap(gap),
+            ..self
+        }
     }
 
     /// The path this scan runs on.
@@ -185,13 +198,18 @@ impl Differ {
         self.path
     }
 
-    /// The coalescing gap in bytes.
-    pub const fn gap(&self) -> usize {
-        self.gap
+    /// The fixed coalescing gap in bytes, or `None` when runs are coalesced
+    /// by cost (the default).
+    pub const fn gap(&self) -> Option<usize> {
+        match self.merge {
+            Merge::Cost => None,
+            Merge::Gap(gap) => Some(gap),
+        }
     }
 
     /// Writes the ranges where `current` and `shadow` differ into `out` and
-    /// returns how many there are.
+    /// returns how many there are (merged to fit `out` when there are more
+    /// than it holds, see the [module docs](self)).
     pub fn changes(
         &self,
         current: &[u8],
@@ -201,7 +219,7 @@ impl Differ {
         if current.len() != shadow.len() {
             return Err(DiffError::LengthMismatch);
         }
-        let mut sink = Collector::new(out, self.gap, None);
+        let mut sink = Collector::new(out, self.merge, None);
         scan::run(self.path, 0, current, shadow, &mut sink);
         Ok(sink.finish()?)
     }
@@ -212,8 +230,8 @@ impl Differ {
     /// With `marks = Some((table, generation))`, every chunk that holds a
     /// changed byte is stamped with `generation` in `table`.
     ///
-    /// On [`DiffError::Overflow`] the shadow and the table are still fully
-    /// updated; only the list of ranges is incomplete.
+    /// On [`DiffError::Overflow`] (an empty `out`) the shadow and the table
+    /// are still fully updated.
     pub fn update(
         &self,
         current: &[u8],
@@ -222,7 +240,7 @@ impl Differ {
         marks: Option<(&mut Generations<'_>, u64)>,
     ) -> Result<usize, DiffError> {
         check_lengths(current, shadow, marks.as_ref())?;
-        let mut sink = Collector::new(out, self.gap, marks);
+        let mut sink = Collector::new(out, self.merge, marks);
         scan::run(self.path, 0, current, shadow, &mut sink);
         Ok(sink.finish()?)
     }
@@ -248,7 +266,7 @@ impl Differ {
         I: IntoIterator<Item = VarId>,
     {
         check_lengths(current, shadow, marks.as_ref())?;
-        let mut sink = Collector::new(out, self.gap, marks);
+        let mut sink = Collector::new(out, self.merge, marks);
         // Neighbouring moved variables are scanned as one span, so that a
         // struct of small fields is one pass, not one call per field.
         let mut span: Option<ByteRange> = None;

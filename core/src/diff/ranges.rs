@@ -2,19 +2,29 @@
 
 use super::byte_range::{ByteRange, Overflow};
 use super::chunks::Generations;
+use super::cost::{make_room, merge_cost};
 use crate::schema::{Schema, VarId, Variable};
 
 /// Turns the masks of changed blocks (in ascending order) into coalesced
 /// ranges in the caller's buffer, and stamps the generation table.
+///
+/// Runs are coalesced when they are complete (a run may continue into the
+/// next block), so the ranges depend only on the bytes, never on where the
+/// blocks fall.
 pub(super) struct Collector<'o, 'g, 't> {
     out: &'o mut [ByteRange],
-    /// Ranges committed so far, including those that did not fit.
+    /// Ranges in `out`.
+    stored: usize,
+    /// Ranges the answer would have with room for all (before merging to
+    /// fit), for [`Overflow::needed`].
     needed: usize,
-    /// Merge runs separated by fewer than this many bytes (at least 1, so
-    /// that touching runs always merge).
-    gap: usize,
-    /// The range being grown; committed when a run too far away arrives.
+    /// How runs are coalesced.
+    merge: Merge,
+    /// The range being grown; committed when a run it should not take
+    /// arrives.
     open: Option<ByteRange>,
+    /// The maximal run of changed bytes being extended, not yet coalesced.
+    run: Option<ByteRange>,
     /// The start of the first committed range, for [`Overflow::span`].
     first: usize,
     /// The end of the last committed range.
@@ -22,17 +32,39 @@ pub(super) struct Collector<'o, 'g, 't> {
     marks: Option<(&'g mut Generations<'t>, u64)>,
 }
 
+/// When two runs of changed bytes become one range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(super) enum Merge {
+    /// When the unchanged bytes between cost less than another range on the
+    /// wire ([`merge_cost`]).
+    Cost,
+    /// When fewer than this many unchanged bytes (at least 1) separate them.
+    Gap(usize),
+}
+
+impl Merge {
+    fn joins(self, open: ByteRange, run: ByteRange) -> bool {
+        match self {
+            Merge::Cost => run.start <= open.end || merge_cost(open, run) < 0,
+            Merge::Gap(gap) => run.start.saturating_sub(open.end) < gap.max(1),
+        }
+    }
+}
+
 impl<'o, 'g, 't> Collector<'o, 'g, 't> {
     pub(super) fn new(
         out: &'o mut [ByteRange],
-        gap: usize,
+        merge: Merge,
         marks: Option<(&'g mut Generations<'t>, u64)>,
     ) -> Self {
         Collector {
             out,
+            stored: 0,
             needed: 0,
-            gap: gap.max(1),
+            merge,
             open: None,
+            run: None,
             first: 0,
             last: 0,
             marks,
@@ -57,15 +89,27 @@ impl<'o, 'g, 't> Collector<'o, 'g, 't> {
         }
     }
 
-    /// Takes one maximal run of changed bytes.
+    /// Takes one run of changed bytes, maximal within its block.
     fn run(&mut self, start: usize, end: usize) {
         if let Some((table, generation)) = self.marks.as_mut() {
             table.mark(ByteRange::new(start, end), *generation);
         }
-        match self.open.as_mut() {
-            Some(open) if start.saturating_sub(open.end) < self.gap => open.end = end,
+        match self.run.as_mut() {
+            Some(run) if run.end == start => run.end = end,
             _ => {
-                if let Some(done) = self.open.replace(ByteRange::new(start, end)) {
+                if let Some(done) = self.run.replace(ByteRange::new(start, end)) {
+                    self.coalesce(done);
+                }
+            }
+        }
+    }
+
+    /// Takes one maximal run: into the open range, or as the next one.
+    fn coalesce(&mut self, run: ByteRange) {
+        match self.open.as_mut() {
+            Some(open) if self.merge.joins(*open, run) => open.end = run.end,
+            _ => {
+                if let Some(done) = self.open.replace(run) {
                     self.commit(done);
                 }
             }
@@ -77,24 +121,40 @@ impl<'o, 'g, 't> Collector<'o, 'g, 't> {
             self.first = range.start;
         }
         self.last = range.end;
-        if let Some(slot) = self.out.get_mut(self.needed) {
-            *slot = range;
-        }
         self.needed += 1;
+        if self.stored == self.out.len() {
+            if self.stored == 1 {
+                // No pair to merge: the one range grows to take this one.
+                if let Some(only) = self.out.first_mut() {
+                    only.end = range.end;
+                }
+                return;
+            }
+            self.stored = make_room(self.out);
+        }
+        if let Some(slot) = self.out.get_mut(self.stored) {
+            *slot = range;
+            self.stored += 1;
+        }
     }
 
-    /// The number of ranges written, or [`Overflow`] if they did not fit.
+    /// The number of ranges written: all of them, or, when they did not fit,
+    /// at most as many as `out` holds, the cheapest neighbours merged.
+    /// [`Overflow`] only if something changed and `out` is empty.
     pub(super) fn finish(mut self) -> Result<usize, Overflow> {
+        if let Some(run) = self.run.take() {
+            self.coalesce(run);
+        }
         if let Some(done) = self.open.take() {
             self.commit(done);
         }
-        if self.needed <= self.out.len() {
-            Ok(self.needed)
-        } else {
+        if self.needed > 0 && self.out.is_empty() {
             Err(Overflow {
                 needed: self.needed,
                 span: ByteRange::new(self.first, self.last),
             })
+        } else {
+            Ok(self.stored)
         }
     }
 }

@@ -34,6 +34,31 @@ pub(super) fn reference(a: &[u8], b: &[u8], gap: usize) -> Vec<ByteRange> {
     out
 }
 
+/// The ranges a scan by cost must report, byte by byte: maximal runs of
+/// differing bytes, each merged into the range before it when sending the
+/// bytes between costs less than its gap and length varints
+/// (`spec/wire-format.md`, `RangeEntry`).
+pub(super) fn reference_by_cost(a: &[u8], b: &[u8]) -> Vec<ByteRange> {
+    let leb = |v: usize| (usize::BITS - (v | 1).leading_zeros()).div_ceil(7) as isize;
+    let mut out: Vec<ByteRange> = Vec::new();
+    for run in reference(a, b, 1) {
+        match out.last_mut() {
+            Some(last) => {
+                let gap = run.start - last.end;
+                let merged = gap as isize + leb(run.end - last.start);
+                let apart = leb(last.len()) + leb(gap) + leb(run.len());
+                if merged < apart {
+                    last.end = run.end;
+                } else {
+                    out.push(run);
+                }
+            }
+            None => out.push(run),
+        }
+    }
+    out
+}
+
 /// The chunks of size `chunk` that hold a differing byte.
 pub(super) fn reference_chunks(a: &[u8], b: &[u8], chunk: usize) -> Vec<bool> {
     a.chunks(chunk)
@@ -154,7 +179,7 @@ fn gaps_below_the_threshold_coalesce() {
     current[66] = 1; // across a block edge: merged
     for d in differs() {
         assert_eq!(
-            scan(&d, &current, &shadow),
+            scan(&d.with_gap(8), &current, &shadow),
             [
                 ByteRange::new(10, 19),
                 ByteRange::new(27, 28),
@@ -171,26 +196,122 @@ fn gaps_below_the_threshold_coalesce() {
     }
 }
 
+/// Ranges merge when the unchanged bytes between cost less than the next
+/// range's gap and length varints, as `RangeEntry` encodes them.
 #[test]
-fn overflow_keeps_the_prefix_and_reports_the_span() {
+fn ranges_merge_when_the_gap_costs_less_than_a_range() {
+    let shadow = [0u8; 400];
+    let mut current = shadow;
+    // One byte between one-byte runs: 3 bytes merged (10..13) against 4
+    // apart (1 + 1 + 1 for 10, then gap 1 + len 1 + 1 for 12).
+    current[10] = 1;
+    current[12] = 1;
+    // Two bytes between: 4 bytes either way, kept apart.
+    current[20] = 1;
+    current[23] = 1;
+    // Counters 4 bytes apart, low byte changed: 3 unchanged bytes cost more
+    // than a 2-byte range header.
+    for at in (40..56).step_by(4) {
+        current[at] = 1;
+    }
+    // A 127-byte range: one more byte makes its length varint 2 bytes, so a
+    // one-byte gap to a one-byte run costs 1 + 1 extra against 2 for a new
+    // range: a tie, kept apart.
+    current[100..227].fill(1);
+    current[228] = 1;
+    // A run across a block edge (256) is one run, merged over one byte.
+    current[250..260].fill(1);
+    current[261..263].fill(1);
+    let expected = [
+        ByteRange::new(10, 13),
+        ByteRange::new(20, 21),
+        ByteRange::new(23, 24),
+        ByteRange::new(40, 41),
+        ByteRange::new(44, 45),
+        ByteRange::new(48, 49),
+        ByteRange::new(52, 53),
+        ByteRange::new(100, 227),
+        ByteRange::new(228, 229),
+        ByteRange::new(250, 263),
+    ];
+    for d in differs() {
+        assert_eq!(scan(&d, &current, &shadow), expected, "{:?}", d.path());
+    }
+    assert_eq!(reference_by_cost(&current, &shadow), expected);
+    assert_eq!(Differ::new().gap(), None);
+    assert_eq!(Differ::new().with_gap(8).gap(), Some(8));
+}
+
+/// More ranges than the buffer holds: the neighbours cheapest to merge are
+/// merged until they fit, and every changed byte stays covered.
+#[test]
+fn a_full_buffer_merges_the_cheapest_neighbours() {
     let shadow = [0u8; 1000];
     let mut current = shadow;
-    for at in [5, 100, 300, 900] {
+    for at in [5, 100, 300, 305, 900] {
         current[at] = 9;
     }
     for d in differs() {
-        let mut out = [ByteRange::default(); 2];
-        let err = d.changes(&current, &shadow, &mut out).unwrap_err();
+        // Five ranges into three: 300 and 305 (4 bytes between) first, then
+        // 5 and 100 (94 between) before 305 and 900 (594 between).
+        let mut out = [ByteRange::default(); 3];
+        assert_eq!(d.changes(&current, &shadow, &mut out), Ok(3));
         assert_eq!(
-            err,
-            DiffError::Overflow(Overflow {
-                needed: 4,
-                span: ByteRange::new(5, 901)
-            })
+            out,
+            [
+                ByteRange::new(5, 101),
+                ByteRange::new(300, 306),
+                ByteRange::new(900, 901)
+            ]
         );
-        assert_eq!(out, [ByteRange::new(5, 6), ByteRange::new(100, 101)]);
-        assert_eq!(d.changes(&current, &shadow, &mut []).unwrap_err(), err);
+        let mut one = [ByteRange::default(); 1];
+        assert_eq!(d.changes(&current, &shadow, &mut one), Ok(1));
+        assert_eq!(one, [ByteRange::new(5, 901)]);
+        // Only a buffer with no room fails.
+        assert_eq!(
+            d.changes(&current, &shadow, &mut []),
+            Err(DiffError::Overflow(Overflow {
+                needed: 5,
+                span: ByteRange::new(5, 901)
+            }))
+        );
     }
+}
+
+#[test]
+fn making_room_merges_the_cheapest_pairs_wherever_they_are() {
+    let mut out = [
+        ByteRange::new(0, 1),
+        ByteRange::new(50, 51),
+        ByteRange::new(53, 54), // 2 bytes after 50..51: the cheapest
+        ByteRange::new(200, 201),
+    ];
+    assert_eq!(crate::diff::cost::make_room(&mut out), 3);
+    assert_eq!(
+        out[..3],
+        [
+            ByteRange::new(0, 1),
+            ByteRange::new(50, 54),
+            ByteRange::new(200, 201)
+        ]
+    );
+    // Eight ranges, the gaps 3, 40, 3, 200, 3, 40, 3: a quarter of the room
+    // is made from the three cheapest (all costing 2), left to right, and
+    // the far ones are left apart.
+    let starts = [0, 4, 45, 49, 250, 254, 295, 299];
+    let mut out = starts.map(|s| ByteRange::new(s, s + 1));
+    assert_eq!(crate::diff::cost::make_room(&mut out), 6);
+    assert_eq!(
+        out[..6],
+        [
+            ByteRange::new(0, 5),
+            ByteRange::new(45, 50),
+            ByteRange::new(250, 251),
+            ByteRange::new(254, 255),
+            ByteRange::new(295, 296),
+            ByteRange::new(299, 300)
+        ]
+    );
 }
 
 #[test]
@@ -201,14 +322,13 @@ fn update_copies_changes_even_on_overflow() {
         for at in (3..777).step_by(50) {
             current[at] = 1;
         }
-        let mut out = [ByteRange::default(); 3];
-        let err = d.update(&current, &mut shadow, &mut out, None).unwrap_err();
+        let err = d.update(&current, &mut shadow, &mut [], None).unwrap_err();
         assert!(
             matches!(err, DiffError::Overflow(Overflow { needed: 16, .. })),
             "{err:?}"
         );
         assert_eq!(shadow, current);
-        assert_eq!(d.update(&current, &mut shadow, &mut out, None), Ok(0));
+        assert_eq!(d.update(&current, &mut shadow, &mut [], None), Ok(0));
     }
 }
 
@@ -440,4 +560,20 @@ fn errors_display() {
         format!("{}", TableError::BadChunk),
         "chunk size is not a power of two"
     );
+}
+
+/// Ranges merged to fit can hold more unchanged bytes than the chunks
+/// around the changes: then the chunks are the cheaper cover.
+#[test]
+fn changed_chunks_are_cheaper_than_ranges_merged_too_far() {
+    let merged = [ByteRange::new(10, 1000)];
+    let chunks = [ByteRange::new(0, 64), ByteRange::new(960, 1000)];
+    assert!(chunks_are_cheaper(&merged, chunks.iter().copied()));
+    // Exact short ranges are never compared with chunks.
+    let exact = [ByteRange::new(10, 11), ByteRange::new(990, 991)];
+    assert!(!chunks_are_cheaper(&exact, chunks.iter().copied()));
+    // A long range that the chunks cannot beat.
+    let long = [ByteRange::new(0, 1000)];
+    let all = [ByteRange::new(0, 1024)];
+    assert!(!chunks_are_cheaper(&long, all.iter().copied()));
 }

@@ -145,7 +145,7 @@ pub use cache::{CachedPart, PartKey, PartPlan, UpdateCache};
 pub use client::{Client, ClientConfig, SubscribeError};
 pub use event::{AuthFailure, Event, Handle, Observer, ServerEvent};
 pub use link::Stats;
-pub use own_region::{OwnRegion, OwnRegionError, OwnRegions};
+pub use own_region::{OWN_RANGES, OwnRegion, OwnRegionError, OwnRegions};
 pub use rate::RateLimit;
 pub use server::{Handshake, Hub, RateConfig, Server, ServerConfig};
 pub use source::{Access, RegionId, Source};

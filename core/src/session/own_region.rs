@@ -16,9 +16,8 @@ use crate::codec::ErrorCode;
 use crate::diff::{ByteRange, Differ, Generations};
 use crate::schema::Name;
 
-/// Ranges reported per scan. More still scan completely: the table is
-/// stamped and the shadow updated either way.
-const SCAN_RANGES: usize = 8;
+/// Ranges an [`OwnRegion`] keeps of its last scan unless told otherwise.
+pub const OWN_RANGES: usize = 64;
 
 /// The regions a client publishes, as its session reaches them: handed to
 /// the session by an [`Observer`](super::Observer).
@@ -68,13 +67,17 @@ impl core::error::Error for OwnRegionError {}
 ///
 /// [`scan`](Self::scan) takes a consistent snapshot of the region, diffs it
 /// against the shadow and stamps the chunks that changed with a new
-/// generation; the subscriber then gets exactly those chunks. The region's
+/// generation. It keeps the exact changed ranges of that scan, at most
+/// `RANGES` of them (the cheapest neighbours merged when there are more,
+/// see [`Differ`]): a subscriber one generation behind gets exactly those
+/// bytes, as from a hub, and one further behind the chunks changed since
+/// its generation. The region's
 /// instance id is the published instance: give each boot a fresh one
 /// ([`Region::init`]'s `instance`, from a hardware RNG or a boot counter in
 /// flash), or a hub that held an older copy would take a delta against
 /// the wrong base.
 #[derive(Debug)]
-pub struct OwnRegion<'r> {
+pub struct OwnRegion<'r, const RANGES: usize = OWN_RANGES> {
     name: Name,
     region: Region<'r>,
     shadow: &'r mut [u8],
@@ -82,6 +85,10 @@ pub struct OwnRegion<'r> {
     table: Generations<'r>,
     generation: u64,
     differ: Differ,
+    /// The ranges of the last scan that found a change, in `recent[..len]`,
+    /// and the generation they start from; `None` before the first.
+    recent: Option<(u64, usize)>,
+    ranges: [ByteRange; RANGES],
 }
 
 impl<'r> OwnRegion<'r> {
@@ -90,10 +97,10 @@ impl<'r> OwnRegion<'r> {
         Generations::chunks_for(data_len, Generations::DEFAULT_CHUNK)
     }
 
-    /// Publishes `region` as `name`. `shadow` and `scratch` hold at least
-    /// the region's data area; `table` at least
-    /// [`table_len`](Self::table_len) entries. The shadow starts as a copy
-    /// of the region, at generation 1.
+    /// Publishes `region` as `name`, keeping [`OWN_RANGES`] ranges per scan.
+    /// `shadow` and `scratch` hold at least the region's data area; `table`
+    /// at least [`table_len`](Self::table_len) entries. The shadow starts as
+    /// a copy of the region, at generation 1.
     pub fn new(
         name: &str,
         region: Region<'r>,
@@ -101,6 +108,21 @@ impl<'r> OwnRegion<'r> {
         scratch: &'r mut [u8],
         table: &'r mut [u64],
     ) -> Result<OwnRegion<'r>, OwnRegionError> {
+        OwnRegion::with_ranges(name, region, shadow, scratch, table)
+    }
+}
+
+impl<'r, const RANGES: usize> OwnRegion<'r, RANGES> {
+    /// [`new`](OwnRegion::new), keeping `RANGES` ranges per scan (at least
+    /// one): each costs two words of RAM, and a scan that finds more sends
+    /// some unchanged bytes with them.
+    pub fn with_ranges(
+        name: &str,
+        region: Region<'r>,
+        shadow: &'r mut [u8],
+        scratch: &'r mut [u8],
+        table: &'r mut [u64],
+    ) -> Result<OwnRegion<'r, RANGES>, OwnRegionError> {
         let name = Name::new(name).map_err(|_| OwnRegionError::BadName)?;
         let len = region.data_len();
         let shadow = shadow
@@ -120,6 +142,8 @@ impl<'r> OwnRegion<'r> {
             table,
             generation: 1,
             differ: Differ::new(),
+            recent: None,
+            ranges: [ByteRange::new(0, 0); RANGES],
         };
         // A stalled writer leaves the shadow zero: the first scan that
         // succeeds sends what changed, and a subscriber's first update is
@@ -154,22 +178,21 @@ impl<'r> OwnRegion<'r> {
             return false;
         }
         let next = self.generation.wrapping_add(1);
-        let mut out = [ByteRange::default(); SCAN_RANGES];
-        let changed = match self.differ.update(
+        let found = self.differ.update(
             self.scratch,
             self.shadow,
-            &mut out,
+            &mut self.ranges,
             Some((&mut self.table, next)),
-        ) {
-            Ok(n) => n > 0,
-            // The scan completed (see `Differ::update`); lengths match by
-            // construction, so this is the overflow of `out`.
-            Err(_) => true,
+        );
+        // Lengths match by construction, so an error is the overflow of an
+        // empty range buffer: the scan completed, and the table has it.
+        self.recent = match found {
+            Ok(0) => return false,
+            Ok(n) => Some((self.generation, n)),
+            Err(_) => None,
         };
-        if changed {
-            self.generation = next;
-        }
-        changed
+        self.generation = next;
+        true
     }
 
     fn source(&self) -> Source<'_> {
@@ -179,7 +202,9 @@ impl<'r> OwnRegion<'r> {
             schema: self.region.schema(),
             data: self.shadow,
             changes: self.table.table(),
-            recent: None,
+            recent: self
+                .recent
+                .map(|(base, n)| (base, self.ranges.get(..n).unwrap_or_default())),
         }
     }
 
@@ -192,7 +217,7 @@ impl<'r> OwnRegion<'r> {
     }
 }
 
-impl OwnRegions for OwnRegion<'_> {
+impl<const RANGES: usize> OwnRegions for OwnRegion<'_, RANGES> {
     fn lookup(&self, name: &str) -> Option<RegionId> {
         (name == self.name()).then_some(RegionId(0))
     }
@@ -214,7 +239,7 @@ impl OwnRegions for OwnRegion<'_> {
 }
 
 /// Several own regions; a region's id is its index.
-impl OwnRegions for [OwnRegion<'_>] {
+impl<const RANGES: usize> OwnRegions for [OwnRegion<'_, RANGES>] {
     fn lookup(&self, name: &str) -> Option<RegionId> {
         let index = self.iter().position(|p| p.name() == name)?;
         Some(RegionId(u32::try_from(index).ok()?))

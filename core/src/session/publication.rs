@@ -27,7 +27,7 @@ use super::source::{Access, RegionId, Source};
 use crate::codec::{
     EncodeError, Framing, SchemaHeader, SchemaParts, UpdateParts, part_limit, part_tail, write_part,
 };
-use crate::diff::{ByteRange, ChangedSince};
+use crate::diff::{ByteRange, ChangedSince, chunks_are_cheaper};
 
 /// The most updates in flight a server allows per subscription.
 pub(crate) const IN_FLIGHT_CAP: usize = 8;
@@ -206,9 +206,14 @@ impl Publication {
                     return Ok(None);
                 }
                 let base = self.base.filter(|&b| b <= source.generation).unwrap_or(0);
+                // The last scan's ranges, unless merging them to fit made
+                // them dearer than the chunks changed since `base`.
                 let recent = base != 0
                     && !self.avoid_recent
-                    && source.recent.is_some_and(|(from, _)| from == base);
+                    && source.recent.is_some_and(|(from, ranges)| {
+                        from == base
+                            && !chunks_are_cheaper(ranges, source.changes.changed_since(base))
+                    });
                 let current = Current {
                     base,
                     label: source.generation,

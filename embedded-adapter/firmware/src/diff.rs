@@ -13,8 +13,8 @@ pub(crate) fn run(report: &mut Report) {
     report.section("diff (portable)");
     let differ = Differ::portable();
     report.check(
-        "portable path, default gap",
-        differ.path() == Path::Portable && differ.gap() == Differ::DEFAULT_GAP,
+        "portable path, merging by cost",
+        differ.path() == Path::Portable && differ.gap().is_none(),
     );
 
     let mut current = [0u8; LEN];
@@ -48,11 +48,16 @@ pub(crate) fn run(report: &mut Report) {
     );
     let mut one = [ByteRange::default(); 1];
     report.check(
-        "changes: a full buffer reports overflow",
+        "changes: a full buffer merges to fit",
+        differ.changes(&current, &shadow, &mut one) == Ok(1)
+            && one.first() == Some(&ByteRange::new(3, 256)),
+    );
+    report.check(
+        "changes: no room at all reports overflow",
         matches!(
-            differ.changes(&current, &shadow, &mut one),
+            differ.changes(&current, &shadow, &mut []),
             Err(DiffError::Overflow(_))
-        ) && one.first() == Some(&ByteRange::new(3, 6)),
+        ),
     );
     report.check(
         "changes: lengths must agree",

@@ -11,9 +11,12 @@ use memwire::{Schema, VarId};
 use super::parts::Parts;
 use crate::shm::{ShmError, ShmRegion};
 
-/// Ranges one scan reports exactly; more and the update falls back to the
-/// chunks of the generation table.
-const RECENT_MAX: usize = 256;
+/// Ranges one scan reports at most (64 KiB of them). A region of fewer than
+/// twice as many bytes gets room for every range it can have (one per two
+/// bytes); when a scan of a larger one finds more, the neighbours that cost
+/// least to merge are merged until they fit (`memwire::diff`), so an update
+/// still sends little more than the changed bytes.
+const RECENT_MAX: usize = 4096;
 
 /// The state of a region that sessions publish from, as of one generation.
 #[derive(Clone, Debug)]
@@ -89,7 +92,7 @@ impl Scanner {
         Scanner {
             current: vec![0u8; reader.data_len()],
             seqs: seqs(reader, schema),
-            ranges: vec![ByteRange::new(0, 0); RECENT_MAX],
+            ranges: vec![ByteRange::new(0, 0); RECENT_MAX.min(reader.data_len() / 2 + 1)],
             differ: Differ::new(),
         }
     }

@@ -238,14 +238,14 @@ impl Watcher {
 
 /// The changed byte ranges of `moved`, updating the shadow.
 fn diff(shadow: &mut Shadow, schema: Schema<'static>, moved: &[VarId]) -> Vec<ByteRange> {
-    // With the default gap every range but the last is followed by at least
-    // `gap + 1` unchanged bytes, which bounds how many there can be.
+    // Every range but the last is followed by at least one unchanged byte,
+    // which bounds how many there can be (more would be merged to fit).
     let scanned: usize = moved
         .iter()
         .filter_map(|&id| schema.get(id))
         .map(|v| v.range().len())
         .sum();
-    let mut out = vec![ByteRange::default(); moved.len() + scanned / (Differ::DEFAULT_GAP + 1) + 1];
+    let mut out = vec![ByteRange::default(); moved.len() + scanned / 2 + 1];
     match shadow.differ.update_moved(
         &shadow.current,
         &mut shadow.copy,

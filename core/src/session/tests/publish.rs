@@ -91,6 +91,38 @@ fn the_hub_copies_a_published_region_and_its_changes() {
     assert!(pair.server.stats().updates >= 2);
 }
 
+/// The client sends the exact bytes a scan found, as the hub does, not
+/// the 64-byte chunks around them; more ranges than it keeps are merged
+/// where that costs least.
+#[test]
+fn a_published_region_sends_exact_ranges() {
+    let region = device_region(0xD1);
+    let mut pair = connect(hub_with_copy(None), Some(publish(region)));
+
+    // One byte of `uptime`: a one-byte range, not a chunk.
+    region.set_by_name("uptime", 1u32).unwrap();
+    let device = pair.observer.as_mut().unwrap().published.as_mut().unwrap();
+    assert!(device.scan());
+    let before = pair.client_log.len();
+    pair.drive();
+    let sent = pair.client_log.len() - before;
+    assert!(sent <= 16, "a one-byte change took {sent} bytes");
+    assert_copied(&mut pair);
+
+    // 80 one-byte changes 12 bytes apart: more ranges than the device
+    // keeps, so some neighbours go merged; still far below the 16 chunks.
+    for i in 0..80 {
+        region.write_ranges(&[(12 + 12 * i, &[1])], None).unwrap();
+    }
+    let device = pair.observer.as_mut().unwrap().published.as_mut().unwrap();
+    assert!(device.scan());
+    let before = pair.client_log.len();
+    pair.drive();
+    let sent = pair.client_log.len() - before;
+    assert!(sent < 600, "80 scattered bytes took {sent} bytes");
+    assert_copied(&mut pair);
+}
+
 #[test]
 fn a_reconnect_resumes_with_a_delta_and_a_new_instance_gets_everything() {
     let region = device_region(0xD1);
