@@ -427,7 +427,12 @@ impl<'a> Region<'a> {
     /// write overlapped.
     #[cold]
     #[inline(never)]
-    fn read_again(&self, seq: &AtomicU32, offset: usize, out: &mut [u8]) -> Result<(), AccessError> {
+    fn read_again(
+        &self,
+        seq: &AtomicU32,
+        offset: usize,
+        out: &mut [u8],
+    ) -> Result<(), AccessError> {
         for _ in 1..SPIN_LIMIT {
             sync::spin();
             if copy_once(seq, self.data, offset, out)? {
