@@ -684,7 +684,7 @@ fn copy_once(
     out: &mut [u8],
 ) -> Result<bool, AccessError> {
     guarded(seq, || {
-        if offset % WORD == 0 && out.len() % WORD == 0 {
+        if offset.is_multiple_of(WORD) && out.len().is_multiple_of(WORD) {
             copy_words(data.get(offset / WORD..)?.get(..out.len() / WORD)?, out);
             Some(())
         } else {
