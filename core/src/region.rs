@@ -191,6 +191,11 @@ impl<'a> Region<'a> {
         schema: Schema<'a>,
         geo: Geometry,
     ) -> Result<Region<'a>, LayoutError> {
+        // Every id the schema knows then has its entry in the table, and a
+        // read need not compare the id with the table's length again.
+        if geo.variable_count as usize != schema.len() {
+            return Err(LayoutError::SchemaMismatch);
+        }
         let words = words
             .get(..geo.total_len / WORD)
             .ok_or(LayoutError::Truncated)?;
@@ -298,7 +303,7 @@ impl<'a> Region<'a> {
         self.words
     }
 
-    #[inline]
+    #[inline(always)]
     fn word(&self, offset: usize) -> Option<&'a AtomicU32> {
         self.words.get(offset / WORD)
     }
@@ -391,7 +396,15 @@ impl<'a> Region<'a> {
     #[inline(always)]
     fn locate(&self, id: VarId, len: usize) -> Result<(&'a AtomicU32, usize), AccessError> {
         let var = self.sized(id, len)?;
-        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
+        // The schema knew `id`, so the table holds its entry
+        // (`with_geometry`); the word is still looked up within bounds.
+        let seq = self
+            .word(
+                crate::layout::HEADER_LEN
+                    + id.index() * crate::layout::ENTRY_LEN
+                    + ENTRY_SEQ_OFFSET,
+            )
+            .ok_or(AccessError::UnknownVariable)?;
         Ok((seq, var.offset as usize))
     }
 
