@@ -6,7 +6,8 @@
 //!   mapped region (`seqlock`: `ShmRegion::read` by id, which looks the
 //!   variable up and checks the length, then the seqlock with atomic word
 //!   copies and a bounded retry; `located`: `ShmVar::read` of a variable
-//!   located once with `ShmRegion::var`, the seqlock alone), uncontended
+//!   located once with `ShmRegion::var`, the seqlock alone; `get`:
+//!   `ShmRegion::get::<u64>`, which also checks the kind), uncontended
 //!   and while a writer thread on the other core
 //!   rewrites another variable of the same region as fast as it can.
 //!   Baselines: a `std::sync::RwLock` around the same bytes (one lock for
@@ -157,6 +158,9 @@ fn reads(c: &mut Criterion) {
         group.bench_function(format!("1KiB/{case}/seqlock"), |b| {
             b.iter(|| reader.read(black_box(big), &mut out1k).expect("read"));
         });
+        group.bench_function(format!("8B/{case}/get"), |b| {
+            b.iter(|| black_box(reader.get::<u64>(black_box(small)).expect("get")));
+        });
         // Located once (`ShmRegion::var`): the seqlock without the lookup.
         let (small_var, big_var) = (
             reader.var(small).expect("small"),
@@ -173,6 +177,9 @@ fn reads(c: &mut Criterion) {
             // handle adds on top of it.
             group.bench_function("8B/uncontended/core-region", |b| {
                 b.iter(|| core.read(black_box(small), &mut out8).expect("read"));
+            });
+            group.bench_function("8B/uncontended/core-get", |b| {
+                b.iter(|| black_box(core.get::<u64>(black_box(small)).expect("get")));
             });
             group.bench_function("1KiB/uncontended/core-region", |b| {
                 b.iter(|| core.read(black_box(big), &mut out1k).expect("read"));

@@ -191,6 +191,11 @@ impl<'a> Region<'a> {
         schema: Schema<'a>,
         geo: Geometry,
     ) -> Result<Region<'a>, LayoutError> {
+        // Every id the schema knows then has its entry in the table, and a
+        // read need not compare the id with the table's length again.
+        if geo.variable_count as usize != schema.len() {
+            return Err(LayoutError::SchemaMismatch);
+        }
         let words = words
             .get(..geo.total_len / WORD)
             .ok_or(LayoutError::Truncated)?;
@@ -298,7 +303,7 @@ impl<'a> Region<'a> {
         self.words
     }
 
-    #[inline]
+    #[inline(always)]
     fn word(&self, offset: usize) -> Option<&'a AtomicU32> {
         self.words.get(offset / WORD)
     }
@@ -373,7 +378,7 @@ impl<'a> Region<'a> {
     }
 
     /// The variable `id`, checked against a length in bytes.
-    #[inline]
+    #[inline(always)]
     fn sized(&self, id: VarId, len: usize) -> Result<&'a Variable, AccessError> {
         let var = self.schema.get(id).ok_or(AccessError::UnknownVariable)?;
         if var.len() != len as u64 {
@@ -388,10 +393,18 @@ impl<'a> Region<'a> {
 
     /// Variable `id`'s sequence counter and data offset, once `len` is
     /// checked to be its length.
-    #[inline]
+    #[inline(always)]
     fn locate(&self, id: VarId, len: usize) -> Result<(&'a AtomicU32, usize), AccessError> {
         let var = self.sized(id, len)?;
-        let seq = self.seq_word(id).ok_or(AccessError::UnknownVariable)?;
+        // The schema knew `id`, so the table holds its entry
+        // (`with_geometry`); the word is still looked up within bounds.
+        let seq = self
+            .word(
+                crate::layout::HEADER_LEN
+                    + id.index() * crate::layout::ENTRY_LEN
+                    + ENTRY_SEQ_OFFSET,
+            )
+            .ok_or(AccessError::UnknownVariable)?;
         Ok((seq, var.offset as usize))
     }
 
@@ -410,16 +423,34 @@ impl<'a> Region<'a> {
 
     /// A consistent copy of variable `id` into `out` (exactly the variable's
     /// length), retrying up to [`SPIN_LIMIT`] times while it is written.
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
-        // The checks once, then only the seqlock in the retry loop: this is
-        // the hot path of every small read.
+        // The checks and the first attempt inline at the caller, the
+        // retries out of line: this is the hot path of every small read.
+        // Out of line, the copy cannot know the caller's length and a call
+        // with its saved registers cost more than the checks.
         let (seq, offset) = self.locate(id, out.len())?;
-        for _ in 0..SPIN_LIMIT {
+        if copy_once(seq, self.data, offset, out)? {
+            return Ok(());
+        }
+        self.read_again(seq, offset, out)
+    }
+
+    /// The retries of [`read`](Self::read) after a first attempt that a
+    /// write overlapped.
+    #[cold]
+    #[inline(never)]
+    fn read_again(
+        &self,
+        seq: &AtomicU32,
+        offset: usize,
+        out: &mut [u8],
+    ) -> Result<(), AccessError> {
+        for _ in 1..SPIN_LIMIT {
+            sync::spin();
             if copy_once(seq, self.data, offset, out)? {
                 return Ok(());
             }
-            sync::spin();
         }
         Err(AccessError::Busy)
     }
@@ -494,6 +525,7 @@ impl<'a> Region<'a> {
         })
     }
 
+    #[inline(always)]
     fn typed<T: Value>(&self, id: VarId) -> Result<&'a Variable, AccessError> {
         let var = self.schema.get(id).ok_or(AccessError::UnknownVariable)?;
         let kind_ok = var.kind == T::KIND || (var.kind == Kind::Bytes && T::KIND == Kind::U8);
@@ -514,6 +546,7 @@ impl<'a> Region<'a> {
 
     /// Reads variable `id` as `T`: a scalar for a variable of one element,
     /// `[S; N]` for one of `N`. `[u8; N]` also reads a `bytes` variable.
+    #[inline(always)]
     pub fn get<T: Value>(&self, id: VarId) -> Result<T, AccessError> {
         self.typed::<T>(id)?;
         let mut raw = <T::Raw as bytemuck::Zeroable>::zeroed();
@@ -656,14 +689,42 @@ pub const MANY_MAX: usize = 64;
 
 /// One seqlock copy of the bytes at `offset` of `data` into `out`, guarded
 /// by `seq`: false if a write overlapped it.
-#[inline]
+#[inline(always)]
 fn copy_once(
     seq: &AtomicU32,
     data: &[AtomicU32],
     offset: usize,
     out: &mut [u8],
 ) -> Result<bool, AccessError> {
-    guarded(seq, || sync::load_bytes(data, offset, out))
+    guarded(seq, || {
+        if offset.is_multiple_of(WORD) && out.len().is_multiple_of(WORD) {
+            copy_words(data.get(offset / WORD..)?.get(..out.len() / WORD)?, out);
+            Some(())
+        } else {
+            sync::load_bytes(data, offset, out)
+        }
+    })
+}
+
+/// Copies `words` into `out` (4 bytes a word, as many), two words to one
+/// 8-byte store. A typed read loads its `u64` back from `out` at once: a
+/// load cannot take its bytes from two narrower stores still in flight and
+/// would wait for them to reach the cache, which cost more than the read.
+#[inline(always)]
+fn copy_words(words: &[AtomicU32], out: &mut [u8]) {
+    let mut pairs = out.chunks_exact_mut(2 * WORD);
+    let mut sources = words.chunks_exact(2);
+    for (chunk, pair) in pairs.by_ref().zip(sources.by_ref()) {
+        if let [lo, hi] = pair {
+            let value = u64::from(lo.load(Ordering::Relaxed))
+                | (u64::from(hi.load(Ordering::Relaxed)) << 32);
+            chunk.copy_from_slice(&value.to_le_bytes());
+        }
+    }
+    let tail = pairs.into_remainder();
+    if let (Some(word), true) = (sources.remainder().first(), tail.len() == WORD) {
+        tail.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+    }
 }
 
 /// The reader's side of the seqlock around `copy`: false if a write

@@ -394,3 +394,44 @@ fn a_located_variable_checks_its_length_and_sees_a_write_in_progress() {
     let mut two = [0u8; 2];
     u16_var.read(&mut two).unwrap();
 }
+
+#[test]
+fn word_copies_keep_byte_order_for_every_word_count() {
+    // Little-endian words 0x03020100, 0x07060504, ...: the bytes 0, 1, 2, ...
+    // in order whatever the pairing into 8-byte stores.
+    let words: Vec<AtomicU32> = (0u32..5)
+        .map(|i| AtomicU32::new(u32::from_le_bytes([0, 1, 2, 3].map(|b| b + 4 * i as u8))))
+        .collect();
+    for count in 1..=words.len() {
+        let mut out = vec![0xffu8; count * WORD];
+        copy_words(&words[..count], &mut out);
+        let expected: Vec<u8> = (0..count * WORD).map(|b| b as u8).collect();
+        assert_eq!(out, expected, "{count} words");
+    }
+}
+
+#[test]
+fn reads_of_odd_word_counts_see_every_word() {
+    // 3 and 5 words: a pair copy must not drop the last word.
+    static ODD: SchemaBuf<3> = SchemaBuilder::new()
+        .var("three", Kind::U32, 3)
+        .var("five", Kind::F32, 5)
+        .var("one", Kind::I32, 1)
+        .build();
+    let schema = ODD.as_schema();
+    let mut mem = memory(&schema);
+    let region = Region::from_bytes(bytemuck::cast_slice_mut(&mut mem), schema).unwrap();
+    let (three, five, one) = (VarId(0), VarId(1), VarId(2));
+    region.set(three, [1u32, 2, 3]).unwrap();
+    region.set(five, [0.5f32, 1.5, 2.5, 3.5, 4.5]).unwrap();
+    region.set(one, -7i32).unwrap();
+    assert_eq!(region.get::<[u32; 3]>(three).unwrap(), [1, 2, 3]);
+    assert_eq!(
+        region.get::<[f32; 5]>(five).unwrap(),
+        [0.5, 1.5, 2.5, 3.5, 4.5]
+    );
+    assert_eq!(region.get::<i32>(one).unwrap(), -7);
+    let mut out = [0u8; 12];
+    region.var(three).unwrap().read(&mut out).unwrap();
+    assert_eq!(out, bytemuck::cast::<[u32; 3], [u8; 12]>([1, 2, 3]));
+}

@@ -1,6 +1,6 @@
 //! A variable located once, for reads in a loop.
 
-use super::{AccessError, Region, SPIN_LIMIT, copy_once, guarded};
+use super::{AccessError, Region, SPIN_LIMIT, copy_once, copy_words, guarded};
 use crate::schema::VarId;
 use crate::sync::{self, AtomicU32};
 
@@ -103,9 +103,7 @@ impl VarRef<'_> {
         }
         // Whole words: no bounds or partial words left to check.
         guarded(self.seq, || {
-            for (chunk, word) in out.chunks_exact_mut(sync::WORD).zip(self.words) {
-                chunk.copy_from_slice(&word.load(sync::Ordering::Relaxed).to_le_bytes());
-            }
+            copy_words(self.words, out);
             Some(())
         })
     }

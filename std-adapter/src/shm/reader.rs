@@ -187,9 +187,15 @@ impl<T> ShmRegion<T> {
     }
 
     /// A consistent copy of variable `id` into `out` (exactly its length).
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), ShmError> {
-        self.bounded(|r| r.read(id, out))
+        // Spelled out rather than through `bounded`: its closure, also
+        // handed to the slow path, stayed a call of its own.
+        match self.shared.mapped.region_ref().read(id, out) {
+            Ok(()) => Ok(()),
+            Err(AccessError::Busy) => self.bounded_slow(|r| r.read(id, out)),
+            Err(e) => Err(ShmError::Access(e)),
+        }
     }
 
     /// Variable `id`, located once: [`ShmVar::read`] then costs the
@@ -211,8 +217,13 @@ impl<T> ShmRegion<T> {
     }
 
     /// Variable `id` as `V`.
+    #[inline(always)]
     pub fn get<V: Value>(&self, id: VarId) -> Result<V, ShmError> {
-        self.bounded(|r| r.get(id))
+        match self.shared.mapped.region_ref().get(id) {
+            Ok(v) => Ok(v),
+            Err(AccessError::Busy) => self.bounded_slow(|r| r.get(id)),
+            Err(e) => Err(ShmError::Access(e)),
+        }
     }
 
     /// Variable `name` as `V`.
