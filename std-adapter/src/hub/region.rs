@@ -99,6 +99,12 @@ impl Served {
         self.writer.reader()
     }
 
+    /// Whether the region file was found truncated under the hub: the
+    /// region is then no longer served (see `scan.rs`).
+    pub(crate) fn truncated(&self) -> bool {
+        self.reader().is_truncated()
+    }
+
     /// The latest snapshot.
     pub(crate) fn published(&self) -> Arc<Published> {
         Arc::clone(

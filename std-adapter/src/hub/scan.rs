@@ -56,6 +56,9 @@ impl Served {
         let scanner = &mut *guard;
         let reader = self.writer.reader();
         let schema = self.schema();
+        // A cut inside the file's last page raises no fault: only its
+        // length tells. Once truncated, nothing is published any more.
+        reader.check_file()?;
         let before = reader.generation()?;
         if before == self.published().generation {
             return Ok(false);
@@ -189,15 +192,36 @@ fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
                 tracing::trace!(target: "memwire::latency", step = "scanner woke");
                 since = generation;
             }
+            Err(ShmError::Truncated { .. }) => break,
             Err(e) => {
                 tracing::warn!(region = %served.path(), error = %e, "waiting for a change failed");
                 std::thread::sleep(SCAN_WAKE);
                 continue;
             }
         }
-        if let Err(e) = served.scan(true) {
-            tracing::warn!(region = %served.path(), error = %e, "scan failed");
+        match served.scan(true) {
+            Err(ShmError::Truncated { .. }) => break,
+            Err(e) => tracing::warn!(region = %served.path(), error = %e, "scan failed"),
+            Ok(_) => {}
         }
+    }
+    if served.truncated() {
+        served.stop_serving();
+    }
+}
+
+impl Served {
+    /// Stops serving a region whose file was truncated: its connections
+    /// look at it once more, find it gone ([`View`](super::view::View)
+    /// gives no source for it) and send its subscribers an error frame.
+    /// The hub serves its other regions as before.
+    fn stop_serving(&self) {
+        tracing::error!(
+            region = %self.path(),
+            file = %self.reader().path().display(),
+            "region file truncated while served: the region is no longer served; its data is gone, recreate the file and restart the hub",
+        );
+        self.tell(true);
     }
 }
 

@@ -33,6 +33,9 @@ impl Unavailable {
     }
 }
 
+/// The reason given for a region whose file was truncated while served.
+pub(crate) const TRUNCATED: &str = "region unavailable: its file was truncated while served";
+
 /// What is wrong with the file, in a reason that fits an error frame. The
 /// path and the remedy stay in the hub's log: a remote client learns what
 /// kind of problem it is, not how the hub's disk is laid out.
@@ -52,6 +55,7 @@ fn reason(error: &ShmError) -> &'static str {
             "region unavailable: its file or directory is open to other users"
         }
         ShmError::HardLinked { .. } => "region unavailable: its file has more than one name",
+        ShmError::Truncated { .. } => TRUNCATED,
         _ => "region unavailable: its file cannot be opened",
     }
 }
@@ -92,6 +96,7 @@ mod tests {
                 path: path(),
                 links: 2,
             },
+            ShmError::Truncated { path: path() },
             ShmError::io("open", path(), std::io::Error::other("x")),
         ];
         for error in &errors {

@@ -14,6 +14,7 @@ use super::forward::{Answer, Forward, Reply};
 use super::region::{Listener, Served};
 use super::shadow::Published;
 use super::shared::Shared;
+use super::unavailable::TRUNCATED;
 
 /// The hub as one connection sees it: its own snapshot of each region it
 /// looked at, refreshed at most at the subscriber rate.
@@ -66,10 +67,9 @@ impl View {
     pub(crate) fn stale(&self) -> bool {
         self.seen.iter().enumerate().any(|(i, cell)| {
             cell.get().is_some_and(|p| {
-                self.shared
-                    .regions
-                    .get(i)
-                    .is_some_and(|r| r.published().generation != p.generation)
+                self.shared.regions.get(i).is_some_and(|r| {
+                    r.truncated() || r.published().generation != p.generation
+                })
             })
         })
     }
@@ -95,6 +95,12 @@ impl session::Hub for View {
     fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
         // No code says "this region's file is broken": `Other`, with the
         // reason naming the problem.
+        let served = usize::try_from(region.0)
+            .ok()
+            .and_then(|i| self.shared.regions.get(i));
+        if served.is_some_and(Served::truncated) {
+            return (ErrorCode::Other, TRUNCATED);
+        }
         match self.shared.unavailable(region) {
             Some(broken) => (ErrorCode::Other, broken.reason),
             None => (ErrorCode::UnknownRegion, "no such region"),
@@ -104,6 +110,10 @@ impl session::Hub for View {
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         let index = usize::try_from(region.0).ok()?;
         let served = self.shared.regions.get(index)?;
+        if served.truncated() {
+            // Its subscribers get an error frame and the session ends them.
+            return None;
+        }
         let listening = self.listening.get(index)?;
         if !listening.get() {
             served.listen(&self.me);

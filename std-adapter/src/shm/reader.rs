@@ -25,6 +25,10 @@ use super::root::Root;
 /// loop to notice a dead writer.
 pub const STALL_BOUND: Duration = Duration::from_millis(100);
 
+/// How long a wait sleeps at most before it checks that the region file
+/// was not truncated (see [`ShmRegion::check_file`]).
+const FILE_CHECK: Duration = Duration::from_millis(250);
+
 /// The marker for a region whose schema is read from its file rather than
 /// fixed by a `#[derive(Schema)]` type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -226,10 +230,50 @@ impl<T> ShmRegion<T> {
         mut op: impl FnMut(&Region<'_>) -> Result<R, AccessError>,
     ) -> Result<R, ShmError> {
         let region = self.shared.mapped.region_ref();
-        match op(region) {
+        let result = match op(region) {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(op),
             Err(e) => Err(ShmError::Access(e)),
+        };
+        self.intact(result)
+    }
+
+    /// `result`, unless the file was found truncated: a copy made since
+    /// may hold the zeros the `SIGBUS` handler mapped (see `sigbus.rs`).
+    #[inline(always)]
+    pub(crate) fn intact<R>(&self, result: Result<R, ShmError>) -> Result<R, ShmError> {
+        if self.shared.mapped.mapping().truncated() {
+            return Err(self.truncated());
+        }
+        result
+    }
+
+    /// Whether the region file was found shorter than this handle's mapping
+    /// (by a fault on a page it no longer reaches, or by
+    /// [`check_file`](Self::check_file)).
+    pub(crate) fn is_truncated(&self) -> bool {
+        self.shared.mapped.mapping().truncated()
+    }
+
+    /// Checks that the region file still holds every byte this handle
+    /// mapped (one `fstat`). Reads and writes report
+    /// [`ShmError::Truncated`] by themselves when they reach a page the file
+    /// lost; a cut inside the last page the file keeps raises no fault, and
+    /// only this check finds it. Waits ([`wait_for_change`](Self::wait_for_change),
+    /// watchers) and the hub's scans run it; a process that only reads can
+    /// call it now and then.
+    pub fn check_file(&self) -> Result<(), ShmError> {
+        match self.shared.mapped.mapping().check_len() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.truncated()),
+            Err(e) => Err(ShmError::io("fstat", &self.shared.path, e)),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self) -> ShmError {
+        ShmError::Truncated {
+            path: self.shared.path.clone(),
         }
     }
 
@@ -281,6 +325,7 @@ impl<T> ShmRegion<T> {
     ) -> Result<Option<u64>, ShmError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let commit = self.region().commit_counter();
+        self.check_file()?;
         loop {
             // Read the word before the generation: a commit after this load
             // moves the word, so the wait below returns at once.
@@ -292,11 +337,17 @@ impl<T> ShmRegion<T> {
             // Wait for the word to move past an even `seen` (or to end the
             // commit in progress when it is odd).
             let seen_even = seen & !1;
-            if notify::wait_commit(notify::os(), commit, seen_even, waiter, || {
-                remaining(deadline)
-            })
-            .is_none()
-            {
+            // No commit wakes a waiter once the file is truncated (the word
+            // is no longer the file's): sleep at most FILE_CHECK at a time
+            // and check the file after every sleep.
+            let check_at = Instant::now() + FILE_CHECK;
+            let woke = notify::wait_commit(notify::os(), commit, seen_even, waiter, || {
+                let left = remaining(deadline)?;
+                let to_check = remaining(Some(check_at))??;
+                Some(Some(left.map_or(to_check, |left| left.min(to_check))))
+            });
+            self.check_file()?;
+            if woke.is_none() && remaining(deadline).is_none() {
                 return Ok(None);
             }
         }
@@ -378,11 +429,12 @@ impl<T> ShmVar<'_, T> {
     /// the same bound on a stalled writer as [`ShmRegion::read`].
     #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), ShmError> {
-        match self.var.read(out) {
+        let result = match self.var.read(out) {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.region.bounded_slow(|_| self.var.read(out)),
             Err(e) => Err(ShmError::Access(e)),
-        }
+        };
+        self.region.intact(result)
     }
 }
 

@@ -84,6 +84,9 @@ impl TurnWriter {
         then: impl FnOnce() -> bool,
     ) -> Result<(u64, Option<Recovered>), ShmError> {
         let live = self.region.region();
+        // A remote write into a file cut inside its last page would raise
+        // no fault and be lost: look at the file's length first.
+        self.region.check_file()?;
         let (result, recovered) = {
             let holds = self.turns();
             let recovered = if *holds == 0 { self.lock()? } else { None };
@@ -94,6 +97,7 @@ impl TurnWriter {
             }
             (result, recovered)
         };
+        let result = self.region.intact(result.map_err(ShmError::Access));
         let published = result.is_ok() && then();
         if result.is_ok() || recovered.is_some() {
             // A repair is a commit of its own, which only a scan publishes.
@@ -104,7 +108,7 @@ impl TurnWriter {
             };
             notify::committed(notify::os(), live.commit_counter(), whom);
         }
-        Ok((result.map_err(ShmError::Access)?, recovered))
+        Ok((result?, recovered))
     }
 
     /// Keeps the writer lock between turns until as many
