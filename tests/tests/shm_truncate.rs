@@ -1,0 +1,189 @@
+//! A region file truncated while a hub serves it and local processes read
+//! and write it: to nothing, to the header alone, to half. Every process
+//! survives (the `SIGBUS` of a load or store past the file's new end no
+//! longer kills it); the local reader and writer are told
+//! [`ShmError::Truncated`](memwire_std::shm::ShmError::Truncated), the
+//! hub ends the region's remote subscriptions with an error frame, refuses
+//! writes to it, and keeps serving its other region.
+
+#![cfg(not(loom))]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod shm_common;
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use memwire::codec::ErrorCode;
+use memwire_std::client::{Client, ClientError, ClientOptions};
+use memwire_std::shm::ShmRegion;
+use shm_common::{TempRoot, child, line};
+
+/// Bounds on waits that only a hang reaches.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A 32 KiB array, so that every truncation below cuts pages the readers
+/// touch, and a region beside it that is not truncated.
+fn config(root: &Path) -> String {
+    format!(
+        r#"
+root = "{}"
+[listen]
+tcp = "127.0.0.1:0"
+[[tenant]]
+name = "demo"
+[[tenant.client]]
+name = "rw"
+secret = "s3cret"
+rights = [{{ regions = "*", access = "read-write" }}]
+[[tenant.region]]
+name = "big"
+variables = [
+  {{ name = "wide", kind = "u32", count = 8192 }},
+  {{ name = "setpoint", kind = "u32", writable = true }},
+]
+[[tenant.region]]
+name = "other"
+variables = [{{ name = "x", kind = "u32", writable = true }}]
+"#,
+        root.display()
+    )
+}
+
+/// The hub in its own process, stopped (or killed) when dropped.
+struct HubProcess {
+    child: Child,
+    url: String,
+}
+
+impl HubProcess {
+    fn start(root: &TempRoot) -> HubProcess {
+        let file = root.dir().with_extension("toml");
+        std::fs::write(&file, config(root.dir())).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hub-child"))
+            .arg(&file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn hub-child");
+        let said = line(&mut child);
+        let addr = said
+            .strip_prefix("listening ")
+            .unwrap_or_else(|| panic!("hub-child said {said:?}"));
+        let url = format!("tcp://{addr}");
+        HubProcess { child, url }
+    }
+
+    /// How the hub exited, if it did.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for a child to exit and returns its last line and status.
+fn finish(mut child: Child) -> (String, ExitStatus) {
+    let said = line(&mut child);
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (said, status);
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("a child still runs after saying {said:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "{what}: not within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One truncation of `demo/big` to `len(file)` bytes, with everyone running.
+async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
+    let root = TempRoot::new(test);
+    let mut hub = HubProcess::start(&root);
+    let client = Client::connect(&hub.url, ClientOptions::new("rw", "demo", "s3cret"))
+        .await
+        .unwrap();
+    let big = client.subscribe("demo/big").await.unwrap();
+    let other = client.subscribe("demo/other").await.unwrap();
+    let mut writer = child(&root, "demo/big", &["write-until", "wide"]);
+    assert_eq!(line(&mut writer), "writing");
+    let mut reader = child(&root, "demo/big", &["read-until", "wide"]);
+    assert_eq!(line(&mut reader), "reading");
+    // The hub publishes the local writer's commits.
+    eventually("an update of the local writes", || big.generation() > 0).await;
+
+    let file = root.dir().join("demo").join("big");
+    let full = std::fs::metadata(&file).unwrap().len();
+    let cut = len(full);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+
+    // The local writer and reader are told, and exit on their own.
+    for (who, process) in [("writer", writer), ("reader", reader)] {
+        let (said, status) = finish(process);
+        assert!(
+            status.success() && said == "truncated",
+            "the local {who} after a truncation to {cut} of {full} bytes: said {said:?}, {status}"
+        );
+    }
+    // The hub ends the region's subscription with an error frame.
+    eventually("the end of the truncated region's subscription", || {
+        big.is_ended()
+    })
+    .await;
+    assert!(hub.exited().is_none(), "the hub died: {:?}", hub.exited());
+    // A new subscriber is told why; a write is refused, not reported done.
+    match client.subscribe("demo/big").await {
+        Err(ClientError::Hub(ErrorCode::Other)) => {}
+        other => panic!("a subscription to the truncated region: {other:?}"),
+    }
+    assert!(big.set("setpoint", 5u32).await.is_err());
+    // The other region is served as before, remote writes included.
+    let generation = other.set("x", 42u32).await.unwrap();
+    eventually("the other region's update", || {
+        other.generation() >= generation && other.get::<u32>("x").unwrap() == 42
+    })
+    .await;
+    let local = ShmRegion::open(&root.root, "demo/other").unwrap();
+    assert_eq!(local.get_by_name::<u32>("x").unwrap(), 42);
+    let fresh = client.subscribe("demo/other").await.unwrap();
+    assert_eq!(fresh.get::<u32>("x").unwrap(), 42);
+    assert!(hub.exited().is_none(), "the hub died: {:?}", hub.exited());
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_file_truncated_to_nothing_kills_no_process() {
+    survive("truncate-zero", |_| 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_file_truncated_to_its_header_kills_no_process() {
+    survive("truncate-header", |_| memwire::layout::HEADER_LEN as u64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_file_truncated_to_half_kills_no_process() {
+    survive("truncate-half", |full| full / 2).await;
+}
