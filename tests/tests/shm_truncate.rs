@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use memwire::codec::ErrorCode;
 use memwire_std::client::{Client, ClientError, ClientOptions};
-use memwire_std::shm::ShmRegion;
-use shm_common::{TempRoot, child, line};
+use memwire_std::shm::{ShmError, ShmRegion, ShmWriter};
+use shm_common::{SCHEMA, TempRoot, child, line};
 
 /// Bounds on waits that only a hang reaches.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -113,6 +113,15 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+fn truncate(file: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 /// One truncation of `demo/big` to `len(file)` bytes, with everyone running.
 async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
     let root = TempRoot::new(test);
@@ -132,12 +141,7 @@ async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
     let file = root.dir().join("demo").join("big");
     let full = std::fs::metadata(&file).unwrap().len();
     let cut = len(full);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_len(cut)
-        .unwrap();
+    truncate(&file, cut);
 
     // The hub lives on and ends the region's subscription with an error
     // frame.
@@ -189,4 +193,62 @@ async fn a_region_file_truncated_to_its_header_kills_no_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_file_truncated_to_half_kills_no_process() {
     survive("truncate-half", |full| full / 2).await;
+}
+
+/// A region smaller than a page cut to 100 bytes: no load or store faults
+/// (the page stays, its tail reads zeros), so only the file's length shows
+/// the cut. The hub finds it and stops serving the region; its other region
+/// is served on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_file_cut_inside_its_page_stops_only_that_region() {
+    let root = TempRoot::new("truncate-in-page");
+    let mut hub = HubProcess::start(&root);
+    let client = Client::connect(&hub.url, ClientOptions::new("rw", "demo", "s3cret"))
+        .await
+        .unwrap();
+    let small = client.subscribe("demo/other").await.unwrap();
+    let big = client.subscribe("demo/big").await.unwrap();
+    truncate(&root.dir().join("demo").join("other"), 100);
+    eventually("the end of the truncated region's subscription", || {
+        if let Some(status) = hub.exited() {
+            panic!("the hub died: {status}");
+        }
+        small.is_ended()
+    })
+    .await;
+    assert!(small.set("x", 1u32).await.is_err());
+    let generation = big.set("setpoint", 7u32).await.unwrap();
+    eventually("the other region's update", || {
+        big.generation() >= generation && big.get::<u32>("setpoint").unwrap() == 7
+    })
+    .await;
+    assert!(hub.exited().is_none(), "the hub died: {:?}", hub.exited());
+    client.close().await;
+}
+
+/// In one process: a cut that raises no fault is found by the file check,
+/// which a waiting watcher runs by itself; the handles then refuse every
+/// read and commit.
+#[test]
+fn a_cut_without_a_fault_is_found_by_the_file_check() {
+    let root = TempRoot::new("truncate-check");
+    let writer = ShmWriter::create(&root.root, "t/r", SCHEMA.as_schema()).unwrap();
+    writer.set_by_name("counter", 5u64).unwrap();
+    let reader = ShmRegion::open(&root.root, "t/r").unwrap();
+    let mut watcher = ShmRegion::open(&root.root, "t/r").unwrap().watch().unwrap();
+    assert!(reader.mapped_len() < 4096, "the region fits in one page");
+    truncate(&root.dir().join("t").join("r"), 100);
+
+    let truncated = |r: Result<(), ShmError>| matches!(r, Err(ShmError::Truncated { .. }));
+    let start = Instant::now();
+    let waited = watcher.wait(Some(DEADLINE));
+    assert!(
+        matches!(waited, Err(ShmError::Truncated { .. })),
+        "a waiting watcher: {waited:?} after {:?}",
+        start.elapsed()
+    );
+    assert!(truncated(reader.check_file()));
+    assert!(truncated(reader.get_by_name::<u64>("counter").map(drop)));
+    assert!(truncated(writer.check_file()));
+    assert!(truncated(writer.set_by_name("counter", 6u64).map(drop)));
 }

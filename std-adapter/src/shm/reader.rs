@@ -27,7 +27,7 @@ pub const STALL_BOUND: Duration = Duration::from_millis(100);
 
 /// How long a wait sleeps at most before it checks that the region file
 /// was not truncated (see [`ShmRegion::check_file`]).
-const FILE_CHECK: Duration = Duration::from_millis(250);
+pub(crate) const FILE_CHECK: Duration = Duration::from_millis(250);
 
 /// The marker for a region whose schema is read from its file rather than
 /// fixed by a `#[derive(Schema)]` type.
@@ -342,9 +342,7 @@ impl<T> ShmRegion<T> {
             // and check the file after every sleep.
             let check_at = Instant::now() + FILE_CHECK;
             let woke = notify::wait_commit(notify::os(), commit, seen_even, waiter, || {
-                let left = remaining(deadline)?;
-                let to_check = remaining(Some(check_at))??;
-                Some(Some(left.map_or(to_check, |left| left.min(to_check))))
+                remaining_before_check(deadline, check_at)
             });
             self.check_file()?;
             if woke.is_none() && remaining(deadline).is_none() {
@@ -363,6 +361,16 @@ pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
             (!left.is_zero()).then_some(Some(left))
         }
     }
+}
+
+/// [`remaining`], cut short to end at `check_at`: `None` once either passed.
+pub(crate) fn remaining_before_check(
+    deadline: Option<Instant>,
+    check_at: Instant,
+) -> Option<Option<Duration>> {
+    let left = remaining(deadline)?;
+    let to_check = remaining(Some(check_at))??;
+    Some(Some(left.map_or(to_check, |left| left.min(to_check))))
 }
 
 /// A growing pause: yields first, then sleeps from 2 µs doubling to 1 ms,
