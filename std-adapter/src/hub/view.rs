@@ -67,9 +67,10 @@ impl View {
     pub(crate) fn stale(&self) -> bool {
         self.seen.iter().enumerate().any(|(i, cell)| {
             cell.get().is_some_and(|p| {
-                self.shared.regions.get(i).is_some_and(|r| {
-                    r.truncated() || r.published().generation != p.generation
-                })
+                self.shared
+                    .regions
+                    .get(i)
+                    .is_some_and(|r| r.truncated() || r.published().generation != p.generation)
             })
         })
     }

@@ -55,9 +55,7 @@ impl Mapping {
             options.map_raw_read_only(file)
         }
         .map_err(|e| ShmError::io("mmap", path, e))?;
-        let file = file
-            .try_clone()
-            .map_err(|e| ShmError::io("dup", path, e))?;
+        let file = file.try_clone().map_err(|e| ShmError::io("dup", path, e))?;
         Ok(Mapping {
             guard: Guard::new(raw.as_ptr(), len, write),
             raw,

@@ -41,7 +41,9 @@ pub struct Dynamic;
 /// (atomic word copies, never torn); while a write is in progress they retry
 /// with a growing pause, and after [`stall_bound`](Self::stall_bound) they
 /// return [`ShmError::WriterStalled`] instead of waiting on a writer that may
-/// be dead.
+/// be dead. If the file is truncated under the mapping, reads return
+/// [`ShmError::Truncated`] (and the process survives: see
+/// [`check_file`](Self::check_file) and `docs/shared-memory.md`).
 ///
 /// `T` is [`Dynamic`] (schema from the file) or a `#[derive(Schema)]` type
 /// whose schema the file must hold, which adds [`load`](Self::load).

@@ -213,7 +213,11 @@ fn install() {
 /// The `SIGBUS` handler. Async-signal-safe: atomic loads and stores,
 /// `mmap` and `sigaction` (both async-signal-safe system calls), no
 /// allocation, no lock.
-extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn on_sigbus(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO`
     // handler, alive for the handler's run.
     let info_ref = unsafe { &*info };

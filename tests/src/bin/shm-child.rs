@@ -41,7 +41,10 @@ fn arg(args: &[String], i: usize) -> Result<&str, ShmError> {
 
 /// Runs `op` until it fails; says `started` after its first success and
 /// then what ended it.
-fn until(started: &str, mut op: impl FnMut() -> Result<(), ShmError>) -> Result<ExitCode, ShmError> {
+fn until(
+    started: &str,
+    mut op: impl FnMut() -> Result<(), ShmError>,
+) -> Result<ExitCode, ShmError> {
     let mut said = false;
     loop {
         match op() {
