@@ -219,10 +219,16 @@ impl<const SUBS: usize> Inner<SUBS> {
         self.writes.transmit(now, buf, &mut used, &mut self.link);
         self.peer_subs
             .transmit(now, buf, &mut used, &mut self.link, peer, &HubSources(hub));
-        if !self.link.is_open()
-            && self
-                .peer_subs
-                .transmit_answers(now, buf, &mut used, &mut self.link)
+        if self.link.is_open() {
+            // A subscription whose region is gone was ended just now with an
+            // error: it goes out with this poll, not with whatever frame
+            // (a keep-alive at worst) would come next.
+            used += self
+                .link
+                .write_controls(now, buf.get_mut(used..).unwrap_or(&mut []));
+        } else if self
+            .peer_subs
+            .transmit_answers(now, buf, &mut used, &mut self.link)
         {
             used += self
                 .link

@@ -55,6 +55,8 @@ pub(super) struct TestRegion {
     table: Generations<'static>,
     pub(super) generation: u64,
     recent: Option<(u64, Vec<ByteRange>)>,
+    /// Set when the hub stops serving the region (its file was truncated).
+    pub(super) gone: bool,
 }
 
 impl TestRegion {
@@ -73,6 +75,7 @@ impl TestRegion {
             table,
             generation: 1,
             recent: None,
+            gone: false,
         }
     }
 
@@ -213,7 +216,7 @@ impl Hub for TestHub {
     }
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
-        let r = self.regions.get(region.0 as usize)?;
+        let r = self.regions.get(region.0 as usize).filter(|r| !r.gone)?;
         Some(Source {
             instance: r.instance,
             generation: r.generation,

@@ -332,3 +332,30 @@ fn unknown_region_and_other_tenants_end_the_subscription() {
     );
     assert!(pair.client.is_connected());
 }
+
+/// A region the hub stops serving ends its subscriptions with the poll
+/// that finds it gone: the error goes out at once, not with whatever frame
+/// (a keep-alive, seconds later) comes next.
+#[test]
+fn a_region_gone_ends_its_subscription_in_one_poll() {
+    let mut pair = Pair::<4096>::connect(TestHub::new());
+    let (h, _) = pair.subscribe("robot", ROBOT.as_schema());
+    pair.take_events();
+    pair.hub.region("robot").gone = true;
+    let mut buf = vec![0u8; 8192];
+    let n = pair.server.poll_transmit(pair.now, &mut buf, &pair.hub);
+    let n = n.expect("the poll that ends the subscription sends its error");
+    for frame in split_frames(&buf[..n]) {
+        pair.client.handle_input(pair.now, &frame);
+    }
+    while let Some(e) = pair.client.poll_event() {
+        pair.events.push(e);
+    }
+    assert_eq!(
+        pair.take_events(),
+        [Event::Ended {
+            handle: h,
+            code: ErrorCode::UnknownRegion
+        }]
+    );
+}
