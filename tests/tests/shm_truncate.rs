@@ -89,19 +89,39 @@ impl Drop for HubProcess {
     }
 }
 
-/// Waits for a child to exit and returns its last line and status.
-fn finish(mut child: Child) -> (String, ExitStatus) {
-    let said = line(&mut child);
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (said, status);
+/// A local process of the test, killed when dropped (so also when the
+/// test fails first).
+struct Local(Child);
+
+impl Local {
+    /// Starts `shm-child` and reads the line that says it runs.
+    fn start(root: &TempRoot, args: &[&str], started: &str) -> Local {
+        let mut local = Local(child(root, "demo/big", args));
+        assert_eq!(line(&mut local.0), started);
+        local
+    }
+
+    /// Waits for it to exit and returns its last line and status.
+    fn finish(&mut self) -> (String, ExitStatus) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                // Its last line waits in the pipe.
+                return (line(&mut self.0), status);
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "a local process still runs {DEADLINE:?} after the truncation"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("a child still runs after saying {said:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -134,10 +154,8 @@ async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
         .unwrap();
     let big = client.subscribe("demo/big").await.unwrap();
     let other = client.subscribe("demo/other").await.unwrap();
-    let mut writer = child(&root, "demo/big", &["write-until", "wide"]);
-    assert_eq!(line(&mut writer), "writing");
-    let mut reader = child(&root, "demo/big", &["read-until", "wide"]);
-    assert_eq!(line(&mut reader), "reading");
+    let mut writer = Local::start(&root, &["write-until", "wide"], "writing");
+    let mut reader = Local::start(&root, &["read-until", "wide"], "reading");
     // The hub publishes the local writer's commits.
     eventually("an update of the local writes", || big.generation() > 0).await;
 
@@ -156,8 +174,8 @@ async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
     })
     .await;
     // The local writer and reader are told, and exit on their own.
-    for (who, process) in [("writer", writer), ("reader", reader)] {
-        let (said, status) = finish(process);
+    for (who, process) in [("writer", &mut writer), ("reader", &mut reader)] {
+        let (said, status) = process.finish();
         assert!(
             status.success() && said == "truncated",
             "the local {who} after a truncation to {cut} of {full} bytes: said {said:?}, {status}"

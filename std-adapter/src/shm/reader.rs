@@ -300,6 +300,12 @@ impl<T> ShmRegion<T> {
     }
 
     pub(crate) fn stalled(&self) -> ShmError {
+        // A writer that faulted on a truncated file left its write open in
+        // the page the file kept: the stall is the truncation. (One `fstat`
+        // on a path that has waited the stall bound already.)
+        if let Err(truncated @ ShmError::Truncated { .. }) = self.check_file() {
+            return truncated;
+        }
         ShmError::WriterStalled {
             pid: self.writer_pid(),
             bound: self.stall_bound,
