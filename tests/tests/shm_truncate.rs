@@ -4,7 +4,8 @@
 //! longer kills it); the local reader and writer are told
 //! [`ShmError::Truncated`](memwire_std::shm::ShmError::Truncated), the
 //! hub ends the region's remote subscriptions with an error frame, refuses
-//! writes to it, and keeps serving its other region.
+//! writes to it, keeps serving its other region, and serves the region
+//! again once a valid file has its name.
 
 #![cfg(not(loom))]
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -16,12 +17,20 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use memwire::codec::ErrorCode;
+use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
 use memwire_std::client::{Client, ClientError, ClientOptions};
 use memwire_std::shm::{ShmError, ShmRegion, ShmWriter};
 use shm_common::{SCHEMA, TempRoot, child, line};
 
 /// Bounds on waits that only a hang reaches.
 const DEADLINE: Duration = Duration::from_secs(30);
+
+/// `demo/big` as the configuration declares it, for the file created anew.
+static BIG: SchemaBuf<2> = SchemaBuilder::new()
+    .var("wide", Kind::U32, 8192)
+    .var("setpoint", Kind::U32, 1)
+    .writable()
+    .build();
 
 /// A 32 KiB array, so that every truncation below cuts pages the readers
 /// touch, and a region beside it that is not truncated.
@@ -186,7 +195,11 @@ async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
         Err(ClientError::Hub(ErrorCode::Other)) => {}
         other => panic!("a subscription to the truncated region: {other:?}"),
     }
-    assert!(big.set("setpoint", 5u32).await.is_err());
+    // The ended mirror takes no write; a new one is refused (above).
+    assert!(matches!(
+        big.set("setpoint", 5u32).await,
+        Err(ClientError::NotConnected)
+    ));
     // The other region is served as before, remote writes included.
     let generation = other.set("x", 42u32).await.unwrap();
     eventually("the other region's update", || {
@@ -197,6 +210,35 @@ async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
     assert_eq!(local.get_by_name::<u32>("x").unwrap(), 42);
     let fresh = client.subscribe("demo/other").await.unwrap();
     assert_eq!(fresh.get::<u32>("x").unwrap(), 42);
+
+    // A valid file under the name is served again, without a hub restart:
+    // the hub maps the new file afresh (the truncated mapping is never
+    // used again), and a remote subscriber gets the new instance's data.
+    std::fs::remove_file(&file).unwrap();
+    let recreated = ShmWriter::create(&root.root, "demo/big", BIG.as_schema()).unwrap();
+    let instance = recreated.reader().instance();
+    recreated.set_by_name("setpoint", 77u32).unwrap();
+    drop(recreated);
+    let start = Instant::now();
+    let again = loop {
+        match client.subscribe("demo/big").await {
+            Ok(mirror) => break mirror,
+            Err(e) => assert!(
+                start.elapsed() < DEADLINE,
+                "the recreated region is not served: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    eventually("the recreated file's data", || {
+        again.get::<u32>("setpoint").ok() == Some(77)
+    })
+    .await;
+    let generation = again.set("setpoint", 78u32).await.unwrap();
+    assert!(generation > 0);
+    let local = ShmRegion::open(&root.root, "demo/big").unwrap();
+    assert_eq!(local.instance(), instance);
+    assert_eq!(local.get_by_name::<u32>("setpoint").unwrap(), 78);
     assert!(hub.exited().is_none(), "the hub died: {:?}", hub.exited());
     client.close().await;
 }
@@ -237,7 +279,14 @@ async fn a_region_file_cut_inside_its_page_stops_only_that_region() {
         small.is_ended()
     })
     .await;
-    assert!(small.set("x", 1u32).await.is_err());
+    assert!(matches!(
+        small.set("x", 1u32).await,
+        Err(ClientError::NotConnected)
+    ));
+    match client.subscribe("demo/other").await {
+        Err(ClientError::Hub(ErrorCode::Other)) => {}
+        other => panic!("a subscription to the truncated region: {other:?}"),
+    }
     let generation = big.set("setpoint", 7u32).await.unwrap();
     eventually("the other region's update", || {
         big.generation() >= generation && big.get::<u32>("setpoint").unwrap() == 7
