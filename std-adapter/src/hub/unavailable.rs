@@ -1,7 +1,7 @@
 //! Why a configured region is not served now ([`Unavailable`]): its file
 //! could not be opened (a corrupt header, a file of another schema, a link
 //! under the region's name), or the file served was removed, renamed,
-//! replaced or changed under the hub. The hub serves the others; a
+//! replaced, changed or truncated under the hub. The hub serves the others; a
 //! subscriber of one of these gets an error that names the problem, a
 //! remote write gets [`UNAVAILABLE`], and the hub's log says the rest (the
 //! file's path and the full reason). Any path that finds a served file
