@@ -14,7 +14,7 @@ use memwire::sync::Ordering;
 use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
-use super::liveness::{self, Holder};
+use super::liveness::{self, FileId, Holder};
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
 use super::root::Root;
@@ -117,6 +117,11 @@ impl<T> ShmRegion<T> {
             stall_bound: STALL_BOUND,
             record: PhantomData,
         }
+    }
+
+    /// The file this handle mapped, as `fstat` named it when it was opened.
+    pub(super) fn file_id(&self) -> Option<FileId> {
+        self.shared.file
     }
 
     /// The live region. Crate-private: over a read-only mapping a write

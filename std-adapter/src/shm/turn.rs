@@ -54,7 +54,7 @@ impl TurnWriter {
         let (shared, file) = open_shared(root, path, true, expect.map(intern))?;
         let region = ShmRegion::from_shared(shared);
         let identity = Identity::take(
-            &file,
+            region.file_id(),
             region.region().words(),
             region.schema().len(),
             region.path(),
