@@ -322,3 +322,28 @@ fn a_cut_without_a_fault_is_found_by_the_file_check() {
     assert!(truncated(writer.check_file()));
     assert!(truncated(writer.set_by_name("counter", 6u64).map(drop)));
 }
+
+/// A read facing a write left open in a file cut without a fault (the
+/// writer, this process, lives and holds the lock): the read reports the
+/// truncation, not `WriterStalled`.
+#[test]
+fn a_read_stalled_on_a_truncated_file_reports_the_truncation() {
+    let root = TempRoot::new("truncate-stall");
+    let writer = ShmWriter::create(&root.root, "t/r", SCHEMA.as_schema()).unwrap();
+    let reader = ShmRegion::open(&root.root, "t/r").unwrap();
+    let counter = SCHEMA.as_schema().find("counter").unwrap();
+    let file = root.dir().join("t").join("r");
+    let mut read = None;
+    let _ = writer.write_many_then(&[(counter, &7u64.to_le_bytes())], || {
+        // The header and the table (with the write's odd counter) stay,
+        // the data goes.
+        let table = memwire::layout::HEADER_LEN + 5 * memwire::layout::ENTRY_LEN + 5 * 4;
+        truncate(&file, table as u64);
+        read = Some(reader.get_by_name::<u64>("counter"));
+    });
+    let read = read.expect("the read ran while the write was open");
+    assert!(
+        matches!(read, Err(ShmError::Truncated { .. })),
+        "a read behind a write open in a truncated file: {read:?}"
+    );
+}
