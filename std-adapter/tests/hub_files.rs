@@ -1,5 +1,5 @@
-//! What the hub does when a served file is removed, renamed, replaced or
-//! changed under it, and when a broken file is fixed, as `docs/hub.md`
+//! What the hub does when a served file is removed, renamed, replaced,
+//! changed or truncated under it, and when a broken file is fixed, as `docs/hub.md`
 //! says: it stops serving the old file, its subscribers get an error that
 //! names the problem, a remote write is refused rather than written into a
 //! file no one else sees, and a valid file of the region's schema under the
@@ -212,6 +212,69 @@ async fn a_removed_file_is_dropped_and_its_successor_served() {
     let file = ShmRegion::open(&root, "t/r").expect("open");
     assert_eq!(file.instance(), instance);
     assert_eq!(file.get_by_name::<f32>("setpoint").expect("read"), 3.5);
+
+    client.close().await;
+    hub.shutdown().await;
+}
+
+/// A served file truncated to nothing: the hub survives the fault, drops
+/// the file through the same path as a removed one, with its own reason,
+/// and takes up a valid file under the name with a fresh mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_file_is_dropped_and_its_successor_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root_dir = dir.path().join("regions");
+    let root = Root::new(&root_dir);
+    let (hub, client) = hub_and_client(dir.path(), &root_dir).await;
+    let addr = hub.tcp_addr().expect("tcp");
+    let mirror = client.subscribe("t/r").await.expect("subscribe");
+    let mut raw = raw_subscriber(addr, "t/r").await;
+    set_count(&root, "t/r", 1);
+    common::eventually("the first value", || {
+        mirror.get::<u64>("count").ok() == Some(1)
+    })
+    .await;
+
+    let path = root.file_of("t/r").expect("path");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .set_len(0)
+        .expect("truncate");
+    // Before the scanner's next look: the write checks the file itself.
+    assert!(
+        matches!(
+            mirror.set("setpoint", 2.5f32).await,
+            Err(ClientError::Hub(ErrorCode::Other))
+        ),
+        "a write into the truncated file is not refused"
+    );
+    let (code, reason) = ending_error(&mut raw).await;
+    assert_eq!(code, ErrorCode::Other);
+    assert_eq!(
+        reason,
+        "region unavailable: its file was truncated while served"
+    );
+    common::eventually("the subscriber is told", || mirror.is_ended()).await;
+
+    // The short file under the name is no region: refused for that, until
+    // a valid file replaces it.
+    refused_for(addr, "t/r", &["truncated"]).await;
+
+    std::fs::remove_file(&path).expect("rm");
+    let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).expect("create");
+    let instance = writer.reader().instance();
+    writer.set_by_name("count", 9u64).expect("write");
+    drop(writer);
+    let mirror = served_again(&client, "t/r", 9).await;
+    mirror
+        .set("setpoint", 4.5f32)
+        .await
+        .expect("a write to the new file");
+    let file = ShmRegion::open(&root, "t/r").expect("open");
+    assert_eq!(file.instance(), instance);
+    assert_eq!(file.get_by_name::<f32>("setpoint").expect("read"), 4.5);
 
     client.close().await;
     hub.shutdown().await;

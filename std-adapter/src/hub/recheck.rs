@@ -11,6 +11,8 @@
 //!   becomes unavailable.
 //! - [`Served::mark_unavailable`]: stop serving a file, for a reason; every
 //!   listener is told, so subscribers get an error frame that names it.
+//!   A file found truncated under the hub's mapping (by a scan, a wait or
+//!   a remote write) goes this way too ([`Served::drop_truncated`]).
 //! - [`Served::retake`]: while unavailable, the scanner tries to open the
 //!   name again (never creating it) every `SCAN_WAKE`; a valid file of the
 //!   region's schema is served as a new instance, and subscribers resync.
@@ -77,6 +79,16 @@ impl Served {
     pub(crate) fn mark_unavailable(&self, opened: &Arc<Opened>, error: &ShmError, waits: bool) {
         let broken = Unavailable::new(&self.path(), error);
         self.swap(Some(opened), State::Unavailable(broken), waits);
+    }
+
+    /// Stops serving `opened` if `error` says its file was truncated under
+    /// its mapping (`shm/sigbus.rs`): that mapping is never used again, and
+    /// the region is taken up anew, with a fresh mapping and scanner, once
+    /// a valid file has its name.
+    pub(crate) fn drop_truncated(&self, opened: &Arc<Opened>, error: &ShmError, waits: bool) {
+        if matches!(error, ShmError::Truncated { .. }) {
+            self.mark_unavailable(opened, error, waits);
+        }
     }
 
     /// Opens the file the region's name leads to now, never creating one.

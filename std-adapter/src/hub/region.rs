@@ -217,7 +217,7 @@ impl Served {
                 tracing::info!(region = %self.path(), pid, "remote write refused: a local writer holds the region");
                 Err(ErrorCode::Busy)
             }
-            Err(e @ ShmError::Unavailable { .. }) => {
+            Err(e @ (ShmError::Unavailable { .. } | ShmError::Truncated { .. })) => {
                 tracing::info!(region = %self.path(), error = %e, "remote write refused");
                 Err(UNAVAILABLE)
             }
@@ -238,14 +238,20 @@ impl Served {
         waits: bool,
     ) -> Result<u64, ShmError> {
         let opened = self.opened().ok_or_else(|| self.unavailable_error())?;
-        let (generation, _) = opened.writer.turn(write, || match self.scan(waits) {
+        let turn = opened.writer.turn(write, || match self.scan(waits) {
             Ok(_) => true,
             Err(e) => {
                 tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
                 false
             }
-        })?;
-        Ok(generation)
+        });
+        match turn {
+            Ok((generation, _)) => Ok(generation),
+            Err(e) => {
+                self.drop_truncated(&opened, &e, waits);
+                Err(e)
+            }
+        }
     }
 
     /// Keeps the writer lock of the file served now for a

@@ -55,8 +55,13 @@ impl Served {
         let Some(opened) = self.opened() else {
             return Ok(false);
         };
-        if !opened.scan(self.schema(), between, &self.path())? {
-            return Ok(false);
+        match opened.scan(self.schema(), between, &self.path()) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e) => {
+                self.drop_truncated(&opened, &e, waits);
+                return Err(e);
+            }
         }
         tracing::trace!(target: "memwire::latency", step = "scanned");
         self.tell(waits);
@@ -95,6 +100,9 @@ impl Opened {
         let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
         let scanner = &mut *guard;
         let reader = self.writer.reader();
+        // A cut inside the file's last page raises no fault: only its
+        // length tells. Once truncated, nothing is published any more.
+        reader.check_file()?;
         let before = reader.generation()?;
         if before == self.published().generation {
             return Ok(false);
@@ -227,12 +235,17 @@ fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
                 tracing::trace!(target: "memwire::latency", step = "scanner woke");
                 file = Some((opened, generation));
             }
+            Err(e @ ShmError::Truncated { .. }) => {
+                served.drop_truncated(&opened, &e, true);
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(region = %served.path(), error = %e, "waiting for a change failed");
                 std::thread::sleep(SCAN_WAKE);
                 continue;
             }
         }
+        // A truncated file is dropped by the scan itself.
         if let Err(e) = served.scan(true) {
             tracing::warn!(region = %served.path(), error = %e, "scan failed");
         }

@@ -1,7 +1,7 @@
 //! Why a configured region is not served now ([`Unavailable`]): its file
 //! could not be opened (a corrupt header, a file of another schema, a link
 //! under the region's name), or the file served was removed, renamed,
-//! replaced or changed under the hub. The hub serves the others; a
+//! replaced, changed or truncated under the hub. The hub serves the others; a
 //! subscriber of one of these gets an error that names the problem, a
 //! remote write gets [`UNAVAILABLE`], and the hub's log says the rest (the
 //! file's path and the full reason). Any path that finds a served file
@@ -40,6 +40,9 @@ impl Unavailable {
     }
 }
 
+/// The reason given for a region whose file was truncated while served.
+pub(crate) const TRUNCATED: &str = "region unavailable: its file was truncated while served";
+
 /// What is wrong with the file, in a reason that fits an error frame. The
 /// path and the remedy stay in the hub's log: a remote client learns what
 /// kind of problem it is, not how the hub's disk is laid out.
@@ -69,6 +72,7 @@ pub(crate) fn reason(error: &ShmError) -> &'static str {
             "region unavailable: its file or directory is open to other users"
         }
         ShmError::HardLinked { .. } => "region unavailable: its file has more than one name",
+        ShmError::Truncated { .. } => TRUNCATED,
         _ => "region unavailable: its file cannot be opened",
     }
 }
@@ -109,6 +113,7 @@ mod tests {
                 path: path(),
                 links: 2,
             },
+            ShmError::Truncated { path: path() },
             ShmError::io("open", path(), std::io::Error::other("x")),
             ShmError::Removed { path: path() },
             ShmError::Replaced { path: path() },

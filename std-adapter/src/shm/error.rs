@@ -164,6 +164,17 @@ pub enum ShmError {
         /// The bound that passed.
         bound: Duration,
     },
+    /// The region file shrank while this handle had it mapped (someone
+    /// truncated it): its data is gone. The handle stays safe to use but
+    /// reports this from every read and write; remove the file, create the
+    /// region anew and open it again.
+    #[error(
+        "{path} was truncated while mapped: the region's data is gone; recreate the region and open it again"
+    )]
+    Truncated {
+        /// The file's path.
+        path: PathBuf,
+    },
     /// A read or write was refused by the region (unknown variable, wrong
     /// length or kind).
     #[error(transparent)]

@@ -8,16 +8,15 @@
 //! The hub, which serves a name for days, asks [`Identity::check`] at its
 //! scanner's slow cadence and before each remote write.
 
-use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use memwire::layout::{CHECKED_ENTRY_LEN, CHECKED_HEADER_LEN, ENTRY_LEN, HEADER_LEN};
 use memwire::sync::{AtomicU32, Ordering};
 
 use super::error::ShmError;
+use super::liveness::FileId;
 
 const WORD: usize = 4;
 /// The checksum word pair follows the checked header fields.
@@ -26,8 +25,8 @@ const CHECKSUM_LEN: usize = 8;
 /// The identity of an open region file.
 #[derive(Debug)]
 pub(crate) struct Identity {
-    dev: u64,
-    ino: u64,
+    /// The open file, as `open.rs` took it.
+    file: FileId,
     /// The word ranges of the immutable bytes: the header's fields and
     /// checksum, each table entry but its live words, the name index.
     fixed: Vec<Range<usize>>,
@@ -36,29 +35,28 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
-    /// Takes the identity of `file`, mapped as `words`, holding `variables`
-    /// variables (its layout already checked).
+    /// Takes the identity of `file` (`None`: its `fstat` failed), mapped as
+    /// `words`, holding `variables` variables (its layout already checked).
     pub(crate) fn take(
-        file: &File,
+        file: Option<FileId>,
         words: &[AtomicU32],
         variables: usize,
         path: &Path,
     ) -> Result<Identity, ShmError> {
-        let meta = file
-            .metadata()
-            .map_err(|e| ShmError::io("fstat", path, e))?;
+        let file = file.ok_or_else(|| {
+            ShmError::io(
+                "fstat",
+                path,
+                io::Error::other("the open file has no device and inode"),
+            )
+        })?;
         let fixed = fixed_words(variables);
         let copy = fixed
             .iter()
             .flat_map(|range| words.get(range.clone()).unwrap_or(&[]))
             .map(|w| w.load(Ordering::Relaxed))
             .collect();
-        Ok(Identity {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            fixed,
-            copy,
-        })
+        Ok(Identity { file, fixed, copy })
     }
 
     /// Checks that `path` still names this file and that the immutable
@@ -66,7 +64,7 @@ impl Identity {
     /// [`ShmError::Replaced`] or [`ShmError::HeaderChanged`] if not.
     pub(crate) fn check(&self, words: &[AtomicU32], path: &Path) -> Result<(), ShmError> {
         match std::fs::symlink_metadata(path) {
-            Ok(now) if now.dev() == self.dev && now.ino() == self.ino => {}
+            Ok(now) if self.file.is(&now) => {}
             Ok(_) => {
                 return Err(ShmError::Replaced {
                     path: path.to_owned(),

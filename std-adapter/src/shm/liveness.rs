@@ -7,9 +7,12 @@
 //! with `WriterBusy`. Where `/proc` cannot tell, the answer is
 //! [`Holder::Unknown`] and readers fall back to the stall bound alone.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
+use std::os::unix::fs::MetadataExt;
 
-/// A region file as the kernel names it in its lock table.
+/// A region file as the kernel names it in its lock table: its device and
+/// inode, taken once when a handle opens it. `identity.rs` compares it with
+/// what the region's name leads to now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FileId {
     major: u32,
@@ -21,12 +24,21 @@ impl FileId {
     /// The device and inode of an open file; `None` if `fstat` fails.
     pub(crate) fn of(file: &File) -> Option<FileId> {
         let st = rustix::fs::fstat(file).ok()?;
-        Some(FileId {
-            major: rustix::fs::major(st.st_dev),
-            minor: rustix::fs::minor(st.st_dev),
-            #[allow(clippy::useless_conversion, reason = "ino_t is u32 on some platforms")]
-            inode: u64::from(st.st_ino),
-        })
+        #[allow(clippy::useless_conversion, reason = "ino_t is u32 on some platforms")]
+        Some(FileId::new(st.st_dev, u64::from(st.st_ino)))
+    }
+
+    /// Whether `meta` (a `stat` of a name) is of this file.
+    pub(crate) fn is(&self, meta: &Metadata) -> bool {
+        FileId::new(meta.dev(), meta.ino()) == *self
+    }
+
+    fn new(dev: u64, inode: u64) -> FileId {
+        FileId {
+            major: rustix::fs::major(dev),
+            minor: rustix::fs::minor(dev),
+            inode,
+        }
     }
 }
 

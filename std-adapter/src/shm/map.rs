@@ -9,6 +9,10 @@
 //! `&[AtomicU32]` at once: `AtomicU32` sits in an `UnsafeCell`, so shared
 //! references to it permit writes by others, and every access the core makes
 //! through it is an atomic load or store, which cannot be a data race.
+//!
+//! Each mapping registers its range with the `SIGBUS` handler (`sigbus.rs`)
+//! for as long as it is mapped, so that a file shrunk under it makes the
+//! mapping report itself truncated instead of killing the process.
 
 use std::fs::File;
 use std::path::Path;
@@ -19,11 +23,17 @@ use memwire::sync::{AtomicU32, WORD};
 use memwire::{Region, Schema};
 
 use super::error::ShmError;
+use super::sigbus::Guard;
 
 /// A region file mapped shared, read-only or read-write.
 pub(crate) struct Mapping {
+    /// Declared first, so dropped first: the range is unregistered before
+    /// `raw` unmaps it.
+    guard: Guard,
     raw: MmapRaw,
     words: usize,
+    /// The mapped file, for the checks of its length.
+    file: File,
 }
 
 impl Mapping {
@@ -45,10 +55,34 @@ impl Mapping {
             options.map_raw_read_only(file)
         }
         .map_err(|e| ShmError::io("mmap", path, e))?;
+        let file = file.try_clone().map_err(|e| ShmError::io("dup", path, e))?;
         Ok(Mapping {
+            guard: Guard::new(raw.as_ptr(), len, write),
             raw,
             words: len / WORD,
+            file,
         })
+    }
+
+    /// Whether the file was found shorter than the mapping (see
+    /// [`check_len`](Self::check_len) and `sigbus.rs`): its data is then
+    /// gone, whatever the words hold.
+    #[inline]
+    pub(crate) fn truncated(&self) -> bool {
+        self.guard.truncated()
+    }
+
+    /// Checks that the file still holds every mapped byte, and marks the
+    /// mapping truncated if not. A cut inside the last page the file keeps
+    /// raises no fault (the page's tail just reads zeros), so only this
+    /// check finds it.
+    pub(crate) fn check_len(&self) -> std::io::Result<bool> {
+        let len = rustix::fs::fstat(&self.file)?.st_size;
+        let intact = u64::try_from(len).is_ok_and(|len| len >= (self.words * WORD) as u64);
+        if !intact {
+            self.guard.mark_truncated();
+        }
+        Ok(intact && !self.truncated())
     }
 
     /// The mapped words; a trailing partial word of the file is left out.
@@ -128,5 +162,11 @@ impl MappedRegion {
     /// The number of mapped bytes.
     pub(crate) fn mapped_len(&self) -> usize {
         self.mapping.words * WORD
+    }
+
+    /// The mapping (for its truncation checks).
+    #[inline]
+    pub(crate) fn mapping(&self) -> &Mapping {
+        &self.mapping
     }
 }

@@ -9,8 +9,10 @@
 //! - `file.rs`: checked opens (`O_NOFOLLOW`, `fstat` owner, mode and size)
 //!   and atomic creation (temporary file, `posix_fallocate`, link to the
 //!   final name).
-//! - `map.rs`: the mapping, seen only as atomic words (the one module with
-//!   `unsafe`).
+//! - `map.rs`: the mapping, seen only as atomic words (with `sigbus.rs`,
+//!   the modules with `unsafe`).
+//! - `sigbus.rs`: surviving a file shrunk under its mappings (a `SIGBUS`
+//!   handler that maps zeros over the mapping and marks it truncated).
 //! - `open.rs`: what readers and writers share: the checked open and
 //!   mapping of a region file, its schema read from the file, and one
 //!   `'static` copy of each schema.
@@ -67,6 +69,8 @@ pub(crate) mod notify;
 mod open;
 mod reader;
 mod root;
+#[allow(unsafe_code)]
+mod sigbus;
 mod turn;
 mod watch;
 mod writer;

@@ -14,7 +14,7 @@ use memwire::sync::Ordering;
 use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
-use super::liveness::{self, Holder};
+use super::liveness::{self, FileId, Holder};
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
 use super::root::Root;
@@ -30,6 +30,10 @@ use super::root::Root;
 /// when one write stays open for ten bounds.
 pub const STALL_BOUND: Duration = Duration::from_millis(100);
 
+/// How long a wait sleeps at most before it checks that the region file
+/// was not truncated (see [`ShmRegion::check_file`]).
+pub(crate) const FILE_CHECK: Duration = Duration::from_millis(250);
+
 /// The marker for a region whose schema is read from its file rather than
 /// fixed by a `#[derive(Schema)]` type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,7 +48,10 @@ pub struct Dynamic;
 /// the writer has not committed for [`stall_bound`](Self::stall_bound) and
 /// the system says it is dead or stopped (the writer lock is free, or its
 /// holder is gone or stopped), they return [`ShmError::WriterStalled`]
-/// instead of waiting on it. See [`STALL_BOUND`].
+/// instead of waiting on it. See [`STALL_BOUND`]. If the file is truncated
+/// under the mapping, reads return [`ShmError::Truncated`] (and the process
+/// survives: see [`check_file`](Self::check_file) and
+/// `docs/shared-memory.md`).
 ///
 /// `T` is [`Dynamic`] (schema from the file) or a `#[derive(Schema)]` type
 /// whose schema the file must hold, which adds [`load`](Self::load).
@@ -110,6 +117,11 @@ impl<T> ShmRegion<T> {
             stall_bound: STALL_BOUND,
             record: PhantomData,
         }
+    }
+
+    /// The file this handle mapped, as `fstat` named it when it was opened.
+    pub(super) fn file_id(&self) -> Option<FileId> {
+        self.shared.file
     }
 
     /// The live region. Crate-private: over a read-only mapping a write
@@ -245,10 +257,43 @@ impl<T> ShmRegion<T> {
         mut op: impl FnMut(&Region<'_>) -> Result<R, AccessError>,
     ) -> Result<R, ShmError> {
         let region = self.shared.mapped.region_ref();
-        match op(region) {
+        let result = match op(region) {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(op),
             Err(e) => Err(ShmError::Access(e)),
+        };
+        self.intact(result)
+    }
+
+    /// `result`, unless the file was found truncated: a copy made since
+    /// may hold the zeros the `SIGBUS` handler mapped (see `sigbus.rs`).
+    #[inline(always)]
+    pub(crate) fn intact<R>(&self, result: Result<R, ShmError>) -> Result<R, ShmError> {
+        if self.shared.mapped.mapping().truncated() {
+            return Err(self.truncated());
+        }
+        result
+    }
+
+    /// Checks that the region file still holds every byte this handle
+    /// mapped (one `fstat`). Reads and writes report
+    /// [`ShmError::Truncated`] by themselves when they reach a page the file
+    /// lost; a cut inside the last page the file keeps raises no fault, and
+    /// only this check finds it. Waits ([`wait_for_change`](Self::wait_for_change),
+    /// watchers) and the hub's scans run it; a process that only reads can
+    /// call it now and then.
+    pub fn check_file(&self) -> Result<(), ShmError> {
+        match self.shared.mapped.mapping().check_len() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.truncated()),
+            Err(e) => Err(ShmError::io("fstat", &self.shared.path, e)),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self) -> ShmError {
+        ShmError::Truncated {
+            path: self.shared.path.clone(),
         }
     }
 
@@ -298,6 +343,7 @@ impl<T> ShmRegion<T> {
     ) -> Result<Option<u64>, ShmError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let commit = self.region().commit_counter();
+        self.check_file()?;
         loop {
             // Read the word before the generation: a commit after this load
             // moves the word, so the wait below returns at once.
@@ -309,11 +355,15 @@ impl<T> ShmRegion<T> {
             // Wait for the word to move past an even `seen` (or to end the
             // commit in progress when it is odd).
             let seen_even = seen & !1;
-            if notify::wait_commit(notify::os(), commit, seen_even, waiter, || {
-                remaining(deadline)
-            })
-            .is_none()
-            {
+            // No commit wakes a waiter once the file is truncated (the word
+            // is no longer the file's): sleep at most FILE_CHECK at a time
+            // and check the file after every sleep.
+            let check_at = Instant::now() + FILE_CHECK;
+            let woke = notify::wait_commit(notify::os(), commit, seen_even, waiter, || {
+                remaining_before_check(deadline, check_at)
+            });
+            self.check_file()?;
+            if woke.is_none() && remaining(deadline).is_none() {
                 return Ok(None);
             }
         }
@@ -329,6 +379,16 @@ pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
             (!left.is_zero()).then_some(Some(left))
         }
     }
+}
+
+/// [`remaining`], cut short to end at `check_at`: `None` once either passed.
+pub(crate) fn remaining_before_check(
+    deadline: Option<Instant>,
+    check_at: Instant,
+) -> Option<Option<Duration>> {
+    let left = remaining(deadline)?;
+    let to_check = remaining(Some(check_at))??;
+    Some(Some(left.map_or(to_check, |left| left.min(to_check))))
 }
 
 /// How many stall bounds a read waits on a writer that is alive and not
@@ -385,8 +445,16 @@ impl WriteWait {
             self.look = Some((now, commit));
             if commit != seen {
                 self.moved = now;
-            } else if self.stalled(region, now) {
-                return Err(region.stalled());
+            } else {
+                // A writer that faulted on a truncated file left its write
+                // open in the page the file kept, and stays alive: the
+                // stall is the truncation (one `fstat` per bound waited).
+                if let Err(truncated @ ShmError::Truncated { .. }) = region.check_file() {
+                    return Err(truncated);
+                }
+                if self.stalled(region, now) {
+                    return Err(region.stalled());
+                }
             }
         }
         std::thread::sleep(self.step);
@@ -433,11 +501,12 @@ impl<T> ShmVar<'_, T> {
     /// the same bound on a stalled writer as [`ShmRegion::read`].
     #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), ShmError> {
-        match self.var.read(out) {
+        let result = match self.var.read(out) {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.region.bounded_slow(|_| self.var.read(out)),
             Err(e) => Err(ShmError::Access(e)),
-        }
+        };
+        self.region.intact(result)
     }
 }
 

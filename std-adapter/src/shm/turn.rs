@@ -54,7 +54,7 @@ impl TurnWriter {
         let (shared, file) = open_shared(root, path, true, expect.map(intern))?;
         let region = ShmRegion::from_shared(shared);
         let identity = Identity::take(
-            &file,
+            region.file_id(),
             region.region().words(),
             region.schema().len(),
             region.path(),
@@ -76,9 +76,15 @@ impl TurnWriter {
     /// the bytes fixed at creation are unchanged: [`ShmError::Removed`],
     /// [`ShmError::Replaced`] or [`ShmError::HeaderChanged`] if not. A
     /// `stat` of the name and a comparison of the header and table.
+    /// [`ShmError::Truncated`] first, if the file is shorter than the
+    /// mapping: a header compared with the zeros mapped over a lost page
+    /// would read as changed.
     pub fn check(&self) -> Result<(), ShmError> {
-        self.identity
-            .check(self.region.region().words(), self.region.path())
+        self.region.check_file()?;
+        let checked = self
+            .identity
+            .check(self.region.region().words(), self.region.path());
+        self.region.intact(checked)
     }
 
     /// Takes the lock, writes raw byte ranges of the data area in one commit
@@ -104,6 +110,9 @@ impl TurnWriter {
         then: impl FnOnce() -> bool,
     ) -> Result<(u64, Option<Recovered>), ShmError> {
         let live = self.region.region();
+        // A remote write into a file cut inside its last page would raise
+        // no fault and be lost: look at the file's length first.
+        self.region.check_file()?;
         let (result, recovered) = {
             let holds = self.turns();
             let recovered = if *holds == 0 { self.lock()? } else { None };
@@ -114,6 +123,7 @@ impl TurnWriter {
             }
             (result, recovered)
         };
+        let result = self.region.intact(result.map_err(ShmError::Access));
         let published = result.is_ok() && then();
         if result.is_ok() || recovered.is_some() {
             // A repair is a commit of its own, which only a scan publishes.
@@ -124,7 +134,7 @@ impl TurnWriter {
             };
             notify::committed(notify::os(), live.commit_counter(), whom);
         }
-        Ok((result.map_err(ShmError::Access)?, recovered))
+        Ok((result?, recovered))
     }
 
     /// Keeps the writer lock between turns until as many

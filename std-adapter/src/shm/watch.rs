@@ -20,7 +20,7 @@ use memwire::{Schema, VarId};
 
 use super::error::ShmError;
 use super::notify::{self, Waiters};
-use super::reader::{Dynamic, ShmRegion, WriteWait, remaining};
+use super::reader::{Dynamic, FILE_CHECK, ShmRegion, WriteWait, remaining, remaining_before_check};
 
 /// What changed between two looks at a region.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,14 +138,22 @@ impl Watcher {
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ChangeEvent>, ShmError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let word = self.region.region().commit_counter();
-        if notify::wait_commit(notify::os(), word, self.commit, Waiters::ALL, || {
-            remaining(deadline)
-        })
-        .is_none()
-        {
-            return Ok(None);
+        loop {
+            // As `ShmRegion::wait_for_change`: no commit wakes a watcher of
+            // a truncated file, and a cut that raises no fault shows only
+            // in the file's length, so sleep in slices and check it.
+            let check_at = Instant::now() + FILE_CHECK;
+            let woke = notify::wait_commit(notify::os(), word, self.commit, Waiters::ALL, || {
+                remaining_before_check(deadline, check_at)
+            });
+            self.region.check_file()?;
+            if woke.is_some() {
+                return self.event().map(Some);
+            }
+            if remaining(deadline).is_none() {
+                return Ok(None);
+            }
         }
-        self.event().map(Some)
     }
 
     /// Reports what changed since the last event without blocking.

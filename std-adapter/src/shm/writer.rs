@@ -38,6 +38,8 @@ pub struct Recovered {
 ///
 /// Every write commits through the core's seqlock and then wakes every
 /// waiter ([`ShmRegion::wait_for_change`], watchers and change streams).
+/// Once the file is found truncated under the mapping, every write fails
+/// with [`ShmError::Truncated`] instead of committing.
 /// Dereferences to a [`ShmRegion`] for reads.
 pub struct ShmWriter<T = Dynamic> {
     region: ShmRegion<T>,
@@ -123,7 +125,9 @@ impl<T> ShmWriter<T> {
     }
 
     fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
-        let generation = result.map_err(ShmError::Access)?;
+        // A commit into a truncated file landed on the zeros the `SIGBUS`
+        // handler mapped (or on a page cut from the file): nothing to wake.
+        let generation = self.region.intact(result.map_err(ShmError::Access))?;
         notify::committed(
             notify::os(),
             self.region.region().commit_counter(),

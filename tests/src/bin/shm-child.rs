@@ -10,7 +10,12 @@
 //! shm-child <root> <tenant/region> hold <variable>            open a write of 0xcd bytes, print "in-write", end it on a line from stdin, print "written", exit on the next
 //! shm-child <root> <tenant/region> readers <variable> <threads> <millis>
 //!                                                             read and check from several threads for a while; print "<reads> <stalled> <distinct>"
+//! shm-child <root> <tenant/region> read-until <variable>      read it whole in a loop; print "reading" after the first read, then the error that ends the loop
+//! shm-child <root> <tenant/region> write-until <variable>     the same, writing it whole ("writing")
 //! ```
+//!
+//! `read-until` and `write-until` print `truncated` for
+//! [`ShmError::Truncated`] and exit 0; another error is printed whole.
 //!
 //! Exit status 0 on success; a failed check prints what it saw and exits 1.
 
@@ -35,6 +40,35 @@ fn arg(args: &[String], i: usize) -> Result<&str, ShmError> {
     args.get(i)
         .map(String::as_str)
         .ok_or_else(|| ShmError::BadPath(format!("missing argument {i}")))
+}
+
+/// Runs `op` until it fails; says `started` after its first success and
+/// then what ended it.
+fn until(
+    started: &str,
+    mut op: impl FnMut() -> Result<(), ShmError>,
+) -> Result<ExitCode, ShmError> {
+    let mut said = false;
+    loop {
+        match op() {
+            Ok(()) if said => {}
+            Ok(()) => {
+                println!("{started}");
+                let _ = std::io::stdout().flush();
+                said = true;
+            }
+            // A read that gave up on a busy writer: not what this waits for.
+            Err(ShmError::WriterStalled { .. }) => {}
+            Err(ShmError::Truncated { .. }) => {
+                println!("truncated");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                println!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
 }
 
 fn run(args: &[String]) -> Result<ExitCode, ShmError> {
@@ -189,6 +223,32 @@ fn run(args: &[String]) -> Result<ExitCode, ShmError> {
             }
             println!("{reads} {stalls} {distinct}");
             Ok(ExitCode::SUCCESS)
+        }
+        "read-until" => {
+            let reader = ShmRegion::open(&root, path)?;
+            let (id, var) = reader
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let mut buf = vec![0u8; var.range().len()];
+            until("reading", || reader.read(id, &mut buf))
+        }
+        "write-until" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let (id, var) = writer
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            let mut bytes = vec![0u8; var.range().len()];
+            let mut i = 0u8;
+            until("writing", || {
+                i = i.wrapping_add(1);
+                bytes.fill(i);
+                let written = writer.write(id, &bytes).map(drop);
+                // Room for the readers of the region between commits.
+                std::thread::sleep(Duration::from_micros(200));
+                written
+            })
         }
         other => Err(ShmError::BadPath(format!("unknown mode {other}"))),
     }

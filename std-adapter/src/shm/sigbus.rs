@@ -1,0 +1,360 @@
+//! Surviving a region file shrunk under its mappings.
+//!
+//! A load or store through a shared mapping of a file, at a page the file
+//! no longer reaches, raises `SIGBUS`, whose default action kills the
+//! process: any process allowed to write a region file could kill every
+//! process mapping it with `truncate -s 0`. Regions are regular files, so
+//! `memfd` seals (`F_SEAL_SHRINK`) cannot forbid the shrink; this module
+//! survives it instead, as Wayland compositors do with the memory their
+//! clients share with them (libwayland's `wl_shm_buffer_begin_access`).
+//!
+//! Every [`Mapping`](super::map::Mapping) registers its address range here
+//! ([`Guard`]). A process-wide `SIGBUS` handler, installed with the first
+//! registration, looks the faulting address up among the registered
+//! ranges. Inside one, it marks that mapping truncated and maps anonymous
+//! zero pages over the whole of it (`MAP_FIXED`), then returns: the faulting
+//! load or store runs again, on zeros, and completes. The handle that made
+//! it checks the mark after every read and commit and reports
+//! [`ShmError::Truncated`](super::ShmError::Truncated) instead of what it
+//! copied. Outside every range, the fault is not ours: the handler gives it
+//! to the handler installed before it (the Rust runtime's, or the default
+//! action), so a real bug still crashes the process.
+//!
+//! A signal handler may not allocate or lock. The registered ranges are a
+//! list of slots that are never freed, only reused: registering allocates
+//! a slot when none is free, outside the handler; the handler only walks
+//! the list with atomic loads. Each slot is a small seqlock, so a handler
+//! that reads a slot while another thread reuses it never matches a range
+//! half old and half new. A guard is dropped (the range unregistered)
+//! before the pages are unmapped, so a range the handler finds is mapped.
+
+use std::ptr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering, fence};
+
+/// A slot's state word: the low bits say whether it is free, being
+/// changed or active; the rest count its changes, so that a handler can
+/// tell a slot it read twice from one reused in between.
+const FREE: usize = 0;
+const CHANGING: usize = 1;
+const ACTIVE: usize = 2;
+const STATUS: usize = 0b11;
+const STEP: usize = 0b100;
+
+/// One registered range.
+struct Slot {
+    state: AtomicUsize,
+    start: AtomicUsize,
+    len: AtomicUsize,
+    writable: AtomicBool,
+    truncated: AtomicBool,
+    /// The next slot of the list; set once, before the slot is published.
+    next: AtomicPtr<Slot>,
+}
+
+/// The head of the list of slots (slots are leaked, so every pointer in
+/// the list stays valid for the life of the process).
+static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+
+/// The `SIGBUS` action that was installed before ours: what a fault
+/// outside every registered range is given to.
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+
+/// A registered range, unregistered on drop. Drop it before unmapping.
+pub(crate) struct Guard {
+    slot: &'static Slot,
+}
+
+impl Guard {
+    /// Registers the `len` bytes at `start`, mapped from a file (`writable`:
+    /// mapped for writing), installing the handler on first use.
+    pub(crate) fn new(start: *const u8, len: usize, writable: bool) -> Guard {
+        install();
+        let slot = claim();
+        slot.start.store(start as usize, Ordering::Relaxed);
+        slot.len.store(len, Ordering::Relaxed);
+        slot.writable.store(writable, Ordering::Relaxed);
+        slot.truncated.store(false, Ordering::Relaxed);
+        let changing = slot.state.load(Ordering::Relaxed);
+        slot.state
+            .store((changing & !STATUS) + STEP + ACTIVE, Ordering::Release);
+        Guard { slot }
+    }
+
+    /// Whether the file was found shrunk under the range: by a fault, after
+    /// which the range holds zeros, or by [`mark_truncated`](Self::mark_truncated).
+    #[inline]
+    pub(crate) fn truncated(&self) -> bool {
+        self.slot.truncated.load(Ordering::Acquire)
+    }
+
+    /// Marks the range truncated: its file was found shorter than the range
+    /// (the pages it still reaches do not fault, but the data is gone).
+    pub(crate) fn mark_truncated(&self) {
+        self.slot.truncated.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let state = self.slot.state.load(Ordering::Relaxed);
+        self.slot
+            .state
+            .store((state & !STATUS) + STEP + FREE, Ordering::Release);
+    }
+}
+
+/// A free slot, now in the `CHANGING` state (a new one if none is free).
+fn claim() -> &'static Slot {
+    let mut at = SLOTS.load(Ordering::Acquire);
+    // SAFETY: every pointer in the list comes from `Box::leak` below and
+    // is never freed, so it is valid for `'static`.
+    while let Some(slot) = unsafe { at.as_ref() } {
+        let state = slot.state.load(Ordering::Relaxed);
+        if state & STATUS == FREE
+            && slot
+                .state
+                .compare_exchange(
+                    state,
+                    (state & !STATUS) + STEP + CHANGING,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            // The seqlock's writer side: the new range is stored after
+            // the state says `CHANGING`.
+            fence(Ordering::Release);
+            return slot;
+        }
+        at = slot.next.load(Ordering::Acquire);
+    }
+    let slot: &'static Slot = Box::leak(Box::new(Slot {
+        state: AtomicUsize::new(CHANGING),
+        start: AtomicUsize::new(0),
+        len: AtomicUsize::new(0),
+        writable: AtomicBool::new(false),
+        truncated: AtomicBool::new(false),
+        next: AtomicPtr::new(ptr::null_mut()),
+    }));
+    let mut head = SLOTS.load(Ordering::Relaxed);
+    loop {
+        slot.next.store(head, Ordering::Relaxed);
+        match SLOTS.compare_exchange_weak(
+            head,
+            ptr::from_ref(slot).cast_mut(),
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return slot,
+            Err(now) => head = now,
+        }
+    }
+}
+
+/// The active range holding `addr`: its start, length and whether it is
+/// writable, read consistently, and its slot.
+fn find(addr: usize) -> Option<(&'static Slot, usize, usize, bool)> {
+    let mut at = SLOTS.load(Ordering::Acquire);
+    // SAFETY: as in `claim`: leaked slots, valid for `'static`.
+    while let Some(slot) = unsafe { at.as_ref() } {
+        let before = slot.state.load(Ordering::Acquire);
+        if before & STATUS == ACTIVE {
+            let start = slot.start.load(Ordering::Relaxed);
+            let len = slot.len.load(Ordering::Relaxed);
+            let writable = slot.writable.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            let after = slot.state.load(Ordering::Relaxed);
+            if before == after && addr >= start && addr - start < len {
+                return Some((slot, start, len, writable));
+            }
+        }
+        at = slot.next.load(Ordering::Acquire);
+    }
+    None
+}
+
+/// Installs the handler once per process, keeping the action it replaces.
+fn install() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // SAFETY: `sigaction` is plain data; all zeros is a valid value
+        // (no handler, empty mask, no flags) that the call below fills in.
+        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
+        ours.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+        // SA_ONSTACK: the runtime's handler we may chain to expects the
+        // alternate stack it set up for stack overflows.
+        ours.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        // Read the current action first, so that `PREVIOUS` is set before
+        // ours can run.
+        // SAFETY: a null new action only reads the current one into
+        // `previous`, a valid, writable `sigaction`.
+        let read = unsafe { libc::sigaction(libc::SIGBUS, ptr::null(), &mut previous) };
+        if read != 0 {
+            tracing::warn!(
+                "reading the SIGBUS action failed; a truncated region file will kill this process"
+            );
+            return;
+        }
+        let _ = PREVIOUS.set(previous);
+        // SAFETY: `ours` is a valid action whose handler has the
+        // `SA_SIGINFO` signature and is async-signal-safe (see `on_sigbus`).
+        let set = unsafe { libc::sigaction(libc::SIGBUS, &ours, ptr::null_mut()) };
+        if set != 0 {
+            tracing::warn!(
+                "installing the SIGBUS handler failed; a truncated region file will kill this process"
+            );
+        }
+    });
+}
+
+/// The `SIGBUS` handler. Async-signal-safe: atomic loads and stores,
+/// `mmap` and `sigaction` (both async-signal-safe system calls), no
+/// allocation, no lock.
+extern "C" fn on_sigbus(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO`
+    // handler, alive for the handler's run.
+    let info_ref = unsafe { &*info };
+    // SAFETY: for `SIGBUS` the kernel fills `si_addr` with the faulting
+    // address, which is what this union field is read as.
+    let addr = unsafe { info_ref.si_addr() } as usize;
+    if let Some((slot, start, len, writable)) = find(addr) {
+        // Marked before the zeros appear: a thread of this process that
+        // reads the zeros sees the mark when it checks after its copy.
+        slot.truncated.store(true, Ordering::SeqCst);
+        let protection = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        // SAFETY: `start..start + len` is a registered mapping, which its
+        // guard keeps mapped (it is unregistered before it is unmapped), so
+        // `MAP_FIXED` replaces only our own pages. Private anonymous pages
+        // hold zeros; the owner unmaps them as it would have the file's.
+        let mapped = unsafe {
+            libc::mmap(
+                start as *mut libc::c_void,
+                len,
+                protection,
+                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if mapped != libc::MAP_FAILED {
+            return;
+        }
+    }
+    chain(signal, info, context);
+}
+
+/// Gives a fault that is not ours to the action installed before ours; the
+/// default action (or an ignored `SIGBUS`, which the kernel does not allow
+/// for a fault) is restored, so that the faulting instruction, run again on
+/// return, ends the process as it would have without us.
+fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let Some(previous) = PREVIOUS.get() else {
+        restore_default(signal);
+        return;
+    };
+    let handler = previous.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        restore_default(signal);
+    } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        type Action = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+        // SAFETY: with `SA_SIGINFO` the previous action's handler has the
+        // three-argument signature.
+        let action = unsafe { std::mem::transmute::<libc::sighandler_t, Action>(handler) };
+        action(signal, info, context);
+    } else {
+        type Handler = extern "C" fn(libc::c_int);
+        // SAFETY: without `SA_SIGINFO` the previous action's handler has
+        // the one-argument signature.
+        let action = unsafe { std::mem::transmute::<libc::sighandler_t, Handler>(handler) };
+        action(signal);
+    }
+}
+
+fn restore_default(signal: libc::c_int) {
+    // SAFETY: all zeros is a valid `sigaction`; `SIG_DFL` is 0.
+    let mut default: libc::sigaction = unsafe { std::mem::zeroed() };
+    default.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: `default` is a valid action (the default one).
+    let _ = unsafe { libc::sigaction(signal, &default, ptr::null_mut()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::map::Mapping;
+    use memwire::sync::Ordering as Order;
+    use std::io::Write;
+
+    /// A file mapped, then truncated: loads through the words, which would
+    /// raise `SIGBUS`, read zeros, and the mapping is marked truncated.
+    #[test]
+    fn a_load_past_the_end_of_a_truncated_file_reads_zeros_and_marks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("region");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let len = 4 * 4096;
+        file.write_all(&vec![0xA5; len]).unwrap();
+        let mapping = Mapping::new(&file, len as u64, true, &path).unwrap();
+        let words = mapping.words();
+        assert_eq!(words[len / 4 - 1].load(Order::Relaxed), 0xA5A5_A5A5);
+        assert!(!mapping.truncated());
+
+        file.set_len(4096).unwrap();
+        // The first page is still in the file; the last one is not.
+        assert_eq!(words[0].load(Order::Relaxed), 0xA5A5_A5A5);
+        assert_eq!(words[len / 4 - 1].load(Order::Relaxed), 0);
+        assert!(mapping.truncated());
+        // The whole range is zeros now, and stores complete.
+        assert_eq!(words[0].load(Order::Relaxed), 0);
+        words[len / 4 - 1].store(7, Order::Relaxed);
+        drop(mapping);
+    }
+
+    /// A store faults too, and completes on the zero pages.
+    #[test]
+    fn a_store_past_the_end_of_a_truncated_file_completes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("region");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let len = 2 * 4096;
+        file.set_len(len as u64).unwrap();
+        let mapping = Mapping::new(&file, len as u64, true, &path).unwrap();
+        file.set_len(0).unwrap();
+        mapping.words()[len / 4 - 1].store(9, Order::Relaxed);
+        assert!(mapping.truncated());
+    }
+
+    /// A slot freed by a dropped mapping is reused, and a range no longer
+    /// registered is not found.
+    #[test]
+    fn an_unregistered_range_is_not_found() {
+        let bytes = [0u8; 64];
+        let start = bytes.as_ptr();
+        let guard = Guard::new(start, bytes.len(), false);
+        assert!(find(start as usize + 10).is_some());
+        assert!(find(start as usize + 64).is_none());
+        drop(guard);
+        assert!(find(start as usize + 10).is_none());
+    }
+}
