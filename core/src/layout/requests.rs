@@ -47,9 +47,9 @@ pub const fn requests_len(data_len: u64, variables: u64) -> u64 {
     REQUEST_HEAD_LEN as u64 + payload.div_ceil(64) * 64
 }
 
-/// Where a request is in its life, as its state word says.
+/// Where a request is in its life, as its state word says (a closed set:
+/// the format defines no other phase).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum RequestPhase {
     /// No request.
     Empty,
@@ -93,10 +93,13 @@ pub fn encode_request(ranges: &[(usize, &[u8])], out: &mut [u8]) -> Option<usize
     for &(offset, bytes) in ranges {
         let end = at.checked_add(RANGE_HEAD_LEN + bytes.len().next_multiple_of(4))?;
         let slot = out.get_mut(at..end)?;
-        slot[..4].copy_from_slice(&u32::try_from(offset).ok()?.to_le_bytes());
-        slot[4..8].copy_from_slice(&u32::try_from(bytes.len()).ok()?.to_le_bytes());
-        slot[RANGE_HEAD_LEN..RANGE_HEAD_LEN + bytes.len()].copy_from_slice(bytes);
-        slot[RANGE_HEAD_LEN + bytes.len()..].fill(0);
+        let (head, rest) = slot.split_at_mut_checked(RANGE_HEAD_LEN)?;
+        let (data, pad) = rest.split_at_mut_checked(bytes.len())?;
+        let (off, len) = head.split_at_mut(4);
+        off.copy_from_slice(&u32::try_from(offset).ok()?.to_le_bytes());
+        len.copy_from_slice(&u32::try_from(bytes.len()).ok()?.to_le_bytes());
+        data.copy_from_slice(bytes);
+        pad.fill(0);
         at = end;
     }
     Some(at)
@@ -115,7 +118,7 @@ pub fn decode_request(payload: &[u8]) -> impl Iterator<Item = Option<(usize, &[u
             let offset = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
             let len = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?) as usize;
             let end = RANGE_HEAD_LEN.checked_add(len.next_multiple_of(4))?;
-            let data = bytes.get(RANGE_HEAD_LEN..RANGE_HEAD_LEN + len)?;
+            let data = bytes.get(RANGE_HEAD_LEN..RANGE_HEAD_LEN.checked_add(len)?)?;
             Some((offset, data, bytes.get(end..)?))
         })();
         Some(range.map(|(offset, data, next)| {
