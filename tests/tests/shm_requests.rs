@@ -123,7 +123,10 @@ async fn a_remote_write_is_applied_by_the_writer_process_and_answered() {
     while mirror.get::<f32>("setpoint").ok() != Some(21.5)
         || local.get_by_name::<u64>("telemetry").unwrap() == before
     {
-        assert!(tokio::time::Instant::now() < deadline, "the mirror never showed the write");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mirror never showed the write"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     drop(writer);
@@ -175,7 +178,10 @@ async fn a_writer_killed_with_a_request_posted_leaves_the_region_writable() {
     };
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while request_state(&root) & 3 != 1 {
-        assert!(tokio::time::Instant::now() < deadline, "the hub never posted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub never posted"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     writer.child.kill().unwrap();

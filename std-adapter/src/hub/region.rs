@@ -244,9 +244,11 @@ impl Served {
                 }
                 Ok(generation)
             }
-            Err(e @ (ShmError::WriterBusy { .. }
-            | ShmError::RequestNotTaken { .. }
-            | ShmError::RequestNotAnswered { .. })) => {
+            Err(
+                e @ (ShmError::WriterBusy { .. }
+                | ShmError::RequestNotTaken { .. }
+                | ShmError::RequestNotAnswered { .. }),
+            ) => {
                 tracing::info!(region = %self.path(), error = %e, "remote write not applied by the local writer");
                 Err(ErrorCode::Busy)
             }

@@ -217,8 +217,8 @@ pub(crate) fn post(
     }
     let read = |offset| word(area, offset).map_or(0, |w| w.load(Ordering::Relaxed));
     let answer = read(REQUEST_ANSWER);
-    let generation = u64::from(read(REQUEST_GENERATION_LO))
-        | (u64::from(read(REQUEST_GENERATION_HI)) << 32);
+    let generation =
+        u64::from(read(REQUEST_GENERATION_LO)) | (u64::from(read(REQUEST_GENERATION_HI)) << 32);
     let _ = state.compare_exchange(
         RequestPhase::Done(id).word(),
         0,
