@@ -235,3 +235,60 @@ pub(crate) fn post(
 fn pause() {
     std::thread::sleep(Duration::from_micros(200));
 }
+
+#[cfg(test)]
+mod tests {
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
+    use super::*;
+    use crate::shm::{Root, ShmWriter};
+
+    static SCHEMA: SchemaBuf<2> = SchemaBuilder::new()
+        .var("x", Kind::U32, 1)
+        .var("y", Kind::U32, 4)
+        .build();
+
+    #[test]
+    fn a_request_taken_by_a_writer_that_died_is_cleared_by_the_next() {
+        let dir = std::env::temp_dir().join(format!("memwire-unit-req-{}", std::process::id()));
+        let root = Root::new(&dir);
+        let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).unwrap();
+        let taken = RequestPhase::Taken(5).word();
+        writer.region().requests()[0].store(taken, Ordering::Release);
+        drop(writer);
+        let next = ShmWriter::open(&root, "t/r").unwrap();
+        let state = next.region().requests()[0].load(Ordering::Acquire);
+        assert_eq!(RequestPhase::of(state), RequestPhase::Empty);
+
+        // A round trip in one process: posted, taken at a commit, answered.
+        std::thread::scope(|s| {
+            let poster = s.spawn(|| {
+                post(&next.region(), 9, &[(4, &[1, 2, 3, 4])], Duration::from_secs(10))
+            });
+            let applied = loop {
+                if let Some(applied) = next.apply_requests() {
+                    break applied;
+                }
+                std::thread::yield_now();
+            };
+            assert_eq!(applied.request, 9);
+            assert_eq!(applied.variables, [VarId(1)]);
+            assert_eq!(poster.join().unwrap(), Ok(applied.generation));
+        });
+        // Out of bounds: refused, nothing written.
+        let generation = next.generation().unwrap();
+        let region = next.region();
+        let refused = std::thread::scope(|s| {
+            let poster =
+                s.spawn(|| post(&region, 10, &[(1 << 20, &[0; 4])], Duration::from_secs(10)));
+            while next.apply_requests().is_none() && !poster.is_finished() {
+                std::thread::yield_now();
+            }
+            poster.join().unwrap()
+        });
+        assert_eq!(refused, Err(Unanswered::Refused(REFUSED_OUT_OF_BOUNDS)));
+        assert_eq!(next.generation().unwrap(), generation);
+        drop(next);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
