@@ -145,7 +145,7 @@ fn check_geometry(h: &Header, len: usize) -> Result<Geometry, LayoutError> {
     let requests = if journal_len == 0 {
         0
     } else {
-        super::requests_len(data_len, n)
+        super::requests::requests_len(data_len, n)
     };
     if data_offset + data_len + journal_len + requests != total {
         return Err(LayoutError::BadTotalLen);

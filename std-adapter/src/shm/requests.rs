@@ -263,7 +263,12 @@ mod tests {
         // A round trip in one process: posted, taken at a commit, answered.
         std::thread::scope(|s| {
             let poster = s.spawn(|| {
-                post(&next.region(), 9, &[(4, &[1, 2, 3, 4])], Duration::from_secs(10))
+                post(
+                    &next.region(),
+                    9,
+                    &[(4, &[1, 2, 3, 4])],
+                    Duration::from_secs(10),
+                )
             });
             let applied = loop {
                 if let Some(applied) = next.apply_requests() {
