@@ -203,7 +203,7 @@ impl<'a> Region<'a> {
             .get(geo.data_offset / WORD..geo.journal_offset() / WORD)
             .ok_or(LayoutError::DataOutOfBounds)?;
         let journal = words
-            .get(geo.journal_offset() / WORD..)
+            .get(geo.journal_offset() / WORD..geo.requests_offset() / WORD)
             .ok_or(LayoutError::BadJournalLen)?;
         let word = |offset: usize| words.get(offset / WORD).ok_or(LayoutError::TooShort);
         Ok(Region {
@@ -296,6 +296,14 @@ impl<'a> Region<'a> {
     /// writer dies in is rolled back by [`recover`](Self::recover).
     pub fn is_journaled(&self) -> bool {
         !self.journal.is_empty()
+    }
+
+    /// The request area's words (`layout::requests`): empty for a region
+    /// without a journal.
+    pub fn requests(&self) -> &'a [AtomicU32] {
+        self.words
+            .get(self.geo.requests_offset() / WORD..)
+            .unwrap_or(&[])
     }
 
     /// The whole region's words.

@@ -59,6 +59,11 @@ impl Geometry {
         self.data_offset + self.data_len
     }
 
+    /// Where the request area starts: right after the journal.
+    pub(crate) fn requests_offset(&self) -> usize {
+        self.journal_offset() + self.journal_len
+    }
+
     pub(crate) fn entry_offset(&self, i: usize) -> usize {
         HEADER_LEN + i * ENTRY_LEN
     }
@@ -137,7 +142,12 @@ fn check_geometry(h: &Header, len: usize) -> Result<Geometry, LayoutError> {
     if journal_len != 0 && journal_len != data_len {
         return Err(LayoutError::BadJournalLen);
     }
-    if data_offset + data_len + journal_len != total {
+    let requests = if journal_len == 0 {
+        0
+    } else {
+        super::requests::requests_len(data_len, n)
+    };
+    if data_offset + data_len + journal_len + requests != total {
         return Err(LayoutError::BadTotalLen);
     }
     if total > len as u64 {

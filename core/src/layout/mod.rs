@@ -6,6 +6,7 @@
 //! index_offset name index: one u32 LE per variable, entry indices sorted by name
 //! data_offset  data area (64-byte aligned, length a multiple of 64)
 //! journal      undo journal: as long as the data area, or absent
+//! requests     request area: with the journal only (`requests.rs`)
 //! total_len    end of the region
 //! ```
 //!
@@ -28,6 +29,7 @@
 //! [`Region`](crate::Region) over shared memory runs the same checks.
 
 mod check;
+mod requests;
 mod view;
 
 use core::fmt;
@@ -39,6 +41,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use crate::schema::{NAME_MAX, Schema};
 
 pub(crate) use check::{Geometry, Source, validate};
+pub use requests::*;
 pub use view::RegionView;
 pub(crate) use view::copy_schema_from;
 
@@ -106,7 +109,8 @@ pub struct Header {
     pub data_offset: U32,
     /// Length of the data area: the schema's data length rounded up to [`DATA_ALIGN`].
     pub data_len: U32,
-    /// Length of the whole region: `data_offset + data_len + journal_len`.
+    /// Length of the whole region: `data_offset + data_len + journal_len`,
+    /// plus the request area's length when there is a journal.
     pub total_len: U32,
     /// Length of the undo journal after the data area: 0 (none) or `data_len`.
     pub journal_len: U32,
@@ -179,7 +183,8 @@ pub enum LayoutError {
     /// The data area is not 64-byte aligned, overlaps the index, or its
     /// length is not a multiple of 64.
     DataOutOfBounds,
-    /// The declared total length is not `data_offset + data_len + journal_len`.
+    /// The declared total length is not `data_offset + data_len +
+    /// journal_len` (+ the request area's length with a journal).
     BadTotalLen,
     /// The journal length is neither 0 nor the data area's length.
     BadJournalLen,
@@ -286,6 +291,8 @@ pub struct Sections {
     pub data_len: u32,
     /// Length of the undo journal after the data area (0 or `data_len`).
     pub journal_len: u32,
+    /// Length of the request area after the journal (0 without a journal).
+    pub requests_len: u32,
     /// Length of the whole region.
     pub total_len: u32,
 }
@@ -312,7 +319,12 @@ const fn sections_of(schema: &Schema<'_>, journal: bool) -> Result<Sections, Lay
     let data_offset = align_up(index_offset + n * 4, DATA_ALIGN as u64);
     let data_len = align_up(schema.data_len() as u64, DATA_ALIGN as u64);
     let journal_len = if journal { data_len } else { 0 };
-    let total = data_offset + data_len + journal_len;
+    let requests = if journal {
+        requests::requests_len(data_len, n)
+    } else {
+        0
+    };
+    let total = data_offset + data_len + journal_len + requests;
     if total > u32::MAX as u64 {
         return Err(LayoutError::TooLarge);
     }
@@ -322,6 +334,7 @@ const fn sections_of(schema: &Schema<'_>, journal: bool) -> Result<Sections, Lay
         data_offset: data_offset as u32,
         data_len: data_len as u32,
         journal_len: journal_len as u32,
+        requests_len: requests as u32,
         total_len: total as u32,
     })
 }

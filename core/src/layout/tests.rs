@@ -68,17 +68,18 @@ fn journaled_fixture_bytes() {
     let mut b = vec![0xAA; journaled_len(&schema).unwrap()];
     assert_eq!(
         init_journaled(&mut b, &schema, 0x1122_3344_5566_7788),
-        Ok(576)
+        Ok(768)
     );
     let plain = fixture();
     // The same region, but for the journal length, the total and the
-    // checksum over them.
+    // checksum over them, with a request area of 64 + 128 bytes (the data
+    // area and a range header per variable, rounded up to 64).
     assert_eq!(&b[..56], &plain[..56]);
-    assert_eq!(&b[56..60], &[64, 2, 0, 0]); // total length 576
+    assert_eq!(&b[56..60], &[0, 3, 0, 0]); // total length 768
     assert_eq!(&b[60..64], &[64, 0, 0, 0]); // journal length 64
-    assert_eq!(&b[64..72], &0x54f7_dbf8_6c7e_ec78u64.to_le_bytes()); // checksum
+    assert_eq!(&b[64..72], &0xeda6_328d_5704_5f53u64.to_le_bytes()); // checksum
     assert_eq!(&b[72..512], &plain[72..512]);
-    assert!(b[512..576].iter().all(|&x| x == 0)); // the journal
+    assert!(b[512..768].iter().all(|&x| x == 0)); // the journal, requests
     let view = RegionView::new_checked(&b).unwrap();
     assert_eq!(view.data().len(), 64);
     assert_eq!(view.journal().len(), 64);

@@ -113,7 +113,7 @@ impl<'a> RegionView<'a> {
     /// without one.
     pub fn journal(&self) -> &'a [u8] {
         self.bytes
-            .get(self.geo.journal_offset()..self.geo.total_len)
+            .get(self.geo.journal_offset()..self.geo.requests_offset())
             .unwrap_or(&[])
     }
 

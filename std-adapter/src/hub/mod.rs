@@ -80,4 +80,5 @@ pub use config::{Config, ConfigError};
 pub use error::HubError;
 pub use handle::Hub;
 pub use handler::SLOW_CONSUMER_GRACE;
+pub use region::REQUEST_TIMEOUT;
 pub use writer::{HubWriter, WriterError};

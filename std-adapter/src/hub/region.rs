@@ -27,6 +27,13 @@ use memwire::Schema;
 use memwire::codec::{ErrorCode, Resume};
 use memwire::region::AccessError;
 
+/// How long a remote write to a region that a local writer holds waits for
+/// that writer to take it from the region's request area (and as long
+/// again for its answer) before the client is answered `Busy`. A writer
+/// takes requests at each of its commits and in
+/// [`ShmWriter::apply_requests`].
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Who a region tells of its new snapshots: in the hub, each connection
 /// that looked at the region.
 pub(crate) trait Listener: Send + Sync {
@@ -213,8 +220,36 @@ impl Served {
         }
         match self.commit(|region| region.write_ranges(ranges, None), false) {
             Ok(generation) => Ok(generation),
-            Err(ShmError::WriterBusy { pid, .. }) => {
-                tracing::info!(region = %self.path(), pid, "remote write refused: a local writer holds the region");
+            Err(ShmError::WriterBusy { .. }) => self.request(ranges),
+            Err(e @ ShmError::Unavailable { .. }) => {
+                tracing::info!(region = %self.path(), error = %e, "remote write refused");
+                Err(UNAVAILABLE)
+            }
+            Err(e) => {
+                tracing::warn!(region = %self.path(), error = %e, "remote write failed");
+                Err(ErrorCode::Other)
+            }
+        }
+    }
+
+    /// A remote write to a region a local writer holds: posted to it
+    /// through the region's request area, applied by it as a commit of
+    /// its own, then published from here.
+    fn request(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
+        let opened = self.opened().ok_or(UNAVAILABLE)?;
+        match opened.writer.request(ranges, REQUEST_TIMEOUT) {
+            Ok(generation) => {
+                if let Err(e) = self.scan(false) {
+                    tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");
+                }
+                Ok(generation)
+            }
+            Err(
+                e @ (ShmError::WriterBusy { .. }
+                | ShmError::RequestNotTaken { .. }
+                | ShmError::RequestNotAnswered { .. }),
+            ) => {
+                tracing::info!(region = %self.path(), error = %e, "remote write not applied by the local writer");
                 Err(ErrorCode::Busy)
             }
             Err(e @ (ShmError::Unavailable { .. } | ShmError::Truncated { .. })) => {

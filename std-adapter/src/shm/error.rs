@@ -154,6 +154,42 @@ pub enum ShmError {
         /// The pid the lock holder recorded in the header (0 if none yet).
         pid: u32,
     },
+    /// A write asked of the writer lock's holder through the region's
+    /// request area was not taken in time: the holder neither committed
+    /// nor called `ShmWriter::apply_requests`. The request was withdrawn
+    /// and will never be applied; nothing was written.
+    #[error(
+        "{path}: the writer (pid {pid}) did not take the write within {timeout:?}; nothing was written (a writer applies remote writes at its commits and in apply_requests)"
+    )]
+    RequestNotTaken {
+        /// The file's path.
+        path: PathBuf,
+        /// The pid the lock holder recorded.
+        pid: u32,
+        /// How long the request waited.
+        timeout: Duration,
+    },
+    /// The writer lock's holder took a requested write but did not answer
+    /// in time: it may have died applying it. The next writer keeps the
+    /// write whole or rolls it back; the region shows which.
+    #[error(
+        "{path}: the writer (pid {pid}) took the write but did not answer; it may or may not be applied"
+    )]
+    RequestNotAnswered {
+        /// The file's path.
+        path: PathBuf,
+        /// The pid the lock holder recorded.
+        pid: u32,
+    },
+    /// The writer lock's holder refused a requested write, or it does not
+    /// fit the region's request area.
+    #[error("{path}: the writer refused the write: {reason}")]
+    RequestRefused {
+        /// The file's path.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
     /// A write stayed in progress for longer than the stall bound: its
     /// writer is stuck or died mid-write and no writer has recovered the
     /// region yet.

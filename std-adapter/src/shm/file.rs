@@ -335,6 +335,33 @@ pub(crate) fn unlock(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// Opens (creating it, mode 0600) the request lock file of region `name`
+/// in `tenant`: `.<name>.requests`, a name no region can have (region names
+/// never start with a dot). A poster of write requests holds its `flock`
+/// (see `requests.rs`), so that two hubs never post to one region at once;
+/// the region file's own lock stays with its writer.
+pub(crate) fn open_request_lock(root: &Path, tenant: &str, name: &str) -> Result<File, ShmError> {
+    let root_fd = open_root(root, false)?;
+    let tenant_fd = open_tenant(&root_fd, root, tenant, false)?;
+    let lock_name = format!(".{name}.requests");
+    let path = root.join(tenant).join(&lock_name);
+    let fd = rustix::fs::openat(
+        &tenant_fd,
+        lock_name.as_str(),
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::RUSR | Mode::WUSR,
+    )
+    .map_err(|e| match e {
+        Errno::LOOP => ShmError::Symlink { path: path.clone() },
+        e => ShmError::io("open", &path, e),
+    })?;
+    let kind = owned_stat(&fd, &path)?.kind;
+    if kind != FileType::RegularFile {
+        return Err(ShmError::WrongFileType { path });
+    }
+    Ok(File::from(fd))
+}
+
 /// The path of a region file, for messages.
 pub(crate) fn display_path(root: &Path, tenant: &str, region: &str) -> PathBuf {
     root.join(tenant).join(region)

@@ -24,7 +24,10 @@
 //! - [`ShmWriter`] (`writer.rs`): the writer's `flock`, its pid in the
 //!   header and the recovery of a dead writer's half-done write.
 //! - [`TurnWriter`] (`turn.rs`): a writer that takes the lock for each
-//!   write, in turns with local writers.
+//!   write, in turns with local writers, and asks a local writer that
+//!   holds it to make the write instead.
+//! - `requests.rs`: that asking, through the region's request area: the
+//!   poster's wait and withdrawal, the holder's [`RemoteWrite`]s.
 //! - `identity.rs`: whether an open file is still the one opened (its
 //!   name's inode, the bytes fixed at creation), which [`TurnWriter::check`]
 //!   asks.
@@ -68,6 +71,7 @@ mod map;
 pub(crate) mod notify;
 mod open;
 mod reader;
+mod requests;
 mod root;
 #[allow(unsafe_code)]
 mod sigbus;
@@ -79,6 +83,7 @@ pub use error::ShmError;
 pub use file::NAME_LEN_MAX;
 pub(crate) use open::intern;
 pub use reader::{Dynamic, STALL_BOUND, ShmRegion, ShmVar};
+pub use requests::RemoteWrite;
 pub use root::Root;
 pub use turn::TurnWriter;
 pub use watch::{ChangeEvent, ChangeStream, STREAM_CHECK, Watcher};

@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use memwire::region::AccessError;
 use memwire::{Region, Schema};
@@ -13,6 +15,7 @@ use super::identity::Identity;
 use super::notify::{self, Waiters};
 use super::open::{intern, open_shared};
 use super::reader::{Dynamic, ShmRegion};
+use super::requests::{self, Unanswered};
 use super::root::Root;
 use super::writer::Recovered;
 
@@ -22,7 +25,8 @@ use super::writer::Recovered;
 /// local processes stay free to open their own writer between them.
 ///
 /// A write while another process holds the lock fails at once with
-/// [`ShmError::WriterBusy`]; taking the lock repairs a write that a dead
+/// [`ShmError::WriterBusy`]; [`request`](Self::request) then asks the
+/// holder to make it through the region's request area. Taking the lock repairs a write that a dead
 /// writer left half-done, as [`ShmWriter::open`] does. Writes from several
 /// threads of this process take turns too (the OS lock belongs to the open
 /// file, which they share, so a mutex orders them).
@@ -37,6 +41,12 @@ pub struct TurnWriter {
     turns: Mutex<usize>,
     /// The file as it was opened, for [`check`](Self::check).
     identity: Identity,
+    /// Where the region's request lock file is: the root and `tenant/region`.
+    root: PathBuf,
+    name: String,
+    /// The request lock file, once opened, and the next request id: one
+    /// request at a time from this process.
+    requests: Mutex<Option<(File, u32)>>,
 }
 
 impl fmt::Debug for TurnWriter {
@@ -64,6 +74,9 @@ impl TurnWriter {
             file,
             turns: Mutex::new(0),
             identity,
+            root: root.dir().to_owned(),
+            name: path.to_owned(),
+            requests: Mutex::new(None),
         })
     }
 
@@ -117,6 +130,8 @@ impl TurnWriter {
             let holds = self.turns();
             let recovered = if *holds == 0 { self.lock()? } else { None };
             let result = write(&live);
+            // A request another hub posted while this one held the lock.
+            let _ = requests::take(&live);
             if *holds == 0 {
                 live.set_writer_id(0);
                 self.unlock()?;
@@ -185,11 +200,75 @@ impl TurnWriter {
         let live = self.region.region();
         let previous_writer = live.writer_id();
         let recovery = live.recover();
+        requests::clear_taken(&live);
         live.set_writer_id(std::process::id());
         Ok(recovery.repaired().then_some(Recovered {
             previous_writer,
             recovery,
         }))
+    }
+
+    /// Asks the process that holds the writer lock to write raw byte
+    /// ranges of the data area as one commit of its own, through the
+    /// region's request area; waits up to `timeout` for it to take the
+    /// request and as long again for its answer. Returns the generation
+    /// of the applied write.
+    ///
+    /// [`ShmError::RequestNotTaken`]: the holder did not take it (it
+    /// neither committed nor called `apply_requests`); the request is
+    /// withdrawn and never applied. [`ShmError::RequestNotAnswered`]: the
+    /// holder took it and gave no answer (it may have died applying it).
+    /// [`ShmError::WriterBusy`]: another process posts to this region now,
+    /// or an earlier request is still being applied.
+    pub fn request(&self, ranges: &[(usize, &[u8])], timeout: Duration) -> Result<u64, ShmError> {
+        let path = self.region.path();
+        let mut guard = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        let (lock, next) = match &mut *guard {
+            Some(held) => held,
+            empty => {
+                let (tenant, name) = file::split_path(&self.name)?;
+                let lock = file::open_request_lock(&self.root, tenant, name)?;
+                // Ids of one poster differ from those a dead one left.
+                empty.insert((lock, file::random_u64() as u32))
+            }
+        };
+        let busy = || ShmError::WriterBusy {
+            path: path.to_owned(),
+            pid: self.region.writer_pid(),
+        };
+        if !file::try_lock(lock).map_err(|e| ShmError::io("lock", path, e))? {
+            return Err(busy());
+        }
+        let id = *next & ((1 << 30) - 1);
+        *next = next.wrapping_add(1);
+        let result = requests::post(&self.region.region(), id, ranges, timeout);
+        if let Err(e) = file::unlock(lock) {
+            tracing::warn!(error = %e, "releasing a region's request lock failed");
+        }
+        result.map_err(|unanswered| match unanswered {
+            Unanswered::Occupied => busy(),
+            Unanswered::TooLarge => ShmError::RequestRefused {
+                path: path.to_owned(),
+                reason: "the write does not fit the region's request area",
+            },
+            Unanswered::NotTaken => ShmError::RequestNotTaken {
+                path: path.to_owned(),
+                pid: self.region.writer_pid(),
+                timeout,
+            },
+            Unanswered::NotAnswered => ShmError::RequestNotAnswered {
+                path: path.to_owned(),
+                pid: self.region.writer_pid(),
+            },
+            Unanswered::Refused(code) => ShmError::RequestRefused {
+                path: path.to_owned(),
+                reason: if code == memwire::layout::REFUSED_OUT_OF_BOUNDS {
+                    "a range is out of the data area"
+                } else {
+                    "the request is malformed"
+                },
+            },
+        })
     }
 
     fn unlock(&self) -> Result<(), ShmError> {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::fs::File;
 use std::ops::Deref;
+use std::sync::{Mutex, PoisonError};
 
 use bytemuck::Pod;
 use memwire::layout::{init_journaled, journaled_len};
@@ -18,6 +19,7 @@ use super::map::{MappedRegion, Mapping};
 use super::notify::{self, Waiters};
 use super::open::{Shared, intern, open_shared};
 use super::reader::{Dynamic, ShmRegion};
+use super::requests::{self, RemoteWrite};
 use super::root::Root;
 
 /// What a writer found and repaired when it took over from one that died
@@ -41,9 +43,24 @@ pub struct Recovered {
 /// Once the file is found truncated under the mapping, every write fails
 /// with [`ShmError::Truncated`] instead of committing.
 /// Dereferences to a [`ShmRegion`] for reads.
+///
+/// # Remote writes
+///
+/// A hub cannot take the lock while this writer lives; it posts the writes
+/// its clients make (to variables the schema marks writable, checked by
+/// the hub) in the region's request area instead. This writer applies a
+/// posted write after each of its own commits (an empty area costs one
+/// relaxed load) and in [`apply_requests`](Self::apply_requests), each as
+/// a commit of its own, and answers the hub. A writer that writes rarely
+/// calls `apply_requests` every few tens of milliseconds: the hub waits
+/// [`hub::REQUEST_TIMEOUT`](crate::hub::REQUEST_TIMEOUT) for the write to
+/// be taken, then withdraws it and tells the client. The writes applied at
+/// commits are kept for [`remote_writes`](Self::remote_writes).
 pub struct ShmWriter<T = Dynamic> {
     region: ShmRegion<T>,
     recovered: Option<Recovered>,
+    /// Remote writes applied at commits, not yet taken by `remote_writes`.
+    remote: Mutex<Vec<RemoteWrite>>,
     /// Holds the writer lock for as long as it is open.
     lock: File,
 }
@@ -133,7 +150,38 @@ impl<T> ShmWriter<T> {
             self.region.region().commit_counter(),
             Waiters::ALL,
         );
+        if let Some(applied) = self.take_request() {
+            let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
+            if remote.len() == REMOTE_KEPT {
+                remote.remove(0);
+            }
+            remote.push(applied);
+        }
         Ok(generation)
+    }
+
+    #[inline]
+    fn take_request(&self) -> Option<RemoteWrite> {
+        let live = self.region.region();
+        let applied = requests::take(&live)?;
+        notify::committed(notify::os(), live.commit_counter(), Waiters::ALL);
+        Some(applied)
+    }
+
+    /// Applies the remote write a hub posted, if any, as a commit of its
+    /// own, and returns it. Commits do this too; a writer that commits
+    /// rarely calls this regularly so that remote writes are not left
+    /// waiting (the hub gives up on one not taken within
+    /// [`hub::REQUEST_TIMEOUT`](crate::hub::REQUEST_TIMEOUT)). The write
+    /// returned here is not kept for [`remote_writes`](Self::remote_writes).
+    pub fn apply_requests(&self) -> Option<RemoteWrite> {
+        self.take_request()
+    }
+
+    /// Takes the remote writes applied at this writer's commits since the
+    /// last call, oldest first (at most the last 256 are kept).
+    pub fn remote_writes(&self) -> Vec<RemoteWrite> {
+        std::mem::take(&mut *self.remote.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Writes variable `id` (exactly its length) and commits; returns the
@@ -192,6 +240,9 @@ impl<T> Drop for ShmWriter<T> {
     }
 }
 
+/// How many remote writes applied at commits a writer keeps.
+const REMOTE_KEPT: usize = 256;
+
 fn open_writer<T>(
     root: &Root,
     path: &str,
@@ -208,6 +259,7 @@ fn open_writer<T>(
     let live = region.region();
     let previous_writer = live.writer_id();
     let recovery = live.recover();
+    requests::clear_taken(&live);
     live.set_writer_id(std::process::id());
     let recovered = recovery.repaired().then_some(Recovered {
         previous_writer,
@@ -227,6 +279,7 @@ fn open_writer<T>(
     Ok(ShmWriter {
         region,
         recovered,
+        remote: Mutex::new(Vec::new()),
         lock,
     })
 }
@@ -261,6 +314,7 @@ fn create_writer<T>(
     Ok(ShmWriter {
         region,
         recovered: None,
+        remote: Mutex::new(Vec::new()),
         lock,
     })
 }

@@ -12,6 +12,10 @@
 //!                                                             read and check from several threads for a while; print "<reads> <stalled> <distinct>"
 //! shm-child <root> <tenant/region> read-until <variable>      read it whole in a loop; print "reading" after the first read, then the error that ends the loop
 //! shm-child <root> <tenant/region> write-until <variable>     the same, writing it whole ("writing")
+//! shm-child <root> <tenant/region> telemetry <variable>       print "writing", write the u64 variable with 1, 2, 3… until killed;
+//!                                                             print "remote <generation> <names>" for each remote write applied
+//! shm-child <root> <tenant/region> idle                       open a writer, print "ready"; on a line from stdin apply requests
+//!                                                             and print "applied <generation>" or "none"; exit on the next line
 //! ```
 //!
 //! `read-until` and `write-until` print `truncated` for
@@ -168,6 +172,44 @@ fn run(args: &[String]) -> Result<ExitCode, ShmError> {
                 last = writer.set(id, i)?;
             }
             println!("{last}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "telemetry" => {
+            let writer = ShmWriter::open(&root, path)?;
+            let (id, _) = writer
+                .schema()
+                .lookup(arg(args, 3)?)
+                .ok_or_else(|| ShmError::BadPath("variable".into()))?;
+            println!("writing");
+            let _ = std::io::stdout().flush();
+            for i in 1u64.. {
+                writer.write(id, &i.to_le_bytes())?;
+                for remote in writer.remote_writes() {
+                    let names: Vec<&str> = remote
+                        .variables
+                        .iter()
+                        .filter_map(|v| writer.schema().get(*v).map(|var| var.name.as_str()))
+                        .collect();
+                    println!("remote {} {}", remote.generation, names.join(","));
+                    let _ = std::io::stdout().flush();
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "idle" => {
+            let writer = ShmWriter::open(&root, path)?;
+            println!("ready");
+            let _ = std::io::stdout().flush();
+            let mut stdin = std::io::stdin().lock();
+            let mut line = String::new();
+            let _ = stdin.read_line(&mut line);
+            match writer.apply_requests() {
+                Some(remote) => println!("applied {}", remote.generation),
+                None => println!("none"),
+            }
+            let _ = std::io::stdout().flush();
+            let _ = stdin.read_line(&mut line);
             Ok(ExitCode::SUCCESS)
         }
         "hold" => {
