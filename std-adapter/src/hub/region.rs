@@ -237,7 +237,20 @@ impl Served {
     /// its own, then published from here.
     fn request(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
         let opened = self.opened().ok_or(UNAVAILABLE)?;
-        match opened.writer.request(ranges, REQUEST_TIMEOUT) {
+        let wait = || opened.writer.request(ranges, REQUEST_TIMEOUT);
+        // The wait for the local writer (up to twice the timeout) runs on
+        // the connection's task: on a multi-thread runtime the worker hands
+        // its other tasks to the rest first, so one region with an idle
+        // writer cannot stall every connection. A current-thread runtime
+        // has no other worker and simply waits.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let result = if multi_thread {
+            tokio::task::block_in_place(wait)
+        } else {
+            wait()
+        };
+        match result {
             Ok(generation) => {
                 if let Err(e) = self.scan(false) {
                     tracing::warn!(region = %self.path(), error = %e, "scan after a write failed");

@@ -203,11 +203,12 @@ impl<T> ShmRegion<T> {
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), ShmError> {
         // Spelled out rather than through `bounded`: its closure, also
         // handed to the slow path, stayed a call of its own.
-        match self.shared.mapped.region_ref().read(id, out) {
+        let result = match self.shared.mapped.region_ref().read(id, out) {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.bounded_slow(|r| r.read(id, out)),
             Err(e) => Err(ShmError::Access(e)),
-        }
+        };
+        self.intact(result)
     }
 
     /// Variable `id`, located once: [`ShmVar::read`] then costs the
@@ -231,11 +232,12 @@ impl<T> ShmRegion<T> {
     /// Variable `id` as `V`.
     #[inline(always)]
     pub fn get<V: Value>(&self, id: VarId) -> Result<V, ShmError> {
-        match self.shared.mapped.region_ref().get(id) {
+        let result = match self.shared.mapped.region_ref().get(id) {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(|r| r.get(id)),
             Err(e) => Err(ShmError::Access(e)),
-        }
+        };
+        self.intact(result)
     }
 
     /// Variable `name` as `V`.
