@@ -6,41 +6,11 @@
 #[path = "common/tx2.rs"]
 mod tx2;
 
-use memwire::codec::{Feed, Frame, FrameAccumulator};
 use memwire_benches::entities::{ENTITIES, Entities, MOVED_PER_TICK};
-use memwire_benches::updates::{MAX_FRAME, UpdateEncoder, lower_bound};
+use memwire_benches::updates::{MAX_FRAME, UpdateEncoder, apply, lower_bound};
 use tx2::Tx2Sender;
 use tx2_link::DeltaChange;
 use tx2_link::protocol::FieldValue;
-
-/// Applies the length-prefixed update frames in `wire` to `mirror`, checking
-/// each frame's header, and returns how many frames there were.
-fn apply(wire: &[u8], mirror: &mut [u8], base: u64, max_frame: usize) -> usize {
-    let mut acc = Box::new(FrameAccumulator::<MAX_FRAME>::length_prefix(max_frame));
-    let mut rest = wire;
-    let mut frames = 0;
-    let mut last_seen = false;
-    while !rest.is_empty() {
-        let Feed::Frame { body, rest: after } = acc.feed(rest) else {
-            panic!("wire bytes end inside a frame");
-        };
-        assert!(body.len() <= max_frame);
-        let Ok(Frame::Update(update)) = Frame::decode(body) else {
-            panic!("not an update frame");
-        };
-        assert_eq!(update.handle, UpdateEncoder::HANDLE);
-        assert_eq!((update.base, update.generation), (base, base + 1));
-        assert!(!last_seen, "a frame after the last part");
-        last_seen = update.last;
-        for span in update.ranges {
-            mirror[span.range()].copy_from_slice(span.bytes);
-        }
-        frames += 1;
-        rest = after;
-    }
-    assert!(last_seen, "the last part is missing");
-    frames
-}
 
 fn mirror_follows(max_frame: usize, bound: f64) {
     let mut world = Entities::new(11);

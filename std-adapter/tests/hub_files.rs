@@ -140,6 +140,23 @@ async fn refused_for(addr: SocketAddr, path: &str, problems: &[&str]) {
     }
 }
 
+/// A local writer creates `t/r` anew with `count`: the hub serves the new
+/// instance, and a remote write of `setpoint` reaches the new file.
+async fn new_file_served(client: &Client, root: &Root, count: u64, setpoint: f32) {
+    let writer = ShmWriter::create(root, "t/r", SCHEMA.as_schema()).expect("create");
+    let instance = writer.reader().instance();
+    writer.set_by_name("count", count).expect("write");
+    drop(writer);
+    let mirror = served_again(client, "t/r", count).await;
+    mirror
+        .set("setpoint", setpoint)
+        .await
+        .expect("a write to the new file");
+    let file = ShmRegion::open(root, "t/r").expect("open");
+    assert_eq!(file.instance(), instance);
+    assert_eq!(file.get_by_name::<f32>("setpoint").expect("read"), setpoint);
+}
+
 /// Subscribes to `path` until the hub serves it again, and waits until the
 /// mirror shows `count`.
 async fn served_again(client: &Client, path: &str, count: u64) -> Mirror {
@@ -199,19 +216,7 @@ async fn a_removed_file_is_dropped_and_its_successor_served() {
         .expect("the other region");
 
     // A local writer creates the region anew: a new instance.
-    let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).expect("create");
-    let instance = writer.reader().instance();
-    writer.set_by_name("count", 7u64).expect("write");
-    drop(writer);
-    let mirror = served_again(&client, "t/r", 7).await;
-    // Remote writes reach the new file.
-    mirror
-        .set("setpoint", 3.5f32)
-        .await
-        .expect("a write to the new file");
-    let file = ShmRegion::open(&root, "t/r").expect("open");
-    assert_eq!(file.instance(), instance);
-    assert_eq!(file.get_by_name::<f32>("setpoint").expect("read"), 3.5);
+    new_file_served(&client, &root, 7, 3.5).await;
 
     client.close().await;
     hub.shutdown().await;
@@ -263,18 +268,7 @@ async fn a_truncated_file_is_dropped_and_its_successor_served() {
     refused_for(addr, "t/r", &["truncated"]).await;
 
     std::fs::remove_file(&path).expect("rm");
-    let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).expect("create");
-    let instance = writer.reader().instance();
-    writer.set_by_name("count", 9u64).expect("write");
-    drop(writer);
-    let mirror = served_again(&client, "t/r", 9).await;
-    mirror
-        .set("setpoint", 4.5f32)
-        .await
-        .expect("a write to the new file");
-    let file = ShmRegion::open(&root, "t/r").expect("open");
-    assert_eq!(file.instance(), instance);
-    assert_eq!(file.get_by_name::<f32>("setpoint").expect("read"), 4.5);
+    new_file_served(&client, &root, 9, 4.5).await;
 
     client.close().await;
     hub.shutdown().await;
@@ -388,11 +382,7 @@ async fn a_corrupt_file_at_start_is_served_once_replaced() {
     refused_for(addr, "t/r", &["not a valid region"]).await;
 
     std::fs::remove_file(&bad).expect("rm");
-    let writer = ShmWriter::create(&root, "t/r", SCHEMA.as_schema()).expect("create");
-    writer.set_by_name("count", 9u64).expect("write");
-    drop(writer);
-    let mirror = served_again(&client, "t/r", 9).await;
-    mirror.set("setpoint", 2.5f32).await.expect("write");
+    new_file_served(&client, &root, 9, 2.5).await;
 
     client.close().await;
     hub.shutdown().await;
