@@ -82,12 +82,16 @@ fuzz_target!(|input: Input<'_>| {
                 assert_eq!(result, Err(DiffError::Overflow(overflow)), "{path}");
             }
             // Merged to fit: whole exact ranges joined, every one covered.
+            // Room is made a quarter of the buffer at a time, so the ranges
+            // may end up fewer than the capacity.
             _ if expected.len() > capacity => {
-                assert_eq!(result, Ok(capacity), "{path}");
+                let n = result.unwrap_or_else(|e| panic!("{path}: {e:?}"));
+                assert!((1..=capacity).contains(&n), "{path}: {n} ranges");
+                let out = &out[..n];
                 for pair in out.windows(2) {
                     assert!(pair[0].end < pair[1].start, "{path}");
                 }
-                for r in &out {
+                for r in out {
                     assert!(expected.iter().any(|e| e.start == r.start), "{path}");
                     assert!(expected.iter().any(|e| e.end == r.end), "{path}");
                 }
