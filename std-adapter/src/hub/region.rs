@@ -16,6 +16,7 @@
 //! everything since.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::shadow::{Published, Scanner};
@@ -71,6 +72,9 @@ pub(crate) struct Served {
     pub(super) encode_once: bool,
     pub(super) state: RwLock<State>,
     pub(super) listeners: Mutex<Vec<Weak<dyn Listener>>>,
+    /// A reload took the region out of the configuration (`reload.rs`):
+    /// it serves no file again, and its name may be another region's.
+    pub(super) retired: AtomicBool,
 }
 
 /// What a served region has now.
@@ -166,6 +170,7 @@ impl Served {
             encode_once,
             state: RwLock::new(state),
             listeners: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -173,6 +178,11 @@ impl Served {
     /// holds (checked when it was opened).
     pub(crate) fn schema(&self) -> Schema<'static> {
         self.schema
+    }
+
+    /// Whether a reload took the region out of the configuration.
+    pub(crate) fn retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// The file served now, if any.
