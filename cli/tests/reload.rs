@@ -67,7 +67,11 @@ impl Serve {
             if let Some(status) = serve.child.try_wait().unwrap() {
                 panic!("memwire serve exited with {status}:\n{}", serve.log());
             }
-            assert!(start.elapsed() < DEADLINE, "not listening:\n{}", serve.log());
+            assert!(
+                start.elapsed() < DEADLINE,
+                "not listening:\n{}",
+                serve.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         serve

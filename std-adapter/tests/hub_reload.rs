@@ -158,10 +158,7 @@ rights = [{ regions = "old", access = "read" }]
         region("added"),
     ];
     let changes = hub
-        .reload(common::config(
-            dir.path(),
-            &config_text(&root_dir, &after),
-        ))
+        .reload(common::config(dir.path(), &config_text(&root_dir, &after)))
         .expect("reload");
     assert_eq!(changes.clients_removed, ["t/gone"]);
     assert_eq!(changes.clients_changed, ["t/narrowed"]);
@@ -178,7 +175,10 @@ rights = [{ regions = "old", access = "read" }]
         })
         .expect("an error frame before the close");
     assert_eq!(error.0, ErrorCode::AuthFailed);
-    assert_eq!(error.1, None, "the connection's error, not a subscription's");
+    assert_eq!(
+        error.1, None,
+        "the connection's error, not a subscription's"
+    );
     assert!(error.2.contains("client removed"), "{}", error.2);
     assert!(matches!(end, End::Eof | End::Failed(_)));
 
@@ -225,7 +225,10 @@ async fn a_reload_that_moves_the_listeners_is_refused_and_the_old_config_kept() 
     moved = moved.replace("127.0.0.1:0", "127.0.0.1:1");
     let refused = hub.reload(common::config(dir.path(), &moved));
     assert!(
-        matches!(refused, Err(ReloadError::NeedsRestart { section: "listen" })),
+        matches!(
+            refused,
+            Err(ReloadError::NeedsRestart { section: "listen" })
+        ),
         "{refused:?}"
     );
     let message = refused.err().map(|e| e.to_string()).unwrap_or_default();

@@ -151,7 +151,10 @@ impl Hub {
     /// ([`ReloadError::NeedsRestart`]) and the hub runs on as it was. Gives
     /// what changed.
     pub fn reload(&self, config: Config) -> Result<Reloaded, ReloadError> {
-        let _one = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
+        let _one = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let plan = reload::plan(&self.shared(), config)?;
         for served in &plan.added {
             self.scanners.add(served);

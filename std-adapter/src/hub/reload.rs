@@ -216,10 +216,14 @@ fn differences(running: &Config, next: &Config) -> Reloaded {
         let Some(before) = running.tenant(name) else {
             changes.tenants_added.push(name.to_owned());
             for client in &tenant.clients {
-                changes.clients_added.push(format!("{name}/{}", client.name));
+                changes
+                    .clients_added
+                    .push(format!("{name}/{}", client.name));
             }
             for region in &tenant.regions {
-                changes.regions_added.push(format!("{name}/{}", region.name.as_str()));
+                changes
+                    .regions_added
+                    .push(format!("{name}/{}", region.name.as_str()));
             }
             continue;
         };
@@ -231,26 +235,48 @@ fn differences(running: &Config, next: &Config) -> Reloaded {
                 Some(_) => {}
             }
         }
-        for client in before.clients.iter().filter(|c| tenant.client(&c.name).is_none()) {
-            changes.clients_removed.push(format!("{name}/{}", client.name));
+        for client in before
+            .clients
+            .iter()
+            .filter(|c| tenant.client(&c.name).is_none())
+        {
+            changes
+                .clients_removed
+                .push(format!("{name}/{}", client.name));
         }
         for region in &tenant.regions {
             if before.region(region.name.as_str()).is_none() {
-                changes.regions_added.push(format!("{name}/{}", region.name.as_str()));
+                changes
+                    .regions_added
+                    .push(format!("{name}/{}", region.name.as_str()));
             }
         }
-        for region in before.regions.iter().filter(|r| tenant.region(r.name.as_str()).is_none()) {
-            changes.regions_removed.push(format!("{name}/{}", region.name.as_str()));
+        for region in before
+            .regions
+            .iter()
+            .filter(|r| tenant.region(r.name.as_str()).is_none())
+        {
+            changes
+                .regions_removed
+                .push(format!("{name}/{}", region.name.as_str()));
         }
     }
-    for tenant in running.tenants.iter().filter(|t| next.tenant(t.name.as_str()).is_none()) {
+    for tenant in running
+        .tenants
+        .iter()
+        .filter(|t| next.tenant(t.name.as_str()).is_none())
+    {
         let name = tenant.name.as_str();
         changes.tenants_removed.push(name.to_owned());
         for client in &tenant.clients {
-            changes.clients_removed.push(format!("{name}/{}", client.name));
+            changes
+                .clients_removed
+                .push(format!("{name}/{}", client.name));
         }
         for region in &tenant.regions {
-            changes.regions_removed.push(format!("{name}/{}", region.name.as_str()));
+            changes
+                .regions_removed
+                .push(format!("{name}/{}", region.name.as_str()));
         }
     }
     changes
@@ -351,9 +377,15 @@ name = "u"
     #[test]
     fn listeners_and_limits_need_a_restart() {
         let moved = format!("[listen]\ntcp = \"127.0.0.1:9999\"\n{BASE}");
-        assert_eq!(needs_restart(&config(BASE), &config(&moved)), Some("listen"));
+        assert_eq!(
+            needs_restart(&config(BASE), &config(&moved)),
+            Some("listen")
+        );
         let limits = format!("[limits]\nmax_connections = 3\n{BASE}");
-        assert_eq!(needs_restart(&config(BASE), &config(&limits)), Some("limits"));
+        assert_eq!(
+            needs_restart(&config(BASE), &config(&limits)),
+            Some("limits")
+        );
         assert_eq!(needs_restart(&config(BASE), &config(BASE)), None);
     }
 

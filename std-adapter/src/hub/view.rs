@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 
 use super::forward::{Answer, Forward, Reply};
 use super::region::{Listener, Served};
+use super::reload::REVOKED;
 use super::shadow::Published;
 use super::shared::Shared;
-use super::reload::REVOKED;
 use super::unavailable::UNAVAILABLE;
 
 /// The hub as one connection sees it: its own snapshot of each region it
@@ -31,11 +31,14 @@ pub(crate) struct View {
     answers: mpsc::UnboundedSender<Answer>,
     seen: Vec<OnceCell<Arc<Published>>>,
     listening: Vec<Cell<bool>>,
-    /// The authenticated client's access to each region (by index) under
-    /// the configuration in `shared`; empty before it authenticated. The
-    /// session keeps the access a subscription was made with, so a right
-    /// a reload took away is enforced here.
-    rights: Vec<Access>,
+    /// Whether the authenticated client may read, and write, each region
+    /// (by index) under the configuration in `shared`; empty before it
+    /// authenticated. The session keeps the access a subscription was made
+    /// with, so a right a reload took away is enforced here. A region the
+    /// client publishes stays readable: the hub's copy of it is read
+    /// through this view.
+    readable: Vec<bool>,
+    writable: Vec<bool>,
 }
 
 impl View {
@@ -51,25 +54,33 @@ impl View {
             answers,
             seen: (0..n).map(|_| OnceCell::new()).collect(),
             listening: (0..n).map(|_| Cell::new(false)).collect(),
-            rights: Vec::new(),
+            readable: Vec::new(),
+            writable: Vec::new(),
         }
     }
 
     /// The client authenticated as `client` of `tenant`: its rights.
     pub(crate) fn identify(&mut self, tenant: &str, client: &str) {
         let config = &self.shared.config;
-        self.rights = self
+        let (readable, writable) = self
             .shared
             .regions
             .iter()
             .map(|r| {
-                if r.tenant == tenant {
+                let access = if r.tenant == tenant {
                     config.access(tenant, client, &r.name)
                 } else {
                     Access::None
-                }
+                };
+                let publishes = r.tenant == tenant && r.publisher.as_deref() == Some(client);
+                (
+                    access != Access::None || publishes,
+                    access == Access::ReadWrite,
+                )
             })
-            .collect();
+            .unzip();
+        self.readable = readable;
+        self.writable = writable;
     }
 
     /// The hub after a reload: its configuration and regions from now on;
@@ -88,7 +99,7 @@ impl View {
     /// Whether the client may no longer read region `index` (a reload took
     /// its right away).
     fn revoked(&self, index: usize) -> bool {
-        self.rights.get(index) == Some(&Access::None)
+        self.readable.get(index) == Some(&false)
     }
 
     /// Forgets every snapshot: the next look takes the latest.
@@ -176,7 +187,7 @@ impl session::Hub for View {
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
         let (index, served) = self.served(region)?;
-        if self.rights.get(index).is_some_and(|&a| a != Access::ReadWrite) {
+        if self.writable.get(index) == Some(&false) {
             // A reload took the right away since the subscription.
             return Err(ErrorCode::AccessDenied);
         }
@@ -197,7 +208,7 @@ impl session::Hub for View {
             return false;
         };
         // Not deferred without the right: `apply_write` refuses it.
-        let denied = self.rights.get(index).is_some_and(|&a| a != Access::ReadWrite);
+        let denied = self.writable.get(index) == Some(&false);
         if served.publisher.is_none() || denied {
             return false;
         }

@@ -93,11 +93,7 @@ impl fmt::Debug for HubWriter {
 
 impl HubWriter {
     /// Takes the writer lock of region `tenant/region` of `shared`.
-    pub(crate) fn new(
-        shared: &Shared,
-        tenant: &str,
-        region: &str,
-    ) -> Result<Self, WriterError> {
+    pub(crate) fn new(shared: &Shared, tenant: &str, region: &str) -> Result<Self, WriterError> {
         let path = || format!("{tenant}/{region}");
         let served = shared
             .find(tenant, region)
