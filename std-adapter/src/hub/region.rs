@@ -48,10 +48,11 @@ pub(crate) trait Listener: Send + Sync {
     fn wake(&self);
 }
 
-/// One region the hub is configured to serve, for the hub's whole life:
-/// its name, its listeners, and the file it serves now ([`Opened`]) or why
-/// it serves none ([`Unavailable`]). A file that is removed, replaced or
-/// corrupted is dropped and a valid successor taken up (`recheck.rs`).
+/// One region the hub is configured to serve, until a reload retires it
+/// (`reload.rs`): its name, its listeners, and the file it serves now
+/// ([`Opened`]) or why it serves none ([`Unavailable`]). A file that is
+/// removed, replaced or corrupted is dropped and a valid successor taken
+/// up (`recheck.rs`).
 pub(crate) struct Served {
     pub(crate) tenant: String,
     pub(crate) name: String,
