@@ -58,10 +58,12 @@ use std::fmt::{self, Write as _};
 
 use memwire::schema::{Kind, Name, Variable};
 
+mod fit;
 mod json;
 #[cfg(test)]
 mod tests;
 
+pub use fit::{fitted, summary};
 pub use json::{from_json, schema_to_json, to_json};
 
 /// The longest piece of the input quoted in an error message, in characters.
