@@ -324,7 +324,11 @@ fn no_such_region(listed: &[(String, u64)], path: &RegionPath) -> Option<String>
 /// nearest name, or the names the region has.
 pub(crate) fn no_such_variable(schema: Schema<'_>, path: &RegionPath) -> String {
     let names: Vec<&str> = schema.variables().iter().map(|v| v.name.as_str()).collect();
-    let missing = format!("{} has no variable `{}`", path.region_path(), path.var_name());
+    let missing = format!(
+        "{} has no variable `{}`",
+        path.region_path(),
+        path.var_name()
+    );
     match nearest(path.var_name(), names.iter().copied()) {
         Some(near) => format!("{missing}; did you mean `{}/{near}`?", path.region_path()),
         None => format!("{missing}; it has: {}", names.join(", ")),

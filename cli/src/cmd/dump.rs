@@ -54,7 +54,9 @@ fn document(path: &str, generation: u64, variables: &Json) -> String {
             out.push_str("  \"variables\": {\n");
             let lines: Vec<String> = map
                 .iter()
-                .map(|(name, value)| format!("    {}: {}", Json::from(name.as_str()), compact(value)))
+                .map(|(name, value)| {
+                    format!("    {}: {}", Json::from(name.as_str()), compact(value))
+                })
                 .collect();
             out.push_str(&lines.join(",\n"));
             out.push_str("\n  }\n");

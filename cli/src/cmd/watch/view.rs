@@ -468,7 +468,10 @@ mod tests {
         s.update(t0, 1, &vec![0; 800_000], 0);
         let frame = s.render(t0, 80, 3, false);
         // The sparkline fills the line: 80 columns less 46.
-        let row = format!("  samples  u64[100000]  min 0  max 0  last 0  {}", "▁".repeat(34));
+        let row = format!(
+            "  samples  u64[100000]  min 0  max 0  last 0  {}",
+            "▁".repeat(34)
+        );
         assert_eq!(frame.lines().nth(2), Some(row.as_str()));
         // Narrow values stay whole.
         let frame = screen(t0).render(t0, 80, 24, false);
