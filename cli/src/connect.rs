@@ -373,6 +373,49 @@ mod tests {
     }
 
     #[test]
+    fn a_path_without_its_tenant_is_read_in_the_clients() {
+        let get = any_path("sensors/temperature").unwrap();
+        assert_eq!(without_tenant(&get, "demo"), "demo/sensors/temperature");
+        let watch = region_path("sensors/temperature").unwrap();
+        assert_eq!(without_tenant(&watch, "demo"), "demo/sensors");
+        let wrong = any_path("plant/sensors/temperature").unwrap();
+        assert_eq!(without_tenant(&wrong, "demo"), "demo/sensors/temperature");
+    }
+
+    #[test]
+    fn an_unknown_region_gets_the_nearest_or_the_list() {
+        let listed = [("sensors".to_owned(), 1), ("demo/motors".to_owned(), 2)];
+        let path = |text| region_path(text).unwrap();
+        assert_eq!(
+            no_such_region(&listed, &path("demo/sensor")).as_deref(),
+            Some("did you mean `demo/sensors`?")
+        );
+        assert_eq!(
+            no_such_region(&listed, &path("demo/motor")).as_deref(),
+            Some("did you mean `demo/motors`?")
+        );
+        assert_eq!(
+            no_such_region(&listed, &path("demo/pumps")).as_deref(),
+            Some("the hub lists: sensors, motors")
+        );
+        assert_eq!(no_such_region(&[], &path("demo/pumps")), None);
+    }
+
+    #[test]
+    fn no_hub_means_start_one() {
+        use std::io::{Error, ErrorKind};
+        let refused = Error::from(ErrorKind::ConnectionRefused);
+        assert_eq!(
+            no_hub_hint("tcp://h:1", &refused).as_deref(),
+            Some("is a hub running at tcp://h:1? Start one with `memwire serve`")
+        );
+        let missing = Error::from(ErrorKind::NotFound);
+        assert!(no_hub_hint("unix:///run/m.sock", &missing).is_some());
+        assert!(no_hub_hint("tcp://h:1", &missing).is_none());
+        assert!(no_hub_hint("tcp://h:1", &Error::from(ErrorKind::TimedOut)).is_none());
+    }
+
+    #[test]
     fn refused_certificates_say_what_to_do() {
         // The texts rustls gives.
         let ca_as_hub = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";

@@ -318,3 +318,40 @@ fn size(out: &std::io::Stdout) -> (usize, usize) {
         _ => (80, 24),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
+
+    static SCHEMA: SchemaBuf<2> = SchemaBuilder::new()
+        .var("t", Kind::F32, 1)
+        .var("history", Kind::U8, 100)
+        .build();
+
+    #[test]
+    fn lines_hold_the_changed_values() {
+        let schema = SCHEMA.as_schema();
+        let vars = schema.variables();
+        let mut data = vec![0u8; 104];
+        data[..4].copy_from_slice(&1.5f32.to_le_bytes());
+        data[103] = 7;
+        let changed = [&vars[0], &vars[1]];
+        assert_eq!(
+            super::text_line(9, false, &changed, &data),
+            format!(
+                "generation 9: t = 1.5, history = min 0  max 7  last 7  {}█",
+                "▁".repeat(49)
+            )
+        );
+        assert_eq!(
+            super::text_line(9, true, &[], &data),
+            "generation 9: nothing changed (resynced)"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&super::json_line(9, false, &changed[..1], &data)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"generation": 9, "resynced": false, "changed": {"t": 1.5}})
+        );
+    }
+}
