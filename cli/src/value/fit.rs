@@ -24,8 +24,9 @@ use super::{Element, decode, has_len, text, write_element};
 /// The heights of a sparkline, lowest first.
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// The variable's value in at most `width` characters (see the
-/// [module docs](self)).
+/// The variable's value in at most `width` characters: its text form when
+/// it fits, else for a numeric array its [`summary`] when that fits, else
+/// the text cut, ending in `…`.
 pub fn fitted(var: &Variable, bytes: &[u8], width: usize) -> String {
     // Stop formatting one character past the width: a long array costs no
     // more than what fits.
@@ -59,9 +60,15 @@ fn cut(text: String, width: usize) -> String {
     }
 }
 
-/// The summary of a numeric array (see the [module docs](self)), with a
-/// sparkline as wide as `width` leaves room for; `None` for one element,
-/// another kind, or bytes of the wrong length.
+/// The summary of a numeric array: its smallest, largest and last element,
+/// then a sparkline of its newest elements (the end of the array), one
+/// character per element, as many as `width` leaves room for:
+/// `min 18.0  max 21.5  last 21.4  ▁▁▂▃▃▄▅▆▆▇██`. The sparkline's eight
+/// heights span the smallest to the largest element of the whole array (all
+/// the lowest when they are equal); a NaN is a space.
+///
+/// `None` for one element, a `bool` or `bytes` variable, or bytes of the
+/// wrong length.
 pub fn summary(var: &Variable, bytes: &[u8], width: usize) -> Option<String> {
     let numeric = !matches!(var.kind, Kind::Bool | Kind::Bytes);
     if !numeric || var.count < 2 || !has_len(var.kind, var.count, bytes) {

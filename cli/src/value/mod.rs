@@ -22,6 +22,9 @@
 //! wrong length for the variable are written `<3 bytes, expected 4>` (JSON
 //! `null`).
 //!
+//! For `memwire watch`, [`fitted`] writes a value in a given number of
+//! characters, a long numeric array as a [`summary`] (`fit.rs`).
+//!
 //! Reading ([`parse`], [`from_json`]) accepts what is written and a little
 //! more:
 //!
