@@ -17,7 +17,6 @@ use crate::event::{Event, WriteError};
 use crate::resources::Resources;
 use crate::shared::{Handle, Link, WriteCell, WriteCommand, WriteTarget};
 
-
 /// A region of the hub to mirror into caller memory.
 #[derive(Clone, Copy, Debug)]
 pub struct Mirror<'a> {
