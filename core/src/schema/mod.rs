@@ -13,6 +13,7 @@
 mod builder;
 mod kind;
 mod name;
+mod record;
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 pub use builder::{SchemaBuf, SchemaBuilder};
 pub use kind::{Kind, Scalar, Value};
 pub use name::{NAME_MAX, Name, NameError};
+pub use record::{Record, RecordError};
 
 /// One named, typed, fixed-size field of a region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -467,13 +469,6 @@ impl Fingerprinter {
         first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
         u64::from_le_bytes(first)
     }
-}
-
-/// A type whose fields are the variables of a region: implemented by
-/// `#[derive(Schema)]` on a `#[repr(C)]` struct.
-pub trait Record {
-    /// The schema: one variable per field, at the field's offset.
-    fn schema() -> Schema<'static>;
 }
 
 #[cfg(test)]
