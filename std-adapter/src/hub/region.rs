@@ -18,6 +18,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+use super::config::PublishPolicy;
 use super::shadow::{Published, Scanner};
 use super::unavailable::{UNAVAILABLE, Unavailable};
 use crate::schema::OwnedSchema;
@@ -56,6 +57,9 @@ pub(crate) struct Served {
     pub(crate) name: String,
     /// The client that publishes the region; the file is then its copy.
     pub(crate) publisher: Option<String>,
+    /// When subscribers are sent the file's changes: every commit, or
+    /// only the states its writer marks (`scan.rs`).
+    pub(crate) publish: PublishPolicy,
     /// Where the copy of a published region stands, for the publisher's
     /// next connection (kept in memory: after a hub restart the copy is
     /// sent whole).
@@ -158,6 +162,7 @@ impl Served {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
             publisher: None,
+            publish: PublishPolicy::Delta,
             held: Mutex::new(None),
             schema,
             file: root.dir().join(tenant).join(name),

@@ -81,6 +81,7 @@ impl Shared {
                     config.publish.encode_once,
                 );
                 served.publisher.clone_from(&decl.publisher);
+                served.publish = decl.publish;
                 if served.opened().is_some() {
                     tracing::info!(region = %served.path(), file = %served.file.display(), "serving");
                 }
