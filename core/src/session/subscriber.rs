@@ -18,6 +18,8 @@
 //!   generation 0. On a byte stream this only happens with a faulty peer;
 //!   a part lost for good would go unseen, which a stream never does.
 //! - The generation is written with the last part only; then an Ack is due.
+//! - The application may ask for a full update at any time
+//!   (`Client::resync`): the same Ack of generation 0 as after an anomaly.
 
 use crate::Region;
 use crate::codec::{ErrorCode, Resume, SchemaPart, Update};
@@ -260,6 +262,15 @@ impl Follower {
         if self.resyncing && !broke_update {
             return Ok(());
         }
+        self.ask_full(copy)
+    }
+
+    /// Asks the publisher for a full update (an Ack of generation 0), as
+    /// after an anomaly; also the application's resync on demand. Until the
+    /// full update completes, the copy vouches for no generation and the
+    /// updates still on their way are ignored.
+    pub(crate) fn ask_full<S: Sink + ?Sized>(&mut self, copy: &mut S) -> Result<(), Fatal> {
+        self.progress = None;
         self.resyncing = true;
         self.full_ok = true;
         self.held = 0;

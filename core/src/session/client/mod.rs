@@ -114,6 +114,30 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             .resume_point()
     }
 
+    /// Asks the hub for a full copy of subscription `handle`'s region (an
+    /// Ack of generation 0, as a mirror sends after an anomaly): until it
+    /// arrives, reported as [`Event::Updated`] with `resynced`, the mirror
+    /// keeps its bytes but holds generation 0. False when `handle` names no
+    /// live subscription whose schema is in.
+    pub fn resync(&mut self, handle: Handle) -> bool {
+        let Some(sub) = self
+            .inner
+            .slot_mut(handle)
+            .filter(|s| s.gone.is_none() && !s.unsubscribe_due)
+            .and_then(|s| s.sub.as_mut())
+            .filter(|sub| sub.follow.phase == Phase::Live)
+        else {
+            return false;
+        };
+        match sub.follow.ask_full(&mut sub.mirror) {
+            Ok(()) => true,
+            Err(fatal) => {
+                self.inner.link.fail(fatal.code, None, fatal.reason);
+                false
+            }
+        }
+    }
+
     /// Asks the hub to write to the region of subscription `handle`; the
     /// answer comes as [`Event::WriteApplied`] or [`Event::WriteRefused`]
     /// with the returned request id. The mirror changes when the hub's
