@@ -1,5 +1,6 @@
 //! Publish policies: a `manual` region sent only at its writer's marks
-//! (`ShmWriter::publish`, `HubWriter::publish`), and a mirror's resync on
+//! (`ShmWriter::publish`, `HubWriter::publish`), subscriptions sent every
+//! update full (`ClientOptions::always_full`), and a mirror's resync on
 //! demand (`Mirror::resync`).
 
 mod common;
@@ -28,7 +29,7 @@ publish = "manual"
 variables = [{ name = "count", kind = "u64" }, { name = "tick", kind = "u32" }]
 [[tenant.region]]
 name = "sensors"
-variables = [{ name = "count", kind = "u64" }]
+variables = [{ name = "count", kind = "u64" }, { name = "history", kind = "f32", count = 256 }]
 "#;
 
 /// Commits per tick.
@@ -143,5 +144,47 @@ async fn a_resync_brings_a_full_copy() {
     assert_eq!(mirror.get::<u64>("count").unwrap(), 7);
     common::eventually("the counters", || client.stats().resyncs >= 1).await;
     assert_eq!(client.stats().resyncs, 1);
+    hub.shutdown().await;
+}
+
+/// A client that asks for full updates gets the whole data area with
+/// every commit, not the one changed variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_full_subscription_gets_whole_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::start(dir.path(), CONFIG).await;
+    let root = Root::new(dir.path().join("regions"));
+    let url = format!("tcp://{}", hub.tcp_addr().unwrap());
+    let mut options = common::options("rw", "demo", "s3cret");
+    options.always_full = true;
+    let client = Client::connect(&url, options).await.unwrap();
+    let writer = ShmWriter::open(&root, "demo/sensors").unwrap();
+    let mirror = client.subscribe("demo/sensors").await.unwrap();
+    common::converges(&mirror, &root).await;
+    let mut changes = mirror.changes();
+    let data_len = mirror.snapshot().unwrap().1.len() as u64;
+    common::eventually("the counters", || client.stats().updates >= 1).await;
+    let before = client.stats();
+
+    const UPDATES: u64 = 5;
+    for count in 1..=UPDATES {
+        let generation = writer.set_by_name("count", count).unwrap();
+        let event = next(&mut changes).await;
+        assert_eq!(event.generation, generation);
+        assert!(event.resynced, "update {count} was a delta: {event:?}");
+        assert_eq!(mirror.get::<u64>("count").unwrap(), count);
+    }
+    common::eventually("the counters", || {
+        client.stats().updates >= before.updates + UPDATES
+    })
+    .await;
+    let after = client.stats();
+    assert!(
+        after.bytes_in - before.bytes_in >= UPDATES * data_len,
+        "{UPDATES} updates of {data_len} bytes took {} bytes",
+        after.bytes_in - before.bytes_in
+    );
+    // Full by request, not resyncs: the mirror never asked for one.
+    assert_eq!(after.resyncs, 0);
     hub.shutdown().await;
 }

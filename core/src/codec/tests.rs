@@ -114,6 +114,7 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
                     generation: 42
                 }),
                 variables: true,
+                full: false,
             }),
             "08 01 0a 61 63 6d 65 2f 72 6f 62 6f 74 01 08 07 06 05 04 03 02 01 2a 01",
         ),
@@ -454,6 +455,7 @@ fn encode_refuses_invalid_frames_and_small_buffers() {
         path: "a/b/c",
         resume: None,
         variables: false,
+        full: false,
     });
     assert_eq!(sub.encode(&mut [0u8; 64]), Err(EncodeError::Invalid));
     let mut buf = [0u8; 8];

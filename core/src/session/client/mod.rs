@@ -86,6 +86,26 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         self.inner.add(path, None)
     }
 
+    /// Asks that every update of subscription `handle` be full (the whole
+    /// data area), for a consumer that keeps no state between updates.
+    /// Call it right after [`subscribe`](Self::subscribe) or
+    /// [`subscribe_described`](Self::subscribe_described), before the
+    /// subscribe is sent; false when it was sent already or `handle` names
+    /// no subscription. A hub that predates the option refuses the
+    /// subscribe as malformed (`spec/wire-format.md`).
+    pub fn always_full(&mut self, handle: Handle) -> bool {
+        match self.inner.slot_mut(handle).filter(|s| s.subscribe_due) {
+            Some(slot) => {
+                slot.full = true;
+                if let Some(sub) = slot.sub.as_mut() {
+                    sub.follow.always_full = true;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops a subscription; its mirror keeps what it holds.
     pub fn unsubscribe(&mut self, handle: Handle) {
         if let Some(slot) = self.inner.slot_mut(handle) {
