@@ -637,3 +637,36 @@ fn cobs_accumulator() {
     assert_eq!(collect(&mut acc, &input[6..]), [Ok(std::vec![7])]);
     assert!(!acc.is_broken());
 }
+
+/// The subscribe's last byte: bit 0 `variables`, bit 1 `full`. A
+/// subscribe without `full` keeps the bytes it had when the byte was the
+/// bool `variables`; unknown bits are refused as an out-of-range bool was.
+#[test]
+fn subscribe_flags_keep_the_old_bytes_and_refuse_unknown_bits() {
+    let sub = |variables, full| {
+        Frame::Subscribe(Subscribe {
+            handle: 1,
+            path: "r",
+            resume: None,
+            variables,
+            full,
+        })
+    };
+    for (variables, full, last) in [
+        (false, false, 0),
+        (true, false, 1),
+        (false, true, 2),
+        (true, true, 3),
+    ] {
+        let bytes = encode(&sub(variables, full));
+        assert_eq!(hex(&bytes), hex(&[0x08, 0x01, 0x01, b'r', 0x00, last]));
+        assert_eq!(Frame::decode(&bytes), Ok(sub(variables, full)));
+    }
+    for bad in [4u8, 0x80, 0xff] {
+        assert_eq!(
+            Frame::decode(&[0x08, 0x01, 0x01, b'r', 0x00, bad]),
+            Err(DecodeError::BadTag),
+            "{bad:#x}"
+        );
+    }
+}

@@ -229,8 +229,7 @@ impl Follower {
         let key = (update.base, update.generation);
         let full = update.base == 0;
         let first = update.ranges.iter().next().map(|s| s.range().start);
-        let full_start =
-            full && (self.full_ok || self.always_full) && first.is_none_or(|o| o == 0);
+        let full_start = full && (self.full_ok || self.always_full) && first.is_none_or(|o| o == 0);
         if let Some(p) = self.progress.take() {
             // Parts ascend; the parts of a full update are contiguous.
             let follows = first.is_none_or(|o| if full { o == p.next } else { o >= p.next });
