@@ -135,15 +135,17 @@ async fn a_resync_brings_a_full_copy() {
     common::converges(&mirror, &root).await;
     let held = mirror.generation();
     let mut changes = mirror.changes();
-    assert_eq!(client.stats().resyncs, 0);
+    // A described subscription may have resynced once while its mirror
+    // was being built: count from here.
+    let resyncs = client.stats().resyncs;
 
     mirror.resync().await.unwrap();
     let event = next(&mut changes).await;
     assert!(event.resynced, "{event:?}");
     assert_eq!(event.generation, held);
     assert_eq!(mirror.get::<u64>("count").unwrap(), 7);
-    common::eventually("the counters", || client.stats().resyncs >= 1).await;
-    assert_eq!(client.stats().resyncs, 1);
+    common::eventually("the counters", || client.stats().resyncs > resyncs).await;
+    assert_eq!(client.stats().resyncs, resyncs + 1);
     hub.shutdown().await;
 }
 
@@ -184,7 +186,7 @@ async fn an_always_full_subscription_gets_whole_updates() {
         "{UPDATES} updates of {data_len} bytes took {} bytes",
         after.bytes_in - before.bytes_in
     );
-    // Full by request, not resyncs: the mirror never asked for one.
-    assert_eq!(after.resyncs, 0);
+    // Full by request, not resyncs: the mirror asked for none meanwhile.
+    assert_eq!(after.resyncs, before.resyncs);
     hub.shutdown().await;
 }
