@@ -51,3 +51,32 @@ impl<'a> Region<'a> {
         self.word(PUBLISHED_LO_OFFSET)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::Region;
+    use crate::schema::{Kind, SchemaBuf, SchemaBuilder, VarId};
+    use crate::sync::{AtomicU32, Ordering};
+
+    static SCHEMA: SchemaBuf<1> = SchemaBuilder::new().var("x", Kind::U32, 1).build();
+
+    #[test]
+    fn a_mark_is_the_generation_of_the_last_commit_and_no_commit() {
+        let words: [AtomicU32; 128] = core::array::from_fn(|_| AtomicU32::new(0));
+        let region = Region::init(&words, SCHEMA.as_schema(), 1).unwrap();
+        assert_eq!(region.published(), 0);
+        for value in 1..=3u32 {
+            region.write(VarId(0), &value.to_le_bytes()).unwrap();
+        }
+        let generation = region.generation().unwrap();
+        let commit = region.commit_counter().load(Ordering::Relaxed);
+        assert_eq!(region.publish(), Ok(generation));
+        assert_eq!(region.published(), generation);
+        assert_eq!(region.generation(), Ok(generation));
+        assert_eq!(
+            region.commit_counter().load(Ordering::Relaxed),
+            commit,
+            "a mark is no commit"
+        );
+    }
+}
