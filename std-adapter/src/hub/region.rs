@@ -16,6 +16,7 @@
 //! everything since.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::config::PublishPolicy;
@@ -48,10 +49,11 @@ pub(crate) trait Listener: Send + Sync {
     fn wake(&self);
 }
 
-/// One region the hub is configured to serve, for the hub's whole life:
-/// its name, its listeners, and the file it serves now ([`Opened`]) or why
-/// it serves none ([`Unavailable`]). A file that is removed, replaced or
-/// corrupted is dropped and a valid successor taken up (`recheck.rs`).
+/// One region the hub is configured to serve, until a reload retires it
+/// (`reload.rs`): its name, its listeners, and the file it serves now
+/// ([`Opened`]) or why it serves none ([`Unavailable`]). A file that is
+/// removed, replaced or corrupted is dropped and a valid successor taken
+/// up (`recheck.rs`).
 pub(crate) struct Served {
     pub(crate) tenant: String,
     pub(crate) name: String,
@@ -75,6 +77,9 @@ pub(crate) struct Served {
     pub(super) encode_once: bool,
     pub(super) state: RwLock<State>,
     pub(super) listeners: Mutex<Vec<Weak<dyn Listener>>>,
+    /// A reload took the region out of the configuration (`reload.rs`):
+    /// it serves no file again, and its name may be another region's.
+    pub(super) retired: AtomicBool,
 }
 
 /// What a served region has now.
@@ -171,6 +176,7 @@ impl Served {
             encode_once,
             state: RwLock::new(state),
             listeners: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -178,6 +184,11 @@ impl Served {
     /// holds (checked when it was opened).
     pub(crate) fn schema(&self) -> Schema<'static> {
         self.schema
+    }
+
+    /// Whether a reload took the region out of the configuration.
+    pub(crate) fn retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// The file served now, if any.

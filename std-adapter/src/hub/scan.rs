@@ -17,7 +17,7 @@
 //!   ([`Listener::wake`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -192,27 +192,41 @@ impl Opened {
 /// The scanner threads of a hub, one per region.
 pub(crate) struct Scanners {
     scanning: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Scanners {
     /// Starts a scanner for every region of `shared`.
-    pub(crate) fn start(shared: &Arc<Shared>) -> Scanners {
-        let scanning = Arc::new(AtomicBool::new(true));
-        let threads = (0..shared.regions.len())
-            .map(|index| {
-                let shared = Arc::clone(shared);
-                let scanning = Arc::clone(&scanning);
-                std::thread::spawn(move || scan_loop(&shared, index, &scanning))
-            })
-            .collect();
-        Scanners { scanning, threads }
+    pub(crate) fn start(shared: &Shared) -> Scanners {
+        let scanners = Scanners {
+            scanning: Arc::new(AtomicBool::new(true)),
+            threads: Mutex::new(Vec::new()),
+        };
+        for served in &shared.regions {
+            scanners.add(served);
+        }
+        scanners
+    }
+
+    /// Starts a scanner for `served` (at start, or a region a reload
+    /// added); it ends at shutdown or once the region is retired.
+    pub(crate) fn add(&self, served: &Arc<Served>) {
+        let served = Arc::clone(served);
+        let scanning = Arc::clone(&self.scanning);
+        let thread = std::thread::spawn(move || scan_loop(&served, &scanning));
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        threads.retain(|t| !t.is_finished());
+        threads.push(thread);
     }
 
     /// Stops the scanners (each within [`SCAN_WAKE`]) and waits for them.
-    pub(crate) async fn stop(mut self) {
+    pub(crate) async fn stop(self) {
         self.scanning.store(false, Ordering::Relaxed);
-        for scanner in self.threads.drain(..) {
+        let threads = self
+            .threads
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        for scanner in threads {
             let _ = tokio::task::spawn_blocking(move || scanner.join()).await;
         }
     }
@@ -220,14 +234,12 @@ impl Scanners {
 
 /// One region's scanner: sleeps on the file served now and scans it when
 /// woken; checks the file (`recheck.rs`) at least every [`SCAN_WAKE`]; and
-/// while no file is served, tries to take one up as often.
-fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
-    let Some(served) = shared.regions.get(index) else {
-        return;
-    };
+/// while no file is served, tries to take one up as often. Ends at
+/// shutdown, or once a reload retired the region.
+fn scan_loop(served: &Served, scanning: &AtomicBool) {
     let mut file: Option<(Arc<Opened>, u64)> = None;
     let mut checked = Instant::now();
-    while scanning.load(Ordering::Relaxed) {
+    while scanning.load(Ordering::Relaxed) && !served.retired() {
         let Some(opened) = served.opened() else {
             file = None;
             std::thread::sleep(SCAN_WAKE);
