@@ -1,6 +1,7 @@
 //! The live region: seqlock reads and writes over shared atomic words, and
 //! the undo journal that makes a commit its writer died in roll back
-//! (`journal.rs`).
+//! (`journal.rs`), and the writer's mark of a consistent state
+//! (`publish.rs`).
 
 use core::fmt;
 
@@ -749,6 +750,7 @@ fn guarded(seq: &AtomicU32, copy: impl FnOnce() -> Option<()>) -> Result<bool, A
 }
 
 mod journal;
+mod publish;
 mod var;
 pub use var::VarRef;
 

@@ -137,6 +137,7 @@ fuzz_target!(|data: &[u8]| {
         path: "telemetry",
         resume: None,
         variables: false,
+        full: false,
     });
     client.handle_input_with(now, &framed(&subscribe), &mut device);
     drain(&mut client, now, &mut device);

@@ -42,6 +42,7 @@ enum Mirror<'a> {
         path: &'a str,
         resume: Option<(u64, u64)>,
         variables: bool,
+        full: bool,
     },
     Unsubscribe(u16),
     Schema {
@@ -164,6 +165,7 @@ fn build<'a>(m: &Mirror<'a>, scratch: &'a mut [u8]) -> Option<Frame<'a>> {
             path,
             resume,
             variables,
+            full,
         } => Frame::Subscribe(Subscribe {
             handle,
             path,
@@ -172,6 +174,7 @@ fn build<'a>(m: &Mirror<'a>, scratch: &'a mut [u8]) -> Option<Frame<'a>> {
                 generation,
             }),
             variables,
+            full,
         }),
         Mirror::Unsubscribe(handle) => Frame::Unsubscribe(Unsubscribe { handle }),
         Mirror::Schema {

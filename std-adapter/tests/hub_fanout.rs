@@ -96,6 +96,7 @@ async fn subscribers_receive(encode_once: bool) -> Vec<(Vec<Vec<u8>>, Vec<Vec<u8
             path: "t/r",
             resume: None,
             variables: true,
+            full: false,
         }))
         .await;
         let copy = until_update(&mut raw, 0).await;

@@ -81,6 +81,7 @@ async fn subscribe(addr: SocketAddr, path: &str) -> Result<(), (ErrorCode, Strin
         path,
         resume: None,
         variables: true,
+        full: false,
     }))
     .await;
     let frame = raw.expect_frame().await;
@@ -100,6 +101,7 @@ async fn raw_subscriber(addr: SocketAddr, path: &str) -> Raw {
         path,
         resume: None,
         variables: true,
+        full: false,
     }))
     .await;
     let frame = raw.expect_frame().await;

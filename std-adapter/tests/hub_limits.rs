@@ -234,6 +234,7 @@ async fn slow_consumer_is_dropped_without_slowing_others() {
             path: "t/big",
             resume: None,
             variables: false,
+            full: false,
         }))
         .await;
     assert!(

@@ -170,6 +170,7 @@ fn crafted() -> Vec<Case> {
         path: "t/line",
         resume: None,
         variables: true,
+        full: false,
     }));
     let value = 1.5f32.to_le_bytes();
     let write = body(&Frame::Write(Write {
@@ -418,6 +419,7 @@ async fn pipelined_writes_are_answered_before_the_close() {
         path: "t/line",
         resume: None,
         variables: false,
+        full: false,
     })));
     let values: Vec<[u8; 4]> = (1..=9u8).map(|v| f32::from(v).to_le_bytes()).collect();
     for (request, value) in (1u32..).zip(&values) {

@@ -124,6 +124,7 @@ async fn subscribe_error(addr: std::net::SocketAddr, path: &str) -> (ErrorCode, 
         path,
         resume: None,
         variables: true,
+        full: false,
     }))
     .await;
     let frame = raw.expect_frame().await;

@@ -67,6 +67,7 @@ async fn subscriber(addr: SocketAddr, client: &str, path: &str) -> (Raw, u64) {
         path,
         resume: None,
         variables: true,
+        full: false,
     }))
     .await;
     let frame = raw.expect_frame().await;

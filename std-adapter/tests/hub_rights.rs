@@ -307,6 +307,7 @@ async fn tenants_cannot_reach_each_other() {
             path: &other_path,
             resume: None,
             variables: true,
+            full: false,
         }))
         .await;
         let answer = raw.expect_frame().await;

@@ -181,6 +181,10 @@ pub struct Subscribe<'a> {
     /// Whether the subscriber wants the variable table (else schema parts
     /// carry the fingerprint only).
     pub variables: bool,
+    /// Whether every update is to be full (base 0, the whole data area):
+    /// for a subscriber that keeps no copy to apply a delta to. On the
+    /// wire, bit 1 of the byte whose bit 0 is `variables`.
+    pub full: bool,
 }
 
 /// Ends a subscription.
@@ -351,19 +355,31 @@ impl<'a> Frame<'a> {
             5 => Frame::Close,
             6 => Frame::Ping { nonce: r.u64()? },
             7 => Frame::Pong { nonce: r.u64()? },
-            8 => Frame::Subscribe(Subscribe {
-                handle: r.u16()?,
-                path: r.str()?,
-                resume: if r.some()? {
+            8 => {
+                let handle = r.u16()?;
+                let path = r.str()?;
+                let resume = if r.some()? {
                     Some(Resume {
                         instance: r.fixed_u64()?,
                         generation: r.u64()?,
                     })
                 } else {
                     None
-                },
-                variables: r.bool()?,
-            }),
+                };
+                // Bit 0 `variables`, bit 1 `full`; other bits are refused,
+                // so that a later version may give them a meaning.
+                let flags = r.byte()?;
+                if flags & !0b11 != 0 {
+                    return Err(DecodeError::BadTag);
+                }
+                Frame::Subscribe(Subscribe {
+                    handle,
+                    path,
+                    resume,
+                    variables: flags & 1 != 0,
+                    full: flags & 2 != 0,
+                })
+            }
             9 => Frame::Unsubscribe(Unsubscribe { handle: r.u16()? }),
             10 => Frame::Schema(SchemaPart {
                 handle: r.u16()?,
@@ -480,7 +496,9 @@ impl<'a> Frame<'a> {
                     out.fixed_u64(resume.instance)?;
                     out.varint(resume.generation)?;
                 }
-                out.bool(s.variables)
+                // One byte: a subscribe without `full` is as it was when
+                // this byte was the bool `variables`.
+                out.byte(u8::from(s.variables) | (u8::from(s.full) << 1))
             }
             Frame::Unsubscribe(u) => out.varint(u.handle.into()),
             Frame::Schema(s) => {

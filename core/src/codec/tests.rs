@@ -114,6 +114,7 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
                     generation: 42
                 }),
                 variables: true,
+                full: false,
             }),
             "08 01 0a 61 63 6d 65 2f 72 6f 62 6f 74 01 08 07 06 05 04 03 02 01 2a 01",
         ),
@@ -454,6 +455,7 @@ fn encode_refuses_invalid_frames_and_small_buffers() {
         path: "a/b/c",
         resume: None,
         variables: false,
+        full: false,
     });
     assert_eq!(sub.encode(&mut [0u8; 64]), Err(EncodeError::Invalid));
     let mut buf = [0u8; 8];
@@ -634,4 +636,37 @@ fn cobs_accumulator() {
     );
     assert_eq!(collect(&mut acc, &input[6..]), [Ok(std::vec![7])]);
     assert!(!acc.is_broken());
+}
+
+/// The subscribe's last byte: bit 0 `variables`, bit 1 `full`. A
+/// subscribe without `full` keeps the bytes it had when the byte was the
+/// bool `variables`; unknown bits are refused as an out-of-range bool was.
+#[test]
+fn subscribe_flags_keep_the_old_bytes_and_refuse_unknown_bits() {
+    let sub = |variables, full| {
+        Frame::Subscribe(Subscribe {
+            handle: 1,
+            path: "r",
+            resume: None,
+            variables,
+            full,
+        })
+    };
+    for (variables, full, last) in [
+        (false, false, 0),
+        (true, false, 1),
+        (false, true, 2),
+        (true, true, 3),
+    ] {
+        let bytes = encode(&sub(variables, full));
+        assert_eq!(hex(&bytes), hex(&[0x08, 0x01, 0x01, b'r', 0x00, last]));
+        assert_eq!(Frame::decode(&bytes), Ok(sub(variables, full)));
+    }
+    for bad in [4u8, 0x80, 0xff] {
+        assert_eq!(
+            Frame::decode(&[0x08, 0x01, 0x01, b'r', 0x00, bad]),
+            Err(DecodeError::BadTag),
+            "{bad:#x}"
+        );
+    }
 }

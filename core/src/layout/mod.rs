@@ -79,6 +79,12 @@ pub const JOURNAL_LEN_OFFSET: usize = 60;
 pub const JOURNAL_OFFSET: usize = 144;
 /// Byte offset of a variable's sequence counter within its table entry.
 pub const ENTRY_SEQ_OFFSET: usize = 56;
+/// Byte offset of the low 32 bits of the published generation: the
+/// generation a writer last marked as a consistent state (live, 0 until
+/// the first mark; `Region::publish`).
+pub const PUBLISHED_LO_OFFSET: usize = 152;
+/// Byte offset of the high 32 bits of the published generation.
+pub const PUBLISHED_HI_OFFSET: usize = 156;
 
 /// The region header, as stored at offset 0.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable)]

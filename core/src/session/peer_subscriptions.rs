@@ -132,14 +132,7 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             .iter_mut()
             .find(|p| p.is_none())
             .ok_or((ErrorCode::LimitExceeded, "too many subscriptions"))?;
-        *slot = Some(Publication::new(
-            subscribe.handle,
-            region,
-            access,
-            subscribe.variables,
-            subscribe.resume,
-            source,
-        ));
+        *slot = Some(Publication::new(subscribe, region, access, source));
         self.forget_ended(subscribe.handle);
         Ok(())
     }

@@ -3,6 +3,9 @@
 //! acknowledgements. A hub keeps one per client subscription to its
 //! regions; a client one per hub subscription to the regions it publishes.
 //!
+//! A subscription that asks for `full` updates gets every update from base
+//! 0, the whole data area, for a subscriber that keeps no copy.
+//!
 //! A publication keeps no copy of the data and no queue: each update is cut
 //! from the hub's current shadow when it is sent. At most `max_in_flight`
 //! updates are unacknowledged; past that nothing new starts and the next
@@ -59,6 +62,8 @@ pub(crate) struct Publication {
     pub(crate) region: RegionId,
     pub(crate) access: Access,
     table: bool,
+    /// Every update full: the subscriber keeps no copy to apply a delta to.
+    full: bool,
     instance: u64,
     phase: Phase,
     /// The base of the next update: `None` for a full one.
@@ -106,16 +111,20 @@ impl Iterator for Plan<'_> {
 }
 
 impl Publication {
-    /// A subscription to `source`; `resume` is the peer's instance and
-    /// generation, if it holds a copy.
+    /// A subscription to `source` as `subscribe` asks for it; `resume`
+    /// is the peer's instance and generation, if it holds a copy.
     pub(crate) fn new(
-        handle: u16,
+        subscribe: &crate::codec::Subscribe<'_>,
         region: RegionId,
         access: Access,
-        table: bool,
-        resume: Option<crate::codec::Resume>,
         source: &Source<'_>,
     ) -> Publication {
+        let (handle, table, full, resume) = (
+            subscribe.handle,
+            subscribe.variables,
+            subscribe.full,
+            subscribe.resume,
+        );
         let base = resume
             .filter(|r| r.instance == source.instance && r.generation <= source.generation)
             .map(|r| r.generation);
@@ -124,6 +133,7 @@ impl Publication {
             region,
             access,
             table,
+            full,
             instance: source.instance,
             phase: Phase::Schema { next: 0 },
             base,
@@ -205,7 +215,10 @@ impl Publication {
                 if !needed || self.in_flight.len() >= max_in_flight.clamp(1, IN_FLIGHT_CAP) {
                     return Ok(None);
                 }
-                let base = self.base.filter(|&b| b <= source.generation).unwrap_or(0);
+                let base = self
+                    .base
+                    .filter(|&b| b <= source.generation && !self.full)
+                    .unwrap_or(0);
                 // The last scan's ranges, unless merging them to fit made
                 // them dearer than the chunks changed since `base`.
                 let recent = base != 0

@@ -11,13 +11,15 @@
 //! - A new update starts when its base is the generation the mirror holds,
 //!   or when it is a full update (base 0, first byte at offset 0) and one is
 //!   expected (first subscription, new region instance, after a resync
-//!   request).
+//!   request, or always for a subscription that asked for full updates).
 //! - Anything else is an anomaly (a repeated, late or skipped part, or an
 //!   update from another base): nothing of it is written, the mirror's
 //!   generation goes back to 0 and it asks for a full update with an Ack of
 //!   generation 0. On a byte stream this only happens with a faulty peer;
 //!   a part lost for good would go unseen, which a stream never does.
 //! - The generation is written with the last part only; then an Ack is due.
+//! - The application may ask for a full update at any time
+//!   (`Client::resync`): the same Ack of generation 0 as after an anomaly.
 
 use crate::Region;
 use crate::codec::{ErrorCode, Resume, SchemaPart, Update};
@@ -130,6 +132,8 @@ pub(crate) struct Follower {
     held: u64,
     /// Whether an update from base 0 is taken.
     full_ok: bool,
+    /// The subscription asked for full updates only: each is taken.
+    pub(crate) always_full: bool,
     progress: Option<Progress>,
     /// A full update was asked for after an anomaly and has not completed.
     resyncing: bool,
@@ -155,6 +159,7 @@ impl Follower {
             instance: 0,
             held,
             full_ok: true,
+            always_full: false,
             progress: None,
             resyncing: false,
             ack_due: None,
@@ -224,7 +229,7 @@ impl Follower {
         let key = (update.base, update.generation);
         let full = update.base == 0;
         let first = update.ranges.iter().next().map(|s| s.range().start);
-        let full_start = full && self.full_ok && first.is_none_or(|o| o == 0);
+        let full_start = full && (self.full_ok || self.always_full) && first.is_none_or(|o| o == 0);
         if let Some(p) = self.progress.take() {
             // Parts ascend; the parts of a full update are contiguous.
             let follows = first.is_none_or(|o| if full { o == p.next } else { o >= p.next });
@@ -260,6 +265,15 @@ impl Follower {
         if self.resyncing && !broke_update {
             return Ok(());
         }
+        self.ask_full(copy)
+    }
+
+    /// Asks the publisher for a full update (an Ack of generation 0), as
+    /// after an anomaly; also the application's resync on demand. Until the
+    /// full update completes, the copy vouches for no generation and the
+    /// updates still on their way are ignored.
+    pub(crate) fn ask_full<S: Sink + ?Sized>(&mut self, copy: &mut S) -> Result<(), Fatal> {
+        self.progress = None;
         self.resyncing = true;
         self.full_ok = true;
         self.held = 0;

@@ -1,4 +1,4 @@
-//! Commands from the handles: subscribe, write and close. A write the
+//! Commands from the handles: subscribe, write, resync and close. A write the
 //! session has no room for is held, and no command is taken until it goes.
 
 use std::collections::HashMap;
@@ -52,8 +52,28 @@ impl Driver {
                     },
                 );
             }
+            Some(Command::Resync { path, reply }) => {
+                let asked = self
+                    .handle(&conn.slots, &path)
+                    .is_some_and(|handle| conn.session.resync(handle));
+                let _ = reply.send(if asked {
+                    Ok(())
+                } else {
+                    Err(ClientError::NotConnected)
+                });
+            }
         }
         None
+    }
+
+    /// The handle of the live subscription that fills the mirror at `path`.
+    fn handle(&self, slots: &HashMap<u16, Slot>, path: &str) -> Option<Handle> {
+        slots.iter().find_map(|(h, slot)| match slot {
+            Slot::Live(i) if self.subs.get(*i).is_some_and(|s| s.mirror.path == path) => {
+                Some(Handle(*h))
+            }
+            _ => None,
+        })
     }
 
     /// A write the session had no room for: its answers may have made room.
@@ -72,18 +92,7 @@ impl Driver {
         writes: &mut HashMap<u32, oneshot::Sender<Result<u64, ClientError>>>,
         write: Write,
     ) -> Option<Write> {
-        let handle = slots.iter().find_map(|(h, slot)| match slot {
-            Slot::Live(i)
-                if self
-                    .subs
-                    .get(*i)
-                    .is_some_and(|s| s.mirror.path == write.path) =>
-            {
-                Some(Handle(*h))
-            }
-            _ => None,
-        });
-        let Some(handle) = handle else {
+        let Some(handle) = self.handle(slots, &write.path) else {
             let _ = write.reply.send(Err(ClientError::NotConnected));
             return None;
         };

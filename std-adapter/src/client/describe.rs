@@ -33,6 +33,9 @@ impl Driver {
     ) {
         match session.subscribe_described(&path) {
             Ok(handle) => {
+                if self.options.always_full {
+                    session.always_full(handle);
+                }
                 slots.insert(
                     handle.0,
                     Slot::Describing {

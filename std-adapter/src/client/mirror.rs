@@ -137,6 +137,29 @@ impl Mirror {
         self.write(name, bytemuck::bytes_of(&raw)).await
     }
 
+    /// Asks the hub for a full copy of the region now, as after a lost
+    /// update: the hub answers with the whole data area, and
+    /// [`changes`](Self::changes) reports it with `resynced` set. Until
+    /// it arrives the mirror keeps its bytes and its
+    /// [`generation`](Self::generation) is 0. A mirror mapped from the
+    /// region file ([`is_local`](Self::is_local)) is the region itself and
+    /// needs none: this returns at once.
+    pub async fn resync(&self) -> Result<(), ClientError> {
+        if self.is_local() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Resync {
+            path: self.shared.path.clone(),
+            reply,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        answer.await.map_err(|_| ClientError::Closed)?
+    }
+
     /// The changes from now on, as an async stream of events.
     pub fn changes(&self) -> Changes {
         Changes {

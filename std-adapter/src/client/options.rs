@@ -27,6 +27,10 @@ pub struct ClientOptions {
     pub reconnect_max: Duration,
     /// How long the first connection may take (connect and handshake).
     pub connect_timeout: Duration,
+    /// Ask the hub for every update full (the whole data area) rather than
+    /// a delta, for every subscription of this client: for a consumer
+    /// that keeps no state between updates. Off by default.
+    pub always_full: bool,
 }
 
 impl ClientOptions {
@@ -43,6 +47,7 @@ impl ClientOptions {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
+            always_full: false,
         }
     }
 }

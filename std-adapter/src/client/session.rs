@@ -120,6 +120,9 @@ impl Driver {
                 continue;
             };
             if let Ok(handle) = session.subscribe(&sub.mirror.path, region, sub.resume) {
+                if options.always_full {
+                    session.always_full(handle);
+                }
                 slots.insert(handle.0, Slot::Live(index));
             }
         }

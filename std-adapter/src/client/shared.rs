@@ -23,6 +23,11 @@ pub(crate) enum Command {
         value: Vec<u8>,
         reply: oneshot::Sender<Result<u64, ClientError>>,
     },
+    /// Ask the hub for a full copy of the mirror at `path`.
+    Resync {
+        path: String,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     Close,
 }
 

@@ -120,6 +120,9 @@ impl Driver {
                         Some(Command::Write { reply, .. }) => {
                             let _ = reply.send(Err(ClientError::NotConnected));
                         }
+                        Some(Command::Resync { reply, .. }) => {
+                            let _ = reply.send(Err(ClientError::NotConnected));
+                        }
                     },
                 }
             }

@@ -275,6 +275,22 @@ pub struct RegionDecl {
     /// subscribes to the region of that name at the client once it is
     /// welcomed, and keeps its file a copy of it.
     pub publisher: Option<String>,
+    /// When subscribers are sent the region's changes.
+    pub publish: PublishPolicy,
+}
+
+/// When a region's subscribers are sent its changes (a region's `publish`
+/// key; `docs/hub.md`, "Publish policies").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishPolicy {
+    /// Every commit the hub finds, as a delta (`"delta"`, the default).
+    #[default]
+    Delta,
+    /// Only the states the region's writer marks as consistent
+    /// (`"manual"`: [`ShmWriter::publish`](crate::shm::ShmWriter::publish),
+    /// [`HubWriter::publish`](super::HubWriter::publish)).
+    Manual,
 }
 
 impl Config {

@@ -80,7 +80,7 @@ mod view;
 mod wire;
 mod writer;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, PublishPolicy};
 pub use error::HubError;
 pub use handle::Hub;
 pub use handler::SLOW_CONSUMER_GRACE;

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+use super::config::PublishPolicy;
 use super::shadow::{Published, Scanner};
 use super::unavailable::{UNAVAILABLE, Unavailable};
 use crate::schema::OwnedSchema;
@@ -58,6 +59,9 @@ pub(crate) struct Served {
     pub(crate) name: String,
     /// The client that publishes the region; the file is then its copy.
     pub(crate) publisher: Option<String>,
+    /// When subscribers are sent the file's changes: every commit, or
+    /// only the states its writer marks (`scan.rs`).
+    pub(crate) publish: PublishPolicy,
     /// Where the copy of a published region stands, for the publisher's
     /// next connection (kept in memory: after a hub restart the copy is
     /// sent whole).
@@ -163,6 +167,7 @@ impl Served {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
             publisher: None,
+            publish: PublishPolicy::Delta,
             held: Mutex::new(None),
             schema,
             file: root.dir().join(tenant).join(name),

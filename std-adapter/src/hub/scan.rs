@@ -5,7 +5,9 @@
 //!   `shm/notify.rs`), so writes the hub published itself do not wake it.
 //! - The scan ([`Served::scan`]): compares the file with the shadow, only
 //!   the variables whose sequence counters moved, and publishes a new
-//!   snapshot ([`Published`](super::shadow::Published)). The scanner
+//!   snapshot ([`Published`](super::shadow::Published)); under the
+//!   `manual` publish policy, only a state the writer marked, and the
+//!   scanner sleeps on the mark rather than on commits. The scanner
 //!   thread runs it on a wake-up; a write made in the hub (a remote write,
 //!   a [`HubWriter`](super::writer::HubWriter)) runs it from the writing
 //!   thread.
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 use memwire::diff::{DiffError, Generations};
 use memwire::{Schema, VarId};
 
+use super::config::PublishPolicy;
 use super::region::{Listener, Opened, Served};
 use super::shadow::seqs;
 use super::shared::Shared;
@@ -55,7 +58,8 @@ impl Served {
         let Some(opened) = self.opened() else {
             return Ok(false);
         };
-        match opened.scan(self.schema(), between, &self.path()) {
+        let manual = self.publish == PublishPolicy::Manual;
+        match opened.scan(self.schema(), between, &self.path(), manual) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
             Err(e) => {
@@ -91,11 +95,18 @@ impl Served {
 impl Opened {
     /// The scan of this file: publishes a new snapshot if the generation
     /// moved, and says whether it did. `region` names it in the logs.
+    ///
+    /// With `manual`, only a state the writer marked is published: the
+    /// mark is read before the copy, and the copy is published only if its
+    /// generation is the mark's (a commit after the mark makes this scan
+    /// publish nothing; the writer's next mark carries its changes). The
+    /// core's `region/publish.rs` shows why such a copy is a marked state.
     fn scan(
         &self,
         schema: Schema<'_>,
         between: impl FnOnce(),
         region: &str,
+        manual: bool,
     ) -> Result<bool, ShmError> {
         let mut guard = self.scanner.lock().unwrap_or_else(PoisonError::into_inner);
         let scanner = &mut *guard;
@@ -104,7 +115,13 @@ impl Opened {
         // length tells. Once truncated, nothing is published any more.
         reader.check_file()?;
         let before = reader.generation()?;
-        if before == self.published().generation {
+        let mark = if manual {
+            Some(reader.published()?)
+        } else {
+            None
+        };
+        let last = self.published().generation;
+        if mark.map_or(before == last, |mark| mark <= last) {
             return Ok(false);
         }
         // Counters before the bytes, so that a variable whose counter did
@@ -112,6 +129,9 @@ impl Opened {
         let fresh = seqs(reader, schema);
         between();
         let generation = reader.snapshot(&mut scanner.current)?;
+        if mark.is_some_and(|mark| mark != generation) {
+            return Ok(false);
+        }
         // A commit that landed since `before` may be in the copy without
         // its counters in `fresh`: compare every byte, or its change would
         // wait for a later commit (this generation is published already).
@@ -231,9 +251,14 @@ fn scan_loop(served: &Served, scanning: &AtomicBool) {
             _ => opened.published().generation,
         };
         // Writes the hub published itself do not wake it (`Waiters`).
-        let woke = opened
-            .reader()
-            .wait_for_change_as(since, Some(SCAN_WAKE), Waiters::SCANNER);
+        // Under the manual policy only the writer's marks do, never commits.
+        let woke = if served.publish == PublishPolicy::Manual {
+            opened.reader().wait_for_publish(since, Some(SCAN_WAKE))
+        } else {
+            opened
+                .reader()
+                .wait_for_change_as(since, Some(SCAN_WAKE), Waiters::SCANNER)
+        };
         file = Some((Arc::clone(&opened), since));
         if checked.elapsed() >= SCAN_WAKE {
             checked = Instant::now();

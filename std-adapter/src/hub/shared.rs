@@ -142,6 +142,7 @@ pub(crate) fn open_region(
         config.publish.encode_once,
     );
     served.publisher.clone_from(&decl.publisher);
+    served.publish = decl.publish;
     if served.opened().is_some() {
         tracing::info!(region = %served.path(), file = %served.file.display(), "serving");
     }

@@ -9,6 +9,7 @@ use memwire::{Schema, VarId};
 use super::region::{Opened, Served};
 use super::shared::Shared;
 use crate::shm::ShmError;
+use crate::shm::notify::{self, Futex, Waiters};
 
 /// Writes a region the hub serves, from the hub's own process
 /// ([`Hub::writer`](super::Hub::writer)).
@@ -145,5 +146,22 @@ impl HubWriter {
     pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
         self.served()
             .commit(|region| region.set_by_name(name, value), true)
+    }
+
+    /// Marks the region's current state as a consistent set of changes
+    /// and returns its generation. Under the region's `manual` publish
+    /// policy its writes reach subscribers only this way: this sends the
+    /// state from the calling thread, one update however many writes led
+    /// to it. Under the default `delta` policy every write is sent anyway
+    /// and a mark changes nothing.
+    pub fn publish(&self) -> Result<u64, ShmError> {
+        let generation = self.served().commit(|region| region.publish(), true)?;
+        // Another hub serving the same file sleeps on the mark.
+        if let Some(opened) = self.served().opened() {
+            if let Some(word) = opened.reader().region().published_word() {
+                let _ = notify::os().wake(word, Waiters::ALL);
+            }
+        }
+        Ok(generation)
     }
 }

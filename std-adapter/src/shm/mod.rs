@@ -33,6 +33,8 @@
 //! - `identity.rs`: whether an open file is still the one opened (its
 //!   name's inode, the bytes fixed at creation), which [`TurnWriter::check`]
 //!   asks.
+//! - `publish.rs`: a writer's mark of a consistent state
+//!   ([`ShmWriter::publish`]), which a hub's `manual` publish policy sends.
 //! - `notify.rs`: sleeping on the header's commit word (a futex on Linux),
 //!   woken by every commit.
 //! - [`Watcher`], [`ChangeStream`] (`watch.rs`): change events naming the
@@ -72,6 +74,7 @@ mod liveness;
 mod map;
 pub(crate) mod notify;
 mod open;
+mod publish;
 mod reader;
 mod requests;
 mod root;

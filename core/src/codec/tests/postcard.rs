@@ -67,7 +67,8 @@ fn postcard_frame(frame: &Frame<'_>) -> Vec<u8> {
             s.handle,
             s.path,
             s.resume.map(|r| (r.instance.to_le_bytes(), r.generation)),
-            s.variables,
+            // A u8 of flags, which is the bool `variables` without `full`.
+            u8::from(s.variables) | (u8::from(s.full) << 1),
         )),
         Frame::Unsubscribe(u) => pc(&u.handle),
         Frame::Schema(s) => {

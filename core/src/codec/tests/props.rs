@@ -136,6 +136,7 @@ fn build<'a>(raw: &'a Raw, scratch: &'a mut [u8], text: &'a mut [u8; 40]) -> Fra
                 generation: c,
             }),
             variables: raw.flags[1],
+            full: raw.flags[2],
         }),
         9 => Frame::Unsubscribe(Unsubscribe { handle: a as u16 }),
         10 => {

@@ -86,6 +86,26 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         self.inner.add(path, None)
     }
 
+    /// Asks that every update of subscription `handle` be full (the whole
+    /// data area), for a consumer that keeps no state between updates.
+    /// Call it right after [`subscribe`](Self::subscribe) or
+    /// [`subscribe_described`](Self::subscribe_described), before the
+    /// subscribe is sent; false when it was sent already or `handle` names
+    /// no subscription. A hub that predates the option refuses the
+    /// subscribe as malformed (`spec/wire-format.md`).
+    pub fn always_full(&mut self, handle: Handle) -> bool {
+        match self.inner.slot_mut(handle).filter(|s| s.subscribe_due) {
+            Some(slot) => {
+                slot.full = true;
+                if let Some(sub) = slot.sub.as_mut() {
+                    sub.follow.always_full = true;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops a subscription; its mirror keeps what it holds.
     pub fn unsubscribe(&mut self, handle: Handle) {
         if let Some(slot) = self.inner.slot_mut(handle) {
@@ -112,6 +132,30 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             .as_ref()?
             .follow
             .resume_point()
+    }
+
+    /// Asks the hub for a full copy of subscription `handle`'s region (an
+    /// Ack of generation 0, as a mirror sends after an anomaly): until it
+    /// arrives, reported as [`Event::Updated`] with `resynced`, the mirror
+    /// keeps its bytes but holds generation 0. False when `handle` names no
+    /// live subscription whose schema is in.
+    pub fn resync(&mut self, handle: Handle) -> bool {
+        let Some(sub) = self
+            .inner
+            .slot_mut(handle)
+            .filter(|s| s.gone.is_none() && !s.unsubscribe_due)
+            .and_then(|s| s.sub.as_mut())
+            .filter(|sub| sub.follow.phase == Phase::Live)
+        else {
+            return false;
+        };
+        match sub.follow.ask_full(&mut sub.mirror) {
+            Ok(()) => true,
+            Err(fatal) => {
+                self.inner.link.fail(fatal.code, None, fatal.reason);
+                false
+            }
+        }
     }
 
     /// Asks the hub to write to the region of subscription `handle`; the

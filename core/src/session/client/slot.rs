@@ -21,6 +21,8 @@ pub(super) struct Slot<'r> {
     pub(super) sub: Option<Subscriber<'r>>,
     /// Whether the subscribe asks for the variable table.
     pub(super) described: bool,
+    /// Whether the subscribe asks for full updates only.
+    pub(super) full: bool,
     /// While a described subscription has no mirror: the index of the next
     /// variable of the table.
     pub(super) table_next: u32,
@@ -57,7 +59,9 @@ impl<'a> Slot<'a> {
         self.table_next = next;
         match observer.schema_part(handle, part) {
             Some(mirror) => {
-                self.sub = Some(Subscriber::new(mirror, None));
+                let mut sub = Subscriber::new(mirror, None);
+                sub.follow.always_full = self.full;
+                self.sub = Some(sub);
                 Ok(())
             }
             None if last => Err(Event::SchemaMismatch { handle }),

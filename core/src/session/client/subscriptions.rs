@@ -55,6 +55,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
             path,
             resume: None,
             variables: false,
+            full: false,
         });
         let path = String::try_from(path).map_err(|_| SubscribeError::BadPath)?;
         if probe.encode(&mut [0u8; MIN_FRAME as usize]).is_err() {
@@ -70,6 +71,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         *slot = Some(Slot {
             path,
             described: sub.is_none(),
+            full: false,
             sub,
             table_next: 0,
             subscribe_due: true,
@@ -171,6 +173,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
                 path: &slot.path,
                 resume: slot.sub.as_ref().and_then(|sub| sub.follow.resume),
                 variables: slot.described,
+                full: slot.full,
             })
         } else if slot.unsubscribe_due {
             Frame::Unsubscribe(Unsubscribe { handle })

@@ -266,6 +266,7 @@ impl<const SUBS: usize> Mirrors<SUBS> {
                         path: m.name.as_str(),
                         resume: m.follow.resume,
                         variables: false,
+                        full: false,
                     })
                 } else if m.unsubscribe_due {
                     Frame::Unsubscribe(Unsubscribe { handle })

@@ -146,6 +146,7 @@ fn run_step(pair: &mut Pair<4096>, model: &mut Model, step: &Step) {
                 path: if known { "robot" } else { "nowhere" },
                 resume: None,
                 variables: false,
+                full: false,
             })],
         ),
         Step::Unsubscribe { handle } => {

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::{
     AUTH_DELAY_MAX, ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen,
-    Publish, RegionDecl, Right, Tenant, TlsListen,
+    Publish, PublishPolicy, RegionDecl, Right, Tenant, TlsListen,
 };
 use crate::schema::OwnedSchema;
 
@@ -124,6 +124,7 @@ struct FileRegion {
     name: Spanned<String>,
     variables: Spanned<Vec<FileVariable>>,
     publisher: Option<Spanned<String>>,
+    publish: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -450,10 +451,19 @@ impl Source<'_> {
                 }
                 p => p.as_ref().map(|p| p.get_ref().clone()),
             };
+            let publish = self.policy(region.publish.as_ref())?;
+            if let (PublishPolicy::Manual, Some(p), Some(_)) =
+                (publish, &region.publish, &publisher)
+            {
+                let msg = "a region a client publishes is sent as its publisher sends it: \
+                    no \"manual\" policy";
+                return Err(self.at(p.span(), msg));
+            }
             regions.push(RegionDecl {
                 name,
                 schema: self.schema(region)?,
                 publisher,
+                publish,
             });
         }
         Ok(Tenant {
@@ -530,6 +540,17 @@ impl Source<'_> {
             pattern: file.regions.into_inner(),
             access,
         })
+    }
+
+    fn policy(&self, publish: Option<&Spanned<String>>) -> Result<PublishPolicy, ConfigError> {
+        match publish.map(|p| (p.get_ref().as_str(), p.span())) {
+            None | Some(("delta", _)) => Ok(PublishPolicy::Delta),
+            Some(("manual", _)) => Ok(PublishPolicy::Manual),
+            Some((other, span)) => Err(self.at(
+                span,
+                format!("unknown publish policy {other:?}: expected \"delta\" or \"manual\""),
+            )),
+        }
     }
 
     fn schema(&self, region: FileRegion) -> Result<OwnedSchema, ConfigError> {

@@ -612,3 +612,33 @@ fn the_documented_configs_are_valid_and_current() {
     let built_in = Config::parse(blocks[1], "doc", Path::new("")).unwrap();
     assert_eq!(built_in, Config::default_config());
 }
+
+#[test]
+fn a_region_publish_policy_is_delta_unless_manual() {
+    let region = |publish: &str| {
+        format!(
+            "[[tenant]]\nname = \"t\"\n[[tenant.client]]\nname = \"c\"\nsecret = \"s\"\n\
+             [[tenant.region]]\nname = \"r\"\n{publish}\nvariables = [{{ name = \"x\", kind = \"u8\" }}]\n"
+        )
+    };
+    let policy = |publish: &str| {
+        Config::parse(&region(publish), "p.toml", Path::new(""))
+            .unwrap()
+            .tenants[0]
+            .regions[0]
+            .publish
+    };
+    assert_eq!(policy(""), PublishPolicy::Delta);
+    assert_eq!(policy("publish = \"delta\""), PublishPolicy::Delta);
+    assert_eq!(policy("publish = \"manual\""), PublishPolicy::Manual);
+    assert_error(
+        &region("publish = \"full\""),
+        8,
+        "unknown publish policy \"full\": expected \"delta\" or \"manual\"",
+    );
+    assert_error(
+        &region("publisher = \"c\"\npublish = \"manual\""),
+        9,
+        "a region a client publishes is sent as its publisher sends it",
+    );
+}
