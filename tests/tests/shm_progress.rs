@@ -204,3 +204,78 @@ fn a_writer_killed_mid_write_is_reported_stalled_within_a_bound() {
     let (result, _) = timed_read(&reader);
     result.unwrap();
 }
+
+/// `area` is 256 KiB: a snapshot of the whole data area takes far longer
+/// than one commit of `tick`.
+static WIDE: SchemaBuf<2> = SchemaBuilder::new()
+    .var("area", Kind::U32, 64 * 1024)
+    .var("tick", Kind::U64, 1)
+    .build();
+
+const SNAPSHOTS: usize = 20;
+
+/// The time all snapshots get; without the writer's pause, not one of them
+/// ever completes.
+const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(20);
+
+#[test]
+fn snapshots_of_a_large_area_complete_against_a_writer_committing_in_a_tight_loop() {
+    let root = TempRoot::new("pause");
+    drop(ShmWriter::create(&root.root, "t/wide", WIDE.as_schema()).unwrap());
+    let mut writer = child(&root, "t/wide", &["hammer", "tick"]);
+    let reader = ShmRegion::open(&root.root, "t/wide").unwrap();
+    let (tick, at) = reader
+        .schema()
+        .lookup("tick")
+        .map(|(id, var)| (id, var.range()))
+        .unwrap();
+    let started = Instant::now();
+    while reader.seq(tick) < Some(2) {
+        assert!(
+            started.elapsed() < PROCESS_DEADLINE,
+            "the writer never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let (done, copies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = vec![0u8; reader.data_len()];
+        let mut seen = reader.seq(tick);
+        for _ in 0..SNAPSHOTS {
+            // Starts while the writer is running, not while it waits for
+            // a CPU, so that each copy faces its commits.
+            while reader.seq(tick) == seen {
+                std::thread::yield_now();
+            }
+            let copied = reader.snapshot(&mut out).map(|_| out[at.clone()].to_vec());
+            seen = reader.seq(tick);
+            if done.send(copied).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + SNAPSHOT_DEADLINE;
+    let mut ticks = Vec::new();
+    for _ in 0..SNAPSHOTS {
+        let copied = copies.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        let Ok(copied) = copied else {
+            writer.kill().unwrap();
+            writer.wait().unwrap();
+            panic!(
+                "{} of {SNAPSHOTS} snapshots completed within {SNAPSHOT_DEADLINE:?}",
+                ticks.len()
+            );
+        };
+        ticks.push(copied.unwrap());
+    }
+    assert!(
+        writer.try_wait().unwrap().is_none(),
+        "the writer died meanwhile"
+    );
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    // The writer kept committing between the snapshots.
+    ticks.dedup();
+    assert!(ticks.len() >= 2, "every snapshot saw tick {ticks:?}");
+}

@@ -17,6 +17,7 @@ use super::error::ShmError;
 use super::liveness::{self, FileId, Holder};
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
+use super::pause::{self, Request};
 use super::root::Root;
 
 /// How long a read waits on a write in progress whose writer is dead or
@@ -307,14 +308,16 @@ impl<T> ShmRegion<T> {
     ) -> Result<R, ShmError> {
         let region = self.region();
         let mut wait = WriteWait::new(self.stall_bound);
-        loop {
+        let result = loop {
             wait.pause(self)?;
             match op(&region) {
-                Ok(v) => return Ok(v),
+                Ok(v) => break Ok(v),
                 Err(AccessError::Busy) => {}
-                Err(e) => return Err(ShmError::Access(e)),
+                Err(e) => break Err(ShmError::Access(e)),
             }
-        }
+        };
+        wait.done(self);
+        result
     }
 
     pub(crate) fn stalled(&self) -> ShmError {
@@ -412,6 +415,11 @@ pub(crate) const LIVE_STALL_FACTOR: u32 = 10;
 /// - It stood still and the holder is alive: its write will end;
 ///   `WriterStalled` only once the counter stood still for
 ///   [`LIVE_STALL_FACTOR`] bounds.
+///
+/// A reader that has failed for [`pause::ASK_AFTER`] asks the writer to
+/// hold its next commit back (`pause.rs`) and retries without sleeping
+/// while the request stands, so that a writer committing in a tight loop
+/// cannot overtake every copy; [`done`](Self::done) withdraws the request.
 pub(crate) struct WriteWait {
     bound: Duration,
     step: Duration,
@@ -420,6 +428,10 @@ pub(crate) struct WriteWait {
     look: Option<(Instant, u32)>,
     /// When the counter was last seen to move (or the wait began).
     moved: Instant,
+    /// When the wait began.
+    began: Instant,
+    /// This reader's request that the writer pause.
+    request: Request,
 }
 
 impl WriteWait {
@@ -429,11 +441,28 @@ impl WriteWait {
             step: Duration::from_micros(2),
             look: None,
             moved: Instant::now(),
+            began: Instant::now(),
+            request: Request::default(),
         }
+    }
+
+    /// Withdraws this reader's request that the writer pause, if it made
+    /// one: to call when the wait ends with a copy (an error from
+    /// [`pause`](Self::pause) withdraws it by itself).
+    pub(crate) fn done<T>(&mut self, region: &ShmRegion<T>) {
+        self.request.withdraw(&region.region());
     }
 
     /// Pauses, or says that the writer of `region` stalled.
     pub(crate) fn pause<T>(&mut self, region: &ShmRegion<T>) -> Result<(), ShmError> {
+        let result = self.pause_once(region);
+        if result.is_err() {
+            self.done(region);
+        }
+        result
+    }
+
+    fn pause_once<T>(&mut self, region: &ShmRegion<T>) -> Result<(), ShmError> {
         let live = region.region();
         let commit = live.commit_counter().load(Ordering::Acquire);
         let now = Instant::now();
@@ -457,6 +486,15 @@ impl WriteWait {
                 if self.stalled(region, now) {
                     return Err(region.stalled());
                 }
+            }
+        }
+        if now.duration_since(self.began) >= pause::ASK_AFTER {
+            self.request.ask(&live);
+            if self.request.stands(&live) {
+                // The writer is holding back for this reader: a sleep now
+                // would waste the pause.
+                std::thread::yield_now();
+                return Ok(());
             }
         }
         std::thread::sleep(self.step);

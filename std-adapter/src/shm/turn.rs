@@ -14,6 +14,7 @@ use super::file;
 use super::identity::Identity;
 use super::notify::{self, Waiters};
 use super::open::{intern, open_shared};
+use super::pause;
 use super::reader::{Dynamic, ShmRegion};
 use super::requests::{self, Unanswered};
 use super::root::Root;
@@ -129,6 +130,7 @@ impl TurnWriter {
         let (result, recovered) = {
             let holds = self.turns();
             let recovered = if *holds == 0 { self.lock()? } else { None };
+            pause::give_way(&live);
             let result = write(&live);
             // A request another hub posted while this one held the lock.
             let _ = requests::take(&live);

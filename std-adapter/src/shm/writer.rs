@@ -10,7 +10,7 @@ use bytemuck::Pod;
 use memwire::layout::{init_journaled, journaled_len};
 use memwire::region::{AccessError, Recovery};
 use memwire::schema::Value;
-use memwire::{Record, Schema, VarId};
+use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
 use super::file;
@@ -18,6 +18,7 @@ use super::liveness::FileId;
 use super::map::{MappedRegion, Mapping};
 use super::notify::{self, Waiters};
 use super::open::{Shared, intern, open_shared};
+use super::pause;
 use super::reader::{Dynamic, ShmRegion};
 use super::requests::{self, RemoteWrite};
 use super::root::Root;
@@ -141,6 +142,15 @@ impl<T> ShmWriter<T> {
         &self.region
     }
 
+    /// The region, for a commit: first gives way to a reader that asked
+    /// for a pause (`pause.rs`; one relaxed load when none did).
+    #[inline(always)]
+    fn committing(&self) -> Region<'_> {
+        let live = self.region.region();
+        pause::give_way(&live);
+        live
+    }
+
     fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
         // A commit into a truncated file landed on the zeros the `SIGBUS`
         // handler mapped (or on a page cut from the file): nothing to wake.
@@ -187,12 +197,12 @@ impl<T> ShmWriter<T> {
     /// Writes variable `id` (exactly its length) and commits; returns the
     /// new generation.
     pub fn write(&self, id: VarId, bytes: &[u8]) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write(id, bytes))
+        self.notify(self.committing().write(id, bytes))
     }
 
     /// Writes several variables in one commit.
     pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_many(parts))
+        self.notify(self.committing().write_many(parts))
     }
 
     /// [`write_many`](Self::write_many), calling `during` while the write is
@@ -202,17 +212,17 @@ impl<T> ShmWriter<T> {
         parts: &[(VarId, &[u8])],
         during: impl FnOnce(),
     ) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_many_then(parts, during))
+        self.notify(self.committing().write_many_then(parts, during))
     }
 
     /// Writes `value` to variable `id` and commits.
     pub fn set<V: Value>(&self, id: VarId, value: V) -> Result<u64, ShmError> {
-        self.notify(self.region.region().set(id, value))
+        self.notify(self.committing().set(id, value))
     }
 
     /// Writes `value` to variable `name` and commits.
     pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
-        self.notify(self.region.region().set_by_name(name, value))
+        self.notify(self.committing().set_by_name(name, value))
     }
 
     /// Writes raw byte ranges of the data area in one commit (see
@@ -222,7 +232,7 @@ impl<T> ShmWriter<T> {
         ranges: &[(usize, &[u8])],
         generation: Option<u64>,
     ) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_ranges(ranges, generation))
+        self.notify(self.committing().write_ranges(ranges, generation))
     }
 }
 
