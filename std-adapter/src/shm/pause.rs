@@ -2,11 +2,14 @@
 //! word (`spec/region-layout.md`): a reader whose copy keeps being
 //! overtaken by commits asks, and the writer holds its next commit back
 //! until the reader has its copy or [`PAUSE_MAX`] has passed.
+//!
+//! A reader stores to the word only through a mapping whose header page
+//! is writable (`map.rs`, `Access::Header`); a reader that could open its
+//! file only read-only has no word (`None` below) and never asks.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use memwire::Region;
+use memwire::sync::{AtomicU32, Ordering};
 
 /// The longest a writer holds a commit back for one reader's request. A
 /// reader that asked and then died or stopped costs the writer at most
@@ -25,8 +28,8 @@ const SPIN: Duration = Duration::from_micros(20);
 /// withdraws its request or [`PAUSE_MAX`] passes, and then clears a
 /// request still standing. One relaxed load when nobody asked.
 #[inline(always)]
-pub(crate) fn give_way(live: &Region<'_>) {
-    if let Some(word) = live.pause_word() {
+pub(crate) fn give_way(word: Option<&AtomicU32>) {
+    if let Some(word) = word {
         if word.load(Ordering::Relaxed) != 0 {
             wait_for_reader(word);
         }
@@ -37,6 +40,7 @@ pub(crate) fn give_way(live: &Region<'_>) {
 #[inline(never)]
 fn wait_for_reader(word: &AtomicU32) {
     let start = Instant::now();
+
     loop {
         let asked = word.load(Ordering::Acquire);
         if asked == 0 {
@@ -67,8 +71,8 @@ impl Request {
     /// Asks for a pause unless this reader's request still stands or
     /// another reader's does (the writer then pauses for that one, which
     /// helps this reader as well).
-    pub(crate) fn ask(&mut self, live: &Region<'_>) {
-        let Some(word) = live.pause_word() else {
+    pub(crate) fn ask(&mut self, word: Option<&AtomicU32>) {
+        let Some(word) = word else {
             return;
         };
         if let Some(token) = self.token {
@@ -84,8 +88,8 @@ impl Request {
     }
 
     /// Whether this reader's request still stands.
-    pub(crate) fn stands(&self, live: &Region<'_>) -> bool {
-        match (self.token, live.pause_word()) {
+    pub(crate) fn stands(&self, word: Option<&AtomicU32>) -> bool {
+        match (self.token, word) {
             (Some(token), Some(word)) => word.load(Ordering::Relaxed) == token,
             _ => false,
         }
@@ -93,8 +97,8 @@ impl Request {
 
     /// Withdraws the request, unless the writer already cleared it (and
     /// another reader may have stored its own since).
-    pub(crate) fn withdraw(&mut self, live: &Region<'_>) {
-        if let (Some(token), Some(word)) = (self.token.take(), live.pause_word()) {
+    pub(crate) fn withdraw(&mut self, word: Option<&AtomicU32>) {
+        if let (Some(token), Some(word)) = (self.token.take(), word) {
             let _ = word.compare_exchange(token, 0, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
@@ -103,7 +107,8 @@ impl Request {
 /// A nonzero token that no other request of this process shares (and,
 /// through the pid, most likely no other process's).
 fn token() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    use std::sync::atomic;
+    static NEXT: atomic::AtomicU32 = atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, atomic::Ordering::Relaxed);
     (std::process::id().rotate_left(16) ^ n).max(1)
 }

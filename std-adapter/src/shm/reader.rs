@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use bytemuck::Pod;
 use memwire::region::{AccessError, VarRef};
 use memwire::schema::Value;
-use memwire::sync::Ordering;
+use memwire::sync::{AtomicU32, Ordering};
 use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
 use super::liveness::{self, FileId, Holder};
+use super::map::Access;
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
 use super::pause::{self, Request};
@@ -86,7 +87,7 @@ impl ShmRegion<Dynamic> {
     /// Opens region `path` (`tenant/region`) under `root` for reading,
     /// with the schema its file holds.
     pub fn open(root: &Root, path: &str) -> Result<ShmRegion, ShmError> {
-        let (shared, _) = open_shared(root, path, false, None)?;
+        let (shared, _) = open_shared(root, path, Access::Header, None)?;
         Ok(ShmRegion::from_shared(shared))
     }
 }
@@ -96,7 +97,7 @@ impl<T: Record + Pod> ShmRegion<T> {
     /// `T`'s ([`LayoutError::SchemaMismatch`](memwire::layout::LayoutError::SchemaMismatch)
     /// otherwise).
     pub fn open_record(root: &Root, path: &str) -> Result<ShmRegion<T>, ShmError> {
-        let (shared, _) = open_shared(root, path, false, Some(T::schema()))?;
+        let (shared, _) = open_shared(root, path, Access::Header, Some(T::schema()))?;
         Ok(ShmRegion::from_shared(shared))
     }
 
@@ -129,6 +130,13 @@ impl<T> ShmRegion<T> {
     /// would fault, so only [`ShmWriter`](super::ShmWriter) writes through it.
     pub(crate) fn region(&self) -> Region<'_> {
         self.shared.mapped.region()
+    }
+
+    /// The header's pause word, if this handle may store to it (see
+    /// `pause.rs`; `None` for a reader of a file opened read-only).
+    #[inline]
+    pub(crate) fn pause_word(&self) -> Option<&AtomicU32> {
+        self.shared.mapped.pause_word()
     }
 
     /// The same region without its record type.
@@ -450,7 +458,7 @@ impl WriteWait {
     /// one: to call when the wait ends with a copy (an error from
     /// [`pause`](Self::pause) withdraws it by itself).
     pub(crate) fn done<T>(&mut self, region: &ShmRegion<T>) {
-        self.request.withdraw(&region.region());
+        self.request.withdraw(region.pause_word());
     }
 
     /// Pauses, or says that the writer of `region` stalled.
@@ -489,8 +497,8 @@ impl WriteWait {
             }
         }
         if now.duration_since(self.began) >= pause::ASK_AFTER {
-            self.request.ask(&live);
-            if self.request.stands(&live) {
+            self.request.ask(region.pause_word());
+            if self.request.stands(region.pause_word()) {
                 // The writer is holding back for this reader: a sleep now
                 // would waste the pause.
                 std::thread::yield_now();

@@ -15,7 +15,7 @@ use memwire::{Record, Region, Schema, VarId};
 use super::error::ShmError;
 use super::file;
 use super::liveness::FileId;
-use super::map::{MappedRegion, Mapping};
+use super::map::{Access, MappedRegion, Mapping};
 use super::notify::{self, Waiters};
 use super::open::{Shared, intern, open_shared};
 use super::pause;
@@ -146,9 +146,8 @@ impl<T> ShmWriter<T> {
     /// for a pause (`pause.rs`; one relaxed load when none did).
     #[inline(always)]
     fn committing(&self) -> Region<'_> {
-        let live = self.region.region();
-        pause::give_way(&live);
-        live
+        pause::give_way(self.region.pause_word());
+        self.region.region()
     }
 
     fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
@@ -258,7 +257,7 @@ fn open_writer<T>(
     path: &str,
     expect: Option<Schema<'static>>,
 ) -> Result<ShmWriter<T>, ShmError> {
-    let (shared, lock) = open_shared(root, path, true, expect)?;
+    let (shared, lock) = open_shared(root, path, Access::Write, expect)?;
     let region = ShmRegion::from_shared(shared);
     if !file::try_lock(&lock).map_err(|e| ShmError::io("lock", region.path(), e))? {
         return Err(ShmError::WriterBusy {
@@ -313,7 +312,7 @@ fn create_writer<T>(
     let root_fd = file::open_root(root.dir(), true)?;
     let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, true)?;
     let lock = file::create_region(&tenant_fd, &file_path, name, &bytes)?;
-    let mapping = Mapping::new(&lock, len as u64, true, &file_path)?;
+    let mapping = Mapping::new(&lock, len as u64, Access::Write, &file_path)?;
     let mapped = MappedRegion::new(mapping, schema).map_err(bad)?;
     let region = ShmRegion::from_shared(Shared {
         mapped,
