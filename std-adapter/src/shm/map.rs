@@ -21,7 +21,9 @@
 //! reader cannot change a value by mistake.
 
 use std::fs::File;
+use std::ops::Deref;
 use std::path::Path;
+use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
 use memwire::layout::LayoutError;
@@ -29,7 +31,7 @@ use memwire::sync::{AtomicU32, WORD};
 use memwire::{Region, Schema};
 
 use super::error::ShmError;
-use super::sigbus::Guard;
+use super::sigbus::{self, Guard};
 
 /// Which parts of a mapping this process may store to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,9 +113,11 @@ impl Mapping {
     /// Whether the file was found shorter than the mapping (see
     /// [`check_len`](Self::check_len) and `sigbus.rs`): its data is then
     /// gone, whatever the words hold.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn truncated(&self) -> bool {
-        self.guard.truncated()
+        // The process-wide flag first: one load, no pointer to follow,
+        // while no file of this process was ever cut.
+        sigbus::any_truncated() && self.guard.truncated()
     }
 
     /// Checks that the file still holds every mapped byte, and marks the
@@ -235,5 +239,52 @@ impl MappedRegion {
     #[inline]
     pub(crate) fn mapping(&self) -> &Mapping {
         &self.mapping
+    }
+}
+
+/// What a region's handles share (an owner of its [`MappedRegion`], in an
+/// `Arc`), with a copy of the live region's view beside it: a read reaches
+/// the view in the handle itself, without following the `Arc` first.
+pub(crate) struct Held<S> {
+    /// Borrows the mapping of `owner`'s [`MappedRegion`] (erased to
+    /// `'static`, as there), which `owner` keeps mapped for as long as this
+    /// value lives. `Region` is `Copy` and has no `Drop`. Never handed out
+    /// with the erased lifetime: `region_ref` shortens it to a borrow of
+    /// `self`.
+    region: Region<'static>,
+    owner: Arc<S>,
+}
+
+impl<S: AsRef<MappedRegion>> Held<S> {
+    /// Shares `owner`.
+    pub(crate) fn new(owner: S) -> Held<S> {
+        let owner = Arc::new(owner);
+        let region = S::as_ref(&owner).region;
+        Held { region, owner }
+    }
+}
+
+impl<S> Held<S> {
+    /// The region, by reference, for the read fast path.
+    #[inline(always)]
+    pub(crate) fn region_ref(&self) -> &Region<'_> {
+        &self.region
+    }
+}
+
+impl<S> Clone for Held<S> {
+    fn clone(&self) -> Self {
+        Held {
+            region: self.region,
+            owner: Arc::clone(&self.owner),
+        }
+    }
+}
+
+impl<S> Deref for Held<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.owner
     }
 }

@@ -25,6 +25,12 @@ pub(super) struct Shared {
     pub(super) file: Option<FileId>,
 }
 
+impl AsRef<MappedRegion> for Shared {
+    fn as_ref(&self) -> &MappedRegion {
+        &self.mapped
+    }
+}
+
 /// Opens and maps region `path` for `access` ([`Access::Header`] may give
 /// a reader [`Access::Read`], see [`file::open_region`]).
 pub(super) fn open_shared(

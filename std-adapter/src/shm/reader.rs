@@ -4,7 +4,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
@@ -15,11 +14,12 @@ use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
 use super::liveness::{self, FileId, Holder};
-use super::map::Access;
+use super::map::{Access, Held};
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
 use super::pause::{self, Request};
 use super::root::Root;
+use super::sigbus;
 
 /// How long a read waits on a write in progress whose writer is dead or
 /// stopped before it reports [`ShmError::WriterStalled`], unless changed
@@ -59,7 +59,7 @@ pub struct Dynamic;
 /// whose schema the file must hold, which adds [`load`](Self::load).
 /// Handles are cheap to clone and share the mapping.
 pub struct ShmRegion<T = Dynamic> {
-    shared: Arc<Shared>,
+    shared: Held<Shared>,
     stall_bound: Duration,
     record: PhantomData<fn() -> T>,
 }
@@ -67,7 +67,7 @@ pub struct ShmRegion<T = Dynamic> {
 impl<T> Clone for ShmRegion<T> {
     fn clone(&self) -> Self {
         ShmRegion {
-            shared: Arc::clone(&self.shared),
+            shared: self.shared.clone(),
             stall_bound: self.stall_bound,
             record: PhantomData,
         }
@@ -115,7 +115,7 @@ impl<T: Record + Pod> ShmRegion<T> {
 impl<T> ShmRegion<T> {
     pub(super) fn from_shared(shared: Shared) -> ShmRegion<T> {
         ShmRegion {
-            shared: Arc::new(shared),
+            shared: Held::new(shared),
             stall_bound: STALL_BOUND,
             record: PhantomData,
         }
@@ -142,7 +142,7 @@ impl<T> ShmRegion<T> {
     /// The same region without its record type.
     pub fn untyped(&self) -> ShmRegion<Dynamic> {
         ShmRegion {
-            shared: Arc::clone(&self.shared),
+            shared: self.shared.clone(),
             stall_bound: self.stall_bound,
             record: PhantomData,
         }
@@ -210,9 +210,28 @@ impl<T> ShmRegion<T> {
     /// A consistent copy of variable `id` into `out` (exactly its length).
     #[inline(always)]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), ShmError> {
-        // Spelled out rather than through `bounded`: its closure, also
-        // handed to the slow path, stayed a call of its own.
-        let result = match self.shared.mapped.region_ref().read(id, out) {
+        // The fast path is the core's inlined read and one load of the
+        // process-wide truncation flag; everything else (retries, errors,
+        // a truncated file) is out of line, so that no `ShmError` is built
+        // or moved on the way.
+        let first = self.shared.region_ref().read(id, out);
+        if first.is_ok() && !sigbus::any_truncated() {
+            return Ok(());
+        }
+        self.read_slow(id, out, first)
+    }
+
+    /// [`read`](Self::read) after a first attempt that failed, or in a
+    /// process where a file was found truncated.
+    #[cold]
+    #[inline(never)]
+    fn read_slow(
+        &self,
+        id: VarId,
+        out: &mut [u8],
+        first: Result<(), AccessError>,
+    ) -> Result<(), ShmError> {
+        let result = match first {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.bounded_slow(|r| r.read(id, out)),
             Err(e) => Err(ShmError::Access(e)),
@@ -241,7 +260,19 @@ impl<T> ShmRegion<T> {
     /// Variable `id` as `V`.
     #[inline(always)]
     pub fn get<V: Value>(&self, id: VarId) -> Result<V, ShmError> {
-        let result = match self.shared.mapped.region_ref().get(id) {
+        // As `read`: the core's inlined read and one flag load.
+        match self.shared.region_ref().get(id) {
+            Ok(v) if !sigbus::any_truncated() => Ok(v),
+            first => self.get_slow(id, first),
+        }
+    }
+
+    /// [`get`](Self::get) after a first attempt that failed, or in a
+    /// process where a file was found truncated.
+    #[cold]
+    #[inline(never)]
+    fn get_slow<V: Value>(&self, id: VarId, first: Result<V, AccessError>) -> Result<V, ShmError> {
+        let result = match first {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(|r| r.get(id)),
             Err(e) => Err(ShmError::Access(e)),
@@ -267,7 +298,7 @@ impl<T> ShmRegion<T> {
         &self,
         mut op: impl FnMut(&Region<'_>) -> Result<R, AccessError>,
     ) -> Result<R, ShmError> {
-        let region = self.shared.mapped.region_ref();
+        let region = self.shared.region_ref();
         let result = match op(region) {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(op),
@@ -549,7 +580,17 @@ impl<T> ShmVar<'_, T> {
     /// the same bound on a stalled writer as [`ShmRegion::read`].
     #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), ShmError> {
-        let result = match self.var.read(out) {
+        let first = self.var.read(out);
+        if first.is_ok() && !sigbus::any_truncated() {
+            return Ok(());
+        }
+        self.read_slow(out, first)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_slow(&self, out: &mut [u8], first: Result<(), AccessError>) -> Result<(), ShmError> {
+        let result = match first {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.region.bounded_slow(|_| self.var.read(out)),
             Err(e) => Err(ShmError::Access(e)),

@@ -55,6 +55,21 @@ struct Slot {
     next: AtomicPtr<Slot>,
 }
 
+/// Whether any mapping of this process was ever found truncated: set
+/// before a mapping's own mark, never cleared. Reads look at it alone on
+/// their fast path (one load of a word no store touches while all files
+/// keep their length) and at their mapping's mark only once it is set.
+static ANY_TRUNCATED: AtomicBool = AtomicBool::new(false);
+
+/// Whether any mapping of this process may be truncated ([`ANY_TRUNCATED`]).
+/// A relaxed load: a read calls it after the acquire fence that ends its
+/// copy, so it is not satisfied before the copy's loads, and the handler
+/// sets the flag before it maps the zeros a copy could see.
+#[inline(always)]
+pub(crate) fn any_truncated() -> bool {
+    ANY_TRUNCATED.load(Ordering::Relaxed)
+}
+
 /// The head of the list of slots (slots are leaked, so every pointer in
 /// the list stays valid for the life of the process).
 static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
@@ -95,6 +110,7 @@ impl Guard {
     /// Marks the range truncated: its file was found shorter than the range
     /// (the pages it still reaches do not fault, but the data is gone).
     pub(crate) fn mark_truncated(&self) {
+        ANY_TRUNCATED.store(true, Ordering::SeqCst);
         self.slot.truncated.store(true, Ordering::Release);
     }
 }
@@ -231,6 +247,7 @@ extern "C" fn on_sigbus(
     if let Some((slot, start, len, writable)) = find(addr) {
         // Marked before the zeros appear: a thread of this process that
         // reads the zeros sees the mark when it checks after its copy.
+        ANY_TRUNCATED.store(true, Ordering::SeqCst);
         slot.truncated.store(true, Ordering::SeqCst);
         // The writable part keeps its permission, so that a store the
         // mapping allowed (a reader's to its header) does not fault again;
