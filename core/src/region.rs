@@ -7,7 +7,7 @@ use core::fmt;
 
 use crate::layout::{
     COMMIT_OFFSET, ENTRY_SEQ_OFFSET, GENERATION_HI_OFFSET, GENERATION_LO_OFFSET, Geometry,
-    JOURNAL_OFFSET, LayoutError, Source, WRITER_OFFSET, validate,
+    JOURNAL_OFFSET, LayoutError, PAUSE_OFFSET, Source, WRITER_OFFSET, validate,
 };
 use crate::schema::{Kind, Schema, Value, VarId, Variable};
 use crate::sync::{self, AtomicU32, Ordering, WORD};
@@ -315,6 +315,13 @@ impl<'a> Region<'a> {
     #[inline(always)]
     fn word(&self, offset: usize) -> Option<&'a AtomicU32> {
         self.words.get(offset / WORD)
+    }
+
+    /// The pause word ([`PAUSE_OFFSET`]): a reader that keeps losing races
+    /// to a writer stores a request there, which a writer honours before
+    /// its next commit for a bounded time (the std adapter does both).
+    pub fn pause_word(&self) -> Option<&'a AtomicU32> {
+        self.word(PAUSE_OFFSET)
     }
 
     /// The region's commit counter: odd while a commit is in progress, moved

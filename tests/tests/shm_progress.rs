@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
 use memwire_std::shm::{ShmError, ShmRegion, ShmWriter};
 use rustix::process::{Pid, Signal};
+use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 use shm_common::{TempRoot, child, line};
 
 /// `big` is 16 KiB: a copy long enough to be overtaken by the next commit.
@@ -203,4 +204,112 @@ fn a_writer_killed_mid_write_is_reported_stalled_within_a_bound() {
     assert!(next.recovered().is_some());
     let (result, _) = timed_read(&reader);
     result.unwrap();
+}
+
+/// The first two CPUs this process may run on, if it may run on two.
+fn two_cpus() -> Option<(usize, usize)> {
+    let allowed = sched_getaffinity(None).ok()?;
+    let mut cpus = (0..CpuSet::MAX_CPU).filter(|&cpu| allowed.is_set(cpu));
+    Some((cpus.next()?, cpus.next()?))
+}
+
+/// Keeps process `pid` (the calling thread for `None`) on `cpu`.
+fn pin(pid: Option<Pid>, cpu: usize) {
+    let mut set = CpuSet::new();
+    set.set(cpu);
+    sched_setaffinity(pid, &set).unwrap();
+}
+
+/// `area` is 256 KiB: a snapshot of the whole data area takes tens of
+/// microseconds, far longer than a commit of `tick`, so it never fits
+/// between two commits of a writer in a tight loop.
+static WIDE: SchemaBuf<2> = SchemaBuilder::new()
+    .var("area", Kind::U32, 64 * 1024)
+    .var("tick", Kind::U64, 1)
+    .build();
+
+const SNAPSHOTS: usize = 20;
+
+/// The time all snapshots get. With the writer's pause each takes a few
+/// milliseconds (at most a few hundred: the core retries a failed copy
+/// [`memwire::region::SPIN_LIMIT`] times before the adapter may ask);
+/// without it, on a machine where nothing else preempts the writer and
+/// leaves a gap, not one completes.
+const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(30);
+
+#[test]
+fn snapshots_of_a_large_area_complete_against_a_writer_committing_in_a_tight_loop() {
+    let root = TempRoot::new("pause");
+    drop(ShmWriter::create(&root.root, "t/wide", WIDE.as_schema()).unwrap());
+    let mut writer = child(&root, "t/wide", &["hammer", "tick"]);
+    // The writer and the reader each on a CPU of its own, running side by
+    // side: on one CPU they take turns, and a reader that runs while the
+    // writer waits for the CPU always gets its copy.
+    let cpus = two_cpus();
+    if let Some((writer_cpu, _)) = cpus {
+        pin(Some(pid(&writer)), writer_cpu);
+    }
+    // A reader's own open: a mapping whose header alone it may store to.
+    let reader = ShmRegion::open(&root.root, "t/wide").unwrap();
+    let (tick, at) = reader
+        .schema()
+        .lookup("tick")
+        .map(|(id, var)| (id, var.range()))
+        .unwrap();
+    let started = Instant::now();
+    while reader.seq(tick) < Some(2) {
+        assert!(
+            started.elapsed() < PROCESS_DEADLINE,
+            "the writer never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let (done, copies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Some((_, reader_cpu)) = cpus {
+            pin(None, reader_cpu);
+        }
+        let mut out = vec![0u8; reader.data_len()];
+        let mut seen = reader.seq(tick);
+        for _ in 0..SNAPSHOTS {
+            // Starts while the writer is running, not while it waits for
+            // a CPU, so that each copy faces its commits.
+            while reader.seq(tick) == seen {
+                std::thread::yield_now();
+            }
+            let copied = reader.snapshot(&mut out).map(|_| out[at.clone()].to_vec());
+            seen = reader.seq(tick);
+            if done.send(copied).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + SNAPSHOT_DEADLINE;
+    let mut ticks = Vec::new();
+    for _ in 0..SNAPSHOTS {
+        let copied = copies.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        let Ok(copied) = copied else {
+            writer.kill().unwrap();
+            writer.wait().unwrap();
+            panic!(
+                "{} of {SNAPSHOTS} snapshots completed within {SNAPSHOT_DEADLINE:?}",
+                ticks.len()
+            );
+        };
+        ticks.push(copied.unwrap());
+    }
+    println!(
+        "{SNAPSHOTS} snapshots in {:?}",
+        SNAPSHOT_DEADLINE.saturating_sub(deadline.saturating_duration_since(Instant::now()))
+    );
+    assert!(
+        writer.try_wait().unwrap().is_none(),
+        "the writer died meanwhile"
+    );
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    // The writer kept committing between the snapshots.
+    ticks.dedup();
+    assert!(ticks.len() >= 2, "every snapshot saw tick {ticks:?}");
 }

@@ -77,6 +77,10 @@ pub const JOURNAL_LEN_OFFSET: usize = 60;
 /// Byte offset of the journal mark: the odd commit counter of the commit
 /// whose old bytes the journal holds, 0 when it holds none.
 pub const JOURNAL_OFFSET: usize = 144;
+/// Byte offset of the pause word: a reader's request that the writer hold
+/// its next commit back for a short bound, 0 for none (only the std
+/// adapter uses it; readers and writers on a microcontroller leave it 0).
+pub const PAUSE_OFFSET: usize = 148;
 /// Byte offset of a variable's sequence counter within its table entry.
 pub const ENTRY_SEQ_OFFSET: usize = 56;
 /// Byte offset of the low 32 bits of the published generation: the
@@ -134,8 +138,14 @@ pub struct Header {
     pub generation_hi: U32,
     /// Live: the journal mark ([`JOURNAL_OFFSET`]).
     pub journal: U32,
+    /// Live: the pause word ([`PAUSE_OFFSET`]).
+    pub pause: U32,
+    /// Live: the published generation, low half ([`PUBLISHED_LO_OFFSET`]).
+    pub published_lo: U32,
+    /// Live: the published generation, high half ([`PUBLISHED_HI_OFFSET`]).
+    pub published_hi: U32,
     /// Zero.
-    pub reserved2: [u8; 44],
+    pub reserved2: [u8; 32],
 }
 
 /// One variable table entry.
@@ -471,7 +481,10 @@ pub(crate) fn init_into<S: Store + ?Sized>(
         generation_lo: U32::new(0),
         generation_hi: U32::new(0),
         journal: U32::new(0),
-        reserved2: [0; 44],
+        pause: U32::new(0),
+        published_lo: U32::new(0),
+        published_hi: U32::new(0),
+        reserved2: [0; 32],
     };
     dst.store(0, header.as_bytes())
         .ok_or(LayoutError::BufferTooSmall)?;

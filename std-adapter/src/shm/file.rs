@@ -20,6 +20,7 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::error::ShmError;
+use super::map::Access;
 
 /// The longest tenant or region name.
 pub const NAME_LEN_MAX: usize = 64;
@@ -166,24 +167,38 @@ fn is_link(dir: &OwnedFd, name: &str) -> bool {
         .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
 }
 
-/// Opens region file `name` in `tenant` for reading (or reading and
-/// writing) and checks it: a regular file, this user's, neither readable nor
-/// writable by group or others, with one link, at least a header long.
-/// Returns the file and its length.
+/// Opens region file `name` in `tenant` for `access` and checks it: a
+/// regular file, this user's, neither readable nor writable by group or
+/// others, with one link, at least a header long. [`Access::Header`] opens
+/// the file for reading and writing when the system allows it (a reader
+/// stores only its pause request, to the header), and for reading alone
+/// when it does not (a file of mode 0400, a read-only file system): the
+/// access it got. Returns the file, its length and that access.
 pub(crate) fn open_region(
     tenant: &OwnedFd,
     path: &Path,
     name: &str,
-    write: bool,
-) -> Result<(File, u64), ShmError> {
-    let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
-    let fd = rustix::fs::openat(
-        tenant,
-        name,
-        access | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| match e {
+    access: Access,
+) -> Result<(File, u64, Access), ShmError> {
+    let open = |flags: OFlags| {
+        rustix::fs::openat(
+            tenant,
+            name,
+            flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let opened = match access {
+        Access::Read => open(OFlags::RDONLY).map(|fd| (fd, Access::Read)),
+        Access::Write => open(OFlags::RDWR).map(|fd| (fd, Access::Write)),
+        Access::Header => match open(OFlags::RDWR) {
+            Err(Errno::ACCESS | Errno::PERM | Errno::ROFS) => {
+                open(OFlags::RDONLY).map(|fd| (fd, Access::Read))
+            }
+            opened => opened.map(|fd| (fd, Access::Header)),
+        },
+    };
+    let (fd, access) = opened.map_err(|e| match e {
         Errno::LOOP => ShmError::Symlink {
             path: path.to_owned(),
         },
@@ -232,7 +247,7 @@ pub(crate) fn open_region(
             len,
         });
     }
-    Ok((File::from(fd), len))
+    Ok((File::from(fd), len, access))
 }
 
 /// Creates region file `name` in `tenant` holding `bytes`, atomically: the

@@ -13,9 +13,17 @@
 //! Each mapping registers its range with the `SIGBUS` handler (`sigbus.rs`)
 //! for as long as it is mapped, so that a file shrunk under it makes the
 //! mapping report itself truncated instead of killing the process.
+//!
+//! A reader's mapping is read-only except for its first page (the header
+//! and the start of the variable table), which it may store to when the
+//! file could be opened for writing: its request that the writer pause
+//! lives in the header (`pause.rs`). The data area stays read-only, so a
+//! reader cannot change a value by mistake.
 
 use std::fs::File;
+use std::ops::Deref;
 use std::path::Path;
+use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
 use memwire::layout::LayoutError;
@@ -23,43 +31,81 @@ use memwire::sync::{AtomicU32, WORD};
 use memwire::{Region, Schema};
 
 use super::error::ShmError;
-use super::sigbus::Guard;
+use super::sigbus::{self, Guard};
 
-/// A region file mapped shared, read-only or read-write.
+/// Which parts of a mapping this process may store to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// None: a reader whose file could only be opened read-only.
+    Read,
+    /// The first page, which holds the header: a reader, for the header's
+    /// pause word (the file must be open for writing).
+    Header,
+    /// All of it: a writer (the file must be open for writing).
+    Write,
+}
+
+/// A region file mapped shared, with the [`Access`] it was mapped for.
 pub(crate) struct Mapping {
     /// Declared first, so dropped first: the range is unregistered before
     /// `raw` unmaps it.
     guard: Guard,
     raw: MmapRaw,
     words: usize,
+    access: Access,
     /// The mapped file, for the checks of its length.
     file: File,
 }
 
 impl Mapping {
-    /// Maps the first `len` bytes of `file` (its checked length), writable
-    /// when `write` is set (the file must then be open for writing).
+    /// Maps the first `len` bytes of `file` (its checked length) for
+    /// `access` (the file must be open for writing unless it is
+    /// [`Access::Read`]).
     pub(crate) fn new(
         file: &File,
         len: u64,
-        write: bool,
+        access: Access,
         path: &Path,
     ) -> Result<Mapping, ShmError> {
         // A region is smaller than 4 GiB; a larger file is mapped only that far.
         let len = usize::try_from(len.min(u64::from(u32::MAX))).unwrap_or(usize::MAX);
         let mut options = MmapOptions::new();
         options.len(len);
-        let raw = if write {
-            options.map_raw(file)
-        } else {
-            options.map_raw_read_only(file)
+        let raw = match access {
+            Access::Write => options.map_raw(file),
+            Access::Read | Access::Header => options.map_raw_read_only(file),
         }
         .map_err(|e| ShmError::io("mmap", path, e))?;
+        let writable = match access {
+            Access::Read => 0,
+            Access::Header => {
+                let head = page_size().min(len);
+                // SAFETY: `raw` maps `len` bytes from its page-aligned
+                // start, so its first `head` bytes are a range of whole
+                // pages of our own mapping (the last one possibly
+                // partial, which the kernel rounds up within the
+                // mapping). Adding write permission changes no byte and
+                // no Rust reference covers them: the mapping is only
+                // ever seen as atomic words (`words`). The file is open
+                // for writing, as a shared mapping made writable needs.
+                let made = unsafe { libc::mprotect(raw.as_mut_ptr().cast(), head, PROTECTION) };
+                if made != 0 {
+                    return Err(ShmError::io(
+                        "mprotect",
+                        path,
+                        std::io::Error::last_os_error(),
+                    ));
+                }
+                head
+            }
+            Access::Write => len,
+        };
         let file = file.try_clone().map_err(|e| ShmError::io("dup", path, e))?;
         Ok(Mapping {
-            guard: Guard::new(raw.as_ptr(), len, write),
+            guard: Guard::new(raw.as_ptr(), len, writable),
             raw,
             words: len / WORD,
+            access,
             file,
         })
     }
@@ -67,9 +113,11 @@ impl Mapping {
     /// Whether the file was found shorter than the mapping (see
     /// [`check_len`](Self::check_len) and `sigbus.rs`): its data is then
     /// gone, whatever the words hold.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn truncated(&self) -> bool {
-        self.guard.truncated()
+        // The process-wide flag first: one load, no pointer to follow,
+        // while no file of this process was ever cut.
+        sigbus::any_truncated() && self.guard.truncated()
     }
 
     /// Checks that the file still holds every mapped byte, and marks the
@@ -99,11 +147,23 @@ impl Mapping {
         // until `self.raw` is dropped, which the returned lifetime forbids
         // while the slice is in use. Other processes write the pages, which
         // is sound because `AtomicU32` is interior-mutable and all accesses
-        // are atomic. On a read-only mapping only loads are made: a
-        // `ShmRegion` never writes, and only a `ShmWriter`, which maps
-        // read-write, stores (see `reader.rs`, `writer.rs`).
+        // are atomic. Stores are made only where the mapping allows them
+        // (`access`): a writer's anywhere; a reader's only to the pause
+        // word in the header, and only on a mapping whose first page is
+        // writable (`pause.rs`); a read-only mapping only loads.
         unsafe { core::slice::from_raw_parts(ptr, self.words) }
     }
+}
+
+/// Read and write: what a writable part of a mapping allows.
+const PROTECTION: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
+
+/// The size of a memory page.
+fn page_size() -> usize {
+    // SAFETY: `sysconf` only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    // -1 only for a name the system does not know; every Linux knows it.
+    usize::try_from(size).unwrap_or(4096)
 }
 
 /// A live [`Region`] over a mapping it owns.
@@ -164,9 +224,67 @@ impl MappedRegion {
         self.mapping.words * WORD
     }
 
+    /// The header's pause word, if this mapping may store to it
+    /// (`pause.rs`): not on a reader's mapping of a file it could only
+    /// open read-only.
+    #[inline]
+    pub(crate) fn pause_word(&self) -> Option<&AtomicU32> {
+        match self.mapping.access {
+            Access::Read => None,
+            Access::Header | Access::Write => self.region.pause_word(),
+        }
+    }
+
     /// The mapping (for its truncation checks).
     #[inline]
     pub(crate) fn mapping(&self) -> &Mapping {
         &self.mapping
+    }
+}
+
+/// What a region's handles share (an owner of its [`MappedRegion`], in an
+/// `Arc`), with a copy of the live region's view beside it: a read reaches
+/// the view in the handle itself, without following the `Arc` first.
+pub(crate) struct Held<S> {
+    /// Borrows the mapping of `owner`'s [`MappedRegion`] (erased to
+    /// `'static`, as there), which `owner` keeps mapped for as long as this
+    /// value lives. `Region` is `Copy` and has no `Drop`. Never handed out
+    /// with the erased lifetime: `region_ref` shortens it to a borrow of
+    /// `self`.
+    region: Region<'static>,
+    owner: Arc<S>,
+}
+
+impl<S: AsRef<MappedRegion>> Held<S> {
+    /// Shares `owner`.
+    pub(crate) fn new(owner: S) -> Held<S> {
+        let owner = Arc::new(owner);
+        let region = S::as_ref(&owner).region;
+        Held { region, owner }
+    }
+}
+
+impl<S> Held<S> {
+    /// The region, by reference, for the read fast path.
+    #[inline(always)]
+    pub(crate) fn region_ref(&self) -> &Region<'_> {
+        &self.region
+    }
+}
+
+impl<S> Clone for Held<S> {
+    fn clone(&self) -> Self {
+        Held {
+            region: self.region,
+            owner: Arc::clone(&self.owner),
+        }
+    }
+}
+
+impl<S> Deref for Held<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.owner
     }
 }

@@ -19,6 +19,9 @@
 //! - [`ShmRegion`] (`reader.rs`): read handles that wait while the writer
 //!   commits and give up on a dead or stopped one. [`ShmVar`]: a variable located once, whose reads are
 //!   the seqlock alone.
+//! - `pause.rs`: a reader's request that the writer hold its next commit
+//!   back for at most [`PAUSE_MAX`], so that a writer committing in a tight
+//!   loop cannot overtake every copy.
 //! - `liveness.rs`: whether the writer lock's holder is alive, dead or
 //!   stopped, from `/proc/locks` and `/proc/<pid>/stat`.
 //! - [`ShmWriter`] (`writer.rs`): the writer's `flock`, its pid in the
@@ -74,6 +77,7 @@ mod liveness;
 mod map;
 pub(crate) mod notify;
 mod open;
+mod pause;
 mod publish;
 mod reader;
 mod requests;
@@ -87,6 +91,7 @@ mod writer;
 pub use error::ShmError;
 pub use file::NAME_LEN_MAX;
 pub(crate) use open::intern;
+pub use pause::PAUSE_MAX;
 pub use reader::{Dynamic, STALL_BOUND, ShmRegion, ShmVar};
 pub use requests::RemoteWrite;
 pub use root::Root;

@@ -14,7 +14,7 @@ use memwire::{Region, Schema, Variable};
 use super::error::ShmError;
 use super::file;
 use super::liveness::FileId;
-use super::map::{MappedRegion, Mapping};
+use super::map::{Access, MappedRegion, Mapping};
 use super::root::Root;
 
 /// What both kinds of handle share: the mapping and where it came from.
@@ -25,18 +25,26 @@ pub(super) struct Shared {
     pub(super) file: Option<FileId>,
 }
 
+impl AsRef<MappedRegion> for Shared {
+    fn as_ref(&self) -> &MappedRegion {
+        &self.mapped
+    }
+}
+
+/// Opens and maps region `path` for `access` ([`Access::Header`] may give
+/// a reader [`Access::Read`], see [`file::open_region`]).
 pub(super) fn open_shared(
     root: &Root,
     path: &str,
-    write: bool,
+    access: Access,
     expect: Option<Schema<'static>>,
 ) -> Result<(Shared, File), ShmError> {
     let (tenant, name) = file::split_path(path)?;
     let file_path = file::display_path(root.dir(), tenant, name);
     let root_fd = file::open_root(root.dir(), false)?;
     let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, false)?;
-    let (file, len) = file::open_region(&tenant_fd, &file_path, name, write)?;
-    let mapping = Mapping::new(&file, len, write, &file_path)?;
+    let (file, len, access) = file::open_region(&tenant_fd, &file_path, name, access)?;
+    let mapping = Mapping::new(&file, len, access, &file_path)?;
     let bad = |source| ShmError::BadHeader {
         path: file_path.clone(),
         source,

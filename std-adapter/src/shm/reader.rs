@@ -4,19 +4,21 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use memwire::region::{AccessError, VarRef};
 use memwire::schema::{RecordError, Value};
-use memwire::sync::Ordering;
+use memwire::sync::{AtomicU32, Ordering};
 use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
 use super::liveness::{self, FileId, Holder};
+use super::map::{Access, Held};
 use super::notify::{self, Waiters};
 use super::open::{Shared, open_shared};
+use super::pause::{self, Request};
 use super::root::Root;
+use super::sigbus;
 
 /// How long a read waits on a write in progress whose writer is dead or
 /// stopped before it reports [`ShmError::WriterStalled`], unless changed
@@ -56,7 +58,7 @@ pub struct Dynamic;
 /// whose schema the file must hold, which adds [`load`](Self::load).
 /// Handles are cheap to clone and share the mapping.
 pub struct ShmRegion<T = Dynamic> {
-    shared: Arc<Shared>,
+    shared: Held<Shared>,
     stall_bound: Duration,
     record: PhantomData<fn() -> T>,
 }
@@ -64,7 +66,7 @@ pub struct ShmRegion<T = Dynamic> {
 impl<T> Clone for ShmRegion<T> {
     fn clone(&self) -> Self {
         ShmRegion {
-            shared: Arc::clone(&self.shared),
+            shared: self.shared.clone(),
             stall_bound: self.stall_bound,
             record: PhantomData,
         }
@@ -84,7 +86,7 @@ impl ShmRegion<Dynamic> {
     /// Opens region `path` (`tenant/region`) under `root` for reading,
     /// with the schema its file holds.
     pub fn open(root: &Root, path: &str) -> Result<ShmRegion, ShmError> {
-        let (shared, _) = open_shared(root, path, false, None)?;
+        let (shared, _) = open_shared(root, path, Access::Header, None)?;
         Ok(ShmRegion::from_shared(shared))
     }
 }
@@ -94,7 +96,7 @@ impl<T: Record> ShmRegion<T> {
     /// `T`'s ([`LayoutError::SchemaMismatch`](memwire::layout::LayoutError::SchemaMismatch)
     /// otherwise).
     pub fn open_record(root: &Root, path: &str) -> Result<ShmRegion<T>, ShmError> {
-        let (shared, _) = open_shared(root, path, false, Some(T::schema()))?;
+        let (shared, _) = open_shared(root, path, Access::Header, Some(T::schema()))?;
         Ok(ShmRegion::from_shared(shared))
     }
 
@@ -127,7 +129,7 @@ impl<T> ShmRegion<T> {
 
     pub(super) fn from_shared(shared: Shared) -> ShmRegion<T> {
         ShmRegion {
-            shared: Arc::new(shared),
+            shared: Held::new(shared),
             stall_bound: STALL_BOUND,
             record: PhantomData,
         }
@@ -144,10 +146,17 @@ impl<T> ShmRegion<T> {
         self.shared.mapped.region()
     }
 
+    /// The header's pause word, if this handle may store to it (see
+    /// `pause.rs`; `None` for a reader of a file opened read-only).
+    #[inline]
+    pub(crate) fn pause_word(&self) -> Option<&AtomicU32> {
+        self.shared.mapped.pause_word()
+    }
+
     /// The same region without its record type.
     pub fn untyped(&self) -> ShmRegion<Dynamic> {
         ShmRegion {
-            shared: Arc::clone(&self.shared),
+            shared: self.shared.clone(),
             stall_bound: self.stall_bound,
             record: PhantomData,
         }
@@ -215,9 +224,28 @@ impl<T> ShmRegion<T> {
     /// A consistent copy of variable `id` into `out` (exactly its length).
     #[inline(always)]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), ShmError> {
-        // Spelled out rather than through `bounded`: its closure, also
-        // handed to the slow path, stayed a call of its own.
-        let result = match self.shared.mapped.region_ref().read(id, out) {
+        // The fast path is the core's inlined read and one load of the
+        // process-wide truncation flag; everything else (retries, errors,
+        // a truncated file) is out of line, so that no `ShmError` is built
+        // or moved on the way.
+        let first = self.shared.region_ref().read(id, out);
+        if first.is_ok() && !sigbus::any_truncated() {
+            return Ok(());
+        }
+        self.read_slow(id, out, first)
+    }
+
+    /// [`read`](Self::read) after a first attempt that failed, or in a
+    /// process where a file was found truncated.
+    #[cold]
+    #[inline(never)]
+    fn read_slow(
+        &self,
+        id: VarId,
+        out: &mut [u8],
+        first: Result<(), AccessError>,
+    ) -> Result<(), ShmError> {
+        let result = match first {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.bounded_slow(|r| r.read(id, out)),
             Err(e) => Err(ShmError::Access(e)),
@@ -246,7 +274,19 @@ impl<T> ShmRegion<T> {
     /// Variable `id` as `V`.
     #[inline(always)]
     pub fn get<V: Value>(&self, id: VarId) -> Result<V, ShmError> {
-        let result = match self.shared.mapped.region_ref().get(id) {
+        // As `read`: the core's inlined read and one flag load.
+        match self.shared.region_ref().get(id) {
+            Ok(v) if !sigbus::any_truncated() => Ok(v),
+            first => self.get_slow(id, first),
+        }
+    }
+
+    /// [`get`](Self::get) after a first attempt that failed, or in a
+    /// process where a file was found truncated.
+    #[cold]
+    #[inline(never)]
+    fn get_slow<V: Value>(&self, id: VarId, first: Result<V, AccessError>) -> Result<V, ShmError> {
+        let result = match first {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(|r| r.get(id)),
             Err(e) => Err(ShmError::Access(e)),
@@ -272,7 +312,7 @@ impl<T> ShmRegion<T> {
         &self,
         mut op: impl FnMut(&Region<'_>) -> Result<R, AccessError>,
     ) -> Result<R, ShmError> {
-        let region = self.shared.mapped.region_ref();
+        let region = self.shared.region_ref();
         let result = match op(region) {
             Ok(v) => Ok(v),
             Err(AccessError::Busy) => self.bounded_slow(op),
@@ -321,14 +361,16 @@ impl<T> ShmRegion<T> {
     ) -> Result<R, ShmError> {
         let region = self.region();
         let mut wait = WriteWait::new(self.stall_bound);
-        loop {
+        let result = loop {
             wait.pause(self)?;
             match op(&region) {
-                Ok(v) => return Ok(v),
+                Ok(v) => break Ok(v),
                 Err(AccessError::Busy) => {}
-                Err(e) => return Err(ShmError::Access(e)),
+                Err(e) => break Err(ShmError::Access(e)),
             }
-        }
+        };
+        wait.done(self);
+        result
     }
 
     pub(crate) fn stalled(&self) -> ShmError {
@@ -426,6 +468,11 @@ pub(crate) const LIVE_STALL_FACTOR: u32 = 10;
 /// - It stood still and the holder is alive: its write will end;
 ///   `WriterStalled` only once the counter stood still for
 ///   [`LIVE_STALL_FACTOR`] bounds.
+///
+/// A reader that has failed for [`pause::ASK_AFTER`] asks the writer to
+/// hold its next commit back (`pause.rs`) and retries without sleeping
+/// while the request stands, so that a writer committing in a tight loop
+/// cannot overtake every copy; [`done`](Self::done) withdraws the request.
 pub(crate) struct WriteWait {
     bound: Duration,
     step: Duration,
@@ -434,6 +481,10 @@ pub(crate) struct WriteWait {
     look: Option<(Instant, u32)>,
     /// When the counter was last seen to move (or the wait began).
     moved: Instant,
+    /// When the wait began.
+    began: Instant,
+    /// This reader's request that the writer pause.
+    request: Request,
 }
 
 impl WriteWait {
@@ -443,11 +494,28 @@ impl WriteWait {
             step: Duration::from_micros(2),
             look: None,
             moved: Instant::now(),
+            began: Instant::now(),
+            request: Request::default(),
         }
+    }
+
+    /// Withdraws this reader's request that the writer pause, if it made
+    /// one: to call when the wait ends with a copy (an error from
+    /// [`pause`](Self::pause) withdraws it by itself).
+    pub(crate) fn done<T>(&mut self, region: &ShmRegion<T>) {
+        self.request.withdraw(region.pause_word());
     }
 
     /// Pauses, or says that the writer of `region` stalled.
     pub(crate) fn pause<T>(&mut self, region: &ShmRegion<T>) -> Result<(), ShmError> {
+        let result = self.pause_once(region);
+        if result.is_err() {
+            self.done(region);
+        }
+        result
+    }
+
+    fn pause_once<T>(&mut self, region: &ShmRegion<T>) -> Result<(), ShmError> {
         let live = region.region();
         let commit = live.commit_counter().load(Ordering::Acquire);
         let now = Instant::now();
@@ -471,6 +539,15 @@ impl WriteWait {
                 if self.stalled(region, now) {
                     return Err(region.stalled());
                 }
+            }
+        }
+        if now.duration_since(self.began) >= pause::ASK_AFTER {
+            self.request.ask(region.pause_word());
+            if self.request.stands(region.pause_word()) {
+                // The writer is holding back for this reader: a sleep now
+                // would waste the pause.
+                std::thread::yield_now();
+                return Ok(());
             }
         }
         std::thread::sleep(self.step);
@@ -517,7 +594,17 @@ impl<T> ShmVar<'_, T> {
     /// the same bound on a stalled writer as [`ShmRegion::read`].
     #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), ShmError> {
-        let result = match self.var.read(out) {
+        let first = self.var.read(out);
+        if first.is_ok() && !sigbus::any_truncated() {
+            return Ok(());
+        }
+        self.read_slow(out, first)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_slow(&self, out: &mut [u8], first: Result<(), AccessError>) -> Result<(), ShmError> {
+        let result = match first {
             Ok(()) => Ok(()),
             Err(AccessError::Busy) => self.region.bounded_slow(|_| self.var.read(out)),
             Err(e) => Err(ShmError::Access(e)),

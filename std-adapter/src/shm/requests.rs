@@ -25,6 +25,8 @@ use memwire::region::AccessError;
 use memwire::sync::{self, AtomicU32, Ordering, WORD};
 use memwire::{Region, VarId};
 
+use super::pause;
+
 /// A write that a remote client asked for through the hub and that this
 /// writer applied as a commit of its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +72,13 @@ pub(crate) fn take(region: &Region<'_>) -> Option<RemoteWrite> {
     }
 }
 
+/// The request's commit. Only a lock holder takes requests, through a
+/// writable mapping: it gives way to readers as at its own commits.
+fn commit(region: &Region<'_>, ranges: &[(usize, &[u8])]) -> Result<u64, AccessError> {
+    pause::give_way(region.pause_word());
+    region.write_ranges(ranges, None)
+}
+
 #[cold]
 fn apply(region: &Region<'_>, state: &AtomicU32, id: u32) -> Option<RemoteWrite> {
     // The poster may withdraw at the same moment: whoever moves the word
@@ -89,7 +98,7 @@ fn apply(region: &Region<'_>, state: &AtomicU32, id: u32) -> Option<RemoteWrite>
         None => Err(REFUSED_MALFORMED),
         Some(()) => match decode_request(&payload).collect::<Option<Vec<_>>>() {
             None => Err(REFUSED_MALFORMED),
-            Some(ranges) => match region.write_ranges(&ranges, None) {
+            Some(ranges) => match commit(region, &ranges) {
                 Ok(generation) => Ok((generation, touched(region, &ranges))),
                 Err(AccessError::OutOfBounds) => Err(REFUSED_OUT_OF_BOUNDS),
                 Err(_) => Err(REFUSED_MALFORMED),

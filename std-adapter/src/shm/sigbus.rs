@@ -12,7 +12,8 @@
 //! ([`Guard`]). A process-wide `SIGBUS` handler, installed with the first
 //! registration, looks the faulting address up among the registered
 //! ranges. Inside one, it marks that mapping truncated and maps anonymous
-//! zero pages over the whole of it (`MAP_FIXED`), then returns: the faulting
+//! zero pages over the whole of it (`MAP_FIXED`, writable where the file's
+//! pages were), then returns: the faulting
 //! load or store runs again, on zeros, and completes. The handle that made
 //! it checks the mark after every read and commit and reports
 //! [`ShmError::Truncated`](super::ShmError::Truncated) instead of what it
@@ -46,10 +47,27 @@ struct Slot {
     state: AtomicUsize,
     start: AtomicUsize,
     len: AtomicUsize,
-    writable: AtomicBool,
+    /// How many bytes from the start are writable (a multiple of the page
+    /// size, or `len`).
+    writable: AtomicUsize,
     truncated: AtomicBool,
     /// The next slot of the list; set once, before the slot is published.
     next: AtomicPtr<Slot>,
+}
+
+/// Whether any mapping of this process was ever found truncated: set
+/// before a mapping's own mark, never cleared. Reads look at it alone on
+/// their fast path (one load of a word no store touches while all files
+/// keep their length) and at their mapping's mark only once it is set.
+static ANY_TRUNCATED: AtomicBool = AtomicBool::new(false);
+
+/// Whether any mapping of this process may be truncated ([`ANY_TRUNCATED`]).
+/// A relaxed load: a read calls it after the acquire fence that ends its
+/// copy, so it is not satisfied before the copy's loads, and the handler
+/// sets the flag before it maps the zeros a copy could see.
+#[inline(always)]
+pub(crate) fn any_truncated() -> bool {
+    ANY_TRUNCATED.load(Ordering::Relaxed)
 }
 
 /// The head of the list of slots (slots are leaked, so every pointer in
@@ -66,9 +84,10 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Registers the `len` bytes at `start`, mapped from a file (`writable`:
-    /// mapped for writing), installing the handler on first use.
-    pub(crate) fn new(start: *const u8, len: usize, writable: bool) -> Guard {
+    /// Registers the `len` bytes at `start`, mapped from a file, of which
+    /// the first `writable` bytes (whole pages, or all `len`) are mapped
+    /// for writing, installing the handler on first use.
+    pub(crate) fn new(start: *const u8, len: usize, writable: usize) -> Guard {
         install();
         let slot = claim();
         slot.start.store(start as usize, Ordering::Relaxed);
@@ -91,6 +110,7 @@ impl Guard {
     /// Marks the range truncated: its file was found shorter than the range
     /// (the pages it still reaches do not fault, but the data is gone).
     pub(crate) fn mark_truncated(&self) {
+        ANY_TRUNCATED.store(true, Ordering::SeqCst);
         self.slot.truncated.store(true, Ordering::Release);
     }
 }
@@ -133,7 +153,7 @@ fn claim() -> &'static Slot {
         state: AtomicUsize::new(CHANGING),
         start: AtomicUsize::new(0),
         len: AtomicUsize::new(0),
-        writable: AtomicBool::new(false),
+        writable: AtomicUsize::new(0),
         truncated: AtomicBool::new(false),
         next: AtomicPtr::new(ptr::null_mut()),
     }));
@@ -152,9 +172,9 @@ fn claim() -> &'static Slot {
     }
 }
 
-/// The active range holding `addr`: its start, length and whether it is
-/// writable, read consistently, and its slot.
-fn find(addr: usize) -> Option<(&'static Slot, usize, usize, bool)> {
+/// The active range holding `addr`: its start, length and how much of it
+/// is writable, read consistently, and its slot.
+fn find(addr: usize) -> Option<(&'static Slot, usize, usize, usize)> {
     let mut at = SLOTS.load(Ordering::Acquire);
     // SAFETY: as in `claim`: leaked slots, valid for `'static`.
     while let Some(slot) = unsafe { at.as_ref() } {
@@ -227,27 +247,43 @@ extern "C" fn on_sigbus(
     if let Some((slot, start, len, writable)) = find(addr) {
         // Marked before the zeros appear: a thread of this process that
         // reads the zeros sees the mark when it checks after its copy.
+        ANY_TRUNCATED.store(true, Ordering::SeqCst);
         slot.truncated.store(true, Ordering::SeqCst);
-        let protection = if writable {
-            libc::PROT_READ | libc::PROT_WRITE
-        } else {
-            libc::PROT_READ
-        };
-        // SAFETY: `start..start + len` is a registered mapping, which its
-        // guard keeps mapped (it is unregistered before it is unmapped), so
-        // `MAP_FIXED` replaces only our own pages. Private anonymous pages
-        // hold zeros; the owner unmaps them as it would have the file's.
-        let mapped = unsafe {
-            libc::mmap(
-                start as *mut libc::c_void,
-                len,
-                protection,
-                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if mapped != libc::MAP_FAILED {
+        // The writable part keeps its permission, so that a store the
+        // mapping allowed (a reader's to its header) does not fault again;
+        // it is mapped first, as it is what other threads store to.
+        let parts = [
+            (start, writable.min(len), libc::PROT_READ | libc::PROT_WRITE),
+            (
+                start + writable,
+                len.saturating_sub(writable),
+                libc::PROT_READ,
+            ),
+        ];
+        let mut mapped = true;
+        for (at, part, protection) in parts {
+            if part == 0 {
+                continue;
+            }
+            // SAFETY: `at..at + part` lies within `start..start + len`, a
+            // registered mapping, which its guard keeps mapped (it is
+            // unregistered before it is unmapped), and `at` is page-aligned
+            // (`writable` is whole pages), so `MAP_FIXED` replaces only
+            // our own pages. Private anonymous pages hold zeros; the owner
+            // unmaps them as it would have the file's.
+            let done = unsafe {
+                libc::mmap(
+                    at as *mut libc::c_void,
+                    part,
+                    protection,
+                    libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            mapped &= done != libc::MAP_FAILED;
+        }
+        if mapped {
             return;
         }
     }
@@ -292,7 +328,7 @@ fn restore_default(signal: libc::c_int) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shm::map::Mapping;
+    use crate::shm::map::{Access, Mapping};
     use memwire::sync::Ordering as Order;
     use std::io::Write;
 
@@ -310,7 +346,7 @@ mod tests {
             .unwrap();
         let len = 4 * 4096;
         file.write_all(&vec![0xA5; len]).unwrap();
-        let mapping = Mapping::new(&file, len as u64, true, &path).unwrap();
+        let mapping = Mapping::new(&file, len as u64, Access::Write, &path).unwrap();
         let words = mapping.words();
         assert_eq!(words[len / 4 - 1].load(Order::Relaxed), 0xA5A5_A5A5);
         assert!(!mapping.truncated());
@@ -339,10 +375,40 @@ mod tests {
             .unwrap();
         let len = 2 * 4096;
         file.set_len(len as u64).unwrap();
-        let mapping = Mapping::new(&file, len as u64, true, &path).unwrap();
+        let mapping = Mapping::new(&file, len as u64, Access::Write, &path).unwrap();
         file.set_len(0).unwrap();
         mapping.words()[len / 4 - 1].store(9, Order::Relaxed);
         assert!(mapping.truncated());
+    }
+
+    /// A reader's mapping, whose header page alone is writable: after the
+    /// file is cut, a store to the header (a pause request) still
+    /// completes, on the zeros mapped with the header's permission.
+    #[test]
+    fn a_readers_header_stays_writable_after_a_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("region");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let len = 4 * 4096;
+        file.set_len(len as u64).unwrap();
+        let mapping = Mapping::new(&file, len as u64, Access::Header, &path).unwrap();
+        let pause = &mapping.words()[37];
+        assert_eq!(
+            pause.compare_exchange(0, 5, Order::AcqRel, Order::Relaxed),
+            Ok(0)
+        );
+        file.set_len(0).unwrap();
+        assert_eq!(mapping.words()[len / 4 - 1].load(Order::Relaxed), 0);
+        assert!(mapping.truncated());
+        assert_eq!(
+            pause.compare_exchange(0, 6, Order::AcqRel, Order::Relaxed),
+            Ok(0)
+        );
     }
 
     /// A slot freed by a dropped mapping is reused, and a range no longer
@@ -351,7 +417,7 @@ mod tests {
     fn an_unregistered_range_is_not_found() {
         let bytes = [0u8; 64];
         let start = bytes.as_ptr();
-        let guard = Guard::new(start, bytes.len(), false);
+        let guard = Guard::new(start, bytes.len(), 0);
         assert!(find(start as usize + 10).is_some());
         assert!(find(start as usize + 64).is_none());
         drop(guard);

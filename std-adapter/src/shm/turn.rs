@@ -12,8 +12,10 @@ use memwire::{Region, Schema};
 use super::error::ShmError;
 use super::file;
 use super::identity::Identity;
+use super::map::Access;
 use super::notify::{self, Waiters};
 use super::open::{intern, open_shared};
+use super::pause;
 use super::reader::{Dynamic, ShmRegion};
 use super::requests::{self, Unanswered};
 use super::root::Root;
@@ -61,7 +63,7 @@ impl TurnWriter {
     /// Opens region `path` under `root` with a writable mapping, without
     /// taking the writer lock. With `expect`, the file must hold that schema.
     pub fn open(root: &Root, path: &str, expect: Option<Schema<'_>>) -> Result<Self, ShmError> {
-        let (shared, file) = open_shared(root, path, true, expect.map(intern))?;
+        let (shared, file) = open_shared(root, path, Access::Write, expect.map(intern))?;
         let region = ShmRegion::from_shared(shared);
         let identity = Identity::take(
             region.file_id(),
@@ -129,6 +131,7 @@ impl TurnWriter {
         let (result, recovered) = {
             let holds = self.turns();
             let recovered = if *holds == 0 { self.lock()? } else { None };
+            pause::give_way(self.region.pause_word());
             let result = write(&live);
             // A request another hub posted while this one held the lock.
             let _ = requests::take(&live);

@@ -181,6 +181,7 @@ impl Watcher {
                 let generation = region.generation();
                 sync::read_fence();
                 if let (true, Ok(generation)) = (sync::read_still(commit, start), generation) {
+                    wait.done(&self.region);
                     return Ok((start, generation));
                 }
             }
@@ -198,6 +199,7 @@ impl Watcher {
                 self.commit = commit;
                 self.generation = generation;
                 std::mem::swap(&mut self.seqs, &mut self.fresh);
+                wait.done(&self.region);
                 return Ok(());
             }
             wait.pause(&self.region)?;
@@ -225,6 +227,7 @@ impl Watcher {
             }
             wait.pause(&self.region)?;
         };
+        wait.done(&self.region);
         let variables: Vec<VarId> = (0u32..)
             .zip(self.seqs.iter().zip(&self.fresh))
             .filter(|(_, (old, new))| old != new)

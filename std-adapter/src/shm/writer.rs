@@ -9,14 +9,15 @@ use std::sync::{Mutex, PoisonError};
 use memwire::layout::{init_journaled, journaled_len};
 use memwire::region::{AccessError, Recovery};
 use memwire::schema::Value;
-use memwire::{Record, Schema, VarId};
+use memwire::{Record, Region, Schema, VarId};
 
 use super::error::ShmError;
 use super::file;
 use super::liveness::FileId;
-use super::map::{MappedRegion, Mapping};
+use super::map::{Access, MappedRegion, Mapping};
 use super::notify::{self, Waiters};
 use super::open::{Shared, intern, open_shared};
+use super::pause;
 use super::reader::{Dynamic, ShmRegion};
 use super::requests::{self, RemoteWrite};
 use super::root::Root;
@@ -174,6 +175,14 @@ impl<T> ShmWriter<T> {
         &self.region
     }
 
+    /// The region, for a commit: first gives way to a reader that asked
+    /// for a pause (`pause.rs`; one relaxed load when none did).
+    #[inline(always)]
+    fn committing(&self) -> Region<'_> {
+        pause::give_way(self.region.pause_word());
+        self.region.region()
+    }
+
     fn notify(&self, result: Result<u64, AccessError>) -> Result<u64, ShmError> {
         // A commit into a truncated file landed on the zeros the `SIGBUS`
         // handler mapped (or on a page cut from the file): nothing to wake.
@@ -220,12 +229,12 @@ impl<T> ShmWriter<T> {
     /// Writes variable `id` (exactly its length) and commits; returns the
     /// new generation.
     pub fn write(&self, id: VarId, bytes: &[u8]) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write(id, bytes))
+        self.notify(self.committing().write(id, bytes))
     }
 
     /// Writes several variables in one commit.
     pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_many(parts))
+        self.notify(self.committing().write_many(parts))
     }
 
     /// [`write_many`](Self::write_many), calling `during` while the write is
@@ -235,17 +244,17 @@ impl<T> ShmWriter<T> {
         parts: &[(VarId, &[u8])],
         during: impl FnOnce(),
     ) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_many_then(parts, during))
+        self.notify(self.committing().write_many_then(parts, during))
     }
 
     /// Writes `value` to variable `id` and commits.
     pub fn set<V: Value>(&self, id: VarId, value: V) -> Result<u64, ShmError> {
-        self.notify(self.region.region().set(id, value))
+        self.notify(self.committing().set(id, value))
     }
 
     /// Writes `value` to variable `name` and commits.
     pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
-        self.notify(self.region.region().set_by_name(name, value))
+        self.notify(self.committing().set_by_name(name, value))
     }
 
     /// Writes raw byte ranges of the data area in one commit (see
@@ -255,7 +264,7 @@ impl<T> ShmWriter<T> {
         ranges: &[(usize, &[u8])],
         generation: Option<u64>,
     ) -> Result<u64, ShmError> {
-        self.notify(self.region.region().write_ranges(ranges, generation))
+        self.notify(self.committing().write_ranges(ranges, generation))
     }
 }
 
@@ -281,7 +290,7 @@ fn open_writer<T>(
     path: &str,
     expect: Option<Schema<'static>>,
 ) -> Result<ShmWriter<T>, ShmError> {
-    let (shared, lock) = open_shared(root, path, true, expect)?;
+    let (shared, lock) = open_shared(root, path, Access::Write, expect)?;
     let region = ShmRegion::from_shared(shared);
     if !file::try_lock(&lock).map_err(|e| ShmError::io("lock", region.path(), e))? {
         return Err(ShmError::WriterBusy {
@@ -336,7 +345,7 @@ fn create_writer<T>(
     let root_fd = file::open_root(root.dir(), true)?;
     let tenant_fd = file::open_tenant(&root_fd, root.dir(), tenant, true)?;
     let lock = file::create_region(&tenant_fd, &file_path, name, &bytes)?;
-    let mapping = Mapping::new(&lock, len as u64, true, &file_path)?;
+    let mapping = Mapping::new(&lock, len as u64, Access::Write, &file_path)?;
     let mapped = MappedRegion::new(mapping, schema).map_err(bad)?;
     let region = ShmRegion::from_shared(Shared {
         mapped,
