@@ -38,7 +38,7 @@ impl std::fmt::Debug for Hub {
             .field("tcp", &self.tcp)
             .field("tls", &self.tls)
             .field("unix", &self.unix)
-            .field("regions", &self.shared.regions.len())
+            .field("regions", &self.shared.all().count())
             .finish()
     }
 }
@@ -109,10 +109,10 @@ impl Hub {
     }
 
     /// The shared-memory file of region `tenant/region`, if configured
-    /// (served now or not).
+    /// (served now or not) or discovered (while it has a valid file).
     pub fn region_file(&self, tenant: &str, region: &str) -> Option<&Path> {
         let id = self.shared.find(tenant, region)?;
-        let served = self.shared.regions.get(usize::try_from(id.0).ok()?)?;
+        let served = self.shared.region(usize::try_from(id.0).ok()?)?;
         Some(&served.file)
     }
 

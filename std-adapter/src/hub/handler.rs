@@ -226,7 +226,7 @@ impl Handler {
             ServerEvent::Unmirrored { region, code } => {
                 let path = usize::try_from(region.0)
                     .ok()
-                    .and_then(|i| shared.regions.get(i))
+                    .and_then(|i| shared.region(i))
                     .map(|r| r.path())
                     .unwrap_or_default();
                 tracing::warn!(region = %path, %code, "not copying the region the client publishes");

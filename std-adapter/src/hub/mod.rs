@@ -36,6 +36,8 @@
 //!   replaced or changed, and taking up its successor.
 //! - `unavailable.rs`: why a region serves no file now, and the reason
 //!   its subscribers get.
+//! - `discover.rs`: the regions of a tenant that discovers them, found in
+//!   its directory as files come and go, with each file's own schema.
 //! - `shared.rs`: what every part of a running hub shares (the regions, the
 //!   configuration, the session clock); it names none of them.
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
@@ -59,6 +61,7 @@
 mod accept;
 pub mod config;
 mod connection;
+mod discover;
 mod error;
 mod forward;
 mod handle;

@@ -96,7 +96,7 @@ impl Served {
         Opened::open(
             &self.root,
             &self.path(),
-            self.schema(),
+            self.declared(),
             self.chunk,
             self.encode_once,
         )

@@ -14,6 +14,7 @@
 //!   ([`Listener::changed`]), the others' tasks are woken
 //!   ([`Listener::wake`]).
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, Weak};
 use std::thread::JoinHandle;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use memwire::diff::{DiffError, Generations};
 use memwire::{Schema, VarId};
 
+use super::discover::Discovery;
 use super::region::{Listener, Opened, Served};
 use super::shadow::seqs;
 use super::shared::Shared;
@@ -55,7 +57,7 @@ impl Served {
         let Some(opened) = self.opened() else {
             return Ok(false);
         };
-        match opened.scan(self.schema(), between, &self.path()) {
+        match opened.scan(opened.schema, between, &self.path()) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
             Err(e) => {
@@ -169,23 +171,30 @@ impl Opened {
     }
 }
 
-/// The scanner threads of a hub, one per region.
+/// The scanner threads of a hub, one per configured region, and one
+/// discovery thread per tenant that discovers its regions (which starts
+/// the scanners of the regions it finds, and stops them).
 pub(crate) struct Scanners {
     scanning: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Scanners {
-    /// Starts a scanner for every region of `shared`.
+    /// Starts a scanner for every configured region of `shared`, and the
+    /// discovery of every tenant that discovers.
     pub(crate) fn start(shared: &Arc<Shared>) -> Scanners {
         let scanning = Arc::new(AtomicBool::new(true));
-        let threads = (0..shared.regions.len())
-            .map(|index| {
-                let shared = Arc::clone(shared);
-                let scanning = Arc::clone(&scanning);
-                std::thread::spawn(move || scan_loop(&shared, index, &scanning))
-            })
+        let mut threads: Vec<JoinHandle<()>> = (0..shared.regions.len())
+            .map(|index| spawn_scanner(shared, index, &scanning))
             .collect();
+        for (tenant, places) in &shared.discovering {
+            let shared = Arc::clone(shared);
+            let scanning = Arc::clone(&scanning);
+            let (tenant, places) = (tenant.clone(), places.clone());
+            threads.push(std::thread::spawn(move || {
+                discover_loop(&shared, &tenant, places, &scanning);
+            }));
+        }
         Scanners { scanning, threads }
     }
 
@@ -198,11 +207,39 @@ impl Scanners {
     }
 }
 
+/// One tenant's discovery (`discover.rs`): a look at its directory every
+/// [`SCAN_WAKE`], a scanner started for each region it finds; on shutdown,
+/// waits for those scanners.
+fn discover_loop(shared: &Arc<Shared>, tenant: &str, places: Range<usize>, scanning: &Arc<AtomicBool>) {
+    let mut discovery = Discovery::new(tenant, places);
+    let mut scanners = Vec::new();
+    while scanning.load(Ordering::Relaxed) {
+        for index in discovery.look(shared) {
+            scanners.push(spawn_scanner(shared, index, scanning));
+        }
+        std::thread::sleep(SCAN_WAKE);
+    }
+    for scanner in scanners {
+        let _ = scanner.join();
+    }
+}
+
+/// Starts the scanner of region `index`.
+fn spawn_scanner(
+    shared: &Arc<Shared>,
+    index: usize,
+    scanning: &Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    let shared = Arc::clone(shared);
+    let scanning = Arc::clone(scanning);
+    std::thread::spawn(move || scan_loop(&shared, index, &scanning))
+}
+
 /// One region's scanner: sleeps on the file served now and scans it when
 /// woken; checks the file (`recheck.rs`) at least every [`SCAN_WAKE`]; and
 /// while no file is served, tries to take one up as often.
 fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
-    let Some(served) = shared.regions.get(index) else {
+    let Some(served) = shared.region(index) else {
         return;
     };
     let mut file: Option<(Arc<Opened>, u64)> = None;
@@ -272,7 +309,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let root = Root::new(&dir);
         let schema = OwnedSchema::from_schema(SCHEMA.as_schema());
-        let served = Served::open(&root, "t", "r", &schema, 64, false);
+        let served = Served::open(&root, "t", "r", Some(&schema), 64, false);
         assert!(served.opened().is_some());
         let other = TurnWriter::open(&root, "t/r", None).unwrap();
         (dir, served, other)

@@ -1,8 +1,10 @@
-//! What every part of a running hub shares: the regions, the configuration,
-//! the session clock, the connections of publishing clients and the
-//! record of failed logins ([`Shared`]). The hub handle, the accept loops, the scanners and every
+//! What every part of a running hub shares: the regions (configured and
+//! discovered), the configuration, the session clock, the connections of
+//! publishing clients and the record of failed logins ([`Shared`]). The hub handle, the accept loops, the scanners and every
 //! connection hold it; it names none of them.
 
+use std::ops::Range;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memwire::session::RegionId;
@@ -12,6 +14,11 @@ use super::error::HubError;
 use super::forward::Publishers;
 use super::logins::{RefusalLog, Throttle};
 use super::region::Served;
+use crate::shm::Root;
+
+/// The regions the hub discovers in one tenant's directory at most
+/// (`discover = true`): each connection keeps a place for every one.
+pub(crate) const DISCOVER_MAX: usize = 256;
 
 /// The session clock: microseconds since the hub started.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +50,15 @@ pub(crate) struct Shared {
     /// Every configured region, served or unavailable (its id is its
     /// index); never added to or removed from while the hub runs.
     pub(crate) regions: Vec<Served>,
+    /// The places of the regions discovered in the directories of the
+    /// tenants that discover (`discover.rs`), [`DISCOVER_MAX`] per such
+    /// tenant: their ids follow the configured ones. A place is filled
+    /// once, with a region of one name for the hub's whole life.
+    pub(crate) found: Vec<OnceLock<Served>>,
+    /// Each discovering tenant and the ids of its places in `found`.
+    pub(crate) discovering: Vec<(String, Range<usize>)>,
+    /// The directory of the region files.
+    pub(crate) root: Root,
     pub(crate) clock: Clock,
     /// The connections of clients that publish regions.
     pub(crate) publishers: Publishers,
@@ -63,7 +79,11 @@ impl Shared {
             Some(dir) => crate::shm::Root::new(dir),
             None => crate::shm::Root::from_env(),
         };
-        if config.tenants.iter().any(|t| !t.regions.is_empty()) {
+        if config
+            .tenants
+            .iter()
+            .any(|t| !t.regions.is_empty() || t.discover)
+        {
             root.check(true).map_err(|source| HubError::Root {
                 path: root.dir().to_owned(),
                 source,
@@ -76,7 +96,7 @@ impl Shared {
                     &root,
                     tenant.name.as_str(),
                     decl.name.as_str(),
-                    &decl.schema,
+                    decl.schema.as_ref(),
                     config.publish.chunk,
                     config.publish.encode_once,
                 );
@@ -87,8 +107,18 @@ impl Shared {
                 regions.push(served);
             }
         }
+        let mut discovering = Vec::new();
+        let mut found = Vec::new();
+        for tenant in config.tenants.iter().filter(|t| t.discover) {
+            let first = regions.len() + found.len();
+            found.extend((0..DISCOVER_MAX).map(|_| OnceLock::new()));
+            discovering.push((tenant.name.as_str().to_owned(), first..first + DISCOVER_MAX));
+        }
         Ok(Shared {
             throttle: Throttle::new(&config.limits),
+            found,
+            discovering,
+            root,
             refusals: RefusalLog::new(),
             config,
             regions,
@@ -98,13 +128,38 @@ impl Shared {
         })
     }
 
-    /// The region `tenant/region`, served or unavailable.
+    /// The region `tenant/region`: a configured one, served or
+    /// unavailable, or a discovered one while it has a valid file.
     pub(crate) fn find(&self, tenant: &str, region: &str) -> Option<RegionId> {
-        let index = self
-            .regions
-            .iter()
-            .position(|r| r.tenant == tenant && r.name == region)?;
+        let (index, _) = self.all().find(|(i, r)| {
+            r.tenant == tenant
+                && r.name == region
+                && (*i < self.regions.len() || r.opened().is_some())
+        })?;
         u32::try_from(index).ok().map(RegionId)
+    }
+
+    /// The region of id `index`: configured or discovered.
+    pub(crate) fn region(&self, index: usize) -> Option<&Served> {
+        match index.checked_sub(self.regions.len()) {
+            None => self.regions.get(index),
+            Some(place) => self.found.get(place)?.get(),
+        }
+    }
+
+    /// How many region ids there can be: the configured regions and every
+    /// place for a discovered one.
+    pub(crate) fn region_ids(&self) -> usize {
+        self.regions.len() + self.found.len()
+    }
+
+    /// Every region and its id: the configured ones, then those discovered
+    /// so far.
+    pub(crate) fn all(&self) -> impl Iterator<Item = (usize, &Served)> {
+        let found = self.found.iter().enumerate().filter_map(|(i, place)| {
+            Some((self.regions.len() + i, place.get()?))
+        });
+        self.regions.iter().enumerate().chain(found)
     }
 
     pub(crate) fn next_session(&self) -> u64 {

@@ -27,8 +27,20 @@ pub(crate) struct Unavailable {
 }
 
 impl Unavailable {
-    /// Logs `error` at error level and keeps the region's reason.
+    /// Logs `error` at error level (a file not created yet at info level:
+    /// a region that adopts its file's schema waits for its writer) and
+    /// keeps the region's reason.
     pub(crate) fn new(region: &str, error: &ShmError) -> Unavailable {
+        if matches!(error, ShmError::NotFound { .. }) {
+            tracing::info!(
+                region,
+                error = %error,
+                "region not served yet: no file has its name; it is served once a valid file has",
+            );
+            return Unavailable {
+                reason: reason(error),
+            };
+        }
         tracing::error!(
             region,
             error = %error,
@@ -48,8 +60,9 @@ pub(crate) const TRUNCATED: &str = "region unavailable: its file was truncated w
 /// kind of problem it is, not how the hub's disk is laid out.
 pub(crate) fn reason(error: &ShmError) -> &'static str {
     match error {
-        ShmError::Removed { .. } | ShmError::NotFound { .. } => {
-            "region unavailable: its file was removed or renamed"
+        ShmError::Removed { .. } => "region unavailable: its file was removed or renamed",
+        ShmError::NotFound { .. } => {
+            "region unavailable: no file has its name (not created yet, or removed or renamed)"
         }
         ShmError::Replaced { .. } => {
             "region unavailable: its file was replaced by one that cannot be served"
@@ -58,7 +71,8 @@ pub(crate) fn reason(error: &ShmError) -> &'static str {
             "region unavailable: its file's header or table changed while served"
         }
         ShmError::Unavailable { reason, .. } => reason,
-        ShmError::BadHeader {
+        ShmError::SchemaMismatch { .. }
+        | ShmError::BadHeader {
             source: LayoutError::SchemaMismatch,
             ..
         } => "region unavailable: its file holds another schema",
@@ -116,6 +130,13 @@ mod tests {
             ShmError::Truncated { path: path() },
             ShmError::io("open", path(), std::io::Error::other("x")),
             ShmError::Removed { path: path() },
+            ShmError::NotFound { path: path() },
+            ShmError::SchemaMismatch {
+                path: path(),
+                difference: memwire::schema::Difference::Missing {
+                    name: memwire::Name::new("x").unwrap(),
+                },
+            },
             ShmError::Replaced { path: path() },
             ShmError::HeaderChanged { path: path() },
         ];

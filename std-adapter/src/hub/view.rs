@@ -35,7 +35,7 @@ impl View {
         me: Weak<dyn Listener>,
         answers: mpsc::UnboundedSender<Answer>,
     ) -> Self {
-        let n = shared.regions.len();
+        let n = shared.region_ids();
         View {
             shared,
             me,
@@ -57,8 +57,7 @@ impl View {
         let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
         let served = self
             .shared
-            .regions
-            .get(index)
+            .region(index)
             .ok_or(ErrorCode::UnknownRegion)?;
         Ok((index, served))
     }
@@ -68,7 +67,7 @@ impl View {
     pub(crate) fn stale(&self) -> bool {
         self.seen.iter().enumerate().any(|(i, cell)| {
             cell.get().is_some_and(|p| {
-                self.shared.regions.get(i).is_some_and(|r| {
+                self.shared.region(i).is_some_and(|r| {
                     r.published().is_none_or(|now| {
                         now.generation != p.generation || now.instance != p.instance
                     })
@@ -105,7 +104,7 @@ impl session::Hub for View {
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         let index = usize::try_from(region.0).ok()?;
-        let served = self.shared.regions.get(index)?;
+        let served = self.shared.region(index)?;
         let listening = self.listening.get(index)?;
         if !listening.get() {
             served.listen(&self.me);
@@ -115,7 +114,7 @@ impl session::Hub for View {
         if seen.get().is_none() {
             let _ = seen.set(served.published()?);
         }
-        seen.get()?.source(served.schema())
+        seen.get()?.source()
     }
 
     fn apply_write(
@@ -128,7 +127,12 @@ impl session::Hub for View {
             // Not forwarded (see `defer_write`): its client is not connected.
             return Err(ErrorCode::Busy);
         }
-        let generation = served.write(ranges)?;
+        // The ranges were checked against the snapshot the session holds.
+        let checked = match self.seen.get(index).and_then(OnceCell::get) {
+            Some(seen) => seen.schema,
+            None => served.published().ok_or(UNAVAILABLE)?.schema,
+        };
+        let generation = served.write(ranges, checked)?;
         // The session must see its own write at once.
         if let Some(cell) = self.seen.get_mut(index) {
             cell.take();
@@ -203,7 +207,7 @@ impl session::Hub for View {
         visit: &mut dyn FnMut(RegionInfo) -> bool,
     ) -> bool {
         // The server filters by access; listing the tenant's regions is enough.
-        for served in self.shared.regions.iter().filter(|r| r.tenant == tenant) {
+        for (_, served) in self.shared.all().filter(|(_, r)| r.tenant == tenant) {
             // An unavailable region is not listed: it has no instance.
             let (Ok(name), Some(published)) = (Name::new(&served.name), served.published()) else {
                 continue;

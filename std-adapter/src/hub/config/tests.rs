@@ -110,7 +110,7 @@ fn the_default_config_parses() {
     assert!(config.secret("demo", "viewer").is_some());
     assert_eq!(config.access("demo", "demo", "sensors"), Access::ReadWrite);
     assert_eq!(config.access("demo", "viewer", "sensors"), Access::Read);
-    let sensors = demo.region("sensors").unwrap().schema.as_schema();
+    let sensors = demo.region("sensors").unwrap().schema.as_ref().unwrap().as_schema();
     assert_eq!(sensors.data_len(), 1025);
     let (_, samples) = sensors.lookup("samples").unwrap();
     assert_eq!((samples.kind, samples.count), (Kind::I16, 256));
@@ -201,7 +201,7 @@ fn a_full_config_parses_to_its_values() {
             },
         ]
     );
-    let schema = plant.region("line.a").unwrap().schema.as_schema();
+    let schema = plant.region("line.a").unwrap().schema.as_ref().unwrap().as_schema();
     let vars: Vec<(&str, Kind, u32, u32, bool)> = schema
         .variables()
         .iter()
