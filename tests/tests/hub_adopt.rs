@@ -166,10 +166,7 @@ async fn a_region_without_variables_serves_the_file_its_writer_created() {
     mirror.set("setpoint", 22.5f32).await.unwrap();
     let refused = mirror.set("temperature", 0.0f32).await;
     assert!(
-        matches!(
-            refused,
-            Err(ClientError::Hub(ErrorCode::ReadOnly))
-        ),
+        matches!(refused, Err(ClientError::Hub(ErrorCode::ReadOnly))),
         "a write of a read-only variable: {refused:?}"
     );
     let file = ShmRegion::<Sensors>::open_record(&root.root, "demo/sensors").unwrap();
@@ -252,7 +249,10 @@ async fn a_schema_that_differs_names_the_variable() {
     create(&root, "demo/sensors", 1.0);
     let file = root.dir().join("demo").join("sensors");
     let error = ShmRegion::<OlderSensors>::open_record(&root.root, "demo/sensors").unwrap_err();
-    assert!(matches!(error, ShmError::SchemaMismatch { .. }), "{error:?}");
+    assert!(
+        matches!(error, ShmError::SchemaMismatch { .. }),
+        "{error:?}"
+    );
     assert_eq!(
         error.to_string(),
         format!(

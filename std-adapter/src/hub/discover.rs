@@ -72,10 +72,7 @@ impl Discovery {
             if known.contains(&name.as_str()) {
                 continue;
             }
-            let stamp = entry
-                .metadata()
-                .map(|m| (m.len(), m.modified().ok()))
-                .ok();
+            let stamp = entry.metadata().map(|m| (m.len(), m.modified().ok())).ok();
             if stamp.is_some() && self.refused.get(&name) == stamp.as_ref() {
                 continue;
             }
@@ -96,8 +93,14 @@ impl Discovery {
                         }
                         break;
                     };
-                    let served =
-                        Served::found(&shared.root, &self.tenant, &name, opened, chunk, encode_once);
+                    let served = Served::found(
+                        &shared.root,
+                        &self.tenant,
+                        &name,
+                        opened,
+                        chunk,
+                        encode_once,
+                    );
                     let Some(place) = index
                         .checked_sub(shared.regions.len())
                         .and_then(|i| shared.found.get(i))

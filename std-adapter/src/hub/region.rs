@@ -337,7 +337,7 @@ impl Served {
         if let Some(difference) = opened.schema.difference(schema) {
             return Err(ShmError::SchemaMismatch {
                 path: self.file.clone(),
-                difference,
+                difference: Box::new(difference),
             });
         }
         let turn = opened.writer.turn(write, || match self.scan(waits) {

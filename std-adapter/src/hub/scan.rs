@@ -210,7 +210,12 @@ impl Scanners {
 /// One tenant's discovery (`discover.rs`): a look at its directory every
 /// [`SCAN_WAKE`], a scanner started for each region it finds; on shutdown,
 /// waits for those scanners.
-fn discover_loop(shared: &Arc<Shared>, tenant: &str, places: Range<usize>, scanning: &Arc<AtomicBool>) {
+fn discover_loop(
+    shared: &Arc<Shared>,
+    tenant: &str,
+    places: Range<usize>,
+    scanning: &Arc<AtomicBool>,
+) {
     let mut discovery = Discovery::new(tenant, places);
     let mut scanners = Vec::new();
     while scanning.load(Ordering::Relaxed) {
@@ -225,11 +230,7 @@ fn discover_loop(shared: &Arc<Shared>, tenant: &str, places: Range<usize>, scann
 }
 
 /// Starts the scanner of region `index`.
-fn spawn_scanner(
-    shared: &Arc<Shared>,
-    index: usize,
-    scanning: &Arc<AtomicBool>,
-) -> JoinHandle<()> {
+fn spawn_scanner(shared: &Arc<Shared>, index: usize, scanning: &Arc<AtomicBool>) -> JoinHandle<()> {
     let shared = Arc::clone(shared);
     let scanning = Arc::clone(scanning);
     std::thread::spawn(move || scan_loop(&shared, index, &scanning))

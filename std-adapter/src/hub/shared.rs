@@ -156,9 +156,11 @@ impl Shared {
     /// Every region and its id: the configured ones, then those discovered
     /// so far.
     pub(crate) fn all(&self) -> impl Iterator<Item = (usize, &Served)> {
-        let found = self.found.iter().enumerate().filter_map(|(i, place)| {
-            Some((self.regions.len() + i, place.get()?))
-        });
+        let found = self
+            .found
+            .iter()
+            .enumerate()
+            .filter_map(|(i, place)| Some((self.regions.len() + i, place.get()?)));
         self.regions.iter().enumerate().chain(found)
     }
 

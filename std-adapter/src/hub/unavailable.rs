@@ -133,9 +133,9 @@ mod tests {
             ShmError::NotFound { path: path() },
             ShmError::SchemaMismatch {
                 path: path(),
-                difference: memwire::schema::Difference::Missing {
+                difference: Box::new(memwire::schema::Difference::Missing {
                     name: memwire::Name::new("x").unwrap(),
-                },
+                }),
             },
             ShmError::Replaced { path: path() },
             ShmError::HeaderChanged { path: path() },

@@ -55,10 +55,7 @@ impl View {
     /// The region `region` and its index.
     fn served(&self, region: RegionId) -> Result<(usize, &Served), ErrorCode> {
         let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
-        let served = self
-            .shared
-            .region(index)
-            .ok_or(ErrorCode::UnknownRegion)?;
+        let served = self.shared.region(index).ok_or(ErrorCode::UnknownRegion)?;
         Ok((index, served))
     }
 

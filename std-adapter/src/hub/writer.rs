@@ -153,7 +153,10 @@ impl HubWriter {
 
     /// Writes `value` to variable `name` and publishes it.
     pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
-        self.served()
-            .commit(|region| region.set_by_name(name, value), self.schema(), true)
+        self.served().commit(
+            |region| region.set_by_name(name, value),
+            self.schema(),
+            true,
+        )
     }
 }

@@ -120,8 +120,9 @@ pub enum ShmError {
     SchemaMismatch {
         /// The file's path.
         path: PathBuf,
-        /// The first variable that differs.
-        difference: Difference,
+        /// The first variable that differs (boxed: it holds two names,
+        /// and every other variant is small).
+        difference: Box<Difference>,
     },
     /// The open file's name was removed or renamed: the name leads to no
     /// file any more, and what is written to the open file reaches no one

@@ -53,7 +53,7 @@ pub(super) fn open_shared(
             if let Some(difference) = found.as_schema().difference(expected) {
                 return Err(ShmError::SchemaMismatch {
                     path: file_path,
-                    difference,
+                    difference: Box::new(difference),
                 });
             }
         }
