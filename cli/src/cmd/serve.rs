@@ -1,6 +1,7 @@
-//! `memwire serve`: run a hub until SIGINT or SIGTERM.
+//! `memwire serve`: run a hub until SIGINT or SIGTERM, reloading its
+//! config file on SIGHUP.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET};
@@ -13,6 +14,8 @@ Examples:
                                          `demo/sensors`, on tcp://127.0.0.1:7878
   memwire serve hub.toml                 your own config (docs/hub-config.md)
   RUST_LOG=debug memwire serve --json    detailed logs as JSON lines
+  kill -HUP <pid>                        reload the config file: tenants, clients
+                                         and regions change without a restart
 
 Without --config the hub runs the built-in demo config, whose secrets are
 published: it listens on the loopback interface only.";
@@ -42,17 +45,44 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     // Listen for signals before serving, so that none is missed.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
 
     let hub = Hub::start(config).await.context("cannot start the hub")?;
     print_banner(&hub, file.is_none());
 
-    let name = tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
+    let name = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break "SIGINT",
+            _ = terminate.recv() => break "SIGTERM",
+            _ = hangup.recv() => reload(&hub, file.map(PathBuf::as_path)),
+        }
     };
     tracing::info!(signal = name, "stopping");
     hub.shutdown().await;
     Ok(())
+}
+
+/// SIGHUP: reads `file` again and applies it. A file that cannot be read
+/// or is invalid, or a change that needs a restart, is logged and the hub
+/// runs on with the config it had.
+fn reload(hub: &Hub, file: Option<&Path>) {
+    let Some(file) = file else {
+        tracing::warn!("SIGHUP: no config file to reload (the built-in config is running)");
+        return;
+    };
+    let outcome = Config::load(file)
+        .map_err(anyhow::Error::from)
+        .and_then(|config| hub.reload(config).map_err(anyhow::Error::from));
+    match outcome {
+        Ok(changes) => {
+            tracing::info!(file = %file.display(), %changes, "SIGHUP: config reloaded");
+        }
+        Err(e) => tracing::error!(
+            file = %file.display(),
+            error = %e,
+            "SIGHUP: config not reloaded; the hub runs on with the config it had"
+        ),
+    }
 }
 
 /// Where the hub listens, and with the built-in config how to connect.

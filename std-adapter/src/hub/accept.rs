@@ -244,10 +244,10 @@ fn remove_stale_socket(path: &Path) {
     }
 }
 
-/// What an accept loop needs: the hub, the connection limit all its
-/// transports share, and the shutdown signal.
+/// What an accept loop needs: the hub as its last reload left it, the
+/// connection limit all its transports share, and the shutdown signal.
 pub(crate) struct Accept {
-    shared: Arc<Shared>,
+    current: watch::Receiver<Arc<Shared>>,
     permits: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
     /// The answer to a connection past the limit.
@@ -258,12 +258,12 @@ pub(crate) struct Accept {
 
 impl Accept {
     pub(crate) fn new(
-        shared: &Arc<Shared>,
+        current: &watch::Sender<Arc<Shared>>,
         permits: &Arc<Semaphore>,
         stop: &watch::Sender<bool>,
     ) -> Accept {
         Accept {
-            shared: Arc::clone(shared),
+            current: current.subscribe(),
             permits: Arc::clone(permits),
             stop: stop.subscribe(),
             full: error_frame(ErrorCode::Busy, "hub full"),
@@ -294,12 +294,15 @@ impl Accept {
                     continue;
                 }
             };
-            let Some(permit) = self.admit(&peer) else {
+            // The connection runs with the hub as it is now, and takes
+            // each later reload from `reloads`.
+            let mut reloads = self.current.clone();
+            let shared = Arc::clone(&reloads.borrow_and_update());
+            let Some(permit) = self.admit(&shared, &peer) else {
                 transport.refuse(accepted, &self.full);
                 continue;
             };
-            let turn = self
-                .shared
+            let turn = shared
                 .throttle
                 .turn(peer.source, tokio::time::Instant::now());
             if turn == Turn::Refused {
@@ -307,7 +310,6 @@ impl Accept {
                 transport.refuse(accepted, &self.throttled);
                 continue;
             }
-            let shared = Arc::clone(&self.shared);
             let mut stop = self.stop.clone();
             let transport = Arc::clone(&transport);
             connections.spawn(async move {
@@ -323,7 +325,7 @@ impl Accept {
                 // Opening the stream counts against the handshake deadline.
                 let deadline = shared.config.limits.handshake;
                 match tokio::time::timeout(deadline, transport.open(accepted)).await {
-                    Ok(Ok(stream)) => handler::run(stream, shared, peer, stop).await,
+                    Ok(Ok(stream)) => handler::run(stream, shared, peer, stop, reloads).await,
                     Ok(Err(e)) => {
                         tracing::info!(peer = %peer.name, error = %e, "{} handshake failed", T::NAME);
                     }
@@ -336,13 +338,13 @@ impl Accept {
         drain(connections).await;
     }
 
-    fn admit(&self, peer: &Peer) -> Option<OwnedSemaphorePermit> {
+    fn admit(&self, shared: &Shared, peer: &Peer) -> Option<OwnedSemaphorePermit> {
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 tracing::warn!(
                     peer = %peer.name,
-                    max = self.shared.config.limits.max_connections,
+                    max = shared.config.limits.max_connections,
                     "connection refused: too many connections"
                 );
                 None

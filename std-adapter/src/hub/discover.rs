@@ -2,120 +2,120 @@
 //! file in the tenant's directory, with the file's own schema, as files
 //! come and go.
 //!
-//! [`Discovery::look`] lists the directory; the tenant's discovery thread
-//! (`scan.rs`) calls it on the scanners' rhythm, every 200 ms. A name that
-//! is not a region's is skipped: a dotfile (`.<region>.requests`, a lock
-//! file), a name outside the region-name rules, anything but a regular
-//! file, and a configured region's file (its region serves it already). A
-//! file that does not open as a valid region is skipped until its length
-//! or modification time changes. A new valid file takes a place in
-//! `Shared::found` for the hub's life and gets a scanner; from then on it
-//! is served like a configured region without `variables`: removed or
-//! broken, it is unavailable (and hidden from listings and lookups), and a
-//! valid file under its name again is served as a new instance
-//! (`recheck.rs`). Places are bounded ([`DISCOVER_MAX`] per tenant); past
-//! them new files are logged, not served.
+//! One thread per hub ([`run`]) looks at the directory of every tenant
+//! that discovers, under the configuration running now, every 200 ms (the
+//! scanners' rhythm). A name that is not a region's is skipped: a dotfile
+//! (`.<region>.requests`, a lock file), a name outside the region-name
+//! rules, anything but a regular file, and a name a region of the tenant
+//! has already (a declared one, or one found before). A file that does not
+//! open as a valid region is skipped until its length or modification time
+//! changes. A new valid file becomes a region the way a reload adds one
+//! (`reload.rs`): appended to the regions in a new [`Shared`] that every
+//! connection takes, with a scanner of its own. From then on it is served
+//! like a declared region without `variables`, for the hub's life: removed
+//! or broken, it is unavailable and hidden from listings and lookups
+//! (`Shared::find`), and a valid file under its name again is served as a
+//! new instance (`recheck.rs`). A tenant keeps at most [`DISCOVER_MAX`]
+//! names; past them new files are logged, not served.
 
 use std::collections::HashMap;
-use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use memwire::schema::Name;
+use tokio::sync::watch;
 
 use super::region::{Opened, Served};
-use super::shared::{DISCOVER_MAX, Shared};
+use super::scan::{SCAN_WAKE, Scanners};
+use super::shared::Shared;
 
-/// One tenant's discovery: its places, and the files it skipped.
-pub(crate) struct Discovery {
-    tenant: String,
-    places: Range<usize>,
-    /// Files that did not open as a region, as they were then.
+/// The regions the hub discovers in one tenant's directory at most, over
+/// its life: each connection keeps a place for every region.
+pub(crate) const DISCOVER_MAX: usize = 256;
+
+/// What the discovery remembers between two looks.
+#[derive(Default)]
+struct Discovery {
+    /// Files that did not open as a region, by path, as they were then.
     refused: HashMap<String, (u64, Option<SystemTime>)>,
-    /// Whether the log said that the places ran out.
-    full: bool,
+    /// The tenants whose limit the log has mentioned.
+    full: Vec<String>,
+}
+
+/// Looks at the directories of the discovering tenants until the hub
+/// shuts down; a region found is added to the hub in `current` (under
+/// `reloading`, so that it does not interleave with a reload) and its
+/// scanner started.
+pub(crate) fn run(
+    current: &watch::Sender<Arc<Shared>>,
+    reloading: &Mutex<()>,
+    scanners: &Scanners,
+) {
+    let mut discovery = Discovery::default();
+    while scanners.scanning() {
+        let shared = Arc::clone(&current.borrow());
+        let found = discovery.look(&shared);
+        if !found.is_empty() {
+            let _one = reloading.lock().unwrap_or_else(PoisonError::into_inner);
+            let running = Arc::clone(&current.borrow());
+            let mut regions = running.regions.clone();
+            for served in found {
+                // A reload in the meantime may have declared the name.
+                if running.find(&served.tenant, &served.name).is_some() {
+                    continue;
+                }
+                let served = Arc::new(served);
+                tracing::info!(region = %served.path(), file = %served.file.display(), "serving a region found in the tenant's directory");
+                scanners.add(&served);
+                regions.push(served);
+            }
+            current.send_replace(Arc::new(running.next(running.config.clone(), regions)));
+        }
+        std::thread::sleep(SCAN_WAKE);
+    }
 }
 
 impl Discovery {
-    /// The discovery of `tenant`, whose regions take the ids `places`.
-    pub(crate) fn new(tenant: &str, places: Range<usize>) -> Discovery {
-        Discovery {
-            tenant: tenant.to_owned(),
-            places,
-            refused: HashMap::new(),
-            full: false,
-        }
-    }
-
-    /// Looks at the tenant's directory once: serves each new valid region
-    /// file in a free place, and returns the ids of the regions it found,
-    /// whose scanners the caller starts.
-    pub(crate) fn look(&mut self, shared: &Shared) -> Vec<usize> {
-        let dir = shared.root.dir().join(&self.tenant);
-        // A tenant directory not created yet holds nothing to serve.
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Vec::new();
-        };
-        let known: Vec<&str> = shared
-            .all()
-            .filter(|(_, r)| r.tenant == self.tenant)
-            .map(|(_, r)| r.name.as_str())
-            .collect();
-        let mut candidates = Vec::new();
-        for entry in entries.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            if !is_file || name.starts_with('.') || Name::new(&name).is_err() {
-                continue;
-            }
-            if known.contains(&name.as_str()) {
-                continue;
-            }
-            let stamp = entry.metadata().map(|m| (m.len(), m.modified().ok())).ok();
-            if stamp.is_some() && self.refused.get(&name) == stamp.as_ref() {
-                continue;
-            }
-            candidates.push((name, stamp));
-        }
+    /// One look at every discovering tenant's directory: the regions of
+    /// the new valid files in them.
+    fn look(&mut self, shared: &Shared) -> Vec<Served> {
         let mut found = Vec::new();
-        for (name, stamp) in candidates {
-            let path = format!("{}/{name}", self.tenant);
-            let chunk = shared.config.publish.chunk;
-            let encode_once = shared.config.publish.encode_once;
-            match Opened::open(&shared.root, &path, None, chunk, encode_once) {
-                Ok(opened) => {
-                    self.refused.remove(&name);
-                    let Some(index) = self.place(shared) else {
-                        if !self.full {
-                            self.full = true;
-                            tracing::warn!(tenant = %self.tenant, max = DISCOVER_MAX, region = %path, "not serving a region found in the tenant's directory: the tenant has as many discovered regions as it may");
+        for tenant in shared.config.tenants.iter().filter(|t| t.discover) {
+            let tenant = tenant.name.as_str();
+            let known: Vec<&Served> = shared
+                .regions
+                .iter()
+                .filter(|r| !r.retired() && r.tenant == tenant)
+                .map(Arc::as_ref)
+                .collect();
+            let room = DISCOVER_MAX.saturating_sub(known.iter().filter(|r| r.discovered).count());
+            for name in self.new_files(shared, tenant, &known) {
+                let path = format!("{tenant}/{name}");
+                let chunk = shared.config.publish.chunk;
+                let encode_once = shared.config.publish.encode_once;
+                match Opened::open(&shared.root, &path, None, chunk, encode_once) {
+                    Ok(_) if found.len() >= room => {
+                        if !self.full.iter().any(|t| t == tenant) {
+                            self.full.push(tenant.to_owned());
+                            tracing::warn!(tenant, max = DISCOVER_MAX, region = %path, "not serving a region found in the tenant's directory: the tenant has as many discovered regions as it may");
                         }
-                        break;
-                    };
-                    let served = Served::found(
-                        &shared.root,
-                        &self.tenant,
-                        &name,
-                        opened,
-                        chunk,
-                        encode_once,
-                    );
-                    let Some(place) = index
-                        .checked_sub(shared.regions.len())
-                        .and_then(|i| shared.found.get(i))
-                    else {
-                        break;
-                    };
-                    if place.set(served).is_ok() {
-                        tracing::info!(region = %path, file = %dir.join(&name).display(), "serving a region found in the tenant's directory");
-                        found.push(index);
                     }
-                }
-                Err(e) => {
-                    tracing::debug!(region = %path, error = %e, "not a region file; skipped until it changes");
-                    if let Some(stamp) = stamp {
-                        self.refused.insert(name, stamp);
+                    Ok(opened) => {
+                        self.refused.remove(&path);
+                        found.push(Served::found(
+                            &shared.root,
+                            tenant,
+                            &name,
+                            opened,
+                            chunk,
+                            encode_once,
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::debug!(region = %path, error = %e, "not a region file; skipped until it changes");
+                        if let Some(stamp) = stamp(shared, &path) {
+                            self.refused.insert(path, stamp);
+                        }
                     }
                 }
             }
@@ -123,13 +123,32 @@ impl Discovery {
         found
     }
 
-    /// The id of the first free place of this tenant.
-    fn place(&self, shared: &Shared) -> Option<usize> {
-        self.places.clone().find(|&index| {
-            index
-                .checked_sub(shared.regions.len())
-                .and_then(|i| shared.found.get(i))
-                .is_some_and(|place| place.get().is_none())
-        })
+    /// The names in `tenant`'s directory that may be new regions: regular
+    /// files named as regions are, that no region in `known` has, and not
+    /// refused as they are now.
+    fn new_files(&self, shared: &Shared, tenant: &str, known: &[&Served]) -> Vec<String> {
+        // A tenant directory not created yet holds nothing to serve.
+        let Ok(entries) = std::fs::read_dir(shared.root.dir().join(tenant)) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|name| !name.starts_with('.') && Name::new(name).is_ok())
+            .filter(|name| !known.iter().any(|r| r.name == *name))
+            .filter(|name| {
+                let path = format!("{tenant}/{name}");
+                self.refused
+                    .get(&path)
+                    .is_none_or(|was| stamp(shared, &path).as_ref() != Some(was))
+            })
+            .collect()
     }
+}
+
+/// A file's length and modification time, to tell whether it changed.
+fn stamp(shared: &Shared, path: &str) -> Option<(u64, Option<SystemTime>)> {
+    let meta = std::fs::symlink_metadata(shared.root.dir().join(path)).ok()?;
+    Some((meta.len(), meta.modified().ok()))
 }

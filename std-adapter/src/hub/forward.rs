@@ -12,7 +12,7 @@
 //! answering, makes the write fail with `Busy`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use memwire::codec::ErrorCode;
 use memwire::session::{RegionId, Server};
@@ -164,7 +164,7 @@ impl Outbox {
 
     /// Answers the writes the hub's copy now holds, with the copy's
     /// generation.
-    pub(crate) fn settle(&mut self, regions: &[Served]) {
+    pub(crate) fn settle(&mut self, regions: &[Arc<Served>]) {
         if self.holding.is_empty() {
             return;
         }

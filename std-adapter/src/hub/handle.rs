@@ -1,10 +1,11 @@
 //! The [`Hub`] handle and its lifecycle: start (open the regions, bind the
 //! listeners, start the scanners), the addresses it listens on, the writer
-//! of a region in this process, and shutdown.
+//! of a region in this process, a reload of its configuration, and
+//! shutdown.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
@@ -12,7 +13,9 @@ use tokio::task::JoinSet;
 
 use super::accept::{Accept, Tcp, Tls, Unix};
 use super::config::Config;
+use super::discover;
 use super::error::HubError;
+use super::reload::{self, ReloadError, Reloaded};
 use super::scan::Scanners;
 use super::shared::Shared;
 use super::writer::{HubWriter, WriterError};
@@ -23,12 +26,17 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// A running hub. Dropping it does not stop it: call
 /// [`shutdown`](Self::shutdown).
 pub struct Hub {
-    shared: Arc<Shared>,
+    /// The hub as its last reload left it; the accept loops and every
+    /// connection take each new one from here.
+    current: Arc<watch::Sender<Arc<Shared>>>,
+    /// Held through a reload (or the addition of regions found by
+    /// discovery), so that two do not interleave.
+    reloading: Arc<Mutex<()>>,
     tcp: Option<SocketAddr>,
     tls: Option<SocketAddr>,
     unix: Option<PathBuf>,
     stop: watch::Sender<bool>,
-    scanners: Scanners,
+    scanners: Arc<Scanners>,
     accepting: JoinSet<()>,
 }
 
@@ -38,7 +46,7 @@ impl std::fmt::Debug for Hub {
             .field("tcp", &self.tcp)
             .field("tls", &self.tls)
             .field("unix", &self.unix)
-            .field("regions", &self.shared.all().count())
+            .field("regions", &self.shared().regions.len())
             .finish()
     }
 }
@@ -53,6 +61,7 @@ impl Hub {
         };
         let listen = config.listen.clone();
         let shared = Arc::new(Shared::new(config)?);
+        let current = Arc::new(watch::Sender::new(Arc::clone(&shared)));
         let (stop, _) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
         let mut accepting = JoinSet::new();
@@ -61,24 +70,37 @@ impl Hub {
         if let Some(addr) = listen.tcp {
             let (listener, local) = Tcp::bind(addr).await?;
             tcp = Some(local);
-            accepting.spawn(Accept::new(&shared, &permits, &stop).run(listener));
+            accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
         }
         let mut tls_addr = None;
         if let Some((addr, acceptor)) = tls {
             let (listener, local) = Tls::bind(addr, acceptor).await?;
             tls_addr = Some(local);
-            accepting.spawn(Accept::new(&shared, &permits, &stop).run(listener));
+            accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
         }
         let mut unix = None;
         if let Some(path) = listen.unix {
             let listener = Unix::bind(&path)?;
             unix = Some(path);
-            accepting.spawn(Accept::new(&shared, &permits, &stop).run(listener));
+            accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
         }
 
-        let scanners = Scanners::start(&shared);
+        let scanners = Arc::new(Scanners::start(&shared));
+        let reloading = Arc::new(Mutex::new(()));
+        // Always: a reload may turn discovery on.
+        {
+            let (current, reloading, scanners) = (
+                Arc::clone(&current),
+                Arc::clone(&reloading),
+                Arc::clone(&scanners),
+            );
+            scanners
+                .clone()
+                .spawn(move || discover::run(&current, &reloading, &scanners));
+        }
         Ok(Hub {
-            shared,
+            current,
+            reloading,
             tcp,
             tls: tls_addr,
             unix,
@@ -103,17 +125,60 @@ impl Hub {
         self.unix.as_deref()
     }
 
-    /// The configuration the hub runs with.
-    pub fn config(&self) -> &Config {
-        &self.shared.config
+    /// The hub as its last reload left it.
+    fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.current.borrow())
+    }
+
+    /// The configuration the hub runs with now (its last reload's).
+    pub fn config(&self) -> Config {
+        self.shared().config.clone()
     }
 
     /// The shared-memory file of region `tenant/region`, if configured
-    /// (served now or not) or discovered (while it has a valid file).
-    pub fn region_file(&self, tenant: &str, region: &str) -> Option<&Path> {
-        let id = self.shared.find(tenant, region)?;
-        let served = self.shared.region(usize::try_from(id.0).ok()?)?;
-        Some(&served.file)
+    /// (served now or not).
+    pub fn region_file(&self, tenant: &str, region: &str) -> Option<PathBuf> {
+        let shared = self.shared();
+        let id = shared.find(tenant, region)?;
+        let served = shared.regions.get(usize::try_from(id.0).ok()?)?;
+        Some(served.file.clone())
+    }
+
+    /// Runs on `config` from now on, without a restart: tenants, clients
+    /// (secrets and rights) and regions are added, changed and removed, and
+    /// what the change does not touch goes on as it was (no connection
+    /// closed, no subscription sent its region again).
+    ///
+    /// - A region added is opened (or created) and served; a region removed
+    ///   ends its subscriptions with an error frame that says so; a region
+    ///   declared anew (another schema or publisher) does the same, and is
+    ///   served as a new region.
+    /// - The connection of a client removed (or of its tenant), or whose
+    ///   secret changed, is closed with `AuthFailed` and the reason.
+    /// - A client's subscription to a region its new rights do not let it
+    ///   read ends with `AccessDenied`; its writes follow the new rights.
+    /// - A region a connected client now publishes is taken up at that
+    ///   client's next connection.
+    ///
+    /// `listen`, `root`, `limits` and `publish` cannot change without a
+    /// restart: a config that changes them is refused
+    /// ([`ReloadError::NeedsRestart`]) and the hub runs on as it was. Gives
+    /// what changed.
+    pub fn reload(&self, config: Config) -> Result<Reloaded, ReloadError> {
+        let _one = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let plan = reload::plan(&self.shared(), config)?;
+        for served in &plan.added {
+            self.scanners.add(served);
+        }
+        self.current.send_replace(Arc::new(plan.shared));
+        for (served, reason) in &plan.retired {
+            served.retire(reason);
+        }
+        tracing::info!(changes = %plan.changes, "config reloaded");
+        Ok(plan.changes)
     }
 
     /// The writer of region `tenant/region` in this process, which
@@ -126,7 +191,7 @@ impl Hub {
     /// file was removed fail the same way; after a replacement they go to
     /// the new file, taking its lock per write.
     pub fn writer(&self, tenant: &str, region: &str) -> Result<HubWriter, WriterError> {
-        HubWriter::new(Arc::clone(&self.shared), tenant, region)
+        HubWriter::new(&self.shared(), tenant, region)
     }
 
     /// Stops accepting, closes every connection in order (an error frame

@@ -11,10 +11,12 @@
 //!    (`poll_timeout`).
 //! 2. `wait`, unlocked: for the first of bytes read, bytes written, a
 //!    change a scan left to the task, the deadline, shutdown, the answer to
-//!    a write this connection forwarded, a write to forward to its client.
+//!    a write this connection forwarded, a write to forward to its client,
+//!    a reload of the configuration.
 //! 3. `handle`, locked again: hand it to the session (`read`:
 //!    `handle_input`; `timer`: `handle_timeout`; `forward`:
-//!    `Server::write`; an answer: `answer_write`).
+//!    `Server::write`; an answer: `answer_write`; `reload`: the new
+//!    configuration, closing the connection of a client it removed).
 //! 4. `settle`: answer the forwarded writes the hub's copy now holds.
 //!
 //! A scan may send an update between two turns from its own thread
@@ -35,6 +37,7 @@ use tracing::Instrument;
 use super::connection::{Connection, State, lock};
 use super::forward::{self, Answer, Forward, Outbox};
 use super::peer::Peer;
+use super::reload;
 use super::shared::Shared;
 use super::wire::{Reader, Stream, Writer};
 
@@ -60,6 +63,8 @@ enum Step {
     Answer(Option<Answer>),
     /// A write for the client's published region, from another connection.
     Forward(Option<Forward>),
+    /// A reload (true), or the hub handle is gone (false).
+    Reload(bool),
 }
 
 /// Runs one connection to its end.
@@ -68,10 +73,11 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     peer: Peer,
     shutdown: watch::Receiver<bool>,
+    reloads: watch::Receiver<Arc<Shared>>,
 ) {
     let session = shared.next_session();
     let span = tracing::info_span!("connection", session, peer = %peer.name);
-    serve(stream, shared, session, peer, shutdown)
+    serve(stream, shared, session, peer, shutdown, reloads)
         .instrument(span)
         .await;
 }
@@ -82,6 +88,7 @@ async fn serve(
     session: u64,
     peer: Peer,
     shutdown: watch::Receiver<bool>,
+    reloads: watch::Receiver<Arc<Shared>>,
 ) {
     let (answers, answered) = mpsc::unbounded_channel();
     let Some(connection) = Connection::open(&shared, session, stream.direct(), answers) else {
@@ -94,6 +101,7 @@ async fn serve(
         reader,
         writer,
         shutdown,
+        reloads: Some(reloads),
         answered,
         forwards: None,
         outbox: Outbox::default(),
@@ -112,6 +120,8 @@ struct Handler {
     reader: Reader,
     writer: Writer,
     shutdown: watch::Receiver<bool>,
+    /// The hub after each reload; `None` once the hub handle is gone.
+    reloads: Option<watch::Receiver<Arc<Shared>>>,
     /// Answers to the writes this connection forwarded.
     answered: mpsc::UnboundedReceiver<Answer>,
     /// Writes to the regions this client publishes, once it is known.
@@ -197,17 +207,20 @@ impl Handler {
     }
 
     /// One event of the session.
-    fn event(&mut self, state: &State, event: ServerEvent) {
+    fn event(&mut self, state: &mut State, event: ServerEvent) {
         let shared = &self.shared;
         match event {
             ServerEvent::Authenticated => {
                 self.input.resize(INPUT, 0);
                 let (tenant, client) = state.session.identity().unwrap_or(("", ""));
                 tracing::info!(tenant, client, "authenticated");
+                state.view.identify(tenant, client);
                 let published: Vec<usize> = (0..shared.regions.len())
                     .filter(|&i| {
                         shared.regions.get(i).is_some_and(|r| {
-                            r.tenant == tenant && r.publisher.as_deref() == Some(client)
+                            !r.retired()
+                                && r.tenant == tenant
+                                && r.publisher.as_deref() == Some(client)
                         })
                     })
                     .collect();
@@ -226,7 +239,7 @@ impl Handler {
             ServerEvent::Unmirrored { region, code } => {
                 let path = usize::try_from(region.0)
                     .ok()
-                    .and_then(|i| shared.region(i))
+                    .and_then(|i| shared.regions.get(i))
                     .map(|r| r.path())
                     .unwrap_or_default();
                 tracing::warn!(region = %path, %code, "not copying the region the client publishes");
@@ -270,6 +283,7 @@ impl Handler {
             reader,
             writer,
             shutdown,
+            reloads,
             answered,
             forwards,
             input,
@@ -297,6 +311,12 @@ impl Handler {
                     None => std::future::pending().await,
                 }
             } => Step::Forward(forward),
+            changed = async {
+                match reloads.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            } => Step::Reload(changed),
         }
     }
 
@@ -324,6 +344,8 @@ impl Handler {
                 }
             }
             Step::Forward(Some(forward)) => self.forward(state, forward),
+            Step::Reload(true) => self.reload(state),
+            Step::Reload(false) => self.reloads = None,
             Step::Answer(None) | Step::Forward(None) => {}
         }
         ControlFlow::Continue(())
@@ -363,6 +385,27 @@ impl Handler {
     /// and a closing flush are looked at by `prepare` on every turn.
     fn timer(state: &mut State, now: Instant) {
         state.session.handle_timeout(now);
+    }
+
+    /// The hub's configuration was reloaded: the session takes the new one
+    /// (rights, regions); a client the reload removed, or whose secret it
+    /// changed, is told so and the connection closed. What the reload did
+    /// not touch goes on as it was: the snapshots of the regions kept stay.
+    fn reload(&mut self, state: &mut State) {
+        let Some(reloads) = &mut self.reloads else {
+            return;
+        };
+        let next = Arc::clone(&reloads.borrow_and_update());
+        let dropped = state.session.identity().and_then(|(tenant, client)| {
+            let reason = reload::dropped(&self.shared.config, &next.config, tenant, client)?;
+            tracing::info!(tenant, client, reason, "connection closed by a reload");
+            Some(reason)
+        });
+        if let (Some(reason), Some(server)) = (dropped, state.session.server()) {
+            server.close_because(ErrorCode::AuthFailed, reason);
+        }
+        self.shared = Arc::clone(&next);
+        state.view.reload(next, state.session.identity());
     }
 
     /// A write another connection made to a region this client publishes:

@@ -1,7 +1,7 @@
 //! The hub: serves regions to clients over TCP, TLS and a Unix socket.
 //!
 //! - `handle.rs`: the [`Hub`] handle and its lifecycle: start, the
-//!   addresses it listens on, [`Hub::writer`], shutdown.
+//!   addresses it listens on, [`Hub::writer`], [`Hub::reload`], shutdown.
 //! - `accept.rs`: the transports (TCP, TLS, Unix) behind one small trait,
 //!   and the accept loop with the connection limit (a connection past it
 //!   told so), the throttle's wait and the orderly close.
@@ -38,6 +38,9 @@
 //!   its subscribers get.
 //! - `discover.rs`: the regions of a tenant that discovers them, found in
 //!   its directory as files come and go, with each file's own schema.
+//! - `reload.rs`: [`Hub::reload`]: what differs between the configuration
+//!   running and a new one ([`Reloaded`]), and applying it to the regions
+//!   and connections.
 //! - `shared.rs`: what every part of a running hub shares (the regions, the
 //!   configuration, the session clock); it names none of them.
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
@@ -71,6 +74,7 @@ mod parts;
 mod peer;
 mod recheck;
 mod region;
+mod reload;
 mod scan;
 mod shadow;
 mod shared;
@@ -84,4 +88,5 @@ pub use error::HubError;
 pub use handle::Hub;
 pub use handler::SLOW_CONSUMER_GRACE;
 pub use region::REQUEST_TIMEOUT;
+pub use reload::{ReloadError, Reloaded};
 pub use writer::{HubWriter, WriterError};

@@ -103,10 +103,16 @@ impl Served {
     }
 
     /// Moves to `next` if the region still serves `from` (`None`: still
-    /// serves no file), and tells every listener. Whether it moved.
+    /// serves no file) and is not retired, and tells every listener.
+    /// Whether it moved.
     fn swap(&self, from: Option<&Arc<Opened>>, next: State, waits: bool) -> bool {
         {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            // Checked under the lock `retire` takes: a retired region
+            // stays retired.
+            if self.retired() {
+                return false;
+            }
             let current = match (&*state, from) {
                 (State::Open(now), Some(from)) => Arc::ptr_eq(now, from),
                 (State::Unavailable(_), None) => true,

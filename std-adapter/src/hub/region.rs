@@ -16,6 +16,7 @@
 //! everything since.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::shadow::{Published, Scanner};
@@ -47,10 +48,11 @@ pub(crate) trait Listener: Send + Sync {
     fn wake(&self);
 }
 
-/// One region the hub is configured to serve, for the hub's whole life:
-/// its name, its listeners, and the file it serves now ([`Opened`]) or why
-/// it serves none ([`Unavailable`]). A file that is removed, replaced or
-/// corrupted is dropped and a valid successor taken up (`recheck.rs`).
+/// One region the hub is configured to serve, until a reload retires it
+/// (`reload.rs`): its name, its listeners, and the file it serves now
+/// ([`Opened`]) or why it serves none ([`Unavailable`]). A file that is
+/// removed, replaced or corrupted is dropped and a valid successor taken
+/// up (`recheck.rs`).
 pub(crate) struct Served {
     pub(crate) tenant: String,
     pub(crate) name: String,
@@ -72,6 +74,12 @@ pub(crate) struct Served {
     pub(super) encode_once: bool,
     pub(super) state: RwLock<State>,
     pub(super) listeners: Mutex<Vec<Weak<dyn Listener>>>,
+    /// A reload took the region out of the configuration (`reload.rs`):
+    /// it serves no file again, and its name may be another region's.
+    pub(super) retired: AtomicBool,
+    /// Found in its tenant's directory (`discover.rs`), not declared: it
+    /// is hidden while it serves no file.
+    pub(crate) discovered: bool,
 }
 
 /// What a served region has now.
@@ -174,7 +182,10 @@ impl Served {
         encode_once: bool,
     ) -> Served {
         let state = State::Open(Arc::new(opened));
-        Served::with_state(root, tenant, name, None, state, chunk, encode_once)
+        Served {
+            discovered: true,
+            ..Served::with_state(root, tenant, name, None, state, chunk, encode_once)
+        }
     }
 
     fn with_state(
@@ -198,6 +209,8 @@ impl Served {
             encode_once,
             state: RwLock::new(state),
             listeners: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
+            discovered: false,
         }
     }
 
@@ -205,6 +218,11 @@ impl Served {
     /// or `None` when the region adopts each file's own.
     pub(crate) fn declared(&self) -> Option<Schema<'static>> {
         self.declared
+    }
+
+    /// Whether a reload took the region out of the configuration.
+    pub(crate) fn retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// The file served now, if any.

@@ -14,16 +14,14 @@
 //!   ([`Listener::changed`]), the others' tasks are woken
 //!   ([`Listener::wake`]).
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use memwire::diff::{DiffError, Generations};
 use memwire::{Schema, VarId};
 
-use super::discover::Discovery;
 use super::region::{Listener, Opened, Served};
 use super::shadow::seqs;
 use super::shared::Shared;
@@ -34,7 +32,7 @@ use crate::shm::notify::Waiters;
 /// the others send theirs, in parallel on the runtime.
 const DIRECT: usize = 16;
 /// How long a scanner sleeps on its region before checking for shutdown.
-const SCAN_WAKE: Duration = Duration::from_millis(200);
+pub(super) const SCAN_WAKE: Duration = Duration::from_millis(200);
 
 impl Served {
     /// Compares the file with the shadow and publishes a new snapshot if the
@@ -171,81 +169,76 @@ impl Opened {
     }
 }
 
-/// The scanner threads of a hub, one per configured region, and one
-/// discovery thread per tenant that discovers its regions (which starts
-/// the scanners of the regions it finds, and stops them).
+/// The scanner threads of a hub, one per region, and the thread that
+/// discovers regions (`discover.rs`).
 pub(crate) struct Scanners {
     scanning: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Scanners {
-    /// Starts a scanner for every configured region of `shared`, and the
-    /// discovery of every tenant that discovers.
-    pub(crate) fn start(shared: &Arc<Shared>) -> Scanners {
-        let scanning = Arc::new(AtomicBool::new(true));
-        let mut threads: Vec<JoinHandle<()>> = (0..shared.regions.len())
-            .map(|index| spawn_scanner(shared, index, &scanning))
-            .collect();
-        for (tenant, places) in &shared.discovering {
-            let shared = Arc::clone(shared);
-            let scanning = Arc::clone(&scanning);
-            let (tenant, places) = (tenant.clone(), places.clone());
-            threads.push(std::thread::spawn(move || {
-                discover_loop(&shared, &tenant, places, &scanning);
-            }));
+    /// Starts a scanner for every region of `shared`.
+    pub(crate) fn start(shared: &Shared) -> Scanners {
+        let scanners = Scanners {
+            scanning: Arc::new(AtomicBool::new(true)),
+            threads: Mutex::new(Vec::new()),
+        };
+        for served in &shared.regions {
+            scanners.add(served);
         }
-        Scanners { scanning, threads }
+        scanners
+    }
+
+    /// Starts a scanner for `served` (at start, or a region a reload
+    /// added); it ends at shutdown or once the region is retired.
+    pub(crate) fn add(&self, served: &Arc<Served>) {
+        let served = Arc::clone(served);
+        let scanning = Arc::clone(&self.scanning);
+        self.spawn(move || scan_loop(&served, &scanning));
+    }
+
+    /// Runs `work` on a thread of its own, which [`stop`](Self::stop)
+    /// waits for: it must end soon after [`scanning`](Self::scanning)
+    /// turns false.
+    pub(crate) fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        if !self.scanning() {
+            return;
+        }
+        let thread = std::thread::spawn(work);
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        threads.retain(|t| !t.is_finished());
+        threads.push(thread);
+    }
+
+    /// Whether the hub is scanning: until shutdown.
+    pub(crate) fn scanning(&self) -> bool {
+        self.scanning.load(Ordering::Relaxed)
     }
 
     /// Stops the scanners (each within [`SCAN_WAKE`]) and waits for them.
-    pub(crate) async fn stop(mut self) {
+    pub(crate) async fn stop(&self) {
         self.scanning.store(false, Ordering::Relaxed);
-        for scanner in self.threads.drain(..) {
-            let _ = tokio::task::spawn_blocking(move || scanner.join()).await;
+        loop {
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+            if threads.is_empty() {
+                break;
+            }
+            for scanner in threads {
+                let _ = tokio::task::spawn_blocking(move || scanner.join()).await;
+            }
         }
     }
-}
-
-/// One tenant's discovery (`discover.rs`): a look at its directory every
-/// [`SCAN_WAKE`], a scanner started for each region it finds; on shutdown,
-/// waits for those scanners.
-fn discover_loop(
-    shared: &Arc<Shared>,
-    tenant: &str,
-    places: Range<usize>,
-    scanning: &Arc<AtomicBool>,
-) {
-    let mut discovery = Discovery::new(tenant, places);
-    let mut scanners = Vec::new();
-    while scanning.load(Ordering::Relaxed) {
-        for index in discovery.look(shared) {
-            scanners.push(spawn_scanner(shared, index, scanning));
-        }
-        std::thread::sleep(SCAN_WAKE);
-    }
-    for scanner in scanners {
-        let _ = scanner.join();
-    }
-}
-
-/// Starts the scanner of region `index`.
-fn spawn_scanner(shared: &Arc<Shared>, index: usize, scanning: &Arc<AtomicBool>) -> JoinHandle<()> {
-    let shared = Arc::clone(shared);
-    let scanning = Arc::clone(scanning);
-    std::thread::spawn(move || scan_loop(&shared, index, &scanning))
 }
 
 /// One region's scanner: sleeps on the file served now and scans it when
 /// woken; checks the file (`recheck.rs`) at least every [`SCAN_WAKE`]; and
-/// while no file is served, tries to take one up as often.
-fn scan_loop(shared: &Shared, index: usize, scanning: &AtomicBool) {
-    let Some(served) = shared.region(index) else {
-        return;
-    };
+/// while no file is served, tries to take one up as often. Ends at
+/// shutdown, or once a reload retired the region.
+fn scan_loop(served: &Served, scanning: &AtomicBool) {
     let mut file: Option<(Arc<Opened>, u64)> = None;
     let mut checked = Instant::now();
-    while scanning.load(Ordering::Relaxed) {
+    while scanning.load(Ordering::Relaxed) && !served.retired() {
         let Some(opened) = served.opened() else {
             file = None;
             std::thread::sleep(SCAN_WAKE);

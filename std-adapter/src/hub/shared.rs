@@ -1,24 +1,20 @@
-//! What every part of a running hub shares: the regions (configured and
-//! discovered), the configuration, the session clock, the connections of
-//! publishing clients and the record of failed logins ([`Shared`]). The hub handle, the accept loops, the scanners and every
-//! connection hold it; it names none of them.
+//! What every part of a running hub shares: the regions, the configuration,
+//! the session clock, the connections of publishing clients and the
+//! record of failed logins ([`Shared`]). The hub handle, the accept loops, the scanners and every
+//! connection hold it; it names none of them. A reload (`reload.rs`)
+//! makes a new one that keeps everything but the configuration and the
+//! regions added or retired.
 
-use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memwire::session::RegionId;
 
-use super::config::Config;
+use super::config::{Config, RegionDecl, Tenant};
 use super::error::HubError;
 use super::forward::Publishers;
 use super::logins::{RefusalLog, Throttle};
 use super::region::Served;
-use crate::shm::Root;
-
-/// The regions the hub discovers in one tenant's directory at most
-/// (`discover = true`): each connection keeps a place for every one.
-pub(crate) const DISCOVER_MAX: usize = 256;
 
 /// The session clock: microseconds since the hub started.
 #[derive(Clone, Copy, Debug)]
@@ -47,26 +43,20 @@ impl Clock {
 /// What every connection of a hub shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    /// Every configured region, served or unavailable (its id is its
-    /// index); never added to or removed from while the hub runs.
-    pub(crate) regions: Vec<Served>,
-    /// The places of the regions discovered in the directories of the
-    /// tenants that discover (`discover.rs`), [`DISCOVER_MAX`] per such
-    /// tenant: their ids follow the configured ones. A place is filled
-    /// once, with a region of one name for the hub's whole life.
-    pub(crate) found: Vec<OnceLock<Served>>,
-    /// Each discovering tenant and the ids of its places in `found`.
-    pub(crate) discovering: Vec<(String, Range<usize>)>,
+    /// Every region configured since the hub started, served, unavailable
+    /// or retired by a reload (its id is its index): a reload only appends,
+    /// so an id means the same region in every [`Shared`] of the hub.
+    pub(crate) regions: Vec<Arc<Served>>,
     /// The directory of the region files.
-    pub(crate) root: Root,
+    pub(crate) root: crate::shm::Root,
     pub(crate) clock: Clock,
     /// The connections of clients that publish regions.
-    pub(crate) publishers: Publishers,
+    pub(crate) publishers: Arc<Publishers>,
     /// Failed logins by source, and when each may be answered next.
-    pub(crate) throttle: Throttle,
+    pub(crate) throttle: Arc<Throttle>,
     /// The operator's log of refused logins.
-    pub(crate) refusals: RefusalLog,
-    sessions: AtomicU64,
+    pub(crate) refusals: Arc<RefusalLog>,
+    sessions: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -75,96 +65,96 @@ impl Shared {
     /// are served, until its scanner takes up a valid file; only an
     /// unusable root (which every region needs) fails.
     pub(crate) fn new(config: Config) -> Result<Shared, HubError> {
-        let root = match &config.root {
-            Some(dir) => crate::shm::Root::new(dir),
-            None => crate::shm::Root::from_env(),
-        };
-        if config
-            .tenants
-            .iter()
-            .any(|t| !t.regions.is_empty() || t.discover)
-        {
-            root.check(true).map_err(|source| HubError::Root {
-                path: root.dir().to_owned(),
-                source,
-            })?;
-        }
+        let root = checked_root(&config)?;
         let mut regions = Vec::new();
         for tenant in &config.tenants {
             for decl in &tenant.regions {
-                let mut served = Served::open(
-                    &root,
-                    tenant.name.as_str(),
-                    decl.name.as_str(),
-                    decl.schema.as_ref(),
-                    config.publish.chunk,
-                    config.publish.encode_once,
-                );
-                served.publisher.clone_from(&decl.publisher);
-                if served.opened().is_some() {
-                    tracing::info!(region = %served.path(), file = %served.file.display(), "serving");
-                }
-                regions.push(served);
+                regions.push(Arc::new(open_region(&root, &config, tenant, decl)));
             }
         }
-        let mut discovering = Vec::new();
-        let mut found = Vec::new();
-        for tenant in config.tenants.iter().filter(|t| t.discover) {
-            let first = regions.len() + found.len();
-            found.extend((0..DISCOVER_MAX).map(|_| OnceLock::new()));
-            discovering.push((tenant.name.as_str().to_owned(), first..first + DISCOVER_MAX));
-        }
         Ok(Shared {
-            throttle: Throttle::new(&config.limits),
-            found,
-            discovering,
-            root,
-            refusals: RefusalLog::new(),
+            throttle: Arc::new(Throttle::new(&config.limits)),
+            refusals: Arc::new(RefusalLog::new()),
             config,
             regions,
+            root,
             clock: Clock::new(),
-            publishers: Publishers::default(),
-            sessions: AtomicU64::new(1),
+            publishers: Arc::default(),
+            sessions: Arc::new(AtomicU64::new(1)),
         })
     }
 
-    /// The region `tenant/region`: a configured one, served or
-    /// unavailable, or a discovered one while it has a valid file.
-    pub(crate) fn find(&self, tenant: &str, region: &str) -> Option<RegionId> {
-        let (index, _) = self.all().find(|(i, r)| {
-            r.tenant == tenant
-                && r.name == region
-                && (*i < self.regions.len() || r.opened().is_some())
-        })?;
-        u32::try_from(index).ok().map(RegionId)
-    }
-
-    /// The region of id `index`: configured or discovered.
-    pub(crate) fn region(&self, index: usize) -> Option<&Served> {
-        match index.checked_sub(self.regions.len()) {
-            None => self.regions.get(index),
-            Some(place) => self.found.get(place)?.get(),
+    /// The hub after a reload: `config` and `regions`, with this one's
+    /// clock, publishers, login records and session numbers.
+    pub(crate) fn next(&self, config: Config, regions: Vec<Arc<Served>>) -> Shared {
+        Shared {
+            config,
+            regions,
+            root: self.root.clone(),
+            clock: self.clock,
+            publishers: Arc::clone(&self.publishers),
+            throttle: Arc::clone(&self.throttle),
+            refusals: Arc::clone(&self.refusals),
+            sessions: Arc::clone(&self.sessions),
         }
     }
 
-    /// How many region ids there can be: the configured regions and every
-    /// place for a discovered one.
-    pub(crate) fn region_ids(&self) -> usize {
-        self.regions.len() + self.found.len()
-    }
-
-    /// Every region and its id: the configured ones, then those discovered
-    /// so far.
-    pub(crate) fn all(&self) -> impl Iterator<Item = (usize, &Served)> {
-        let found = self
-            .found
-            .iter()
-            .enumerate()
-            .filter_map(|(i, place)| Some((self.regions.len() + i, place.get()?)));
-        self.regions.iter().enumerate().chain(found)
+    /// The region `tenant/region`: a declared one, served or unavailable,
+    /// or a discovered one while it serves a file.
+    pub(crate) fn find(&self, tenant: &str, region: &str) -> Option<RegionId> {
+        let index = self.regions.iter().position(|r| {
+            !r.retired()
+                && r.tenant == tenant
+                && r.name == region
+                && (!r.discovered || r.opened().is_some())
+        })?;
+        u32::try_from(index).ok().map(RegionId)
     }
 
     pub(crate) fn next_session(&self) -> u64 {
         self.sessions.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The root directory of `config`'s region files, checked when it has
+/// regions (every region needs it).
+pub(crate) fn checked_root(config: &Config) -> Result<crate::shm::Root, HubError> {
+    let root = match &config.root {
+        Some(dir) => crate::shm::Root::new(dir),
+        None => crate::shm::Root::from_env(),
+    };
+    if config
+        .tenants
+        .iter()
+        .any(|t| !t.regions.is_empty() || t.discover)
+    {
+        root.check(true).map_err(|source| HubError::Root {
+            path: root.dir().to_owned(),
+            source,
+        })?;
+    }
+    Ok(root)
+}
+
+/// Opens (or creates) region `decl` of `tenant`; a file that cannot be
+/// opened leaves it unavailable (logged).
+pub(crate) fn open_region(
+    root: &crate::shm::Root,
+    config: &Config,
+    tenant: &Tenant,
+    decl: &RegionDecl,
+) -> Served {
+    let mut served = Served::open(
+        root,
+        tenant.name.as_str(),
+        decl.name.as_str(),
+        decl.schema.as_ref(),
+        config.publish.chunk,
+        config.publish.encode_once,
+    );
+    served.publisher.clone_from(&decl.publisher);
+    if served.opened().is_some() {
+        tracing::info!(region = %served.path(), file = %served.file.display(), "serving");
+    }
+    served
 }

@@ -1,6 +1,9 @@
 //! The hub as one connection's session sees it ([`session::Hub`]): rights
 //! from the configuration, and a snapshot of each region the connection
-//! looked at, refreshed at most at the subscriber rate.
+//! looked at, refreshed at most at the subscriber rate. After a reload
+//! (`reload.rs`) the view takes the new configuration; its client's
+//! subscriptions to regions it may no longer read end, and its writes
+//! follow the new rights.
 
 use std::cell::{Cell, OnceCell};
 use std::sync::{Arc, Weak};
@@ -12,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::forward::{Answer, Forward, Reply};
 use super::region::{Listener, Served};
+use super::reload::REVOKED;
 use super::shadow::Published;
 use super::shared::Shared;
 use super::unavailable::UNAVAILABLE;
@@ -27,6 +31,14 @@ pub(crate) struct View {
     answers: mpsc::UnboundedSender<Answer>,
     seen: Vec<OnceCell<Arc<Published>>>,
     listening: Vec<Cell<bool>>,
+    /// Whether the authenticated client may read, and write, each region
+    /// (by index) under the configuration in `shared`; empty before it
+    /// authenticated. The session keeps the access a subscription was made
+    /// with, so a right a reload took away is enforced here. A region the
+    /// client publishes stays readable: the hub's copy of it is read
+    /// through this view.
+    readable: Vec<bool>,
+    writable: Vec<bool>,
 }
 
 impl View {
@@ -35,14 +47,59 @@ impl View {
         me: Weak<dyn Listener>,
         answers: mpsc::UnboundedSender<Answer>,
     ) -> Self {
-        let n = shared.region_ids();
+        let n = shared.regions.len();
         View {
             shared,
             me,
             answers,
             seen: (0..n).map(|_| OnceCell::new()).collect(),
             listening: (0..n).map(|_| Cell::new(false)).collect(),
+            readable: Vec::new(),
+            writable: Vec::new(),
         }
+    }
+
+    /// The client authenticated as `client` of `tenant`: its rights.
+    pub(crate) fn identify(&mut self, tenant: &str, client: &str) {
+        let config = &self.shared.config;
+        let (readable, writable) = self
+            .shared
+            .regions
+            .iter()
+            .map(|r| {
+                let access = if r.tenant == tenant {
+                    config.access(tenant, client, &r.name)
+                } else {
+                    Access::None
+                };
+                let publishes = r.tenant == tenant && r.publisher.as_deref() == Some(client);
+                (
+                    access != Access::None || publishes,
+                    access == Access::ReadWrite,
+                )
+            })
+            .unzip();
+        self.readable = readable;
+        self.writable = writable;
+    }
+
+    /// The hub after a reload: its configuration and regions from now on;
+    /// the snapshots of the regions it kept stay. `identity` is the
+    /// authenticated client's, whose rights are taken anew.
+    pub(crate) fn reload(&mut self, shared: Arc<Shared>, identity: Option<(&str, &str)>) {
+        let n = shared.regions.len();
+        self.shared = shared;
+        self.seen.resize_with(n, OnceCell::new);
+        self.listening.resize_with(n, || Cell::new(false));
+        if let Some((tenant, client)) = identity {
+            self.identify(tenant, client);
+        }
+    }
+
+    /// Whether the client may no longer read region `index` (a reload took
+    /// its right away).
+    fn revoked(&self, index: usize) -> bool {
+        self.readable.get(index) == Some(&false)
     }
 
     /// Forgets every snapshot: the next look takes the latest.
@@ -55,7 +112,11 @@ impl View {
     /// The region `region` and its index.
     fn served(&self, region: RegionId) -> Result<(usize, &Served), ErrorCode> {
         let index = usize::try_from(region.0).map_err(|_| ErrorCode::UnknownRegion)?;
-        let served = self.shared.region(index).ok_or(ErrorCode::UnknownRegion)?;
+        let served = self
+            .shared
+            .regions
+            .get(index)
+            .ok_or(ErrorCode::UnknownRegion)?;
         Ok((index, served))
     }
 
@@ -64,7 +125,7 @@ impl View {
     pub(crate) fn stale(&self) -> bool {
         self.seen.iter().enumerate().any(|(i, cell)| {
             cell.get().is_some_and(|p| {
-                self.shared.region(i).is_some_and(|r| {
+                self.shared.regions.get(i).is_some_and(|r| {
                     r.published().is_none_or(|now| {
                         now.generation != p.generation || now.instance != p.instance
                     })
@@ -92,6 +153,9 @@ impl session::Hub for View {
     }
 
     fn unavailable(&self, region: RegionId) -> (ErrorCode, &'static str) {
+        if self.served(region).is_ok_and(|(i, _)| self.revoked(i)) {
+            return (ErrorCode::AccessDenied, REVOKED);
+        }
         let broken = self.served(region).ok().and_then(|(_, s)| s.unavailable());
         match broken {
             Some(reason) => (UNAVAILABLE, reason),
@@ -101,7 +165,10 @@ impl session::Hub for View {
 
     fn source(&self, region: RegionId) -> Option<Source<'_>> {
         let index = usize::try_from(region.0).ok()?;
-        let served = self.shared.region(index)?;
+        let served = self.shared.regions.get(index)?;
+        if self.revoked(index) {
+            return None;
+        }
         let listening = self.listening.get(index)?;
         if !listening.get() {
             served.listen(&self.me);
@@ -120,6 +187,10 @@ impl session::Hub for View {
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
         let (index, served) = self.served(region)?;
+        if self.writable.get(index) == Some(&false) {
+            // A reload took the right away since the subscription.
+            return Err(ErrorCode::AccessDenied);
+        }
         if served.publisher.is_some() {
             // Not forwarded (see `defer_write`): its client is not connected.
             return Err(ErrorCode::Busy);
@@ -141,7 +212,9 @@ impl session::Hub for View {
         let Ok((index, served)) = self.served(region) else {
             return false;
         };
-        if served.publisher.is_none() {
+        // Not deferred without the right: `apply_write` refuses it.
+        let denied = self.writable.get(index) == Some(&false);
+        if served.publisher.is_none() || denied {
             return false;
         }
         let forward = Forward {
@@ -171,7 +244,10 @@ impl session::Hub for View {
         visit: &mut dyn FnMut(RegionId, Name, Option<Resume>) -> bool,
     ) {
         for (index, served) in self.shared.regions.iter().enumerate() {
-            if served.tenant != tenant || served.publisher.as_deref() != Some(client) {
+            if served.retired()
+                || served.tenant != tenant
+                || served.publisher.as_deref() != Some(client)
+            {
                 continue;
             }
             let (Ok(id), Ok(name)) = (u32::try_from(index), Name::new(&served.name)) else {
@@ -204,7 +280,7 @@ impl session::Hub for View {
         visit: &mut dyn FnMut(RegionInfo) -> bool,
     ) -> bool {
         // The server filters by access; listing the tenant's regions is enough.
-        for (_, served) in self.shared.all().filter(|(_, r)| r.tenant == tenant) {
+        for served in self.shared.regions.iter().filter(|r| r.tenant == tenant) {
             // An unavailable region is not listed: it has no instance.
             let (Ok(name), Some(published)) = (Name::new(&served.name), served.published()) else {
                 continue;

@@ -39,8 +39,7 @@ pub struct HubWriter {
 
 /// The hold on a region's writer lock that the clones of a writer share.
 struct Held {
-    shared: Arc<Shared>,
-    index: usize,
+    served: Arc<Served>,
     /// The file whose lock is held: the one served when the writer was
     /// made. Writes go to the file served at each write, in turns if it
     /// is another (the region's file was replaced meanwhile).
@@ -49,8 +48,7 @@ struct Held {
 
 impl Held {
     fn served(&self) -> &Served {
-        // `HubWriter::new` checked the index, and regions are never removed.
-        &self.shared.regions[self.index]
+        &self.served
     }
 }
 
@@ -95,18 +93,13 @@ impl fmt::Debug for HubWriter {
 
 impl HubWriter {
     /// Takes the writer lock of region `tenant/region` of `shared`.
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        tenant: &str,
-        region: &str,
-    ) -> Result<Self, WriterError> {
+    pub(crate) fn new(shared: &Shared, tenant: &str, region: &str) -> Result<Self, WriterError> {
         let path = || format!("{tenant}/{region}");
-        let index = shared
+        let served = shared
             .find(tenant, region)
             .and_then(|id| usize::try_from(id.0).ok())
-            .filter(|&i| i < shared.regions.len())
+            .and_then(|i| shared.regions.get(i))
             .ok_or_else(|| WriterError::NotServed { path: path() })?;
-        let served = &shared.regions[index];
         if let Some(publisher) = &served.publisher {
             return Err(WriterError::Published {
                 path: path(),
@@ -116,8 +109,7 @@ impl HubWriter {
         let file = served.hold()?;
         Ok(HubWriter {
             held: Arc::new(Held {
-                shared,
-                index,
+                served: Arc::clone(served),
                 file,
             }),
         })

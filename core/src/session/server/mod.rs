@@ -262,6 +262,16 @@ impl<const SUBS: usize, const RX: usize> Server<SUBS, RX> {
         }
     }
 
+    /// Closes with `code` and the hub's own `reason` (an error frame then
+    /// a close), for a reason [`ErrorCode::describe`] does not say, e.g. a
+    /// client a config reload removed.
+    pub fn close_because(&mut self, code: ErrorCode, reason: &'static str) {
+        match &mut self.stage {
+            Stage::Login(handshake) => handshake.close(Some(code)),
+            Stage::Open(inner) => inner.link.fail(code, None, reason),
+        }
+    }
+
     /// Whether the connection is closed: the caller closes the stream once
     /// [`poll_transmit`](Self::poll_transmit) returns `None`.
     pub fn is_closed(&self) -> bool {
