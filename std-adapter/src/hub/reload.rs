@@ -170,6 +170,10 @@ pub(crate) fn plan(running: &Shared, config: Config) -> Result<Plan, ReloadError
         let discovers = config.tenant(&served.tenant).is_some_and(|t| t.discover);
         match after {
             None if served.discovered && discovers => {}
+            None if served.discovered => {
+                changes.regions_removed.push(served.path());
+                retired.push((Arc::clone(served), REMOVED));
+            }
             None => retired.push((Arc::clone(served), REMOVED)),
             Some(_) if served.discovered => {
                 changes.regions_changed.push(served.path());
