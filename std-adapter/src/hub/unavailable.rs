@@ -50,6 +50,15 @@ impl Unavailable {
             reason: reason(error),
         }
     }
+
+    /// A discovered region whose file was removed: dropped as discovery
+    /// promises, logged at info level.
+    pub(crate) fn dropped(region: &str, error: &ShmError) -> Unavailable {
+        tracing::info!(region, error = %error, "a discovered region's file was removed: no longer served");
+        Unavailable {
+            reason: reason(error),
+        }
+    }
 }
 
 /// The reason given for a region whose file was truncated while served.
