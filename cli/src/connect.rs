@@ -1,14 +1,19 @@
 //! What the client commands share: the hub options (`--hub`, `--client`,
 //! `--secret`...), the `tenant/region[/variable]` path syntax, and
-//! connecting and subscribing.
+//! connecting and subscribing, with errors that say what to do next (start
+//! a hub, the tenant the client belongs to, the nearest region or variable
+//! name).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use memwire::Schema;
+use memwire::codec::ErrorCode;
 use memwire_std::client::{Client, ClientError, ClientOptions, Mirror};
 use memwire_std::hub::config::DEMO_SECRET;
 use memwire_std::shm::Root;
+
+use crate::nearest::nearest;
 
 /// The hub a client command talks to, and as whom.
 #[derive(Debug, clap::Args)]
@@ -22,8 +27,9 @@ pub(crate) struct HubArgs {
     )]
     pub(crate) hub: String,
 
-    /// The tenant to authenticate with [default: the path's first part].
-    #[arg(long, value_name = "NAME")]
+    /// The tenant the client belongs to [default: `demo` for the demo
+    /// client and secret, else the path's first part].
+    #[arg(long, env = "MEMWIRE_TENANT", value_name = "NAME")]
     pub(crate) tenant: Option<String>,
 
     /// The client name to authenticate as.
@@ -57,6 +63,8 @@ pub(crate) struct RegionPath {
     pub(crate) tenant: String,
     pub(crate) region: String,
     pub(crate) var: Option<String>,
+    /// Whether the command takes a variable's path as well as a region's.
+    pub(crate) takes_variable: bool,
 }
 
 impl RegionPath {
@@ -96,6 +104,7 @@ pub(crate) fn any_path(text: &str) -> Result<RegionPath, String> {
         tenant: tenant.to_owned(),
         region: region.to_owned(),
         var: var.map(str::to_owned),
+        takes_variable: true,
     })
 }
 
@@ -105,7 +114,10 @@ pub(crate) fn region_path(text: &str) -> Result<RegionPath, String> {
     if path.var.is_some() {
         return Err(format!("`{text}` names a variable: expected tenant/region"));
     }
-    Ok(path)
+    Ok(RegionPath {
+        takes_variable: false,
+        ..path
+    })
 }
 
 /// Parses `tenant/region/variable` (clap value parser).
@@ -119,9 +131,38 @@ pub(crate) fn var_path(text: &str) -> Result<RegionPath, String> {
     Ok(path)
 }
 
+/// The tenant the client belongs to, when known before connecting:
+/// `--tenant`, or `demo` for the built-in config's demo client (client
+/// `demo` with the demo secret, no secret given).
+fn known_tenant(args: &HubArgs) -> Option<&str> {
+    match &args.tenant {
+        Some(tenant) => Some(tenant),
+        None if args.client == "demo" && args.secret.is_none() => Some("demo"),
+        None => None,
+    }
+}
+
+/// Whether the client is known to belong to a tenant other than `tenant`
+/// (a path's first part), and if so the text that says so: a session
+/// reaches its own tenant's regions only, and the hub would answer
+/// "authentication failed" without saying why.
+fn other_tenant(args: &HubArgs, tenant: &str) -> Option<String> {
+    known_tenant(args)
+        .filter(|known| *known != tenant)
+        .map(|known| {
+            format!(
+                "client `{}` belongs to tenant `{known}`, not `{tenant}`",
+                args.client
+            )
+        })
+}
+
 /// Connects to the hub and authenticates for `tenant` (unless `--tenant`
 /// says otherwise).
 pub(crate) async fn connect(args: &HubArgs, tenant: &str) -> Result<Client> {
+    if let Some(other) = other_tenant(args, tenant) {
+        bail!("{other}; name a client of tenant `{tenant}` with --client and --secret");
+    }
     let tenant = args.tenant.as_deref().unwrap_or(tenant);
     let secret = args.secret.as_deref().unwrap_or(DEMO_SECRET);
     let mut options = ClientOptions::new(&args.client, tenant, secret.as_bytes());
@@ -136,8 +177,21 @@ pub(crate) async fn connect(args: &HubArgs, tenant: &str) -> Result<Client> {
     match Client::connect(&args.hub, options).await {
         Ok(client) => Ok(client),
         // Which credentials were refused; other errors name the hub already.
-        Err(e @ ClientError::Refused(_)) => {
-            Err(e).context(format!("client `{}` of tenant `{tenant}`", args.client))
+        Err(e @ ClientError::Refused(code)) => {
+            let who = format!("client `{}` of tenant `{tenant}`", args.client);
+            // The hub says no more, on purpose; a tenant taken from the path
+            // may be a region's name with the tenant left out.
+            Err(match code {
+                ErrorCode::AuthFailed if args.tenant.is_none() => {
+                    let text = format!(
+                        "{who}: {e}; is `{tenant}` a tenant of client `{}`? A path starts with \
+                         the tenant, and a wrong secret is refused the same way",
+                        args.client
+                    );
+                    anyhow::Error::new(e).context(who).context(text)
+                }
+                _ => anyhow::Error::new(e).context(who),
+            })
         }
         Err(ClientError::Tls(message)) => {
             let hint = tls_hint(&message, args.ca.is_some());
@@ -147,8 +201,31 @@ pub(crate) async fn connect(args: &HubArgs, tenant: &str) -> Result<Client> {
                 None => e,
             })
         }
+        Err(ClientError::Connect { url, source }) => {
+            let hint = no_hub_hint(&url, &source);
+            let e = anyhow::Error::new(ClientError::Connect { url, source });
+            Err(match hint {
+                Some(hint) => {
+                    let text = format!("{e}; {hint}");
+                    e.context(text)
+                }
+                None => e,
+            })
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What to do when nothing answers at `url`: start a hub there.
+fn no_hub_hint(url: &str, error: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    // A Unix socket that is not there is refused as not found.
+    let nothing_there = match error.kind() {
+        ErrorKind::ConnectionRefused => true,
+        ErrorKind::NotFound => url.starts_with("unix://"),
+        _ => false,
+    };
+    nothing_there.then(|| format!("is a hub running at {url}? Start one with `memwire serve`"))
 }
 
 /// What to do about a refused hub certificate, for the two refusals a new
@@ -180,26 +257,82 @@ fn tls_hint(message: &str, trusting: bool) -> Option<&'static str> {
 /// Connects and subscribes to the region of `path`; the mirror holds a
 /// full copy when this returns.
 pub(crate) async fn subscribe(args: &HubArgs, path: &RegionPath) -> Result<(Client, Mirror)> {
+    if let Some(other) = other_tenant(args, &path.tenant) {
+        let known = known_tenant(args).unwrap_or_default();
+        bail!(
+            "{other}: a path starts with the client's tenant; did you mean `{}`?",
+            without_tenant(path, known)
+        );
+    }
     let client = connect(args, &path.tenant).await?;
     let region = path.region_path();
     match client.subscribe(&region).await {
         Ok(mirror) => Ok((client, mirror)),
         Err(e) => {
+            let hint = match &e {
+                ClientError::Hub(ErrorCode::UnknownRegion) => {
+                    no_such_region(&client.regions(), path)
+                }
+                _ => None,
+            };
             client.close().await;
-            Err(e).with_context(|| format!("cannot subscribe to {region}"))
+            let e = anyhow::Error::new(e).context(format!("cannot subscribe to {region}"));
+            Err(match hint {
+                Some(hint) => {
+                    let text = format!("{e:#}; {hint}");
+                    e.context(text)
+                }
+                None => e,
+            })
         }
     }
 }
 
-/// The message for a variable that `path` names and the region lacks.
+/// `path` read as if its tenant had been left out, in tenant `known`:
+/// `sensors/temperature` is `demo/sensors/temperature`, or `demo/sensors`
+/// for a command that takes regions only; a path with all three parts keeps
+/// its region and variable.
+fn without_tenant(path: &RegionPath, known: &str) -> String {
+    match &path.var {
+        Some(var) => format!("{known}/{}/{var}", path.region),
+        None if path.takes_variable => format!("{known}/{}/{}", path.tenant, path.region),
+        None => format!("{known}/{}", path.tenant),
+    }
+}
+
+/// The nearest of the regions the hub listed to the unknown one of
+/// `path`, or the list when none is near; `None` when the hub listed none.
+fn no_such_region(listed: &[(String, u64)], path: &RegionPath) -> Option<String> {
+    // The hub lists names within the tenant; accept full paths too.
+    let names: Vec<&str> = listed
+        .iter()
+        .map(|(name, _)| {
+            let prefix = format!("{}/", path.tenant);
+            name.strip_prefix(&prefix).unwrap_or(name)
+        })
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(match nearest(&path.region, names.iter().copied()) {
+        Some(near) => format!("did you mean `{}/{near}`?", path.tenant),
+        None => format!("the hub lists: {}", names.join(", ")),
+    })
+}
+
+/// The message for a variable that `path` names and the region lacks: the
+/// nearest name, or the names the region has.
 pub(crate) fn no_such_variable(schema: Schema<'_>, path: &RegionPath) -> String {
     let names: Vec<&str> = schema.variables().iter().map(|v| v.name.as_str()).collect();
-    format!(
-        "{} has no variable `{}`; it has: {}",
+    let missing = format!(
+        "{} has no variable `{}`",
         path.region_path(),
-        path.var_name(),
-        names.join(", ")
-    )
+        path.var_name()
+    );
+    match nearest(path.var_name(), names.iter().copied()) {
+        Some(near) => format!("{missing}; did you mean `{}/{near}`?", path.region_path()),
+        None => format!("{missing}; it has: {}", names.join(", ")),
+    }
 }
 
 fn read_certificates(
@@ -237,6 +370,49 @@ mod tests {
         assert!(region_path("demo/sensors/x").is_err());
         assert!(var_path("demo/sensors").is_err());
         assert_eq!(var_path("a/b/c").unwrap().var_name(), "c");
+    }
+
+    #[test]
+    fn a_path_without_its_tenant_is_read_in_the_clients() {
+        let get = any_path("sensors/temperature").unwrap();
+        assert_eq!(without_tenant(&get, "demo"), "demo/sensors/temperature");
+        let watch = region_path("sensors/temperature").unwrap();
+        assert_eq!(without_tenant(&watch, "demo"), "demo/sensors");
+        let wrong = any_path("plant/sensors/temperature").unwrap();
+        assert_eq!(without_tenant(&wrong, "demo"), "demo/sensors/temperature");
+    }
+
+    #[test]
+    fn an_unknown_region_gets_the_nearest_or_the_list() {
+        let listed = [("sensors".to_owned(), 1), ("demo/motors".to_owned(), 2)];
+        let path = |text| region_path(text).unwrap();
+        assert_eq!(
+            no_such_region(&listed, &path("demo/sensor")).as_deref(),
+            Some("did you mean `demo/sensors`?")
+        );
+        assert_eq!(
+            no_such_region(&listed, &path("demo/motor")).as_deref(),
+            Some("did you mean `demo/motors`?")
+        );
+        assert_eq!(
+            no_such_region(&listed, &path("demo/pumps")).as_deref(),
+            Some("the hub lists: sensors, motors")
+        );
+        assert_eq!(no_such_region(&[], &path("demo/pumps")), None);
+    }
+
+    #[test]
+    fn no_hub_means_start_one() {
+        use std::io::{Error, ErrorKind};
+        let refused = Error::from(ErrorKind::ConnectionRefused);
+        assert_eq!(
+            no_hub_hint("tcp://h:1", &refused).as_deref(),
+            Some("is a hub running at tcp://h:1? Start one with `memwire serve`")
+        );
+        let missing = Error::from(ErrorKind::NotFound);
+        assert!(no_hub_hint("unix:///run/m.sock", &missing).is_some());
+        assert!(no_hub_hint("tcp://h:1", &missing).is_none());
+        assert!(no_hub_hint("tcp://h:1", &Error::from(ErrorKind::TimedOut)).is_none());
     }
 
     #[test]

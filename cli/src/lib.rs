@@ -10,6 +10,6 @@
 //!
 //! The commands are the `memwire` binary of this package (`src/main.rs`,
 //! one file per command under `src/cmd/`); `docs/cli.md` is the user's
-//! guide. Install it with `cargo install --path cli`.
+//! guide. Install it with `cargo install --locked --path cli`.
 
 pub mod value;

@@ -4,7 +4,8 @@
 //! - `main.rs`: the command line, the runtime, and the exit code.
 //! - `cmd/`: one file per command (see `cmd/mod.rs`).
 //! - `connect.rs`: the options and the path syntax that the client commands
-//!   share.
+//!   share, and the hints of their errors.
+//! - `nearest.rs`: the name nearest to a mistyped one ("did you mean").
 //! - `logging.rs`: logs to stderr.
 //!
 //! The values' text and JSON forms are the library's [`memwire_cli::value`].
@@ -17,6 +18,7 @@
 mod cmd;
 mod connect;
 mod logging;
+mod nearest;
 
 use std::process::ExitCode;
 

@@ -265,6 +265,14 @@ fn client_commands_against_a_served_hub() {
         json["variables"]["samples"].as_array().map(Vec::len),
         Some(256)
     );
+    // One line per variable, arrays on theirs: the braces, generation,
+    // path, and the nine variables.
+    assert_eq!(dump.lines().count(), 6 + 9, "{dump}");
+    let samples = dump.lines().find(|l| l.starts_with("    \"samples\": ["));
+    assert!(
+        samples.is_some_and(|l| l.ends_with("],") && l.contains(", ")),
+        "{dump}"
+    );
 
     // The listing.
     let ls = assert_ok(&server.run(&["ls"]));
@@ -275,12 +283,44 @@ fn client_commands_against_a_served_hub() {
     assert_eq!(columns.get(1..3), Some(&["f32", "1"][..]), "{ls}");
     assert_eq!(columns.last(), Some(&"yes"), "{ls}");
 
-    // Watching through a pipe: one line per change. Writes go on until the
-    // watcher (subscribed at some point) reports one, so nothing here
-    // depends on how fast it starts.
+    // Watching through a pipe: one line per change, with the values. Only
+    // setpoint is written by the test (the demo's sensor is not running
+    // under `serve`), so the line holds exactly it.
+    let first = first_watch_line(&server, &["watch", "demo/sensors"]);
+    let value = first
+        .strip_prefix("generation ")
+        .and_then(|rest| rest.split_once(": setpoint = "))
+        .map(|(generation, value)| (generation.parse::<u64>(), value));
+    assert!(
+        matches!(value, Some((Ok(_), v)) if v.strip_suffix(".0").is_some_and(|n| n.parse::<u32>().is_ok())),
+        "{first}"
+    );
+
+    // --json: one object per update, with the changed variables' values.
+    let first = first_watch_line(&server, &["watch", "--json", "demo/sensors"]);
+    let json: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert!(json["generation"].as_u64().is_some(), "{first}");
+    assert_eq!(json["resynced"], false, "{first}");
+    let changed = json["changed"].as_object().unwrap();
+    assert_eq!(changed.keys().collect::<Vec<_>>(), ["setpoint"], "{first}");
+    assert!(
+        changed["setpoint"].as_f64().is_some_and(|v| v >= 1.0),
+        "{first}"
+    );
+
+    // SIGTERM stops the hub in order.
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
+
+/// The first line `memwire` with `args` (a watch) prints while the test
+/// writes setpoint again and again: writes go on until the watcher
+/// (subscribed at some point) reports one, so nothing depends on how fast
+/// it starts.
+fn first_watch_line(server: &Server, args: &[&str]) -> String {
     let mut watch = memwire(&server.root())
         .env("MEMWIRE_HUB", format!("tcp://{}", server.addr))
-        .args(["watch", "demo/sensors"])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -299,7 +339,10 @@ fn client_commands_against_a_served_hub() {
         if let Ok(first) = line.try_recv() {
             break first;
         }
-        assert!(start.elapsed() < DEADLINE, "memwire watch printed nothing");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "memwire {args:?} printed nothing"
+        );
         value += 1;
         assert_ok(&server.run(&["set", "demo/sensors/setpoint", &value.to_string()]));
     };
@@ -307,17 +350,70 @@ fn client_commands_against_a_served_hub() {
     let _ = watch.wait();
     drop(line);
     reader.join().unwrap();
-    // Only setpoint is written by the test (the demo's sensor is not
-    // running under `serve`), so the line names exactly it.
-    let names = first
-        .strip_prefix("generation ")
-        .and_then(|rest| rest.split_once(": "))
-        .and_then(|(_, names)| names.strip_suffix(" changed"));
-    assert!(names == Some("setpoint"), "{first}");
+    first
+}
 
-    // SIGTERM stops the hub in order.
-    let status = server.terminate();
-    assert!(status.success(), "{status}");
+#[test]
+fn errors_say_what_to_do_next() {
+    // No hub: how to start one.
+    let dir = tempfile::tempdir().unwrap();
+    let hub = format!("tcp://127.0.0.1:{}", free_port());
+    let output = memwire(dir.path())
+        .args(["get", "--hub", &hub, "demo/sensors"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        assert_fails(&output, 1),
+        format!(
+            "error: cannot connect to {hub}: Connection refused (os error 111); \
+             is a hub running at {hub}? Start one with `memwire serve`\n"
+        )
+    );
+
+    let server = Server::start();
+    // The tenant left out of the path: said before any login.
+    let err = assert_fails(&server.run(&["get", "sensors/temperature"]), 1);
+    assert_eq!(
+        err,
+        "error: client `demo` belongs to tenant `demo`, not `sensors`: a path starts with the \
+         client's tenant; did you mean `demo/sensors/temperature`?\n"
+    );
+    let err = assert_fails(&server.run(&["watch", "sensors/temperature"]), 1);
+    assert!(err.ends_with("did you mean `demo/sensors`?\n"), "{err}");
+    // An unknown region or variable: the nearest name, else the names.
+    let err = assert_fails(&server.run(&["get", "demo/sensor"]), 1);
+    assert_eq!(
+        err,
+        "error: cannot subscribe to demo/sensor: unknown region; did you mean `demo/sensors`?\n"
+    );
+    let err = assert_fails(&server.run(&["dump", "demo/motors"]), 1);
+    assert_eq!(
+        err,
+        "error: cannot subscribe to demo/motors: unknown region; the hub lists: sensors\n"
+    );
+    let err = assert_fails(&server.run(&["get", "demo/sensors/temprature"]), 1);
+    assert_eq!(
+        err,
+        "error: demo/sensors has no variable `temprature`; did you mean \
+         `demo/sensors/temperature`?\n"
+    );
+    // With a client and secret of its own, the tenant is the path's: the
+    // refusal asks whether it is one.
+    let viewer = [
+        "get",
+        "--client",
+        "viewer",
+        "--secret",
+        "memwire-viewer-secret",
+        "sensors/temperature",
+    ];
+    let err = assert_fails(&server.run(&viewer), 1);
+    assert_eq!(
+        err,
+        "error: client `viewer` of tenant `sensors`: the hub refused: authentication failed; \
+         is `sensors` a tenant of client `viewer`? A path starts with the tenant, and a wrong \
+         secret is refused the same way\n"
+    );
 }
 
 #[test]
@@ -363,6 +459,7 @@ fn demo_runs_for_a_duration_and_stops() {
     let root = dir.path().join("root");
     let output = memwire(&root)
         .args(["demo", "--duration", "2", "--listen", "127.0.0.1:0"])
+        .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
     let out = assert_ok(&output);
@@ -370,8 +467,10 @@ fn demo_runs_for_a_duration_and_stops() {
         out.starts_with("memwire demo: hub tcp://127.0.0.1:"),
         "{out}"
     );
+    // No `memwire` on PATH: the hint names this executable, so that it
+    // runs as printed.
     assert!(
-        out.contains("memwire watch --hub tcp://127.0.0.1:"),
+        out.contains(&format!("{BIN} watch --hub tcp://127.0.0.1:")),
         "{out}"
     );
     // The simulated sensor wrote the region: its first write comes before

@@ -7,7 +7,7 @@ use embassy_net::tcp::TcpSocket;
 use embassy_sync::channel::{DynamicReceiver, DynamicSender};
 use embassy_time::{Instant, Timer, with_timeout};
 use memwire::Region;
-use memwire::codec::{ErrorCode, Resume};
+use memwire::codec::{ErrorCode, Resume, WRITE_OVERHEAD};
 use memwire::session::{
     self, Client, ClientConfig, Observer, OwnRegion, OwnRegions, RegionId, Source, WriteRequest,
 };
@@ -16,11 +16,6 @@ use crate::config::{Backoff, Config};
 use crate::event::{Event, WriteError};
 use crate::resources::Resources;
 use crate::shared::{Handle, Link, WriteCell, WriteCommand, WriteTarget};
-
-/// How much of `FRAME` a write frame needs beyond its value: the frame's
-/// tag, request id, handle, a variable name or a range header, and the
-/// length prefix.
-const WRITE_OVERHEAD: usize = 64;
 
 /// A region of the hub to mirror into caller memory.
 #[derive(Clone, Copy, Debug)]

@@ -8,14 +8,12 @@
 use std::error::Error;
 use std::sync::atomic::AtomicU32;
 
-use bytemuck::{Pod, Zeroable};
 use memwire::diff::{ByteRange, Differ, touched};
-use memwire::layout::required_len;
 use memwire::schema::Record;
 use memwire::{Region, Schema};
 
 /// What the device measures; the hub declares the same variables in order.
-#[derive(Schema, Clone, Copy, Debug, Pod, Zeroable)]
+#[derive(Schema, Clone, Copy, Debug)]
 #[repr(C)]
 struct Telemetry {
     uptime_ms: u32,
@@ -26,18 +24,24 @@ struct Telemetry {
     samples: [i16; 8],
 }
 
-/// The region's memory: header, variable table and data in 1 KiB.
-static TELEMETRY: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
+/// The region's memory: header, variable table and data, sized by the
+/// derive's constants as a device's statics are.
+static TELEMETRY: [AtomicU32; Telemetry::REGION_WORDS] =
+    [const { AtomicU32::new(0) }; Telemetry::REGION_WORDS];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let schema = Telemetry::schema();
-    println!("the region needs {} of 1024 bytes", required_len(&schema)?);
+    println!(
+        "the region needs {} bytes, {} of them data",
+        Telemetry::REGION_LEN,
+        Telemetry::DATA_LEN
+    );
     // The instance id must be new on every boot (a boot counter, an RNG).
     let region = Region::init(&TELEMETRY, schema, 0x0b00)?;
 
     // The runner's shadow: the data as it was last sent (statics on a device).
-    let mut shadow = vec![0u8; region.data_len()];
-    let mut current = vec![0u8; region.data_len()];
+    let mut shadow = [0u8; Telemetry::DATA_LEN];
+    let mut current = [0u8; Telemetry::DATA_LEN];
     let mut ranges = [ByteRange::default(); 8];
     for tick in 1..=3u16 {
         // The control loop: each write is one seqlock commit, never torn.
@@ -62,8 +66,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         shadow.copy_from_slice(&current);
     }
 
-    // The whole struct back from one consistent snapshot.
-    let whole: Telemetry = bytemuck::pod_read_unaligned(&current[..size_of::<Telemetry>()]);
+    // The whole struct back from one consistent snapshot, field by field.
+    let whole = Telemetry::decode(&current)?;
     println!("{whole:?}");
     Ok(())
 }

@@ -45,11 +45,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             return Err("the hub ended the subscription".into());
         };
         temperature = heater.get("temperature")?;
-        let names: Vec<&str> = event
-            .variables
-            .iter()
-            .filter_map(|&id| heater.schema().get(id).map(|v| v.name.as_str()))
-            .collect();
+        let names: Vec<&str> = event.names().collect();
         println!(
             "generation {}: {} changed; temperature {temperature:.1}",
             event.generation,

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::{Raw, XorShift, closing_error, file_snapshot, framed, options};
 use memwire::codec::{Auth, ErrorCode, Frame, Subscribe, Write, WriteOutcome, WriteTarget};
-use memwire::schema::{Kind, Name, Schema, SchemaBuf, SchemaBuilder};
+use memwire::schema::Name;
 use memwire::session::auth;
 use memwire::{Record, region::AccessError};
 use memwire_std::client::{Client, ClientError};
@@ -61,48 +61,23 @@ variables = [
     text
 }
 
-/// The `plant` region as a record. memwire-std does not enable memwire's
-/// `derive` feature, so this is what `#[derive(memwire::Schema)]` writes.
+/// The `plant` region as a record.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(memwire::Schema, Clone, Copy, Debug, PartialEq)]
 struct Plant {
     temperature: f32,
+    #[memwire(writable)]
     setpoint: f32,
     count: u64,
     history: [i16; 4],
 }
 
-static PLANT: SchemaBuf<4> = SchemaBuilder::new()
-    .var("temperature", Kind::F32, 1)
-    .var("setpoint", Kind::F32, 1)
-    .writable()
-    .var("count", Kind::U64, 1)
-    .var("history", Kind::I16, 4)
-    .build();
-
-impl Record for Plant {
-    fn schema() -> Schema<'static> {
-        PLANT.as_schema()
-    }
-}
-
 /// A record whose schema is not the region's.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(memwire::Schema, Clone, Copy, Debug)]
 struct Other {
     temperature: f32,
     setpoint: f32,
-}
-
-static OTHER: SchemaBuf<2> = SchemaBuilder::new()
-    .var("temperature", Kind::F32, 1)
-    .var("setpoint", Kind::F32, 1)
-    .build();
-
-impl Record for Other {
-    fn schema() -> Schema<'static> {
-        OTHER.as_schema()
-    }
 }
 
 struct Setup {

@@ -2,9 +2,11 @@
 //! write variables one by one, and read the whole struct back.
 
 use bytemuck::{Pod, Zeroable};
-use memwire::layout::{init, required_len};
-use memwire::schema::Record;
-use memwire::{Region, RegionView, Schema};
+use memwire::codec::{MIN_FRAME, WRITE_OVERHEAD};
+use memwire::layout::{init, required_len, sections};
+use memwire::schema::{Record, RecordError};
+use memwire::session::OwnRegion;
+use memwire::{Region, RegionView, Schema, VarId};
 
 #[derive(Schema, Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 #[repr(C)]
@@ -66,4 +68,70 @@ fn derived_struct_lays_out_and_reads_back_whole() {
     );
     let setpoint = view.variable(view.find("setpoint").unwrap()).unwrap();
     assert!(setpoint.writable);
+}
+
+/// A device's telemetry: a writable array larger than a frame's minimum,
+/// and `bool` fields.
+#[derive(Schema, Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+struct Device {
+    uptime_ms: u32,
+    #[memwire(writable)]
+    curve: [f32; 40],
+    #[memwire(writable)]
+    enabled: bool,
+    alarms: [bool; 3],
+    samples: [i16; 500],
+}
+
+#[test]
+fn derived_constants_are_what_the_layout_computes() {
+    let schema = Device::schema();
+    let layout = sections(&schema).unwrap();
+    assert_eq!(Device::REGION_LEN, required_len(&schema).unwrap());
+    assert_eq!(Device::REGION_WORDS * 4, Device::REGION_LEN);
+    assert_eq!(Device::DATA_LEN, layout.data_len as usize);
+    assert_eq!(Device::TABLE_LEN, OwnRegion::table_len(Device::DATA_LEN));
+    assert_eq!(Device::WRITE_LEN, 160);
+    assert_eq!(Device::FRAME_LEN, 160 + WRITE_OVERHEAD);
+    // Without writable variables a frame needs only the protocol's minimum.
+    assert_eq!(Telemetry::WRITE_LEN, 4);
+    assert_eq!(Telemetry::FRAME_LEN, MIN_FRAME as usize);
+
+    // The constants size memory in a `const` context, as a device's
+    // statics do, and a region fits them exactly.
+    static MEMORY: [memwire::sync::AtomicU32; Device::REGION_WORDS] =
+        [const { memwire::sync::AtomicU32::new(0) }; Device::REGION_WORDS];
+    let region = Region::init(&MEMORY, schema, 3).unwrap();
+    assert_eq!(region.data_len(), Device::DATA_LEN);
+    let shadow = &mut [0u8; Device::DATA_LEN];
+    let scratch = &mut [0u8; Device::DATA_LEN];
+    let table = &mut [0u64; Device::TABLE_LEN];
+    OwnRegion::new("device", region, shadow, scratch, table).unwrap();
+}
+
+#[test]
+fn a_record_with_bools_encodes_field_by_field_and_checks_what_it_decodes() {
+    let device = Device {
+        uptime_ms: 7,
+        curve: [0.5; 40],
+        enabled: true,
+        alarms: [false, true, false],
+        samples: [-3; 500],
+    };
+    let mut data = vec![0u8; Device::DATA_LEN];
+    device.encode(&mut data).unwrap();
+    let enabled = Device::schema().lookup("enabled").unwrap().1.offset as usize;
+    assert_eq!(data[enabled..enabled + 4], [1, 0, 1, 0]);
+    assert_eq!(Device::decode(&data), Ok(device));
+
+    data[enabled + 2] = 7;
+    let alarms = Device::schema().find("alarms").unwrap();
+    assert_eq!(
+        Device::decode(&data),
+        Err(RecordError::InvalidValue { variable: alarms })
+    );
+    assert_eq!(alarms, VarId(3));
+    assert_eq!(Device::decode(&data[..enabled]), Err(RecordError::TooShort));
+    assert_eq!(device.encode(&mut [0u8; 8]), Err(RecordError::TooShort));
 }

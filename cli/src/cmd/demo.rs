@@ -97,10 +97,11 @@ async fn show(hub: &Hub, until: Option<Instant>) -> Result<()> {
         format!(" --hub {url}")
     };
     let path = sensor::PATH;
+    let memwire = super::program();
     let footer = [
         format!("memwire demo: hub {url}, a simulated sensor writes {path}"),
-        format!("Try in another terminal: memwire watch{hub_option} {path}"),
-        format!("                         memwire set{hub_option} {path}/setpoint 21.5"),
+        format!("Try in another terminal: {memwire} watch{hub_option} {path}"),
+        format!("                         {memwire} set{hub_option} {path}/setpoint 21.5"),
         "Ctrl-C quits.".to_owned(),
     ];
     for line in &footer {

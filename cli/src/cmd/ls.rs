@@ -70,15 +70,21 @@ fn write_region(out: &mut impl Write, path: &str, mirror: &Mirror) -> Result<()>
     let schema = mirror.schema();
     writeln!(
         out,
-        "{path}  generation {}, {} variables, {} bytes",
+        "{path}  generation {}, {}, {}",
         mirror.generation(),
-        schema.len(),
-        schema.data_len()
+        counted(schema.len() as u64, "variable"),
+        counted(schema.data_len().into(), "byte")
     )?;
     for line in table(schema) {
         writeln!(out, "  {}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// `1 variable`, `9 variables`.
+fn counted(n: u64, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {noun}{s}")
 }
 
 /// The variable table, columns aligned.
@@ -133,6 +139,13 @@ mod tests {
         .var("samples", Kind::I16, 256)
         .writable()
         .build();
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(super::counted(1, "variable"), "1 variable");
+        assert_eq!(super::counted(0, "variable"), "0 variables");
+        assert_eq!(super::counted(1025, "byte"), "1025 bytes");
+    }
 
     #[test]
     fn table_is_aligned() {

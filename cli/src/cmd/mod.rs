@@ -52,6 +52,21 @@ pub(crate) enum Command {
     Bench(bench::Args),
 }
 
+/// What to type to run this tool in a hint that the user copies: `memwire`
+/// when a `memwire` is on PATH, else the path of this executable (run by
+/// `cargo run`, or from a build directory).
+pub(crate) fn program() -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("memwire").is_file()));
+    if on_path {
+        return "memwire".to_owned();
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "memwire".to_owned())
+}
+
 impl Command {
     /// The hub logs what it does at info; client commands keep their output
     /// clean and log only warnings unless asked.

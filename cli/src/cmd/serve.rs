@@ -121,6 +121,6 @@ fn print_banner(hub: &Hub, builtin: bool) {
             Some(addr) if addr != DEFAULT_TCP => format!(" --hub tcp://{addr}"),
             _ => String::new(),
         };
-        println!("try: memwire watch{hub_option} demo/sensors");
+        println!("try: {} watch{hub_option} demo/sensors", super::program());
     }
 }

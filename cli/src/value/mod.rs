@@ -22,6 +22,9 @@
 //! wrong length for the variable are written `<3 bytes, expected 4>` (JSON
 //! `null`).
 //!
+//! For `memwire watch`, [`fitted`] writes a value in a given number of
+//! characters, a long numeric array as a [`summary`] (`fit.rs`).
+//!
 //! Reading ([`parse`], [`from_json`]) accepts what is written and a little
 //! more:
 //!
@@ -58,10 +61,12 @@ use std::fmt::{self, Write as _};
 
 use memwire::schema::{Kind, Name, Variable};
 
+mod fit;
 mod json;
 #[cfg(test)]
 mod tests;
 
+pub use fit::{fitted, summary};
 pub use json::{from_json, schema_to_json, to_json};
 
 /// The longest piece of the input quoted in an error message, in characters.

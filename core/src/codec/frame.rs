@@ -12,6 +12,11 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// The smallest maximum frame size a peer may announce; every frame but
 /// updates, schema parts and writes always fits in it.
 pub const MIN_FRAME: u32 = 128;
+/// What a write frame needs beyond its value, at most: the frame's tag,
+/// request id, handle, a variable name or a range header, and the length
+/// prefix. A peer takes writes of `n` bytes when its largest frame is at
+/// least `n + WRITE_OVERHEAD`.
+pub const WRITE_OVERHEAD: usize = 64;
 /// The longest client name in a hello, in bytes.
 pub const CLIENT_NAME_MAX: usize = 64;
 /// The longest reason in an error frame or a refused write, in bytes.

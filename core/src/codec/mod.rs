@@ -39,8 +39,8 @@ pub use code::ErrorCode;
 pub use error::{AccumulateError, DecodeError, EncodeError};
 pub use frame::{
     Ack, Auth, CLIENT_NAME_MAX, Challenge, ErrorFrame, Frame, Hello, Limits, MIN_FRAME, NONCE_LEN,
-    PROTOCOL_VERSION, REASON_MAX, Resume, SchemaPart, Subscribe, Unsubscribe, Update, Welcome,
-    Write, WriteOutcome, WriteResult, WriteTarget, peek_hello_version,
+    PROTOCOL_VERSION, REASON_MAX, Resume, SchemaPart, Subscribe, Unsubscribe, Update,
+    WRITE_OVERHEAD, Welcome, Write, WriteOutcome, WriteResult, WriteTarget, peek_hello_version,
 };
 pub use framing::Framing;
 pub use parts::{SchemaHeader, SchemaParts, UpdateParts};

@@ -16,6 +16,7 @@ mod builder;
 mod difference;
 mod kind;
 mod name;
+mod record;
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -26,6 +27,7 @@ pub use builder::{SchemaBuf, SchemaBuilder};
 pub use difference::Difference;
 pub use kind::{Kind, Scalar, Value};
 pub use name::{NAME_MAX, Name, NameError};
+pub use record::{Record, RecordError};
 
 /// One named, typed, fixed-size field of a region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -471,13 +473,6 @@ impl Fingerprinter {
         first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
         u64::from_le_bytes(first)
     }
-}
-
-/// A type whose fields are the variables of a region: implemented by
-/// `#[derive(Schema)]` on a `#[repr(C)]` struct.
-pub trait Record {
-    /// The schema: one variable per field, at the field's offset.
-    fn schema() -> Schema<'static>;
 }
 
 #[cfg(test)]

@@ -71,10 +71,10 @@ impl Connector {
                         .add(cert.clone())
                         .map_err(|e| ClientError::Tls(e.to_string()))?;
                 }
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| ClientError::Tls(e.to_string()))?
+                // The process's crypto provider: ring, the one rustls
+                // feature this crate enables, unless the application
+                // installed another.
+                let config = rustls::ClientConfig::builder()
                     .with_root_certificates(roots)
                     .with_no_client_auth();
                 Some(TlsConnector::from(Arc::new(config)))

@@ -1,5 +1,6 @@
 //! Why a client call failed ([`ClientError`]).
 
+use memwire::Kind;
 use memwire::codec::ErrorCode;
 use memwire::region::AccessError;
 
@@ -46,6 +47,15 @@ pub enum ClientError {
     /// A read of the mirror failed (wrong kind or length, or busy).
     #[error("mirror read: {0}")]
     Access(AccessError),
+    /// A record's variable holds bytes that are not a value of its field's
+    /// type: a `bool` stored as a byte other than 0 or 1.
+    #[error("variable {variable} does not hold a valid {kind} (a bool is the byte 0 or 1)")]
+    InvalidValue {
+        /// The variable's name.
+        variable: String,
+        /// The variable's kind.
+        kind: Kind,
+    },
     /// A read of the mapped region file failed.
     #[error("local region: {0}")]
     Local(String),
@@ -68,6 +78,9 @@ impl ClientError {
     pub(super) fn local(e: ShmError) -> ClientError {
         match e {
             ShmError::Access(a) => ClientError::Access(a),
+            ShmError::InvalidValue { variable, kind, .. } => {
+                ClientError::InvalidValue { variable, kind }
+            }
             other => ClientError::Local(other.to_string()),
         }
     }

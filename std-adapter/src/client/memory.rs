@@ -8,11 +8,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use memwire::diff::{ByteRange, DiffError, Differ, touched};
 use memwire::layout::{LayoutError, required_len};
 use memwire::sync::AtomicU32;
-use memwire::{Region, VarId};
+use memwire::{Region, Schema, VarId};
 use tokio::sync::broadcast;
 
 use crate::schema::OwnedSchema;
-use crate::shm::ShmRegion;
+use crate::shm::{ShmRegion, intern};
 
 /// Exact ranges an event is computed from; more and the event names every
 /// variable of their span.
@@ -64,6 +64,23 @@ pub struct MirrorEvent {
     /// The variables whose bytes changed since the last event, in id order
     /// (a variable rewritten with its old value is not named).
     pub variables: Vec<VarId>,
+    /// The mirror's schema, for [`names`](Self::names).
+    schema: Schema<'static>,
+}
+
+impl MirrorEvent {
+    /// The names of [`variables`](Self::variables), in id order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let schema = self.schema;
+        self.variables
+            .iter()
+            .filter_map(move |&id| schema.get(id).map(|v| v.name.as_str()))
+    }
+
+    /// Whether variable `name` is among those that changed.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names().any(|n| n == name)
+    }
 }
 
 /// The state of a mirror that the client task and every handle share.
@@ -71,6 +88,9 @@ pub(crate) struct MirrorShared {
     pub(crate) path: String,
     pub(crate) cell: MirrorCell,
     pub(crate) events: broadcast::Sender<MirrorEvent>,
+    /// The schema events name variables by: the mirror's, kept for the
+    /// life of the process like every schema a region file holds.
+    schema: Schema<'static>,
     /// The data area as of the last event, to name exactly the variables
     /// whose bytes changed (an update may rewrite whole chunks).
     shadow: Mutex<Shadow>,
@@ -85,6 +105,7 @@ impl MirrorShared {
         let len = cell.region().data_len();
         MirrorShared {
             path,
+            schema: intern(cell.region().schema()),
             cell,
             events: broadcast::channel(EVENTS).0,
             shadow: Mutex::new(Shadow {
@@ -134,6 +155,7 @@ impl MirrorShared {
             generation,
             resynced,
             variables,
+            schema: self.schema,
         });
     }
 }

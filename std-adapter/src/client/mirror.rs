@@ -3,9 +3,8 @@
 
 use std::sync::atomic::Ordering;
 
-use bytemuck::Pod;
 use memwire::region::AccessError;
-use memwire::schema::Value;
+use memwire::schema::{RecordError, Value};
 use memwire::{Record, Schema, VarId};
 use tokio::sync::{broadcast, oneshot};
 
@@ -94,16 +93,24 @@ impl Mirror {
     }
 
     /// The whole region as the `#[derive(Schema)]` record `T` (its schema
-    /// must be the region's).
-    pub fn load<T: Record + Pod>(&self) -> Result<T, ClientError> {
+    /// must be the region's). A variable whose bytes are not a value of
+    /// its field's type (a `bool` other than 0 or 1) is
+    /// [`ClientError::InvalidValue`].
+    pub fn load<T: Record>(&self) -> Result<T, ClientError> {
         if T::schema().fingerprint() != self.schema().fingerprint() {
             return Err(ClientError::SchemaMismatch);
         }
         let (_, data) = self.snapshot()?;
-        let bytes = data
-            .get(..size_of::<T>())
-            .ok_or(ClientError::SchemaMismatch)?;
-        Ok(bytemuck::pod_read_unaligned(bytes))
+        T::decode(&data).map_err(|e| match e {
+            RecordError::InvalidValue { variable } => match self.schema().get(variable) {
+                Some(var) => ClientError::InvalidValue {
+                    variable: var.name.as_str().to_owned(),
+                    kind: var.kind,
+                },
+                None => ClientError::Access(AccessError::InvalidValue),
+            },
+            _ => ClientError::SchemaMismatch,
+        })
     }
 
     /// Asks the hub to write variable `name` (exactly its length in bytes,

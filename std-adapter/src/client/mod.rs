@@ -10,7 +10,9 @@
 //!   rewritten whole.
 //! - [`Client::subscribe`] returns a [`Mirror`] once it holds a full copy.
 //!   Its schema comes from the hub, so any region can be mirrored by name;
-//!   `#[derive(Schema)]` records read it whole with [`Mirror::load`].
+//!   `#[derive(Schema)]` records read it whole with [`Mirror::load`], and
+//!   its change events name the variables that changed
+//!   ([`MirrorEvent::names`]).
 //! - Over the hub's Unix socket, with [`ClientOptions::local_root`] set to the
 //!   hub's shared-memory root, a mirror reads the region file itself (the
 //!   hub grants it by file permissions: only the hub's user can open it);

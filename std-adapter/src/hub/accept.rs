@@ -113,10 +113,9 @@ impl Tls {
         }
         let key_der =
             PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error(key, e.to_string()))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_error(cert, e.to_string()))?
+        // The process's crypto provider: ring, the one rustls feature this
+        // crate enables, unless the application installed another.
+        let config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(certs, key_der)
             .map_err(|e| tls_error(cert, e.to_string()))?;

@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use memwire::Kind;
 use memwire::layout::LayoutError;
 use memwire::region::AccessError;
 use memwire::schema::Difference;
@@ -225,6 +226,18 @@ pub enum ShmError {
     /// length or kind).
     #[error(transparent)]
     Access(AccessError),
+    /// A record's variable holds bytes that are not a value of its field's
+    /// type: a `bool` stored as a byte other than 0 or 1 (by a program
+    /// that wrote the region untyped).
+    #[error("{path}: variable {variable} does not hold a valid {kind} (a bool is the byte 0 or 1)")]
+    InvalidValue {
+        /// The file's path.
+        path: PathBuf,
+        /// The variable's name.
+        variable: String,
+        /// The variable's kind.
+        kind: Kind,
+    },
     /// A system call failed.
     #[error("{op} {path}: {source}")]
     Io {

@@ -22,7 +22,9 @@
 //! - `liveness.rs`: whether the writer lock's holder is alive, dead or
 //!   stopped, from `/proc/locks` and `/proc/<pid>/stat`.
 //! - [`ShmWriter`] (`writer.rs`): the writer's `flock`, its pid in the
-//!   header and the recovery of a dead writer's half-done write.
+//!   header and the recovery of a dead writer's half-done write; a
+//!   `#[derive(Schema)]` record's writer ([`ShmWriter::open_or_create_record`])
+//!   stores it whole, committing only the fields that changed.
 //! - [`TurnWriter`] (`turn.rs`): a writer that takes the lock for each
 //!   write, in turns with local writers, and asks a local writer that
 //!   holds it to make the write instead.

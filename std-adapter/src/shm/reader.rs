@@ -7,9 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytemuck::Pod;
 use memwire::region::{AccessError, VarRef};
-use memwire::schema::Value;
+use memwire::schema::{RecordError, Value};
 use memwire::sync::Ordering;
 use memwire::{Record, Region, Schema, VarId};
 
@@ -90,7 +89,7 @@ impl ShmRegion<Dynamic> {
     }
 }
 
-impl<T: Record + Pod> ShmRegion<T> {
+impl<T: Record> ShmRegion<T> {
     /// Opens region `path` under `root` for reading; its schema must be
     /// `T`'s ([`ShmError::SchemaMismatch`], naming the first variable that
     /// differs, otherwise).
@@ -99,18 +98,33 @@ impl<T: Record + Pod> ShmRegion<T> {
         Ok(ShmRegion::from_shared(shared))
     }
 
-    /// The whole record, as of one moment.
+    /// The whole record, as of one moment. A variable whose bytes are not
+    /// a value of its field's type (a `bool` other than 0 or 1, written by
+    /// another program) is [`ShmError::InvalidValue`].
     pub fn load(&self) -> Result<T, ShmError> {
         let mut data = vec![0u8; self.data_len()];
         self.snapshot(&mut data)?;
-        let bytes = data
-            .get(..size_of::<T>())
-            .ok_or(ShmError::Access(AccessError::OutOfBounds))?;
-        Ok(bytemuck::pod_read_unaligned(bytes))
+        T::decode(&data).map_err(|e| self.record_error(e))
     }
 }
 
 impl<T> ShmRegion<T> {
+    /// A record's encoding or decoding error, naming the variable.
+    pub(super) fn record_error(&self, e: RecordError) -> ShmError {
+        let schema = self.schema();
+        match e {
+            RecordError::InvalidValue { variable } => match schema.get(variable) {
+                Some(var) => ShmError::InvalidValue {
+                    path: self.path().to_owned(),
+                    variable: var.name.as_str().to_owned(),
+                    kind: var.kind,
+                },
+                None => ShmError::Access(AccessError::InvalidValue),
+            },
+            _ => ShmError::Access(AccessError::OutOfBounds),
+        }
+    }
+
     pub(super) fn from_shared(shared: Shared) -> ShmRegion<T> {
         ShmRegion {
             shared: Arc::new(shared),

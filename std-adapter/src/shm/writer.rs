@@ -6,7 +6,6 @@ use std::fs::File;
 use std::ops::Deref;
 use std::sync::{Mutex, PoisonError};
 
-use bytemuck::Pod;
 use memwire::layout::{init_journaled, journaled_len};
 use memwire::region::{AccessError, Recovery};
 use memwire::schema::Value;
@@ -113,7 +112,7 @@ impl ShmWriter<Dynamic> {
     }
 }
 
-impl<T: Record + Pod> ShmWriter<T> {
+impl<T: Record> ShmWriter<T> {
     /// Creates region `path` under `root` holding `T`'s schema.
     pub fn create_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
         create_writer(root, path, T::schema())
@@ -124,9 +123,43 @@ impl<T: Record + Pod> ShmWriter<T> {
         open_writer(root, path, Some(T::schema()))
     }
 
-    /// Writes every field of `value` in one commit; returns the generation.
+    /// Opens region `path` for writing if it exists, else creates it: a
+    /// writer that runs again takes up its region with the values it
+    /// left. An existing file with another schema is refused
+    /// ([`ShmError::BadHeader`] with
+    /// [`LayoutError::SchemaMismatch`](memwire::layout::LayoutError::SchemaMismatch)).
+    pub fn open_or_create_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
+        match create_writer(root, path, T::schema()) {
+            Err(ShmError::AlreadyExists { .. }) => open_writer(root, path, Some(T::schema())),
+            other => other,
+        }
+    }
+
+    /// Writes the fields of `value` whose stored bytes differ from the
+    /// region's, in one commit, and returns its generation. Only the
+    /// variables written move their sequence counters, so change events
+    /// name exactly the variables whose bytes changed, as a remote
+    /// mirror's events do. When no field changed nothing is committed (no
+    /// waiter is woken) and the current generation is returned.
     pub fn store(&self, value: &T) -> Result<u64, ShmError> {
-        self.write_ranges(&[(0, bytemuck::bytes_of(value))], None)
+        let mut new = vec![0u8; self.data_len()];
+        let mut old = vec![0u8; new.len()];
+        value.encode(&mut new).map_err(|e| self.record_error(e))?;
+        let generation = self.snapshot(&mut old)?;
+        let changed: Vec<(usize, &[u8])> = self
+            .schema()
+            .variables()
+            .iter()
+            .filter_map(|var| {
+                let bytes = var.offset as usize..var.end() as usize;
+                let now = new.get(bytes.clone())?;
+                (old.get(bytes) != Some(now)).then_some((var.offset as usize, now))
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(generation);
+        }
+        self.write_ranges(&changed, None)
     }
 }
 

@@ -12,15 +12,18 @@
 //! per second over the last second), the column titles, then one row per
 //! variable in schema order. Rows whose bytes changed within the last second
 //! are highlighted: reverse video in colour, a `*` in the first column in
-//! plain text. Every line is cut to the terminal's width with `…`; rows that
-//! do not fit its height are counted in a last `... N more` line.
+//! plain text. A numeric array too long for the line is summarised (its
+//! smallest, largest and last element and a sparkline of its newest
+//! elements: [`value::fitted`]); every line is cut to the terminal's width
+//! with `…`; rows that do not fit its height are counted in a last
+//! `... N more` line.
 //!
 //! [`Screen`] is pure: the caller passes the time to [`Screen::update`] and
 //! [`Screen::render`], so tests need no clock. To draw a frame, write
 //! [`CLEAR_SCREEN`] and the frame in one write, so that the terminal never
 //! shows an empty screen.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use memwire_cli::value;
@@ -169,16 +172,10 @@ impl Screen {
             if self.generation.is_none() {
                 row.push('-');
             } else {
-                // Stop formatting one character past the width: a long array
-                // costs no more than what fits on the line.
-                let used = row.chars().count();
-                let mut value = Bounded {
-                    out: row,
-                    left: width.saturating_sub(used).saturating_add(1),
-                };
-                // An error here only means the value was cut.
-                let _ = write!(value, "{}", value::text(var, bytes_of(&self.data, var)));
-                row = value.out;
+                // A numeric array too long for the line is summarised, so
+                // that a change anywhere in it shows.
+                let room = width.saturating_sub(row.chars().count());
+                row.push_str(&value::fitted(var, bytes_of(&self.data, var), room));
             }
             frame.line(&row, changed.then_some(REVERSE));
         }
@@ -231,22 +228,6 @@ impl Frame {
         if style.is_some() {
             self.out.push_str(RESET);
         }
-    }
-}
-
-/// A `String` that takes at most `left` more characters, then refuses.
-struct Bounded {
-    out: String,
-    left: usize,
-}
-
-impl fmt::Write for Bounded {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            self.left = self.left.checked_sub(1).ok_or(fmt::Error)?;
-            self.out.push(c);
-        }
-        Ok(())
     }
 }
 
@@ -326,7 +307,7 @@ impl fmt::Display for ByteRate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use memwire_std::core::schema::{Kind, Name, SchemaBuf, SchemaBuilder};
+    use memwire_std::core::schema::{Kind, SchemaBuf, SchemaBuilder};
 
     static SCHEMA: SchemaBuf<3> = SchemaBuilder::new()
         .var("speed", Kind::F32, 1)
@@ -478,36 +459,23 @@ mod tests {
     }
 
     #[test]
-    fn a_long_array_is_cut() {
+    fn a_long_array_is_summarised() {
         static BIG: SchemaBuf<1> = SchemaBuilder::new()
             .var("samples", Kind::U64, 100_000)
             .build();
         let t0 = Instant::now();
         let mut s = Screen::new("a/b", BIG.as_schema());
-        s.update(t0, 1, &vec![0xff; 800_000], 0);
-        let frame = s.render(t0, 40, 3, false);
-        assert_eq!(
-            frame.lines().nth(2),
-            Some("  samples  u64[100000]  [18446744073709…")
+        s.update(t0, 1, &vec![0; 800_000], 0);
+        let frame = s.render(t0, 80, 3, false);
+        // The sparkline fills the line: 80 columns less 46.
+        let row = format!(
+            "  samples  u64[100000]  min 0  max 0  last 0  {}",
+            "▁".repeat(34)
         );
-    }
-
-    #[test]
-    fn a_bounded_value_stops_at_its_limit() {
-        let mut bounded = Bounded {
-            out: "> ".to_owned(),
-            left: 5,
-        };
-        let var = Variable::new(Name::new("big").unwrap(), Kind::U8, 100_000, 0);
-        let written = write!(bounded, "{}", value::text(&var, &[7; 100_000]));
-        assert!(written.is_err());
-        assert_eq!(bounded.out, "> [7, 7");
-        let mut exact = Bounded {
-            out: String::new(),
-            left: 3,
-        };
-        assert!(write!(exact, "abc").is_ok());
-        assert!(write!(exact, "d").is_err());
+        assert_eq!(frame.lines().nth(2), Some(row.as_str()));
+        // Narrow values stay whole.
+        let frame = screen(t0).render(t0, 80, 24, false);
+        assert!(frame.contains("  count  u32     42"), "{frame}");
     }
 
     #[test]

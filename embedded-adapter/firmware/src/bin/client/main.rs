@@ -31,7 +31,6 @@ use embassy_net::driver::{HardwareAddress, LinkState};
 use embassy_net::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr, StackResources};
 use embassy_net_driver_channel as channel;
 use embassy_time::{Duration, Instant, Ticker, Timer};
-use memwire::layout::{DATA_ALIGN, ENTRY_LEN, HEADER_LEN};
 use memwire::session::OwnRegion;
 use memwire::{Record, Region, Schema};
 use memwire_embassy::{Config, Event, Handle, Mirror, Resources};
@@ -103,27 +102,19 @@ struct Settings {
     sample_interval_ms: u32,
 }
 
-/// Words of a region with `variables` variables and `data` bytes of
-/// them, as `memwire::layout::required_len` computes it (that function
-/// takes a schema, which a derive does not give in a `const`).
-/// `Region::init` checks the size again at boot.
-const fn region_words(variables: usize, data: usize) -> usize {
-    let index_end = HEADER_LEN + variables * (ENTRY_LEN + 4);
-    let data_offset = index_end.div_ceil(DATA_ALIGN) * DATA_ALIGN;
-    (data_offset + data.div_ceil(DATA_ALIGN) * DATA_ALIGN) / 4
-}
+// Frames carry a write to any writable variable of either region.
+const _: () = assert!(FRAME >= Settings::FRAME_LEN && FRAME >= Telemetry::FRAME_LEN);
 
-/// The telemetry region's data area, which its shadow, scratch buffer
-/// and chunk table cover.
-const TELEMETRY_DATA: usize = size_of::<Telemetry>().div_ceil(DATA_ALIGN) * DATA_ALIGN;
-
-static TELEMETRY: [AtomicU32; region_words(3, size_of::<Telemetry>())] =
-    [const { AtomicU32::new(0) }; region_words(3, size_of::<Telemetry>())];
-static SETTINGS: [AtomicU32; region_words(3, size_of::<Settings>())] =
-    [const { AtomicU32::new(0) }; region_words(3, size_of::<Settings>())];
-static SHADOW: StaticCell<[u8; TELEMETRY_DATA]> = StaticCell::new();
-static SCRATCH: StaticCell<[u8; TELEMETRY_DATA]> = StaticCell::new();
-static TABLE: StaticCell<[u64; OwnRegion::table_len(TELEMETRY_DATA)]> = StaticCell::new();
+// The regions and the published one's shadow, scan buffer and chunk
+// table, sized by the derive's constants; `Region::init` checks the size
+// again at boot.
+static TELEMETRY: [AtomicU32; Telemetry::REGION_WORDS] =
+    [const { AtomicU32::new(0) }; Telemetry::REGION_WORDS];
+static SETTINGS: [AtomicU32; Settings::REGION_WORDS] =
+    [const { AtomicU32::new(0) }; Settings::REGION_WORDS];
+static SHADOW: StaticCell<[u8; Telemetry::DATA_LEN]> = StaticCell::new();
+static SCRATCH: StaticCell<[u8; Telemetry::DATA_LEN]> = StaticCell::new();
+static TABLE: StaticCell<[u64; Telemetry::TABLE_LEN]> = StaticCell::new();
 static PUBLISHED: StaticCell<[OwnRegion<'static>; 1]> = StaticCell::new();
 static RESOURCES: StaticCell<Resources<SOCKET_RX, SOCKET_TX, FRAME>> = StaticCell::new();
 static STACK: StaticCell<StackResources<1>> = StaticCell::new();
@@ -258,9 +249,9 @@ async fn main(spawner: Spawner) {
     let Ok(published) = OwnRegion::new(
         "telemetry",
         telemetry,
-        SHADOW.init([0; TELEMETRY_DATA]),
-        SCRATCH.init([0; TELEMETRY_DATA]),
-        TABLE.init([0; OwnRegion::table_len(TELEMETRY_DATA)]),
+        SHADOW.init([0; Telemetry::DATA_LEN]),
+        SCRATCH.init([0; Telemetry::DATA_LEN]),
+        TABLE.init([0; Telemetry::TABLE_LEN]),
     ) else {
         fail("telemetry cannot be published");
     };
