@@ -3,7 +3,6 @@
 mod shm_common;
 
 use memwire::Schema;
-use memwire::layout::LayoutError;
 use memwire::schema::Kind;
 use memwire_std::shm::{ShmError, ShmRegion, ShmWriter};
 use shm_common::TempRoot;
@@ -108,10 +107,7 @@ fn open_or_create_record_opens_the_region_a_previous_run_left() {
     // A record with another schema is refused, and the file is kept.
     assert!(matches!(
         ShmWriter::<Pose>::open_or_create_record(&root.root, "plant/switches"),
-        Err(ShmError::BadHeader {
-            source: LayoutError::SchemaMismatch,
-            ..
-        })
+        Err(ShmError::SchemaMismatch { .. })
     ));
     let reader = ShmRegion::<Switches>::open_record(&root.root, "plant/switches").unwrap();
     assert_eq!(reader.load().unwrap(), switches);

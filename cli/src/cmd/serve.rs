@@ -99,11 +99,17 @@ fn print_banner(hub: &Hub, builtin: bool) {
     }
     println!("memwire hub listening on {}", urls.join(", "));
     for tenant in &hub.config().tenants {
-        let regions: Vec<_> = tenant
+        let mut regions: Vec<_> = tenant
             .regions
             .iter()
             .map(|r| format!("{}/{}", tenant.name.as_str(), r.name.as_str()))
             .collect();
+        if tenant.discover {
+            regions.push(format!(
+                "{}/* (the region files found there)",
+                tenant.name.as_str()
+            ));
+        }
         println!("serving {}", regions.join(", "));
     }
     if builtin {

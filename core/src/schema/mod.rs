@@ -9,8 +9,11 @@
 //!
 //! The [fingerprint](Schema::fingerprint) identifies the data layout: two
 //! parties whose fingerprints agree read the same bytes the same way.
+//! [`Schema::difference`] (`difference.rs`) names the first variable in
+//! which two schemas differ.
 
 mod builder;
+mod difference;
 mod kind;
 mod name;
 mod record;
@@ -21,6 +24,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 pub use builder::{SchemaBuf, SchemaBuilder};
+pub use difference::Difference;
 pub use kind::{Kind, Scalar, Value};
 pub use name::{NAME_MAX, Name, NameError};
 pub use record::{Record, RecordError};

@@ -1,6 +1,7 @@
 //! The hub's configuration, read from TOML: where it listens, the limits on
 //! each connection, how often subscribers are sent updates, and per tenant
-//! the clients (secret and rights) and the regions (name and variables).
+//! the clients (secret and rights), the regions (name and variables, or
+//! none to adopt the file's) and whether other region files are discovered.
 //!
 //! `docs/hub-config.md` describes every key and its default.
 //! [`DEFAULT_TOML`] is what `memwire serve` runs with no file. The file is
@@ -184,8 +185,11 @@ pub struct Tenant {
     pub name: Name,
     /// The clients that may authenticate for this tenant; names are unique.
     pub clients: Vec<ClientEntry>,
-    /// The regions the hub creates and serves; names are unique.
+    /// The regions the hub creates (or adopts) and serves; names are unique.
     pub regions: Vec<RegionDecl>,
+    /// Whether the hub also serves every other valid region file in the
+    /// tenant's directory, with the file's own schema, as files come and go.
+    pub discover: bool,
 }
 
 impl Tenant {
@@ -264,13 +268,16 @@ impl Right {
     }
 }
 
-/// A region declared in the config: the hub creates it with this schema.
+/// A region declared in the config: the hub creates it with its schema, or
+/// adopts the schema of the file its writer created.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionDecl {
     /// The region's name: the second part of `tenant/region`.
     pub name: Name,
-    /// The variables, placed in the order declared at natural alignment.
-    pub schema: OwnedSchema,
+    /// The variables, placed in the order declared at natural alignment;
+    /// `None` when the config gives none: the hub then serves the file
+    /// with the schema in its own table, once its writer has created it.
+    pub schema: Option<OwnedSchema>,
     /// The client that publishes the region, if one does: the hub
     /// subscribes to the region of that name at the client once it is
     /// welcomed, and keeps its file a copy of it.

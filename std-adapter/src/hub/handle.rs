@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::accept::{Accept, Tcp, Tls, Unix};
 use super::config::Config;
+use super::discover;
 use super::error::HubError;
 use super::reload::{self, ReloadError, Reloaded};
 use super::scan::Scanners;
@@ -27,14 +28,15 @@ const DRAIN: Duration = Duration::from_secs(2);
 pub struct Hub {
     /// The hub as its last reload left it; the accept loops and every
     /// connection take each new one from here.
-    current: watch::Sender<Arc<Shared>>,
-    /// Held through a reload, so that two do not interleave.
-    reloading: Mutex<()>,
+    current: Arc<watch::Sender<Arc<Shared>>>,
+    /// Held through a reload (or the addition of regions found by
+    /// discovery), so that two do not interleave.
+    reloading: Arc<Mutex<()>>,
     tcp: Option<SocketAddr>,
     tls: Option<SocketAddr>,
     unix: Option<PathBuf>,
     stop: watch::Sender<bool>,
-    scanners: Scanners,
+    scanners: Arc<Scanners>,
     accepting: JoinSet<()>,
 }
 
@@ -59,7 +61,7 @@ impl Hub {
         };
         let listen = config.listen.clone();
         let shared = Arc::new(Shared::new(config)?);
-        let (current, _) = watch::channel(Arc::clone(&shared));
+        let current = Arc::new(watch::Sender::new(Arc::clone(&shared)));
         let (stop, _) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
         let mut accepting = JoinSet::new();
@@ -83,10 +85,22 @@ impl Hub {
             accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
         }
 
-        let scanners = Scanners::start(&shared);
+        let scanners = Arc::new(Scanners::start(&shared));
+        let reloading = Arc::new(Mutex::new(()));
+        // Always: a reload may turn discovery on.
+        {
+            let (current, reloading, scanners) = (
+                Arc::clone(&current),
+                Arc::clone(&reloading),
+                Arc::clone(&scanners),
+            );
+            scanners
+                .clone()
+                .spawn(move || discover::run(&current, &reloading, &scanners));
+        }
         Ok(Hub {
             current,
-            reloading: Mutex::new(()),
+            reloading,
             tcp,
             tls: tls_addr,
             unix,

@@ -36,6 +36,8 @@
 //!   replaced or changed, and taking up its successor.
 //! - `unavailable.rs`: why a region serves no file now, and the reason
 //!   its subscribers get.
+//! - `discover.rs`: the regions of a tenant that discovers them, found in
+//!   its directory as files come and go, with each file's own schema.
 //! - `reload.rs`: [`Hub::reload`]: what differs between the configuration
 //!   running and a new one ([`Reloaded`]), and applying it to the regions
 //!   and connections.
@@ -62,6 +64,7 @@
 mod accept;
 pub mod config;
 mod connection;
+mod discover;
 mod error;
 mod forward;
 mod handle;

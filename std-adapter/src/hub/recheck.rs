@@ -77,7 +77,11 @@ impl Served {
     /// name. Any part of the hub that finds a served file unusable calls
     /// this with the file it found so.
     pub(crate) fn mark_unavailable(&self, opened: &Arc<Opened>, error: &ShmError, waits: bool) {
-        let broken = Unavailable::new(&self.path(), error);
+        let broken = if self.discovered && matches!(error, ShmError::Removed { .. }) {
+            Unavailable::dropped(&self.path(), error)
+        } else {
+            Unavailable::new(&self.path(), error)
+        };
         self.swap(Some(opened), State::Unavailable(broken), waits);
     }
 
@@ -96,7 +100,7 @@ impl Served {
         Opened::open(
             &self.root,
             &self.path(),
-            self.schema(),
+            self.declared(),
             self.chunk,
             self.encode_once,
         )

@@ -66,8 +66,9 @@ pub(crate) struct Served {
     /// next connection (kept in memory: after a hub restart the copy is
     /// sent whole).
     held: Mutex<Option<Resume>>,
-    /// The configured schema, which every file taken up must hold.
-    schema: Schema<'static>,
+    /// The configured schema, which every file taken up must hold; `None`
+    /// for a region that adopts the schema of each file it takes up.
+    declared: Option<Schema<'static>>,
     pub(super) root: Root,
     /// The region file's path.
     pub(super) file: PathBuf,
@@ -80,6 +81,9 @@ pub(crate) struct Served {
     /// A reload took the region out of the configuration (`reload.rs`):
     /// it serves no file again, and its name may be another region's.
     pub(super) retired: AtomicBool,
+    /// Found in its tenant's directory (`discover.rs`), not declared: it
+    /// is hidden while it serves no file.
+    pub(crate) discovered: bool,
 }
 
 /// What a served region has now.
@@ -93,26 +97,30 @@ pub(crate) enum State {
 /// One file of a region, as the hub serves it: one instance.
 pub(crate) struct Opened {
     pub(super) writer: TurnWriter,
+    /// The file's schema (the declared one, or the file's own).
+    pub(super) schema: Schema<'static>,
     pub(super) published: RwLock<Arc<Published>>,
     pub(super) scanner: Mutex<Scanner>,
 }
 
 impl Opened {
     /// Opens the region file `tenant/name` under `root`, which must hold
-    /// `schema`; never creates it.
+    /// `schema` (any valid schema when `None`); never creates it.
     pub(super) fn open(
         root: &Root,
         path: &str,
-        schema: Schema<'_>,
+        schema: Option<Schema<'_>>,
         chunk: usize,
         encode_once: bool,
     ) -> Result<Opened, ShmError> {
-        let writer = TurnWriter::open(root, path, Some(schema))?;
+        let writer = TurnWriter::open(root, path, schema)?;
         let reader = writer.reader();
+        let schema = reader.schema();
         let published = Published::first(reader, chunk, encode_once)?;
         let scanner = Scanner::new(reader, schema);
         Ok(Opened {
             writer,
+            schema,
             published: RwLock::new(Arc::new(published)),
             scanner: Mutex::new(scanner),
         })
@@ -137,39 +145,69 @@ impl Opened {
 impl Served {
     /// Opens the region file `tenant/name` under `root`, creating it for
     /// `schema` if it does not exist; an existing file must hold `schema`.
-    /// A file that cannot be opened leaves the region unavailable (logged),
-    /// to be taken up once it is fixed.
+    /// Without a schema, the region adopts the file's own once its writer
+    /// has created it. A file that cannot be opened leaves the region
+    /// unavailable (logged), to be taken up once it is fixed or created.
     pub(crate) fn open(
         root: &Root,
         tenant: &str,
         name: &str,
-        schema: &OwnedSchema,
+        schema: Option<&OwnedSchema>,
         chunk: usize,
         encode_once: bool,
     ) -> Served {
         let path = format!("{tenant}/{name}");
-        let schema = intern(schema.as_schema());
-        let opened = match ShmWriter::create(root, &path, schema) {
+        let declared = schema.map(|s| intern(s.as_schema()));
+        let created = match declared.map(|schema| ShmWriter::create(root, &path, schema)) {
             // Created and released at once: the hub writes in turns.
-            Ok(created) => {
+            Some(Ok(created)) => {
                 drop(created);
                 Ok(())
             }
-            Err(ShmError::AlreadyExists { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
-        .and_then(|()| Opened::open(root, &path, schema, chunk, encode_once));
+            None | Some(Err(ShmError::AlreadyExists { .. })) => Ok(()),
+            Some(Err(e)) => Err(e),
+        };
+        let opened = created.and_then(|()| Opened::open(root, &path, declared, chunk, encode_once));
         let state = match opened {
             Ok(opened) => State::Open(Arc::new(opened)),
             Err(e) => State::Unavailable(Unavailable::new(&path, &e)),
         };
+        Served::with_state(root, tenant, name, declared, state, chunk, encode_once)
+    }
+
+    /// A region found in its tenant's directory, serving `opened` with the
+    /// file's own schema (`discover.rs`).
+    pub(crate) fn found(
+        root: &Root,
+        tenant: &str,
+        name: &str,
+        opened: Opened,
+        chunk: usize,
+        encode_once: bool,
+    ) -> Served {
+        let state = State::Open(Arc::new(opened));
+        Served {
+            discovered: true,
+            ..Served::with_state(root, tenant, name, None, state, chunk, encode_once)
+        }
+    }
+
+    fn with_state(
+        root: &Root,
+        tenant: &str,
+        name: &str,
+        declared: Option<Schema<'static>>,
+        state: State,
+        chunk: usize,
+        encode_once: bool,
+    ) -> Served {
         Served {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
             publisher: None,
             publish: PublishPolicy::Delta,
             held: Mutex::new(None),
-            schema,
+            declared,
             file: root.dir().join(tenant).join(name),
             root: root.clone(),
             chunk,
@@ -177,13 +215,14 @@ impl Served {
             state: RwLock::new(state),
             listeners: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
+            discovered: false,
         }
     }
 
-    /// The region's schema: the configured one, which the file it serves
-    /// holds (checked when it was opened).
-    pub(crate) fn schema(&self) -> Schema<'static> {
-        self.schema
+    /// The schema every file of the region must hold: the configured one,
+    /// or `None` when the region adopts each file's own.
+    pub(crate) fn declared(&self) -> Option<Schema<'static>> {
+        self.declared
     }
 
     /// Whether a reload took the region out of the configuration.
@@ -223,20 +262,29 @@ impl Served {
         listeners.push(Weak::clone(listener));
     }
 
-    /// Applies a remote write (already checked against the schema and the
-    /// client's rights) and publishes it before returning its generation.
+    /// Applies a remote write (already checked against `checked`, the
+    /// schema of the snapshot the session sent, and the client's rights)
+    /// and publishes it before returning its generation.
     /// The file is checked first (`recheck.rs`): a write is never reported
     /// applied to a file that the region's name no longer leads to.
     /// The writer's connection task holds its session, so its scan does not
     /// wait for other sessions (see [`scan`](Self::scan)).
-    pub(crate) fn write(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
+    pub(crate) fn write(
+        &self,
+        ranges: &[(usize, &[u8])],
+        checked: Schema<'_>,
+    ) -> Result<u64, ErrorCode> {
         if let Err(reason) = self.check(false) {
             tracing::info!(region = %self.path(), reason, "remote write refused: the region is unavailable");
             return Err(UNAVAILABLE);
         }
-        match self.commit(|region| region.write_ranges(ranges, None), false) {
+        match self.commit(|region| region.write_ranges(ranges, None), checked, false) {
             Ok(generation) => Ok(generation),
-            Err(ShmError::WriterBusy { .. }) => self.request(ranges),
+            Err(e @ ShmError::SchemaMismatch { .. }) => {
+                tracing::info!(region = %self.path(), error = %e, "remote write refused: the region's file was replaced by one of another schema");
+                Err(ErrorCode::SchemaMismatch)
+            }
+            Err(ShmError::WriterBusy { .. }) => self.request(ranges, checked),
             Err(e @ ShmError::Unavailable { .. }) => {
                 tracing::info!(region = %self.path(), error = %e, "remote write refused");
                 Err(UNAVAILABLE)
@@ -251,8 +299,11 @@ impl Served {
     /// A remote write to a region a local writer holds: posted to it
     /// through the region's request area, applied by it as a commit of
     /// its own, then published from here.
-    fn request(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ErrorCode> {
+    fn request(&self, ranges: &[(usize, &[u8])], checked: Schema<'_>) -> Result<u64, ErrorCode> {
         let opened = self.opened().ok_or(UNAVAILABLE)?;
+        if opened.schema != checked {
+            return Err(ErrorCode::SchemaMismatch);
+        }
         let wait = || opened.writer.request(ranges, REQUEST_TIMEOUT);
         // The wait for the local writer (up to twice the timeout) runs on
         // the connection's task: on a multi-thread runtime the worker hands
@@ -295,13 +346,23 @@ impl Served {
     /// Makes one commit with `write` in the hub's turn at the region file
     /// and publishes it from this thread, before local waiters are woken
     /// (the region's scanner only if this scan failed). Returns the new
-    /// generation; [`ShmError::Unavailable`] when no file is served.
+    /// generation; [`ShmError::Unavailable`] when no file is served, and
+    /// [`ShmError::SchemaMismatch`] when the file served now does not hold
+    /// `schema`, the one `write` was made for (a region that adopts its
+    /// file's schema may have a file of another schema now).
     pub(crate) fn commit(
         &self,
         write: impl FnOnce(&Region<'_>) -> Result<u64, AccessError>,
+        schema: Schema<'_>,
         waits: bool,
     ) -> Result<u64, ShmError> {
         let opened = self.opened().ok_or_else(|| self.unavailable_error())?;
+        if let Some(difference) = opened.schema.difference(schema) {
+            return Err(ShmError::SchemaMismatch {
+                path: self.file.clone(),
+                difference: Box::new(difference),
+            });
+        }
         let turn = opened.writer.turn(write, || match self.scan(waits) {
             Ok(_) => true,
             Err(e) => {
@@ -343,7 +404,9 @@ impl Served {
     /// the copy then holds `held` (generation 0: nothing whole).
     pub(crate) fn copy(&self, ranges: &[(usize, &[u8])], held: Resume) -> Result<(), ErrorCode> {
         if !ranges.is_empty() {
-            self.write(ranges)?;
+            // A published region always has its declared schema.
+            let schema = self.declared.ok_or(UNAVAILABLE)?;
+            self.write(ranges, schema)?;
         }
         *self.held.lock().unwrap_or_else(PoisonError::into_inner) =
             (held.generation != 0).then_some(held);

@@ -165,8 +165,20 @@ pub(crate) fn plan(running: &Shared, config: Config) -> Result<Plan, ReloadError
         let after = config
             .tenant(&served.tenant)
             .and_then(|t| t.region(&served.name));
+        // A region found in a directory (`discover.rs`) stays while its
+        // tenant discovers and declares no region of its name.
+        let discovers = config.tenant(&served.tenant).is_some_and(|t| t.discover);
         match after {
+            None if served.discovered && discovers => {}
+            None if served.discovered => {
+                changes.regions_removed.push(served.path());
+                retired.push((Arc::clone(served), REMOVED));
+            }
             None => retired.push((Arc::clone(served), REMOVED)),
+            Some(_) if served.discovered => {
+                changes.regions_changed.push(served.path());
+                retired.push((Arc::clone(served), CHANGED));
+            }
             Some(after) if Some(after) != before => {
                 changes.regions_changed.push(served.path());
                 retired.push((Arc::clone(served), CHANGED));

@@ -35,7 +35,7 @@ use crate::shm::notify::Waiters;
 /// the others send theirs, in parallel on the runtime.
 const DIRECT: usize = 16;
 /// How long a scanner sleeps on its region before checking for shutdown.
-const SCAN_WAKE: Duration = Duration::from_millis(200);
+pub(super) const SCAN_WAKE: Duration = Duration::from_millis(200);
 
 impl Served {
     /// Compares the file with the shadow and publishes a new snapshot if the
@@ -59,7 +59,7 @@ impl Served {
             return Ok(false);
         };
         let manual = self.publish == PublishPolicy::Manual;
-        match opened.scan(self.schema(), between, &self.path(), manual) {
+        match opened.scan(opened.schema, between, &self.path(), manual) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
             Err(e) => {
@@ -189,7 +189,8 @@ impl Opened {
     }
 }
 
-/// The scanner threads of a hub, one per region.
+/// The scanner threads of a hub, one per region, and the thread that
+/// discovers regions (`discover.rs`).
 pub(crate) struct Scanners {
     scanning: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -213,21 +214,39 @@ impl Scanners {
     pub(crate) fn add(&self, served: &Arc<Served>) {
         let served = Arc::clone(served);
         let scanning = Arc::clone(&self.scanning);
-        let thread = std::thread::spawn(move || scan_loop(&served, &scanning));
+        self.spawn(move || scan_loop(&served, &scanning));
+    }
+
+    /// Runs `work` on a thread of its own, which [`stop`](Self::stop)
+    /// waits for: it must end soon after [`scanning`](Self::scanning)
+    /// turns false.
+    pub(crate) fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        if !self.scanning() {
+            return;
+        }
+        let thread = std::thread::spawn(work);
         let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
         threads.retain(|t| !t.is_finished());
         threads.push(thread);
     }
 
+    /// Whether the hub is scanning: until shutdown.
+    pub(crate) fn scanning(&self) -> bool {
+        self.scanning.load(Ordering::Relaxed)
+    }
+
     /// Stops the scanners (each within [`SCAN_WAKE`]) and waits for them.
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(&self) {
         self.scanning.store(false, Ordering::Relaxed);
-        let threads = self
-            .threads
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
-        for scanner in threads {
-            let _ = tokio::task::spawn_blocking(move || scanner.join()).await;
+        loop {
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+            if threads.is_empty() {
+                break;
+            }
+            for scanner in threads {
+                let _ = tokio::task::spawn_blocking(move || scanner.join()).await;
+            }
         }
     }
 }
@@ -309,7 +328,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let root = Root::new(&dir);
         let schema = OwnedSchema::from_schema(SCHEMA.as_schema());
-        let served = Served::open(&root, "t", "r", &schema, 64, false);
+        let served = Served::open(&root, "t", "r", Some(&schema), 64, false);
         assert!(served.opened().is_some());
         let other = TurnWriter::open(&root, "t/r", None).unwrap();
         (dir, served, other)

@@ -22,6 +22,8 @@ const RECENT_MAX: usize = 4096;
 #[derive(Clone, Debug)]
 pub(crate) struct Published {
     pub(crate) instance: u64,
+    /// The schema of the file this snapshot is of.
+    pub(crate) schema: Schema<'static>,
     pub(crate) generation: u64,
     pub(crate) data: Vec<u8>,
     pub(super) table: Vec<u64>,
@@ -51,6 +53,7 @@ impl Published {
         }
         Ok(Published {
             instance: reader.instance(),
+            schema: reader.schema(),
             generation,
             data,
             table,
@@ -61,12 +64,12 @@ impl Published {
     }
 
     /// The session's view of this snapshot.
-    pub(crate) fn source<'s>(&'s self, schema: Schema<'s>) -> Option<Source<'s>> {
+    pub(crate) fn source(&self) -> Option<Source<'_>> {
         let changes = ChunkTable::new(&self.table, self.data.len(), self.chunk).ok()?;
         Some(Source {
             instance: self.instance,
             generation: self.generation,
-            schema,
+            schema: self.schema,
             data: &self.data,
             changes,
             recent: self

@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     /// or retired by a reload (its id is its index): a reload only appends,
     /// so an id means the same region in every [`Shared`] of the hub.
     pub(crate) regions: Vec<Arc<Served>>,
+    /// The directory of the region files.
+    pub(crate) root: crate::shm::Root,
     pub(crate) clock: Clock,
     /// The connections of clients that publish regions.
     pub(crate) publishers: Arc<Publishers>,
@@ -75,6 +77,7 @@ impl Shared {
             refusals: Arc::new(RefusalLog::new()),
             config,
             regions,
+            root,
             clock: Clock::new(),
             publishers: Arc::default(),
             sessions: Arc::new(AtomicU64::new(1)),
@@ -87,6 +90,7 @@ impl Shared {
         Shared {
             config,
             regions,
+            root: self.root.clone(),
             clock: self.clock,
             publishers: Arc::clone(&self.publishers),
             throttle: Arc::clone(&self.throttle),
@@ -95,12 +99,15 @@ impl Shared {
         }
     }
 
-    /// The region `tenant/region`, served or unavailable.
+    /// The region `tenant/region`: a declared one, served or unavailable,
+    /// or a discovered one while it serves a file.
     pub(crate) fn find(&self, tenant: &str, region: &str) -> Option<RegionId> {
-        let index = self
-            .regions
-            .iter()
-            .position(|r| !r.retired() && r.tenant == tenant && r.name == region)?;
+        let index = self.regions.iter().position(|r| {
+            !r.retired()
+                && r.tenant == tenant
+                && r.name == region
+                && (!r.discovered || r.opened().is_some())
+        })?;
         u32::try_from(index).ok().map(RegionId)
     }
 
@@ -116,7 +123,11 @@ pub(crate) fn checked_root(config: &Config) -> Result<crate::shm::Root, HubError
         Some(dir) => crate::shm::Root::new(dir),
         None => crate::shm::Root::from_env(),
     };
-    if config.tenants.iter().any(|t| !t.regions.is_empty()) {
+    if config
+        .tenants
+        .iter()
+        .any(|t| !t.regions.is_empty() || t.discover)
+    {
         root.check(true).map_err(|source| HubError::Root {
             path: root.dir().to_owned(),
             source,
@@ -137,7 +148,7 @@ pub(crate) fn open_region(
         root,
         tenant.name.as_str(),
         decl.name.as_str(),
-        &decl.schema,
+        decl.schema.as_ref(),
         config.publish.chunk,
         config.publish.encode_once,
     );

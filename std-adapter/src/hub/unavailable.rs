@@ -27,13 +27,34 @@ pub(crate) struct Unavailable {
 }
 
 impl Unavailable {
-    /// Logs `error` at error level and keeps the region's reason.
+    /// Logs `error` at error level (a file not created yet at info level:
+    /// a region that adopts its file's schema waits for its writer) and
+    /// keeps the region's reason.
     pub(crate) fn new(region: &str, error: &ShmError) -> Unavailable {
+        if matches!(error, ShmError::NotFound { .. }) {
+            tracing::info!(
+                region,
+                error = %error,
+                "region not served yet: no file has its name; it is served once a valid file has",
+            );
+            return Unavailable {
+                reason: reason(error),
+            };
+        }
         tracing::error!(
             region,
             error = %error,
             "region not served: its file cannot be served; the other regions are served, and this one once a valid file has its name",
         );
+        Unavailable {
+            reason: reason(error),
+        }
+    }
+
+    /// A discovered region whose file was removed: dropped as discovery
+    /// promises, logged at info level.
+    pub(crate) fn dropped(region: &str, error: &ShmError) -> Unavailable {
+        tracing::info!(region, error = %error, "a discovered region's file was removed: no longer served");
         Unavailable {
             reason: reason(error),
         }
@@ -48,8 +69,9 @@ pub(crate) const TRUNCATED: &str = "region unavailable: its file was truncated w
 /// kind of problem it is, not how the hub's disk is laid out.
 pub(crate) fn reason(error: &ShmError) -> &'static str {
     match error {
-        ShmError::Removed { .. } | ShmError::NotFound { .. } => {
-            "region unavailable: its file was removed or renamed"
+        ShmError::Removed { .. } => "region unavailable: its file was removed or renamed",
+        ShmError::NotFound { .. } => {
+            "region unavailable: no file has its name (not created yet, or removed or renamed)"
         }
         ShmError::Replaced { .. } => {
             "region unavailable: its file was replaced by one that cannot be served"
@@ -58,7 +80,8 @@ pub(crate) fn reason(error: &ShmError) -> &'static str {
             "region unavailable: its file's header or table changed while served"
         }
         ShmError::Unavailable { reason, .. } => reason,
-        ShmError::BadHeader {
+        ShmError::SchemaMismatch { .. }
+        | ShmError::BadHeader {
             source: LayoutError::SchemaMismatch,
             ..
         } => "region unavailable: its file holds another schema",
@@ -116,6 +139,13 @@ mod tests {
             ShmError::Truncated { path: path() },
             ShmError::io("open", path(), std::io::Error::other("x")),
             ShmError::Removed { path: path() },
+            ShmError::NotFound { path: path() },
+            ShmError::SchemaMismatch {
+                path: path(),
+                difference: Box::new(memwire::schema::Difference::Missing {
+                    name: memwire::Name::new("x").unwrap(),
+                }),
+            },
             ShmError::Replaced { path: path() },
             ShmError::HeaderChanged { path: path() },
         ];

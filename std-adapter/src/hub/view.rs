@@ -178,7 +178,7 @@ impl session::Hub for View {
         if seen.get().is_none() {
             let _ = seen.set(served.published()?);
         }
-        seen.get()?.source(served.schema())
+        seen.get()?.source()
     }
 
     fn apply_write(
@@ -195,7 +195,12 @@ impl session::Hub for View {
             // Not forwarded (see `defer_write`): its client is not connected.
             return Err(ErrorCode::Busy);
         }
-        let generation = served.write(ranges)?;
+        // The ranges were checked against the snapshot the session holds.
+        let checked = match self.seen.get(index).and_then(OnceCell::get) {
+            Some(seen) => seen.schema,
+            None => served.published().ok_or(UNAVAILABLE)?.schema,
+        };
+        let generation = served.write(ranges, checked)?;
         // The session must see its own write at once.
         if let Some(cell) = self.seen.get_mut(index) {
             cell.take();

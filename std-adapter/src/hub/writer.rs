@@ -120,32 +120,37 @@ impl HubWriter {
         self.held.served()
     }
 
-    /// The region's schema.
+    /// The region's schema: that of the file whose lock this writer holds.
     pub fn schema(&self) -> Schema<'static> {
-        self.served().schema()
+        self.held.file.schema
     }
 
     /// Writes variable `id` (exactly its length), publishes the change and
     /// returns the new generation.
     pub fn write(&self, id: VarId, bytes: &[u8]) -> Result<u64, ShmError> {
-        self.served().commit(|region| region.write(id, bytes), true)
+        self.served()
+            .commit(|region| region.write(id, bytes), self.schema(), true)
     }
 
     /// Writes several variables in one commit and publishes them together.
     pub fn write_many(&self, parts: &[(VarId, &[u8])]) -> Result<u64, ShmError> {
         self.served()
-            .commit(|region| region.write_many(parts), true)
+            .commit(|region| region.write_many(parts), self.schema(), true)
     }
 
     /// Writes `value` to variable `id` and publishes it.
     pub fn set<V: Value>(&self, id: VarId, value: V) -> Result<u64, ShmError> {
-        self.served().commit(|region| region.set(id, value), true)
+        self.served()
+            .commit(|region| region.set(id, value), self.schema(), true)
     }
 
     /// Writes `value` to variable `name` and publishes it.
     pub fn set_by_name<V: Value>(&self, name: &str, value: V) -> Result<u64, ShmError> {
-        self.served()
-            .commit(|region| region.set_by_name(name, value), true)
+        self.served().commit(
+            |region| region.set_by_name(name, value),
+            self.schema(),
+            true,
+        )
     }
 
     /// Marks the region's current state as a consistent set of changes
@@ -155,7 +160,9 @@ impl HubWriter {
     /// to it. Under the default `delta` policy every write is sent anyway
     /// and a mark changes nothing.
     pub fn publish(&self) -> Result<u64, ShmError> {
-        let generation = self.served().commit(|region| region.publish(), true)?;
+        let generation = self
+            .served()
+            .commit(|region| region.publish(), self.schema(), true)?;
         // Another hub serving the same file sleeps on the mark.
         if let Some(opened) = self.served().opened() {
             if let Some(word) = opened.reader().region().published_word() {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use memwire::Kind;
 use memwire::layout::LayoutError;
 use memwire::region::AccessError;
+use memwire::schema::Difference;
 
 /// Why an operation on a shared region failed.
 ///
@@ -105,8 +106,7 @@ pub enum ShmError {
         /// Its length.
         len: u64,
     },
-    /// The file's header or table is not a valid region, or the region
-    /// holds another schema than the one expected.
+    /// The file's header or table is not a valid region.
     #[error("{path} is not a usable region: {source}")]
     BadHeader {
         /// The file's path.
@@ -114,6 +114,16 @@ pub enum ShmError {
         /// What the core's checked view rejected.
         #[source]
         source: LayoutError,
+    },
+    /// The region's variables are not the schema the caller expects: the
+    /// first variable that differs, and how.
+    #[error("{path}: region variables differ from the expected schema: {difference}")]
+    SchemaMismatch {
+        /// The file's path.
+        path: PathBuf,
+        /// The first variable that differs (boxed: it holds two names,
+        /// and every other variant is small).
+        difference: Box<Difference>,
     },
     /// The open file's name was removed or renamed: the name leads to no
     /// file any more, and what is written to the open file reaches no one

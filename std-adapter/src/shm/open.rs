@@ -53,6 +53,19 @@ pub(super) fn open_shared(
         Some(s) => s,
         None => intern(file_schema(mapping.words()).map_err(bad)?.as_schema()),
     };
+    // A file of another schema is refused naming the variable that
+    // differs, read from its own table; an invalid table is left to the
+    // checked view below, which says what is wrong with it.
+    if let Some(expected) = expect {
+        if let Ok(found) = file_schema(mapping.words()) {
+            if let Some(difference) = found.as_schema().difference(expected) {
+                return Err(ShmError::SchemaMismatch {
+                    path: file_path,
+                    difference: Box::new(difference),
+                });
+            }
+        }
+    }
     let mapped = MappedRegion::new(mapping, schema).map_err(bad)?;
     Ok((
         Shared {

@@ -93,8 +93,8 @@ impl ShmRegion<Dynamic> {
 
 impl<T: Record> ShmRegion<T> {
     /// Opens region `path` under `root` for reading; its schema must be
-    /// `T`'s ([`LayoutError::SchemaMismatch`](memwire::layout::LayoutError::SchemaMismatch)
-    /// otherwise).
+    /// `T`'s ([`ShmError::SchemaMismatch`], naming the first variable that
+    /// differs, otherwise).
     pub fn open_record(root: &Root, path: &str) -> Result<ShmRegion<T>, ShmError> {
         let (shared, _) = open_shared(root, path, Access::Header, Some(T::schema()))?;
         Ok(ShmRegion::from_shared(shared))

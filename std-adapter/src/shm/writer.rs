@@ -127,8 +127,8 @@ impl<T: Record> ShmWriter<T> {
     /// Opens region `path` for writing if it exists, else creates it: a
     /// writer that runs again takes up its region with the values it
     /// left. An existing file with another schema is refused
-    /// ([`ShmError::BadHeader`] with
-    /// [`LayoutError::SchemaMismatch`](memwire::layout::LayoutError::SchemaMismatch)).
+    /// ([`ShmError::SchemaMismatch`], naming the first variable that
+    /// differs).
     pub fn open_or_create_record(root: &Root, path: &str) -> Result<ShmWriter<T>, ShmError> {
         match create_writer(root, path, T::schema()) {
             Err(ShmError::AlreadyExists { .. }) => open_writer(root, path, Some(T::schema())),

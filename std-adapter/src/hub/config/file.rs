@@ -99,6 +99,8 @@ struct FileTenant {
     client: Vec<FileClient>,
     #[serde(default)]
     region: Vec<FileRegion>,
+    #[serde(default)]
+    discover: bool,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +124,7 @@ struct FileRight {
 #[serde(deny_unknown_fields)]
 struct FileRegion {
     name: Spanned<String>,
-    variables: Spanned<Vec<FileVariable>>,
+    variables: Option<Spanned<Vec<FileVariable>>>,
     publisher: Option<Spanned<String>>,
     publish: Option<Spanned<String>>,
 }
@@ -459,6 +461,14 @@ impl Source<'_> {
                     no \"manual\" policy";
                 return Err(self.at(p.span(), msg));
             }
+            if let (None, Some(p)) = (&region.variables, &region.publisher) {
+                let msg = format!(
+                    "region {:?} is published by client {:?}: the hub creates its copy, so it needs its `variables`",
+                    region.name.get_ref(),
+                    p.get_ref()
+                );
+                return Err(self.at(region.name.span(), msg));
+            }
             regions.push(RegionDecl {
                 name,
                 schema: self.schema(region)?,
@@ -470,6 +480,7 @@ impl Source<'_> {
             name,
             clients,
             regions,
+            discover: file.discover,
         })
     }
 
@@ -553,9 +564,13 @@ impl Source<'_> {
         }
     }
 
-    fn schema(&self, region: FileRegion) -> Result<OwnedSchema, ConfigError> {
-        let span = region.variables.span();
-        let list = region.variables.into_inner();
+    /// The declared variables; `None` when the region adopts its file's.
+    fn schema(&self, region: FileRegion) -> Result<Option<OwnedSchema>, ConfigError> {
+        let Some(variables) = region.variables else {
+            return Ok(None);
+        };
+        let span = variables.span();
+        let list = variables.into_inner();
         if list.is_empty() {
             return Err(self.at(span, "a region needs at least one variable"));
         }
@@ -579,7 +594,7 @@ impl Source<'_> {
                 ..Variable::new(name, kind, count.0, 0)
             });
         }
-        OwnedSchema::new(vars).map_err(|e| {
+        OwnedSchema::new(vars).map(Some).map_err(|e| {
             let msg = format!("region {:?}: {e}", region.name.get_ref());
             self.at(span, msg)
         })

@@ -110,7 +110,13 @@ fn the_default_config_parses() {
     assert!(config.secret("demo", "viewer").is_some());
     assert_eq!(config.access("demo", "demo", "sensors"), Access::ReadWrite);
     assert_eq!(config.access("demo", "viewer", "sensors"), Access::Read);
-    let sensors = demo.region("sensors").unwrap().schema.as_schema();
+    let sensors = demo
+        .region("sensors")
+        .unwrap()
+        .schema
+        .as_ref()
+        .unwrap()
+        .as_schema();
     assert_eq!(sensors.data_len(), 1025);
     let (_, samples) = sensors.lookup("samples").unwrap();
     assert_eq!((samples.kind, samples.count), (Kind::I16, 256));
@@ -201,7 +207,13 @@ fn a_full_config_parses_to_its_values() {
             },
         ]
     );
-    let schema = plant.region("line.a").unwrap().schema.as_schema();
+    let schema = plant
+        .region("line.a")
+        .unwrap()
+        .schema
+        .as_ref()
+        .unwrap()
+        .as_schema();
     let vars: Vec<(&str, Kind, u32, u32, bool)> = schema
         .variables()
         .iter()
@@ -605,7 +617,8 @@ fn the_documented_configs_are_valid_and_current() {
         example.access("plant", "controller", "setpoints"),
         Access::None
     );
-    assert_eq!(plant.regions.len(), 2);
+    assert_eq!(plant.regions.len(), 3);
+    assert_eq!(plant.region("robot").unwrap().schema, None);
     // The example spells out every limit at its default.
     assert_eq!(example.limits, Limits::default());
     assert_eq!(example.publish, Publish::default());
@@ -640,5 +653,24 @@ fn a_region_publish_policy_is_delta_unless_manual() {
         &region("publisher = \"c\"\npublish = \"manual\""),
         9,
         "a region a client publishes is sent as its publisher sends it",
+    );
+}
+
+#[test]
+fn a_region_without_variables_adopts_its_files_schema() {
+    let text = "[[tenant]]\nname = \"t\"\ndiscover = true\n[[tenant.region]]\nname = \"r\"\n";
+    let config = Config::parse(text, "adopt.toml", Path::new("")).unwrap();
+    let tenant = config.tenant("t").unwrap();
+    assert!(tenant.discover);
+    assert_eq!(tenant.region("r").unwrap().schema, None);
+    // Off unless the file says so.
+    let full = full();
+    assert!(!full.tenant("plant-1").unwrap().discover);
+    // The hub creates a published region's copy, so it needs its variables.
+    let published = "[[tenant]]\nname = \"t\"\n[[tenant.client]]\nname = \"dev\"\nsecret = \"k\"\n[[tenant.region]]\nname = \"r\"\npublisher = \"dev\"\n";
+    assert_error(
+        published,
+        7,
+        "region \"r\" is published by client \"dev\": the hub creates its copy, so it needs its `variables`",
     );
 }
