@@ -161,13 +161,19 @@ async fn an_always_full_subscription_gets_whole_updates() {
     let hub = common::start(dir.path(), CONFIG).await;
     let root = Root::new(dir.path().join("regions"));
     let url = format!("tcp://{}", hub.tcp_addr().unwrap());
-    let mut options = common::options("rw", "demo", "s3cret");
-    options.always_full = true;
+    let options = common::options("rw", "demo", "s3cret");
     let client = Client::connect(&url, options).await.unwrap();
     let writer = ShmWriter::open(&root, "demo/sensors").unwrap();
-    let mirror = client.subscribe("demo/sensors").await.unwrap();
+    // A first commit: a copy of generation 0 vouches for nothing, so the
+    // update after it would be full for any subscription.
+    writer.set_by_name("count", 0u64).unwrap();
+    // Full for one subscription; the client's other one keeps deltas.
+    let mirror = client.subscribe_full("demo/sensors").await.unwrap();
+    let delta = client.subscribe("demo/sensors").await.unwrap();
     common::converges(&mirror, &root).await;
+    common::converges(&delta, &root).await;
     let mut changes = mirror.changes();
+    let mut delta_changes = delta.changes();
     let data_len = mirror.snapshot().unwrap().1.len() as u64;
     common::eventually("the counters", || client.stats().updates >= 1).await;
     let before = client.stats();
@@ -179,6 +185,12 @@ async fn an_always_full_subscription_gets_whole_updates() {
         assert_eq!(event.generation, generation);
         assert!(event.resynced, "update {count} was a delta: {event:?}");
         assert_eq!(mirror.get::<u64>("count").unwrap(), count);
+        let event = next(&mut delta_changes).await;
+        assert_eq!(event.generation, generation);
+        assert!(
+            !event.resynced,
+            "update {count} of the other subscription was full: {event:?}"
+        );
     }
     common::eventually("the counters", || {
         client.stats().updates >= before.updates + UPDATES

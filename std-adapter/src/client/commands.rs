@@ -27,11 +27,11 @@ impl Driver {
                 let _ = conn.stream.shutdown().await;
                 return Some(End::Closed);
             }
-            Some(Command::Subscribe { path, reply }) => {
+            Some(Command::Subscribe { path, full, reply }) => {
                 if conn.connected {
-                    self.describe(&mut conn.session, &mut conn.slots, path, reply);
+                    self.describe(&mut conn.session, &mut conn.slots, path, full, reply);
                 } else {
-                    self.queued.push((path, reply));
+                    self.queued.push((path, full, reply));
                 }
             }
             Some(Command::Write {

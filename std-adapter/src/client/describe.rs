@@ -29,17 +29,19 @@ impl Driver {
         session: &mut Session<'_, SUBS, RX>,
         slots: &mut HashMap<u16, Slot>,
         path: String,
+        full: bool,
         reply: oneshot::Sender<Result<Mirror, ClientError>>,
     ) {
         match session.subscribe_described(&path) {
             Ok(handle) => {
-                if self.options.always_full {
+                if full || self.options.always_full {
                     session.always_full(handle);
                 }
                 slots.insert(
                     handle.0,
                     Slot::Describing {
                         path,
+                        full,
                         vars: Vec::new(),
                         reply,
                     },
@@ -82,7 +84,13 @@ impl<'m> Observer<'m> for Observe<'m, '_> {
         if usize::try_from(part.count).ok() != Some(vars.len()) {
             return None;
         }
-        let Some(Slot::Describing { path, vars, reply }) = self.slots.remove(&handle.0) else {
+        let Some(Slot::Describing {
+            path,
+            full,
+            vars,
+            reply,
+        }) = self.slots.remove(&handle.0)
+        else {
             return None;
         };
         let cell = OwnedSchema::from_placed(vars)
@@ -90,7 +98,7 @@ impl<'m> Observer<'m> for Observe<'m, '_> {
             .and_then(|schema| MirrorCell::build(schema, part.instance).map_err(|e| e.to_string()));
         match cell {
             Ok(cell) => {
-                let mirror = Arc::new(MirrorShared::new(path, cell));
+                let mirror = Arc::new(MirrorShared::new(path, full, cell));
                 self.mirrors.push(Arc::clone(&mirror));
                 let region = self.mirrors.get(self.mirrors.len() - 1)?.cell.region();
                 self.slots.insert(handle.0, Slot::Fresh { mirror, reply });
@@ -144,6 +152,7 @@ mod tests {
             let (reply, answer) = oneshot::channel();
             let slot = Slot::Describing {
                 path: "t/r".into(),
+                full: false,
                 vars: Vec::new(),
                 reply,
             };

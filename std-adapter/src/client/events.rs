@@ -36,8 +36,8 @@ impl Driver {
                     if let Some(ready) = ready.take() {
                         let _ = ready.send(Ok(()));
                     }
-                    for (path, reply) in std::mem::take(&mut self.queued) {
-                        self.describe(&mut conn.session, &mut conn.slots, path, reply);
+                    for (path, full, reply) in std::mem::take(&mut self.queued) {
+                        self.describe(&mut conn.session, &mut conn.slots, path, full, reply);
                     }
                 }
                 Event::Updated {

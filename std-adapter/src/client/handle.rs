@@ -75,10 +75,25 @@ impl Client {
     /// Mirrors region `path` (`tenant/region`); returns once the mirror
     /// holds a full copy. Subscribing twice gives two mirrors.
     pub async fn subscribe(&self, path: &str) -> Result<Mirror, ClientError> {
+        self.subscribe_as(path, false).await
+    }
+
+    /// [`subscribe`](Self::subscribe), asking the hub for every update
+    /// full (the whole data area) rather than a delta: for a consumer that
+    /// keeps no state between updates. [`ClientOptions::always_full`]
+    /// asks this for every subscription of a client.
+    ///
+    /// [`ClientOptions::always_full`]: super::ClientOptions::always_full
+    pub async fn subscribe_full(&self, path: &str) -> Result<Mirror, ClientError> {
+        self.subscribe_as(path, true).await
+    }
+
+    async fn subscribe_as(&self, path: &str, full: bool) -> Result<Mirror, ClientError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Subscribe {
                 path: path.to_owned(),
+                full,
                 reply,
             })
             .await

@@ -86,6 +86,8 @@ impl MirrorEvent {
 /// The state of a mirror that the client task and every handle share.
 pub(crate) struct MirrorShared {
     pub(crate) path: String,
+    /// The subscription asks for every update full.
+    pub(crate) full: bool,
     pub(crate) cell: MirrorCell,
     pub(crate) events: broadcast::Sender<MirrorEvent>,
     /// The schema events name variables by: the mirror's, kept for the
@@ -101,10 +103,11 @@ pub(crate) struct MirrorShared {
 }
 
 impl MirrorShared {
-    pub(crate) fn new(path: String, cell: MirrorCell) -> MirrorShared {
+    pub(crate) fn new(path: String, full: bool, cell: MirrorCell) -> MirrorShared {
         let len = cell.region().data_len();
         MirrorShared {
             path,
+            full,
             schema: intern(cell.region().schema()),
             cell,
             events: broadcast::channel(EVENTS).0,

@@ -29,7 +29,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Ask the hub for every update full (the whole data area) rather than
     /// a delta, for every subscription of this client: for a consumer
-    /// that keeps no state between updates. Off by default.
+    /// that keeps no state between updates. Off by default;
+    /// `Client::subscribe_full` asks it for one subscription.
     pub always_full: bool,
 }
 

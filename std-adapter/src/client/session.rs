@@ -40,6 +40,8 @@ pub(super) enum Slot {
     /// Waiting for the variable table.
     Describing {
         path: String,
+        /// Every update full.
+        full: bool,
         vars: Vec<Variable>,
         reply: oneshot::Sender<Result<Mirror, ClientError>>,
     },
@@ -120,7 +122,7 @@ impl Driver {
                 continue;
             };
             if let Ok(handle) = session.subscribe(&sub.mirror.path, region, sub.resume) {
-                if options.always_full {
+                if options.always_full || sub.mirror.full {
                     session.always_full(handle);
                 }
                 slots.insert(handle.0, Slot::Live(index));
@@ -177,8 +179,12 @@ impl Driver {
         }
         for (_, slot) in conn.slots.drain() {
             match slot {
-                Slot::Describing { path, reply, .. } => self.queued.push((path, reply)),
-                Slot::Fresh { mirror, reply } => self.queued.push((mirror.path.clone(), reply)),
+                Slot::Describing {
+                    path, full, reply, ..
+                } => self.queued.push((path, full, reply)),
+                Slot::Fresh { mirror, reply } => {
+                    self.queued.push((mirror.path.clone(), mirror.full, reply));
+                }
                 Slot::Live(_) => {}
             }
         }

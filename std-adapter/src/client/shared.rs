@@ -15,6 +15,8 @@ use super::memory::MirrorShared;
 pub(crate) enum Command {
     Subscribe {
         path: String,
+        /// Every update full (`Client::subscribe_full`).
+        full: bool,
         reply: oneshot::Sender<Result<Mirror, ClientError>>,
     },
     Write {

@@ -41,7 +41,8 @@ pub(crate) struct Driver {
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) subs: Vec<Sub>,
     /// Subscribe requests to make on the next connection.
-    pub(super) queued: Vec<(String, oneshot::Sender<Result<Mirror, ClientError>>)>,
+    /// Subscriptions asked for while not connected: path, full, reply.
+    pub(super) queued: Vec<(String, bool, oneshot::Sender<Result<Mirror, ClientError>>)>,
 }
 
 impl Driver {
@@ -116,7 +117,9 @@ impl Driver {
                     () = tokio::time::sleep_until(deadline) => break,
                     command = commands.recv() => match command {
                         None | Some(Command::Close) => return,
-                        Some(Command::Subscribe { path, reply }) => self.queued.push((path, reply)),
+                        Some(Command::Subscribe { path, full, reply }) => {
+                            self.queued.push((path, full, reply));
+                        }
                         Some(Command::Write { reply, .. }) => {
                             let _ = reply.send(Err(ClientError::NotConnected));
                         }
