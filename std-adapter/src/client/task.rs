@@ -19,6 +19,9 @@ pub(super) const SUBS: usize = 32;
 /// The largest frame the client takes.
 pub(super) const RX: usize = 64 * 1024;
 
+/// The answer to a subscribe.
+pub(super) type Reply = oneshot::Sender<Result<Mirror, ClientError>>;
+
 /// A subscription that survives reconnections.
 pub(super) struct Sub {
     pub(super) mirror: Arc<MirrorShared>,
@@ -42,7 +45,7 @@ pub(crate) struct Driver {
     pub(super) subs: Vec<Sub>,
     /// Subscribe requests to make on the next connection.
     /// Subscriptions asked for while not connected: path, full, reply.
-    pub(super) queued: Vec<(String, bool, oneshot::Sender<Result<Mirror, ClientError>>)>,
+    pub(super) queued: Vec<(String, bool, Reply)>,
 }
 
 impl Driver {
