@@ -637,18 +637,31 @@ impl<'a> Region<'a> {
         ranges: &[(usize, &[u8])],
         generation: Option<u64>,
     ) -> Result<u64, AccessError> {
+        self.write_ranges_then(ranges.iter().copied(), generation, || ())
+    }
+
+    /// [`write_ranges`](Self::write_ranges) of ranges given one by one,
+    /// ascending (an update as it is decoded from the wire): however many
+    /// there are, they are one commit, so a reader sees all of them or none.
+    pub fn write_spans<'b, I>(&self, ranges: I, generation: Option<u64>) -> Result<u64, AccessError>
+    where
+        I: Iterator<Item = (usize, &'b [u8])> + Clone,
+    {
         self.write_ranges_then(ranges, generation, || ())
     }
 
     /// [`write_ranges`](Self::write_ranges), calling `during` where
     /// [`write_many_then`](Self::write_many_then) does.
-    fn write_ranges_then(
+    fn write_ranges_then<'b, I>(
         &self,
-        ranges: &[(usize, &[u8])],
+        ranges: I,
         generation: Option<u64>,
         during: impl FnOnce(),
-    ) -> Result<u64, AccessError> {
-        for &(offset, bytes) in ranges {
+    ) -> Result<u64, AccessError>
+    where
+        I: Iterator<Item = (usize, &'b [u8])> + Clone,
+    {
+        for (offset, bytes) in ranges.clone() {
             let end = offset
                 .checked_add(bytes.len())
                 .ok_or(AccessError::OutOfBounds)?;
@@ -657,13 +670,18 @@ impl<'a> Region<'a> {
             }
         }
         let generation = generation.unwrap_or_else(|| self.load_generation().wrapping_add(1));
-        let touched = ranges.iter().flat_map(|&(offset, bytes)| {
-            self.schema
-                .overlapping(offset..offset + bytes.len())
-                .map(|i| VarId(u32::try_from(i).unwrap_or(u32::MAX)))
-        });
+        // Ascending ranges touch ascending variables: each is then counted
+        // (and journaled) once, however many of its ranges there are.
+        let touched = Distinct {
+            ids: ranges.clone().flat_map(|(offset, bytes)| {
+                self.schema
+                    .overlapping(offset..offset + bytes.len())
+                    .map(|i| VarId(u32::try_from(i).unwrap_or(u32::MAX)))
+            }),
+            last: None,
+        };
         self.commit(touched, generation, || {
-            for &(offset, bytes) in ranges {
+            for (offset, bytes) in ranges {
                 sync::store_bytes(self.data, offset, bytes);
             }
             during();
@@ -760,6 +778,28 @@ mod journal;
 mod publish;
 mod var;
 pub use var::VarRef;
+
+/// The ids of an iterator without repeats next to each other (without
+/// any repeat, when the ids ascend).
+#[derive(Clone)]
+struct Distinct<I> {
+    ids: I,
+    last: Option<VarId>,
+}
+
+impl<I: Iterator<Item = VarId>> Iterator for Distinct<I> {
+    type Item = VarId;
+
+    fn next(&mut self) -> Option<VarId> {
+        loop {
+            let id = self.ids.next()?;
+            if self.last != Some(id) {
+                self.last = Some(id);
+                return Some(id);
+            }
+        }
+    }
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -3,7 +3,8 @@
 //! that recovers the region, while a reader checks that no value it accepts
 //! is a mix of two commits: every element of `arr` equal, and `a == b`
 //! (written together by `write_many`). A hub serves the region meanwhile,
-//! and a remote mirror of it checks the same on every update it gets.
+//! and a remote mirror of it checks the same on every update it gets, and
+//! a reader of that mirror at any moment, while updates are applied.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,8 +72,9 @@ fn mixed_snapshot(data: &[u8]) -> Option<String> {
 }
 
 /// A hub serving `root`'s region `t/crash` and a remote mirror of it,
-/// checking every update until `stop`: the mixed snapshots it saw and how
-/// many it checked.
+/// checking every update and, from a thread of its own, the mirror at any
+/// moment until `stop`: the mixed snapshots seen and how many updates were
+/// checked.
 fn remote_mirror(
     root: &Root,
     stop: Arc<AtomicBool>,
@@ -116,6 +118,22 @@ variables = [
                 .unwrap();
             let mirror = client.subscribe("t/crash").await.unwrap();
             let mut changes = mirror.changes();
+            // Not only between updates: this thread also reads while one is
+            // being applied, where a mirror written in several commits
+            // shows a torn value.
+            let anytime = {
+                let (mirror, stop) = (mirror.clone(), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        // A read refused while busy is not a mixed one.
+                        if let Ok((_, data)) = mirror.snapshot() {
+                            seen.extend(mixed_snapshot(&data));
+                        }
+                    }
+                    seen
+                })
+            };
             ready.send(()).unwrap();
             let (mut seen, mut checked) = (Vec::new(), 0u64);
             while !stop.load(Ordering::Relaxed) {
@@ -129,6 +147,7 @@ variables = [
                     None => checked += 1,
                 }
             }
+            seen.extend(anytime.join().unwrap());
             hub.shutdown().await;
             (seen, checked)
         })

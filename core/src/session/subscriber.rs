@@ -22,7 +22,7 @@
 //!   (`Client::resync`): the same Ack of generation 0 as after an anomaly.
 
 use crate::Region;
-use crate::codec::{ErrorCode, Resume, SchemaPart, Update};
+use crate::codec::{ErrorCode, Ranges, Resume, SchemaPart, Update};
 
 /// Ranges written to the mirror per commit.
 const BATCH: usize = 16;
@@ -75,6 +75,35 @@ pub(crate) trait Sink {
         instance: u64,
         generation: u64,
     ) -> Result<(), ()>;
+
+    /// Writes a part of an update: its ranges, checked; the copy then holds
+    /// `generation`. The default writes them [`BATCH`] at a time, all but
+    /// the last batch at `held` (the generation held before the part).
+    fn write_part(
+        &mut self,
+        ranges: Ranges<'_>,
+        instance: u64,
+        held: u64,
+        generation: u64,
+    ) -> Result<(), ()> {
+        let mut batch: [(usize, &[u8]); BATCH] = [(0, &[]); BATCH];
+        let (mut n, mut wrote) = (0, false);
+        for span in ranges.iter() {
+            if let Some(slot) = batch.get_mut(n) {
+                *slot = (span.range().start, span.bytes);
+                n += 1;
+            }
+            if n == BATCH {
+                self.write(&batch, instance, held)?;
+                (n, wrote) = (0, true);
+            }
+        }
+        let rest = batch.get(..n).unwrap_or(&[]);
+        if rest.is_empty() && wrote && generation == held {
+            return Ok(());
+        }
+        self.write(rest, instance, generation)
+    }
 }
 
 impl Sink for Region<'_> {
@@ -90,6 +119,24 @@ impl Sink for Region<'_> {
         self.write_ranges(ranges, Some(generation))
             .map(|_| ())
             .map_err(|_| ())
+    }
+
+    /// One commit for the whole part: a reader of the mirror never sees a
+    /// part half applied, nor a variable whose ranges it carries torn
+    /// between two commits.
+    fn write_part(
+        &mut self,
+        ranges: Ranges<'_>,
+        _: u64,
+        _: u64,
+        generation: u64,
+    ) -> Result<(), ()> {
+        self.write_spans(
+            ranges.iter().map(|span| (span.range().start, span.bytes)),
+            Some(generation),
+        )
+        .map(|_| ())
+        .map_err(|_| ())
     }
 }
 
@@ -290,28 +337,22 @@ impl Follower {
         mut p: Progress,
         copy: &mut S,
     ) -> Result<(), Fatal> {
-        let mut batch: [(usize, &[u8]); BATCH] = [(0, &[]); BATCH];
-        let mut n = 0;
-        for span in update.ranges.iter() {
-            if let Some(slot) = batch.get_mut(n) {
-                *slot = (span.range().start, span.bytes);
-                n += 1;
-            }
-            p.next = span.range().end;
-            if n == BATCH {
-                self.write(copy, &batch, self.held)?;
-                n = 0;
-            }
+        if let Some(end) = update.ranges.iter().last().map(|span| span.range().end) {
+            p.next = end;
         }
-        let rest = batch.get(..n).unwrap_or(&[]);
+        let generation = if update.last {
+            update.generation
+        } else {
+            self.held
+        };
+        if update.last || update.ranges.iter().next().is_some() {
+            copy.write_part(update.ranges, self.instance, self.held, generation)
+                .map_err(|()| mirror_busy())?;
+        }
         if !update.last {
-            if !rest.is_empty() {
-                self.write(copy, rest, self.held)?;
-            }
             self.progress = Some(p);
             return Ok(());
         }
-        self.write(copy, rest, update.generation)?;
         self.progress = None;
         self.held = update.generation;
         let full = update.base == 0;
@@ -322,16 +363,6 @@ impl Follower {
         self.updated = Some((update.generation, resynced));
         self.updates += 1;
         Ok(())
-    }
-
-    fn write<S: Sink + ?Sized>(
-        &self,
-        copy: &mut S,
-        ranges: &[(usize, &[u8])],
-        generation: u64,
-    ) -> Result<(), Fatal> {
-        copy.write(ranges, self.instance, generation)
-            .map_err(|()| mirror_busy())
     }
 }
 

@@ -5,9 +5,10 @@
 //!   on a loss it reconnects with exponential backoff and jitter,
 //!   authenticates again and resubscribes every mirror, asking for a delta
 //!   from the generation it holds (the hub sends everything when the region
-//!   was created anew). A mirror is never left half-applied: an update is
-//!   committed with its last part, and events say `resynced` when it was
-//!   rewritten whole.
+//!   was created anew). Each part of an update is one commit of the mirror
+//!   (readers see all of its ranges or none), the update's generation comes
+//!   with its last part, and events say `resynced` when it was rewritten
+//!   whole.
 //! - [`Client::subscribe`] returns a [`Mirror`] once it holds a full copy.
 //!   Its schema comes from the hub, so any region can be mirrored by name;
 //!   `#[derive(Schema)]` records read it whole with [`Mirror::load`], and

@@ -105,7 +105,7 @@ fn commits() -> [(&'static str, Commit); 3] {
             // From inside `arr` through `x` into the padding after it.
             let mut bytes = [9u8; 44];
             bytes[36..39].copy_from_slice(b"new");
-            r.write_ranges_then(&[(44, &bytes)], Some(77), during)
+            r.write_ranges_then([(44, &bytes[..])].into_iter(), Some(77), during)
                 .unwrap();
             (4, 11..21)
         }),

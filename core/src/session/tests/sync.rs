@@ -66,6 +66,39 @@ fn subscribe_gets_schema_then_full_update() {
     pair.assert_synced("robot", &m2);
 }
 
+/// An update of more ranges than the mirror is written in at a time is
+/// still one commit of the mirror: a reader never sees it half applied (a
+/// variable new in the ranges written first and old in the others).
+#[test]
+fn an_update_of_many_ranges_is_one_commit_of_the_mirror() {
+    let mut pair = Pair::<4096>::connect(TestHub::new());
+    let (_, m) = pair.subscribe("robot", ROBOT.as_schema());
+    let schema = ROBOT.as_schema();
+    let log = schema.get(schema.find("log").unwrap()).unwrap().range();
+    // Bytes 4 apart: each its own range.
+    for i in 0..40 {
+        pair.hub.region("robot").live[log.start + 4 * i] = 1;
+    }
+    pair.hub.region("robot").scan();
+    pair.server_frames.clear();
+    let commits = m.commit_counter().load(crate::sync::Ordering::Relaxed);
+    pair.drive();
+    pair.assert_synced("robot", &m);
+    let ranges: Vec<usize> = pair
+        .server_frames
+        .iter()
+        .filter_map(|f| match Frame::decode(body(f)) {
+            Ok(Frame::Update(u)) => Some(u.ranges.iter().count()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ranges, [40]);
+    assert_eq!(
+        m.commit_counter().load(crate::sync::Ordering::Relaxed),
+        commits + 2
+    );
+}
+
 /// One step of a random workload.
 #[derive(Clone, Debug)]
 enum Step {
