@@ -273,7 +273,19 @@ fn run(args: &[String]) -> Result<ExitCode, ShmError> {
                 .lookup(arg(args, 3)?)
                 .ok_or_else(|| ShmError::BadPath("variable".into()))?;
             let mut buf = vec![0u8; var.range().len()];
-            until("reading", || reader.read(id, &mut buf))
+            let mut reads = 0u32;
+            until("reading", || {
+                // A read reports a cut only when it reaches a lost page or
+                // waits on a writer; a writer that died between commits of
+                // a cut file leaves nothing to wait on, and the documented
+                // way to learn of the cut then is to check the file now
+                // and then.
+                reads = reads.wrapping_add(1);
+                if reads % 1024 == 0 {
+                    reader.check_file()?;
+                }
+                reader.read(id, &mut buf)
+            })
         }
         "write-until" => {
             let writer = ShmWriter::open(&root, path)?;
