@@ -281,7 +281,7 @@ fn run(args: &[String]) -> Result<ExitCode, ShmError> {
                 // way to learn of the cut then is to check the file now
                 // and then.
                 reads = reads.wrapping_add(1);
-                if reads % 1024 == 0 {
+                if reads.is_multiple_of(1024) {
                     reader.check_file()?;
                 }
                 reader.read(id, &mut buf)
