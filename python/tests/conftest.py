@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -90,6 +90,22 @@ def free_port() -> int:
         return port
 
 
+def wait_listening(
+    port: int, process: "subprocess.Popen[bytes]", log: Callable[[], str] = lambda: ""
+) -> None:
+    """Returns once `process` accepts connections on `port`."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            status = process.poll()
+            assert status is None, f"{process.args} exited with {status}:\n{log()}"
+            assert time.monotonic() < deadline, f"not listening:\n{log()}"
+            time.sleep(0.05)
+
+
 HUB_CONFIG = """
 [listen]
 tcp = "127.0.0.1:{port}"
@@ -152,16 +168,7 @@ class Hub:
                 stderr=log,
                 env=env,
             )
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                status = self.process.poll()
-                assert status is None, f"memwire serve exited with {status}:\n{self.log()}"
-                assert time.monotonic() < deadline, f"not listening:\n{self.log()}"
-                time.sleep(0.05)
+        wait_listening(self.port, self.process, self.log)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
