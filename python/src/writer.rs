@@ -152,14 +152,15 @@ impl Writer {
         slf
     }
 
-    #[pyo3(signature = (_kind=None, _value=None, _traceback=None))]
     fn __exit__(
         &mut self,
         py: Python<'_>,
-        _kind: Option<&Bound<'_, PyType>>,
-        _value: Option<&Bound<'_, PyAny>>,
-        _traceback: Option<&Bound<'_, PyAny>>,
+        kind: Option<&Bound<'_, PyType>>,
+        value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
     ) -> bool {
+        // Closed whatever ended the block; an exception goes on.
+        let _ = (kind, value, traceback);
         self.close(py);
         false
     }

@@ -61,7 +61,7 @@ class Child:
     def line(self) -> str:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        assert line, f"{self.process.args} ended without output (status {self.process.poll()})"
+        assert line, f"{self.process.args!r} ended without output (status {self.process.poll()})"
         return line.strip()
 
     def send(self, text: str) -> None:
@@ -101,7 +101,7 @@ def wait_listening(
             return
         except OSError:
             status = process.poll()
-            assert status is None, f"{process.args} exited with {status}:\n{log()}"
+            assert status is None, f"{process.args!r} exited with {status}:\n{log()}"
             assert time.monotonic() < deadline, f"not listening:\n{log()}"
             time.sleep(0.05)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import memwire
 
@@ -44,7 +44,7 @@ def test_a_blocked_wait_lets_other_threads_run(root: Path) -> None:
 
 def test_asyncio_events_arrive_in_order_and_name_the_variables(root: Path) -> None:
     writer = memwire.Writer.create("lab/w", SCHEMA, root=root)
-    steps = [{"a": 1}, {"b": 2.0}, {"a": 3, "c": list(range(16))}, {"c": [0] * 16}]
+    steps: List[Dict[str, Any]] = [{"a": 1}, {"b": 2.0}, {"a": 3, "c": list(range(16))}, {"c": [0] * 16}]
 
     async def run() -> List[Tuple[int, List[str]]]:
         loop = asyncio.get_running_loop()

@@ -4,26 +4,54 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, final, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 #: A variable as ``(name, kind, count, writable)``; ``kind`` is one of
 #: ``u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 bool bytes``.
-VariableTuple = Tuple[str, str, int, bool]
+_VariableTuple = Tuple[str, str, int, bool]
 
 #: A schema: a list of ``(name, kind)``, ``(name, kind, count)`` or
 #: ``(name, kind, count, writable)`` tuples, or a dict of ``name: kind`` or
 #: ``name: (kind, count, writable)``.
-SchemaSpec = Union[
-    Sequence[Union[Tuple[str, str], Tuple[str, str, int], Tuple[str, str, int, bool]]],
-    Mapping[str, Union[str, Tuple[str], Tuple[str, int], Tuple[str, int, bool]]],
+_SchemaSpec = Union[
+    Sequence[Sequence[Union[str, int, bool]]],
+    Mapping[str, Union[str, Sequence[Union[str, int, bool]]]],
 ]
 
 #: A variable's value: ``int``, ``float`` or ``bool`` for a scalar,
 #: ``bytes`` for a ``bytes`` variable, a read-only ``numpy.ndarray`` (a copy)
 #: for an array.
-Value = Any
+_Value = Any
 
-PathLike = Union[str, os.PathLike[str]]
+_PathLike = Union[str, os.PathLike[str]]
+
+__all__ = [
+    "AccessDenied",
+    "AuthFailed",
+    "BadAddress",
+    "BadPath",
+    "Change",
+    "Client",
+    "Closed",
+    "ConnectFailed",
+    "HubRefused",
+    "MemwireError",
+    "Mirror",
+    "MirrorChanges",
+    "NotConnected",
+    "Region",
+    "RegionExists",
+    "RegionNotFound",
+    "RegionUnusable",
+    "SchemaMismatch",
+    "UnknownVariable",
+    "Watcher",
+    "Writer",
+    "WriterBusy",
+    "WriterStalled",
+    "WrongValue",
+    "connect",
+]
 
 class MemwireError(Exception):
     """Every error memwire raises."""
@@ -76,6 +104,7 @@ class HubRefused(MemwireError):
 class Closed(MemwireError):
     """The handle or client is closed."""
 
+@final
 class Change:
     """What changed since the last event."""
 
@@ -88,8 +117,9 @@ class Change:
     @property
     def resynced(self) -> bool:
         """Every variable may have changed (a mirror's resync); ``False`` for a region."""
-    def __contains__(self, name: str) -> bool: ...
+    def __contains__(self, name: str, /) -> bool: ...
 
+@final
 class Watcher:
     """Waits for commits to a shared region; several commits between two looks make one event."""
 
@@ -103,12 +133,13 @@ class Watcher:
     def __aiter__(self) -> Watcher: ...
     async def __anext__(self) -> Change: ...
 
+@final
 class Region:
     """A shared region opened for reading."""
 
     @staticmethod
     def open(
-        path: str, root: Optional[PathLike] = None, stall_bound: Optional[float] = None
+        path: str, root: Optional[_PathLike] = None, stall_bound: Optional[float] = None
     ) -> Region:
         """Opens region ``path`` (``tenant/region``) under ``root`` (default as in Rust)."""
     @property
@@ -118,7 +149,7 @@ class Region:
     def file(self) -> str:
         """The region file."""
     @property
-    def schema(self) -> List[VariableTuple]:
+    def schema(self) -> List[_VariableTuple]:
         """The variables, in offset order."""
     @property
     def generation(self) -> int:
@@ -126,32 +157,33 @@ class Region:
     @property
     def writer_pid(self) -> int:
         """The pid of the process holding the writer lock (0 if none recorded)."""
-    def read(self, name: str) -> Value:
+    def read(self, name: str) -> _Value:
         """A consistent copy of variable ``name``."""
-    def read_many(self, names: Sequence[str]) -> Dict[str, Value]:
+    def read_many(self, names: Sequence[str]) -> Dict[str, _Value]:
         """Consistent copies of ``names`` as of one moment."""
-    def snapshot(self) -> Dict[str, Value]:
+    def snapshot(self) -> Dict[str, _Value]:
         """A consistent copy of every variable."""
     def watch(self) -> Watcher:
         """A watcher of the changes from now on."""
 
+@final
 class Writer:
     """A shared region held for writing: the only writer until ``close()``."""
 
     @staticmethod
-    def create(path: str, schema: SchemaSpec, root: Optional[PathLike] = None) -> Writer:
+    def create(path: str, schema: _SchemaSpec, root: Optional[_PathLike] = None) -> Writer:
         """Creates region ``path`` with ``schema``; ``RegionExists`` if one is there."""
     @staticmethod
-    def open(path: str, root: Optional[PathLike] = None) -> Writer:
+    def open(path: str, root: Optional[_PathLike] = None) -> Writer:
         """Opens existing region ``path`` and holds it."""
     @staticmethod
-    def open_or_create(path: str, schema: SchemaSpec, root: Optional[PathLike] = None) -> Writer:
+    def open_or_create(path: str, schema: _SchemaSpec, root: Optional[_PathLike] = None) -> Writer:
         """Opens region ``path``, creating it if absent; ``SchemaMismatch`` if it differs."""
-    def set(self, name: str, value: Value) -> int:
+    def set(self, name: str, value: _Value) -> int:
         """Writes ``value`` to ``name`` and commits; the new generation."""
     def write(self, name: str, data: bytes) -> int:
         """Writes raw ``data`` (exactly the variable's length) and commits; the new generation."""
-    def set_many(self, values: Dict[str, Value]) -> int:
+    def set_many(self, values: Dict[str, _Value]) -> int:
         """Writes several variables in one commit; the new generation."""
     def publish(self) -> int:
         """Marks the current state consistent (a hub's ``manual`` policy); the generation."""
@@ -165,25 +197,27 @@ class Writer:
         kind: Optional[Type[BaseException]],
         value: Optional[BaseException],
         traceback: Optional[TracebackType],
-    ) -> bool: ...
+    ) -> bool:
+        """Closes it; exceptions propagate."""
     @property
     def path(self) -> str:
         """The region's path, ``tenant/region``."""
     @property
-    def schema(self) -> List[VariableTuple]:
+    def schema(self) -> List[_VariableTuple]:
         """The variables, in offset order."""
     @property
     def generation(self) -> int:
         """The generation (number of commits)."""
-    def read(self, name: str) -> Value:
+    def read(self, name: str) -> _Value:
         """A consistent copy of variable ``name``."""
-    def read_many(self, names: Sequence[str]) -> Dict[str, Value]:
+    def read_many(self, names: Sequence[str]) -> Dict[str, _Value]:
         """Consistent copies of ``names`` as of one moment."""
-    def snapshot(self) -> Dict[str, Value]:
+    def snapshot(self) -> Dict[str, _Value]:
         """A consistent copy of every variable."""
     def watch(self) -> Watcher:
         """A watcher of the changes from now on."""
 
+@final
 class MirrorChanges:
     """A mirror's change events, one per update the hub sent."""
 
@@ -192,6 +226,7 @@ class MirrorChanges:
     def __aiter__(self) -> MirrorChanges: ...
     async def __anext__(self) -> Change: ...
 
+@final
 class Mirror:
     """A hub region mirrored locally; writes go through the hub."""
 
@@ -199,7 +234,7 @@ class Mirror:
     def path(self) -> str:
         """The region's path, ``tenant/region``."""
     @property
-    def schema(self) -> List[VariableTuple]:
+    def schema(self) -> List[_VariableTuple]:
         """The variables, in offset order."""
     @property
     def generation(self) -> int:
@@ -207,19 +242,20 @@ class Mirror:
     @property
     def is_ended(self) -> bool:
         """Whether the hub ended the subscription."""
-    def read(self, name: str) -> Value:
+    def read(self, name: str) -> _Value:
         """A consistent copy of variable ``name``."""
-    def read_many(self, names: Sequence[str]) -> Dict[str, Value]:
+    def read_many(self, names: Sequence[str]) -> Dict[str, _Value]:
         """Consistent copies of ``names`` as of one moment."""
-    def snapshot(self) -> Dict[str, Value]:
+    def snapshot(self) -> Dict[str, _Value]:
         """A consistent copy of every variable."""
-    def set(self, name: str, value: Value) -> int:
+    def set(self, name: str, value: _Value) -> int:
         """Writes ``value`` through the hub; the generation it was committed at."""
     def write(self, name: str, data: bytes) -> int:
         """Writes raw ``data`` through the hub; the generation it was committed at."""
     def changes(self) -> MirrorChanges:
         """The change events from now on."""
 
+@final
 class Client:
     """A connection to a hub, kept up: it reconnects and resyncs its mirrors."""
 
@@ -239,16 +275,17 @@ class Client:
         kind: Optional[Type[BaseException]],
         value: Optional[BaseException],
         traceback: Optional[TracebackType],
-    ) -> bool: ...
+    ) -> bool:
+        """Closes it; exceptions propagate."""
 
 def connect(
     url: str,
     client: str,
     tenant: str,
     secret: str,
-    tls_ca: Optional[PathLike] = None,
+    tls_ca: Optional[_PathLike] = None,
     *,
-    local_root: Optional[PathLike] = None,
+    local_root: Optional[_PathLike] = None,
     connect_timeout: float = 10.0,
 ) -> Client:
     """Connects to the hub at ``url`` as ``client`` of ``tenant`` with ``secret``."""
