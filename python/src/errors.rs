@@ -10,11 +10,36 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(memwire, MemwireError, PyException, "Every error memwire raises.");
-create_exception!(memwire, BadPath, MemwireError, "A region path is not `tenant/region`.");
-create_exception!(memwire, BadAddress, MemwireError, "A hub URL is not tcp://, tls:// or unix://.");
-create_exception!(memwire, RegionNotFound, MemwireError, "No region has that path.");
-create_exception!(memwire, RegionExists, MemwireError, "A region already exists at the path.");
+create_exception!(
+    memwire,
+    MemwireError,
+    PyException,
+    "Every error memwire raises."
+);
+create_exception!(
+    memwire,
+    BadPath,
+    MemwireError,
+    "A region path is not `tenant/region`."
+);
+create_exception!(
+    memwire,
+    BadAddress,
+    MemwireError,
+    "A hub URL is not tcp://, tls:// or unix://."
+);
+create_exception!(
+    memwire,
+    RegionNotFound,
+    MemwireError,
+    "No region has that path."
+);
+create_exception!(
+    memwire,
+    RegionExists,
+    MemwireError,
+    "A region already exists at the path."
+);
 create_exception!(
     memwire,
     RegionUnusable,
@@ -27,31 +52,66 @@ create_exception!(
     MemwireError,
     "The region's variables are not the schema expected."
 );
-create_exception!(memwire, UnknownVariable, MemwireError, "No variable has that name.");
+create_exception!(
+    memwire,
+    UnknownVariable,
+    MemwireError,
+    "No variable has that name."
+);
 create_exception!(
     memwire,
     WrongValue,
     MemwireError,
     "A value does not fit its variable (kind, length, or a bool other than 0 or 1)."
 );
-create_exception!(memwire, WriterBusy, MemwireError, "Another writer holds the region.");
+create_exception!(
+    memwire,
+    WriterBusy,
+    MemwireError,
+    "Another writer holds the region."
+);
 create_exception!(
     memwire,
     WriterStalled,
     MemwireError,
     "A write stayed in progress longer than the stall bound: its writer is stuck or died."
 );
-create_exception!(memwire, ConnectFailed, MemwireError, "The hub could not be reached.");
-create_exception!(memwire, AuthFailed, MemwireError, "The hub refused the client's name, tenant or secret.");
+create_exception!(
+    memwire,
+    ConnectFailed,
+    MemwireError,
+    "The hub could not be reached."
+);
+create_exception!(
+    memwire,
+    AuthFailed,
+    MemwireError,
+    "The hub refused the client's name, tenant or secret."
+);
 create_exception!(
     memwire,
     AccessDenied,
     MemwireError,
     "The client has no right to do that (read another tenant's region, write as a read-only client, write a read-only variable)."
 );
-create_exception!(memwire, NotConnected, MemwireError, "The client is reconnecting; try again.");
-create_exception!(memwire, HubRefused, MemwireError, "The hub refused for another reason, named in the message.");
-create_exception!(memwire, Closed, MemwireError, "The handle or client is closed.");
+create_exception!(
+    memwire,
+    NotConnected,
+    MemwireError,
+    "The client is reconnecting; try again."
+);
+create_exception!(
+    memwire,
+    HubRefused,
+    MemwireError,
+    "The hub refused for another reason, named in the message."
+);
+create_exception!(
+    memwire,
+    Closed,
+    MemwireError,
+    "The handle or client is closed."
+);
 
 /// Adds every exception to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -4,15 +4,15 @@
 //! Every class wraps the Rust API of `memwire-std`; nothing of the region
 //! format, the seqlock or the protocol is done again here.
 //!
-//! - `region.rs`: [`Region`](region::Region), a shared region opened for
-//!   reading; `writer.rs`: [`Writer`](writer::Writer), one held for
+//! - `region.rs`: `Region`, a shared region opened for
+//!   reading; `writer.rs`: `Writer`, one held for
 //!   writing; `reads.rs`: the reads both share.
-//! - `watcher.rs`: change events, [`Watcher`](watcher::Watcher) and
-//!   [`Change`](watcher::Change), blocking or as an `asyncio` iterator
+//! - `watcher.rs`: change events, `Watcher` and
+//!   `Change`, blocking or as an `asyncio` iterator
 //!   (whose waiting is `memwire/_aio.py`).
-//! - `client.rs`: [`connect`](client::connect) and [`Client`](client::Client),
+//! - `client.rs`: `connect` and `Client`,
 //!   on a tokio runtime of the binding's own; `mirror.rs`:
-//!   [`Mirror`](mirror::Mirror) and its change events.
+//!   `Mirror` and its change events.
 //! - `value.rs`: Python values to and from a variable's bytes; `schema.rs`:
 //!   schemas given as lists or dicts.
 //! - `errors.rs`: the exception hierarchy and the mapping of Rust errors

@@ -90,7 +90,10 @@ pub(crate) fn snapshot_with_generation<'py>(
     let generation = py
         .allow_threads(|| region.snapshot(&mut data))
         .map_err(errors::shm)?;
-    Ok((generation, variables(py, region.schema().variables(), &data)?))
+    Ok((
+        generation,
+        variables(py, region.schema().variables(), &data)?,
+    ))
 }
 
 /// Every variable of `vars` cut from a copy of the data area, as a dict.

@@ -2,8 +2,8 @@
 //! `(name, kind, count, writable)` tuples or a dict of `name: kind` /
 //! `name: (kind, count, writable)`, and a region's schema as that list.
 
-use memwire::schema::{Name, Schema, Variable};
 use memwire::Kind;
+use memwire::schema::{Name, Schema, Variable};
 use memwire_std::schema::OwnedSchema;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -17,7 +17,14 @@ pub(crate) fn to_python(schema: Schema<'_>) -> Vec<VariableTuple> {
     schema
         .variables()
         .iter()
-        .map(|v| (v.name.as_str().to_owned(), v.kind.name(), v.count, v.writable))
+        .map(|v| {
+            (
+                v.name.as_str().to_owned(),
+                v.kind.name(),
+                v.count,
+                v.writable,
+            )
+        })
         .collect()
 }
 
@@ -71,8 +78,16 @@ fn rest_of(tuple: &Bound<'_, PyTuple>, first: usize) -> PyResult<(String, u32, b
         ));
     }
     let kind: String = tuple.get_item(first)?.extract()?;
-    let count: u32 = if n > 1 { tuple.get_item(first + 1)?.extract()? } else { 1 };
-    let writable: bool = if n > 2 { tuple.get_item(first + 2)?.extract()? } else { false };
+    let count: u32 = if n > 1 {
+        tuple.get_item(first + 1)?.extract()?
+    } else {
+        1
+    };
+    let writable: bool = if n > 2 {
+        tuple.get_item(first + 2)?.extract()?
+    } else {
+        false
+    };
     Ok((kind, count, writable))
 }
 

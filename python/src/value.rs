@@ -58,15 +58,31 @@ pub(crate) fn to_python(py: Python<'_>, var: &Variable, bytes: &[u8]) -> PyResul
     }
     let value = match var.kind {
         Kind::U8 => u8::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::U16 => u16::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::U32 => u32::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::U64 => u64::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
+        Kind::U16 => u16::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
+        Kind::U32 => u32::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
+        Kind::U64 => u64::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
         Kind::I8 => i8::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::I16 => i16::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::I32 => i32::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::I64 => i64::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::F32 => f32::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
-        Kind::F64 => f64::from_ne_bytes(word(bytes)).into_pyobject(py)?.into_any(),
+        Kind::I16 => i16::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
+        Kind::I32 => i32::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
+        Kind::I64 => i64::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
+        Kind::F32 => f32::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
+        Kind::F64 => f64::from_ne_bytes(word(bytes))
+            .into_pyobject(py)?
+            .into_any(),
         Kind::Bool => match bytes.first() {
             Some(0) => false.into_pyobject(py)?.to_owned().into_any(),
             Some(1) => true.into_pyobject(py)?.to_owned().into_any(),
@@ -94,7 +110,8 @@ pub(crate) fn from_python(var: &Variable, value: &Bound<'_, PyAny>) -> PyResult<
         return value.extract::<Vec<u8>>();
     }
     if var.count != 1 {
-        let array = numpy(value.py())?.call_method1("ascontiguousarray", (value, dtype(var.kind)))?;
+        let array =
+            numpy(value.py())?.call_method1("ascontiguousarray", (value, dtype(var.kind)))?;
         let bytes = array.call_method0("tobytes")?;
         return Ok(bytes.downcast::<PyBytes>()?.as_bytes().to_vec());
     }
