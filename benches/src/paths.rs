@@ -2,7 +2,10 @@
 //! the hub's (up to 4,096 ranges a scan) and a device's publishing client
 //! ([`OWN_RANGES`]), each to a peer taking 16 KiB and 1 KiB frames. Each
 //! path's frames are decoded and applied to a mirror of its own, which must
-//! equal the workload's data after every tick.
+//! equal the workload's data after every tick; halfway through, each mirror
+//! is spoilt and rebuilt by a resync (a full update), and the ticks after
+//! it are deltas to the rebuilt mirror. The resync's bytes are not counted
+//! in the tally.
 //!
 //! ```
 //! use memwire_benches::paths::{PATHS, run};
@@ -15,7 +18,7 @@
 
 use memwire::session::OWN_RANGES;
 
-use crate::updates::{MAX_FRAME, UpdateEncoder, apply, chunk_cover, lower_bound};
+use crate::updates::{MAX_FRAME, UpdateEncoder, apply, apply_update, chunk_cover, lower_bound};
 use crate::workloads::{Shape, Workload};
 
 /// A path: its name in the report, ranges kept per tick, maximum frame.
@@ -78,7 +81,8 @@ pub struct Tally {
 ///
 /// # Panics
 ///
-/// If a path's mirror differs from the workload's data after a tick.
+/// If a path's mirror differs from the workload's data after a tick or
+/// after the resync.
 pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
     let mut workload = Workload::new(shape, seed);
     let hub = UpdateEncoder::hub_ranges(workload.data().len());
@@ -110,6 +114,19 @@ pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
             );
             tally.paths[i] += n;
             tally.worst[i] = tally.worst[i].max(n as f64 / lb.bytes.max(1) as f64);
+            if tick == ticks / 2 {
+                // The mirror lost its copy and asked for a whole one.
+                mirror.fill(0xA5);
+                let n = encoder.resync(&mut wire);
+                let generations = (0, encoder.generation());
+                apply_update(&wire[..n], mirror, generations, PATHS[i].max_frame);
+                assert!(
+                    mirror.as_slice() == workload.data(),
+                    "{:?}, {}: the mirror differs after the resync",
+                    shape,
+                    PATHS[i].name
+                );
+            }
         }
     }
     tally

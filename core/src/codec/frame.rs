@@ -303,9 +303,8 @@ impl Update<'_> {
 /// part of the last update sent or received on it), 0 before the first
 /// and again after each schema part. Both ends keep one per subscription
 /// and move it with every update part in the order of the stream, so it is
-/// the same at both ends without being sent; a receiver that meets a part
-/// whose check byte is not its reference's no longer knows it, and refuses
-/// every part until one names its base in full.
+/// the same at both ends without being sent; a receiver refuses a part
+/// whose check byte is not its reference's.
 ///
 /// ```
 /// use memwire::codec::{Ranges, Update, UpdateBase, UpdateReference};
@@ -318,61 +317,55 @@ impl Update<'_> {
 /// // The same part again: its base is not the reference any more.
 /// assert_eq!(reference.take(&part(UpdateBase::Reference(check), 1)), None);
 /// reference.reset();
-/// assert_eq!(reference.get(), Some(0));
+/// assert_eq!(reference.get(), 0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct UpdateReference(Option<u64>);
-
-impl Default for UpdateReference {
-    fn default() -> Self {
-        UpdateReference::new()
-    }
-}
+pub struct UpdateReference(u64);
 
 impl UpdateReference {
     /// A subscription's reference before its first update: 0.
     pub const fn new() -> Self {
-        UpdateReference(Some(0))
+        UpdateReference(0)
     }
 
-    /// The generation a part without its base in full starts from; `None`
-    /// after a part whose check byte did not match.
-    pub const fn get(&self) -> Option<u64> {
+    /// The generation a part without its base in full starts from.
+    pub const fn get(&self) -> u64 {
         self.0
     }
 
     /// The base and generation of `update`, the next part of this
     /// subscription, or `None` when its base cannot be known (its check
-    /// byte is not the reference's). The reference moves to the generation
-    /// when the part is its update's last.
+    /// byte is not the reference's: the reference stays, and the parts
+    /// after it fail the same check until one names its base). The
+    /// reference moves to the generation when the part is its update's
+    /// last.
     pub fn take(&mut self, update: &Update<'_>) -> Option<(u64, u64)> {
-        let base = match (update.base, self.0) {
-            (UpdateBase::At(base), _) => Some(base),
-            (UpdateBase::Reference(check), Some(base)) if UpdateBase::check(base) == check => {
-                Some(base)
-            }
-            (UpdateBase::Reference(_), _) => None,
+        let base = match update.base {
+            UpdateBase::At(base) => base,
+            UpdateBase::Reference(check) if check == UpdateBase::check(self.0) => self.0,
+            UpdateBase::Reference(_) => return None,
         };
-        // A generation past `u64::MAX` is not one a publisher sends.
-        let both = base.and_then(|b| Some((b, b.checked_add(update.step)?)));
-        if update.last || both.is_none() {
-            self.0 = both.map(|(_, generation)| generation);
+        // No publisher counts to `u64::MAX`: a part that claims to pass it
+        // stops there, and the mirror refuses what follows.
+        let generation = base.saturating_add(update.step);
+        if update.last {
+            self.0 = generation;
         }
-        both
+        Some((base, generation))
     }
 
     /// Moves past a part sent with `generation`, `last` or not (the
     /// sender's side of [`take`](Self::take)).
     pub fn sent(&mut self, generation: u64, last: bool) {
         if last {
-            self.0 = Some(generation);
+            self.0 = generation;
         }
     }
 
     /// A schema part: the subscription starts over, from 0.
     pub fn reset(&mut self) {
-        self.0 = Some(0);
+        self.0 = 0;
     }
 }
 
