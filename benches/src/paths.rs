@@ -16,9 +16,10 @@
 //! assert_eq!(tally.paths.len(), PATHS.len());
 //! ```
 
+use memwire::codec::UpdateReference;
 use memwire::session::OWN_RANGES;
 
-use crate::updates::{MAX_FRAME, UpdateEncoder, apply, apply_update, chunk_cover, lower_bound};
+use crate::updates::{MAX_FRAME, UpdateEncoder, apply_update, chunk_cover, lower_bound};
 use crate::workloads::{Shape, Workload};
 
 /// A path: its name in the report, ranges kept per tick, maximum frame.
@@ -89,6 +90,13 @@ pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
     let mut encoders = PATHS
         .map(|p| UpdateEncoder::with_ranges(workload.data(), p.max_frame, p.ranges.unwrap_or(hub)));
     let mut mirrors = PATHS.map(|_| workload.data().to_vec());
+    // Each mirror follows its subscription's reference from tick to tick,
+    // across the resync too, as a client does.
+    let mut references = PATHS.map(|_| {
+        let mut reference = UpdateReference::new();
+        reference.sent(1, true);
+        reference
+    });
     let mut wire = vec![0u8; 2 * workload.data().len() + 4096];
     let mut tally = Tally {
         ticks,
@@ -102,10 +110,12 @@ pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
         tally.bound += lb.bytes;
         tally.chunks += chunk_cover(&before, workload.data());
         tally.runs += lb.runs;
-        for (i, (encoder, mirror)) in encoders.iter_mut().zip(&mut mirrors).enumerate() {
+        let paths = encoders.iter_mut().zip(&mut mirrors).zip(&mut references);
+        for (i, ((encoder, mirror), reference)) in paths.enumerate() {
             let base = encoder.generation();
             let n = encoder.update(workload.data(), &mut wire);
-            apply(&wire[..n], mirror, base, PATHS[i].max_frame);
+            let generations = (base, base + 1);
+            apply_update(&wire[..n], mirror, reference, generations, PATHS[i].max_frame);
             assert!(
                 mirror.as_slice() == workload.data(),
                 "{:?}, {}: the mirror differs after tick {tick}",
@@ -119,7 +129,7 @@ pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
                 mirror.fill(0xA5);
                 let n = encoder.resync(&mut wire);
                 let generations = (0, encoder.generation());
-                apply_update(&wire[..n], mirror, generations, PATHS[i].max_frame);
+                apply_update(&wire[..n], mirror, reference, generations, PATHS[i].max_frame);
                 assert!(
                     mirror.as_slice() == workload.data(),
                     "{:?}, {}: the mirror differs after the resync",

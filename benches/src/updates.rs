@@ -343,25 +343,27 @@ pub fn chunk_cover(before: &[u8], after: &[u8]) -> usize {
 /// If the frames are not that update's, whole, each at most `max_frame`
 /// bytes (up to [`MAX_FRAME`]).
 pub fn apply(wire: &[u8], mirror: &mut [u8], base: u64, max_frame: usize) -> usize {
-    apply_update(wire, mirror, (base, base + 1), max_frame)
+    let mut reference = UpdateReference::new();
+    reference.sent(base, true);
+    apply_update(wire, mirror, &mut reference, (base, base + 1), max_frame)
 }
 
-/// [`apply`] of an update from `generations.0` to `generations.1` (a
-/// resync's: from 0 to the generation the publisher is at), read as a
-/// subscriber whose reference is the update's base reads it.
+/// [`apply`] of an update that must take the mirror from `generations.0`
+/// to `generations.1` (a resync's: from 0 to the generation the publisher
+/// is at), read as a subscriber whose reference is `reference` reads it;
+/// the reference moves with the update's last part.
 ///
 /// # Panics
 ///
-/// As [`apply`].
+/// As [`apply`], and if a part's base is not `generations.0` as the
+/// reference places it.
 pub fn apply_update(
     wire: &[u8],
     mirror: &mut [u8],
+    reference: &mut UpdateReference,
     generations: (u64, u64),
     max_frame: usize,
 ) -> usize {
-    let (base, _) = generations;
-    let mut reference = UpdateReference::new();
-    reference.sent(base, true);
     let mut acc = Box::new(FrameAccumulator::<MAX_FRAME>::length_prefix(max_frame));
     let mut rest = wire;
     let mut frames = 0;
