@@ -99,7 +99,9 @@ fn postcard_frame(frame: &Frame<'_>) -> Vec<u8> {
                 UpdateBase::At(base) => pc(&base),
                 UpdateBase::Reference(check) => pc(&check),
             });
-            v.extend((u.step != 1).then(|| pc(&u.step)).unwrap_or_default());
+            if u.step != 1 {
+                v.extend(pc(&u.step));
+            }
             v.extend(u.ranges.as_bytes());
             v
         }
