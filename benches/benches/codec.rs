@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use memwire::codec::{Feed, Frame, FrameAccumulator, Framing, UpdateParts};
+use memwire::codec::{Feed, Frame, FrameAccumulator, Framing, UpdateParts, UpdateReference};
 
 const SIZES: [(usize, &str); 3] = [(10, "10B"), (1024, "1KiB"), (65536, "64KiB")];
 
@@ -46,7 +46,10 @@ fn decode(acc: &mut FrameAccumulator<{ 65536 + 64 }>, framed: &[u8], mirror: &mu
             dst.copy_from_slice(span.bytes);
         }
     }
-    update.generation
+    // The frame names its base: any reference reads it.
+    UpdateReference::new()
+        .take(&update)
+        .map_or(0, |(_, generation)| generation)
 }
 
 fn codec(c: &mut Criterion) {

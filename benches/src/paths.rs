@@ -2,7 +2,12 @@
 //! the hub's (up to 4,096 ranges a scan) and a device's publishing client
 //! ([`OWN_RANGES`]), each to a peer taking 16 KiB and 1 KiB frames. Each
 //! path's frames are decoded and applied to a mirror of its own, which must
-//! equal the workload's data after every tick.
+//! equal the workload's data after every tick. Halfway through, a tick's
+//! update is lost on the way and each mirror spoilt: it is rebuilt by a
+//! resync (a full update, its base named), and the ticks after it are
+//! deltas that leave their base out again, read against the reference the
+//! resync set. The resync's bytes are not counted in the tally; the lost
+//! update's are.
 //!
 //! ```
 //! use memwire_benches::paths::{PATHS, run};
@@ -13,9 +18,10 @@
 //! assert_eq!(tally.paths.len(), PATHS.len());
 //! ```
 
+use memwire::codec::UpdateReference;
 use memwire::session::OWN_RANGES;
 
-use crate::updates::{MAX_FRAME, UpdateEncoder, apply, chunk_cover, lower_bound};
+use crate::updates::{MAX_FRAME, UpdateEncoder, apply_update, chunk_cover, lower_bound};
 use crate::workloads::{Shape, Workload};
 
 /// A path: its name in the report, ranges kept per tick, maximum frame.
@@ -78,13 +84,21 @@ pub struct Tally {
 ///
 /// # Panics
 ///
-/// If a path's mirror differs from the workload's data after a tick.
+/// If a path's mirror differs from the workload's data after a tick (the
+/// resync's included).
 pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
     let mut workload = Workload::new(shape, seed);
     let hub = UpdateEncoder::hub_ranges(workload.data().len());
     let mut encoders = PATHS
         .map(|p| UpdateEncoder::with_ranges(workload.data(), p.max_frame, p.ranges.unwrap_or(hub)));
     let mut mirrors = PATHS.map(|_| workload.data().to_vec());
+    // Each mirror follows its subscription's reference from tick to tick,
+    // across the resync too, as a client does.
+    let mut references = PATHS.map(|_| {
+        let mut reference = UpdateReference::new();
+        reference.sent(1, true);
+        reference
+    });
     let mut wire = vec![0u8; 2 * workload.data().len() + 4096];
     let mut tally = Tally {
         ticks,
@@ -98,18 +112,41 @@ pub fn run(shape: Shape, seed: u64, ticks: usize) -> Tally {
         tally.bound += lb.bytes;
         tally.chunks += chunk_cover(&before, workload.data());
         tally.runs += lb.runs;
-        for (i, (encoder, mirror)) in encoders.iter_mut().zip(&mut mirrors).enumerate() {
+        let paths = encoders.iter_mut().zip(&mut mirrors).zip(&mut references);
+        for (i, ((encoder, mirror), reference)) in paths.enumerate() {
             let base = encoder.generation();
             let n = encoder.update(workload.data(), &mut wire);
-            apply(&wire[..n], mirror, base, PATHS[i].max_frame);
+            tally.paths[i] += n;
+            tally.worst[i] = tally.worst[i].max(n as f64 / lb.bytes.max(1) as f64);
+            if tick == ticks / 2 {
+                // This update is lost on the way; the mirror, whose copy
+                // is spoilt as well, asks for a whole one and gets it.
+                mirror.fill(0xA5);
+                let n = encoder.resync(&mut wire);
+                let generations = (0, encoder.generation());
+                apply_update(
+                    &wire[..n],
+                    mirror,
+                    reference,
+                    generations,
+                    PATHS[i].max_frame,
+                );
+            } else {
+                let generations = (base, base + 1);
+                apply_update(
+                    &wire[..n],
+                    mirror,
+                    reference,
+                    generations,
+                    PATHS[i].max_frame,
+                );
+            }
             assert!(
                 mirror.as_slice() == workload.data(),
                 "{:?}, {}: the mirror differs after tick {tick}",
                 shape,
                 PATHS[i].name
             );
-            tally.paths[i] += n;
-            tally.worst[i] = tally.worst[i].max(n as f64 / lb.bytes.max(1) as f64);
         }
     }
     tally

@@ -38,7 +38,9 @@
 //! assert_eq!(lb.bytes, 8);
 //! ```
 
-use memwire::codec::{EncodeError, Feed, Frame, FrameAccumulator, Framing, UpdateParts};
+use memwire::codec::{
+    EncodeError, Feed, Frame, FrameAccumulator, Framing, UpdateParts, UpdateReference,
+};
 use memwire::diff::{ByteRange, Differ, Generations, chunks_are_cheaper};
 use memwire::schema::{Schema, VarId};
 
@@ -246,12 +248,40 @@ impl UpdateEncoder {
             ranges,
             self.max_frame,
             Framing::LengthPrefix,
-        );
+        )
+        // The peer completed the last update: the base is its reference.
+        .after(base);
         let mut written = 0;
         while let Some(frame) = parts.next_frame(&mut out[written..]) {
             written += frame?;
         }
         Ok(written)
+    }
+
+    /// Writes a full update of the shadow (from generation 0, every byte,
+    /// its base named: the peer asked for it) to the generation the peer
+    /// holds into `out`, as a publisher answers a resync request. Returns
+    /// the bytes written.
+    ///
+    /// # Panics
+    ///
+    /// If `out` is too small.
+    pub fn resync(&self, out: &mut [u8]) -> usize {
+        let shadow = &self.shadow;
+        let mut parts = UpdateParts::new(
+            Self::HANDLE,
+            0,
+            self.generation,
+            shadow,
+            core::iter::once(0..shadow.len()),
+            self.max_frame,
+            Framing::LengthPrefix,
+        );
+        let mut written = 0;
+        while let Some(frame) = parts.next_frame(&mut out[written..]) {
+            written += frame.unwrap_or_else(|e| panic!("encode failed: {e}"));
+        }
+        written
     }
 
     /// The bytes of a full sync of `data` (an update from generation 0 of
@@ -313,6 +343,27 @@ pub fn chunk_cover(before: &[u8], after: &[u8]) -> usize {
 /// If the frames are not that update's, whole, each at most `max_frame`
 /// bytes (up to [`MAX_FRAME`]).
 pub fn apply(wire: &[u8], mirror: &mut [u8], base: u64, max_frame: usize) -> usize {
+    let mut reference = UpdateReference::new();
+    reference.sent(base, true);
+    apply_update(wire, mirror, &mut reference, (base, base + 1), max_frame)
+}
+
+/// [`apply`] of an update that must take the mirror from `generations.0`
+/// to `generations.1` (a resync's: from 0 to the generation the publisher
+/// is at), read as a subscriber whose reference is `reference` reads it;
+/// the reference moves with the update's last part.
+///
+/// # Panics
+///
+/// As [`apply`], and if a part's base is not `generations.0` as the
+/// reference places it.
+pub fn apply_update(
+    wire: &[u8],
+    mirror: &mut [u8],
+    reference: &mut UpdateReference,
+    generations: (u64, u64),
+    max_frame: usize,
+) -> usize {
     let mut acc = Box::new(FrameAccumulator::<MAX_FRAME>::length_prefix(max_frame));
     let mut rest = wire;
     let mut frames = 0;
@@ -326,7 +377,7 @@ pub fn apply(wire: &[u8], mirror: &mut [u8], base: u64, max_frame: usize) -> usi
             panic!("not an update frame");
         };
         assert_eq!(update.handle, UpdateEncoder::HANDLE);
-        assert_eq!((update.base, update.generation), (base, base + 1));
+        assert_eq!(reference.take(&update), Some(generations));
         assert!(!last_seen, "a frame after the last part");
         last_seen = update.last;
         for span in update.ranges {

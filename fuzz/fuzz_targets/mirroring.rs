@@ -11,7 +11,7 @@
 use libfuzzer_sys::fuzz_target;
 use memwire::codec::{
     Auth, ErrorCode, Feed, Frame, FrameAccumulator, Framing, Hello, PROTOCOL_VERSION, Resume,
-    SchemaPart, VarTable,
+    SchemaPart, UpdateReference, VarTable,
 };
 use memwire::diff::Generations;
 use memwire::schema::{Kind, Name, Schema, SchemaBuf, SchemaBuilder};
@@ -43,6 +43,8 @@ struct FuzzHub<'t> {
     resume: Option<Resume>,
     /// Generations the stream's update frames named so far.
     generations: Vec<u64>,
+    /// Each subscription's reference, followed as the server follows it.
+    references: std::collections::BTreeMap<u16, UpdateReference>,
     /// Instances the stream's schema parts named so far.
     instances: Vec<u64>,
     /// What the last `apply_update` said the copy holds.
@@ -171,8 +173,16 @@ fn note(rx: &mut FrameAccumulator<4096>, mut piece: &[u8], hub: &mut FuzzHub<'_>
         match rx.feed(piece) {
             Feed::Frame { body, rest } => {
                 match Frame::decode(body) {
-                    Ok(Frame::Update(u)) => hub.generations.push(u.generation),
-                    Ok(Frame::Schema(s)) => hub.instances.push(s.instance),
+                    Ok(Frame::Update(u)) => {
+                        let reference = hub.references.entry(u.handle).or_default();
+                        if let Some((_, generation)) = reference.take(&u) {
+                            hub.generations.push(generation);
+                        }
+                    }
+                    Ok(Frame::Schema(s)) => {
+                        hub.references.entry(s.handle).or_default().reset();
+                        hub.instances.push(s.instance);
+                    }
                     _ => {}
                 }
                 piece = rest;
@@ -203,6 +213,7 @@ fuzz_target!(|data: &[u8]| {
         table,
         resume,
         generations: Vec::new(),
+        references: std::collections::BTreeMap::new(),
         instances: Vec::new(),
         held: None,
     };

@@ -56,8 +56,9 @@ enum Mirror<'a> {
     },
     Update {
         handle: u16,
-        base: u64,
-        generation: u64,
+        base: Option<u64>,
+        check: u8,
+        step: u64,
         last: bool,
         spans: Vec<(u32, &'a [u8])>,
     },
@@ -213,15 +214,16 @@ fn build<'a>(m: &Mirror<'a>, scratch: &'a mut [u8]) -> Option<Frame<'a>> {
         Mirror::Update {
             handle,
             base,
-            generation,
+            check,
+            step,
             last,
             spans: ref s,
         } => {
             let ranges = Ranges::encode(spans(s)?, scratch).ok()?;
             Frame::Update(Update {
                 handle,
-                base,
-                generation,
+                base: base.map_or(UpdateBase::Reference(check), UpdateBase::At),
+                step,
                 last,
                 ranges,
             })

@@ -46,7 +46,10 @@ async fn until_update(raw: &mut Raw, generation: u64) -> Vec<Vec<u8>> {
         let body = raw.expect_frame().await;
         let done = match Frame::decode(&body) {
             Ok(Frame::Ping { .. }) => continue,
-            Ok(Frame::Update(u)) => u.last && (generation == 0 || u.generation == generation),
+            Ok(Frame::Update(u)) => {
+                let (_, at) = raw.last_update.expect("an update from the reference");
+                u.last && (generation == 0 || at == generation)
+            }
             Ok(Frame::Schema(_)) => false,
             other => panic!("expected an update, got {other:?}"),
         };
@@ -66,12 +69,9 @@ async fn ack(raw: &mut Raw, generation: u64) {
     .await;
 }
 
-/// The generation an update frame completes.
-fn generation_of(frame: &[u8]) -> u64 {
-    match Frame::decode(frame) {
-        Ok(Frame::Update(u)) => u.generation,
-        other => panic!("expected an update, got {other:?}"),
-    }
+/// The generation the update part `raw` read last completes.
+fn generation_of(raw: &Raw) -> u64 {
+    raw.last_update.expect("an update").1
 }
 
 /// What each of [`SUBSCRIBERS`] raw subscribers (all on handle 0) receives
@@ -100,7 +100,9 @@ async fn subscribers_receive(encode_once: bool) -> Vec<(Vec<Vec<u8>>, Vec<Vec<u8
         }))
         .await;
         let copy = until_update(&mut raw, 0).await;
-        ack(&mut raw, generation_of(copy.last().expect("a frame"))).await;
+        assert!(!copy.is_empty());
+        let generation = generation_of(&raw);
+        ack(&mut raw, generation).await;
         subscribers.push(raw);
         copies.push(copy);
     }

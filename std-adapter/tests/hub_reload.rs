@@ -88,7 +88,7 @@ async fn next_update(raw: &mut Raw) -> (u64, u64) {
         let frame = raw.expect_frame().await;
         match Frame::decode(&frame) {
             Ok(Frame::Update(u)) if u.last => {
-                let (base, generation) = (u.base, u.generation);
+                let (base, generation) = raw.last_update.expect("an update from the reference");
                 raw.send(&Frame::Ack(Ack {
                     handle: 7,
                     generation,

@@ -8,7 +8,7 @@ use super::wire::{Reader, Sink};
 use crate::schema::Name;
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// The smallest maximum frame size a peer may announce; every frame but
 /// updates, schema parts and writes always fits in it.
 pub const MIN_FRAME: u32 = 128;
@@ -24,8 +24,22 @@ pub const REASON_MAX: usize = 100;
 /// The length of a challenge nonce and of an authentication proof.
 pub const NONCE_LEN: usize = 32;
 
-/// Number of frame kinds; tags are `0..FRAME_KINDS`.
+/// Number of frame kinds; tags are `0..FRAME_KINDS`, but for updates.
 pub(crate) const FRAME_KINDS: u8 = 15;
+/// An update's tag: this base with the update's flags in its low bits, as
+/// QUIC folds a STREAM frame's flags into its type.
+pub(crate) const UPDATE_TAG: u8 = 0x40;
+/// The update flag of a part that is its update's last.
+pub(crate) const UPDATE_LAST: u8 = 0b001;
+/// The update flag of a part that carries its base.
+pub(crate) const UPDATE_BASE: u8 = 0b010;
+/// The update flag of a part that carries its step (else the step is 1).
+pub(crate) const UPDATE_STEP: u8 = 0b100;
+
+/// Whether `tag` is an update's: [`UPDATE_TAG`] and flags.
+pub(crate) const fn is_update_tag(tag: u8) -> bool {
+    tag & !0b111 == UPDATE_TAG
+}
 
 /// One protocol message.
 ///
@@ -63,7 +77,8 @@ pub enum Frame<'a> {
     Unsubscribe(Unsubscribe),
     /// Publisher → subscriber: the region's schema, in parts (tag 10).
     Schema(SchemaPart<'a>),
-    /// Publisher → subscriber: changed bytes, in parts (tag 11).
+    /// Publisher → subscriber: changed bytes, in parts (tags 64 to 71: the
+    /// update's flags are the tag's low bits).
     Update(Update<'a>),
     /// Subscriber → publisher: an update was applied (tag 12).
     Ack(Ack),
@@ -223,19 +238,135 @@ pub struct SchemaPart<'a> {
 /// A large update is split into parts; every part but the last has
 /// `last == false`, and the mirror is at `generation` only once the last
 /// part is applied. A `base` of 0 means "from nothing": a full update.
+///
+/// To keep a small update small at any generation, a part names neither
+/// generation in full when it need not: its base is the subscription's
+/// reference ([`UpdateReference`]: the generation of the last update
+/// completed on it), named by a check byte, and its generation is
+/// `base + step`, the step left out when it is 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Update<'a> {
     /// The subscription's handle.
     pub handle: u16,
     /// The generation the mirror must hold to apply this update.
-    pub base: u64,
-    /// The generation the mirror holds after the last part.
-    pub generation: u64,
+    pub base: UpdateBase,
+    /// The generation the mirror holds after the last part, less the base.
+    pub step: u64,
     /// Whether this is the update's last part.
     pub last: bool,
     /// The changed bytes.
     pub ranges: Ranges<'a>,
+}
+
+/// The base of an [`Update`] part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UpdateBase {
+    /// Named in full.
+    At(u64),
+    /// The subscription's reference, whose [`check`](UpdateBase::check)
+    /// byte this is: a part that arrives where the receiver's reference
+    /// is another generation (a part lost or repeated on the way) is
+    /// refused rather than applied to the wrong base.
+    Reference(u8),
+}
+
+impl UpdateBase {
+    /// The check byte of `generation`: its top byte once multiplied by
+    /// 2^64 / φ, so that generations near each other, or a power of two
+    /// apart, get unrelated bytes.
+    pub const fn check(generation: u64) -> u8 {
+        (generation.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+    }
+}
+
+impl Update<'_> {
+    /// The tag of the part on the wire: [`UPDATE_TAG`] and its flags.
+    fn tag(&self) -> u8 {
+        let mut tag = UPDATE_TAG;
+        if self.last {
+            tag |= UPDATE_LAST;
+        }
+        if let UpdateBase::At(_) = self.base {
+            tag |= UPDATE_BASE;
+        }
+        if self.step != 1 {
+            tag |= UPDATE_STEP;
+        }
+        tag
+    }
+}
+
+/// The generation an [`Update`] without its base in full starts from: the
+/// generation of the last update completed on the subscription (the last
+/// part of the last update sent or received on it), 0 before the first
+/// and again after each schema part. Both ends keep one per subscription
+/// and move it with every update part in the order of the stream, so it is
+/// the same at both ends without being sent; a receiver refuses a part
+/// whose check byte is not its reference's.
+///
+/// ```
+/// use memwire::codec::{Ranges, Update, UpdateBase, UpdateReference};
+///
+/// let mut reference = UpdateReference::new();
+/// let part = |base, step| Update { handle: 1, base, step, last: true, ranges: Ranges::EMPTY };
+/// assert_eq!(reference.take(&part(UpdateBase::At(41), 1)), Some((41, 42)));
+/// let check = UpdateBase::check(42);
+/// assert_eq!(reference.take(&part(UpdateBase::Reference(check), 1)), Some((42, 43)));
+/// // The same part again: its base is not the reference any more.
+/// assert_eq!(reference.take(&part(UpdateBase::Reference(check), 1)), None);
+/// reference.reset();
+/// assert_eq!(reference.get(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UpdateReference(u64);
+
+impl UpdateReference {
+    /// A subscription's reference before its first update: 0.
+    pub const fn new() -> Self {
+        UpdateReference(0)
+    }
+
+    /// The generation a part without its base in full starts from.
+    pub const fn get(&self) -> u64 {
+        self.0
+    }
+
+    /// The base and generation of `update`, the next part of this
+    /// subscription, or `None` when its base cannot be known (its check
+    /// byte is not the reference's: the reference stays, and the parts
+    /// after it fail the same check until one names its base). The
+    /// reference moves to the generation when the part is its update's
+    /// last.
+    pub fn take(&mut self, update: &Update<'_>) -> Option<(u64, u64)> {
+        let base = match update.base {
+            UpdateBase::At(base) => base,
+            UpdateBase::Reference(check) if check == UpdateBase::check(self.0) => self.0,
+            UpdateBase::Reference(_) => return None,
+        };
+        // No publisher counts to `u64::MAX`: a part that claims to pass it
+        // stops there, and the mirror refuses what follows.
+        let generation = base.saturating_add(update.step);
+        if update.last {
+            self.0 = generation;
+        }
+        Some((base, generation))
+    }
+
+    /// Moves past a part sent with `generation`, `last` or not (the
+    /// sender's side of [`take`](Self::take)).
+    pub fn sent(&mut self, generation: u64, last: bool) {
+        if last {
+            self.0 = generation;
+        }
+    }
+
+    /// A schema part: the subscription starts over, from 0.
+    pub fn reset(&mut self) {
+        self.0 = 0;
+    }
 }
 
 /// A mirror applied an update up to `generation`.
@@ -310,7 +441,9 @@ impl<'a> Frame<'a> {
     pub fn decode(body: &'a [u8]) -> Result<Frame<'a>, DecodeError> {
         match body.first() {
             None => return Err(DecodeError::Truncated),
-            Some(&tag) if tag >= FRAME_KINDS => return Err(DecodeError::UnknownFrame),
+            Some(&tag) if tag >= FRAME_KINDS && !is_update_tag(tag) => {
+                return Err(DecodeError::UnknownFrame);
+            }
             Some(_) => {}
         }
         let mut r = Reader::new(body);
@@ -323,6 +456,35 @@ impl<'a> Frame<'a> {
     /// Reads the tag and the fields, in declaration order.
     fn read(r: &mut Reader<'a>) -> Result<Frame<'a>, DecodeError> {
         Ok(match r.u32()? {
+            tag @ 0x40..0x48 => {
+                // Flags in the tag's low bits: a small update spends no
+                // byte on what it need not say.
+                let flags = u8::try_from(tag).unwrap_or_default();
+                let handle = r.u16()?;
+                let base = if flags & UPDATE_BASE != 0 {
+                    UpdateBase::At(r.u64()?)
+                } else {
+                    UpdateBase::Reference(r.byte()?)
+                };
+                let step = if flags & UPDATE_STEP != 0 {
+                    r.u64()?
+                } else {
+                    1
+                };
+                // The ranges run to the end of the body: a cut body is
+                // truncated, as any other.
+                let ranges = Ranges::new_checked(r.take(r.rest().len())?).map_err(|e| match e {
+                    DecodeError::Truncated => e,
+                    _ => DecodeError::Invalid,
+                })?;
+                Frame::Update(Update {
+                    handle,
+                    base,
+                    step,
+                    last: flags & UPDATE_LAST != 0,
+                    ranges,
+                })
+            }
             0 => Frame::Hello(Hello {
                 version: r.u16()?,
                 max_frame: r.u32()?,
@@ -389,13 +551,6 @@ impl<'a> Frame<'a> {
                 count: r.u32()?,
                 first: r.u32()?,
                 variables: view(r, VarTable::new_checked)?,
-            }),
-            11 => Frame::Update(Update {
-                handle: r.u16()?,
-                base: r.u64()?,
-                generation: r.u64()?,
-                last: r.bool()?,
-                ranges: view(r, Ranges::new_checked)?,
             }),
             12 => Frame::Ack(Ack {
                 handle: r.u16()?,
@@ -512,10 +667,14 @@ impl<'a> Frame<'a> {
             }
             Frame::Update(u) => {
                 out.varint(u.handle.into())?;
-                out.varint(u.base)?;
-                out.varint(u.generation)?;
-                out.bool(u.last)?;
-                out.bytes(u.ranges.as_bytes())
+                match u.base {
+                    UpdateBase::At(base) => out.varint(base)?,
+                    UpdateBase::Reference(check) => out.byte(check)?,
+                }
+                if u.step != 1 {
+                    out.varint(u.step)?;
+                }
+                out.put(u.ranges.as_bytes())
             }
             Frame::Ack(a) => {
                 out.varint(a.handle.into())?;
@@ -567,7 +726,7 @@ impl<'a> Frame<'a> {
             Frame::Subscribe(_) => 8,
             Frame::Unsubscribe(_) => 9,
             Frame::Schema(_) => 10,
-            Frame::Update(_) => 11,
+            Frame::Update(u) => u.tag(),
             Frame::Ack(_) => 12,
             Frame::Write(_) => 13,
             Frame::WriteResult(_) => 14,

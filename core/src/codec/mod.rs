@@ -37,14 +37,16 @@ mod tests;
 pub use accumulator::{Feed, FrameAccumulator};
 pub use code::ErrorCode;
 pub use error::{AccumulateError, DecodeError, EncodeError};
+pub(crate) use frame::is_update_tag;
 pub use frame::{
     Ack, Auth, CLIENT_NAME_MAX, Challenge, ErrorFrame, Frame, Hello, Limits, MIN_FRAME, NONCE_LEN,
-    PROTOCOL_VERSION, REASON_MAX, Resume, SchemaPart, Subscribe, Unsubscribe, Update,
-    WRITE_OVERHEAD, Welcome, Write, WriteOutcome, WriteResult, WriteTarget, peek_hello_version,
+    PROTOCOL_VERSION, REASON_MAX, Resume, SchemaPart, Subscribe, Unsubscribe, Update, UpdateBase,
+    UpdateReference, WRITE_OVERHEAD, Welcome, Write, WriteOutcome, WriteResult, WriteTarget,
+    peek_hello_version,
 };
 pub use framing::Framing;
+pub(crate) use parts::{PartHeader, part_limit, part_tail, write_part};
 pub use parts::{SchemaHeader, SchemaParts, UpdateParts};
-pub(crate) use parts::{part_limit, part_tail, write_part};
 pub use view::{
     Ranges, RangesIter, RegionInfo, RegionList, RegionListIter, Span, VarTable, VarTableIter,
 };

@@ -8,8 +8,9 @@
 use core::ops::Range;
 
 use super::error::EncodeError;
+use super::frame::{Frame, UPDATE_BASE, UPDATE_STEP, Update, UpdateBase, is_update_tag};
 use super::framing::Framing;
-use super::view::{VarTable, span_len, write_entry};
+use super::view::{Ranges, VarTable, span_len, write_entry};
 use super::wire::varint_len;
 use crate::schema::Variable;
 
@@ -34,8 +35,8 @@ pub(crate) fn part_limit(max_frame: usize, buf_len: usize) -> usize {
     max_frame.min(body_capacity(Framing::LengthPrefix, buf_len))
 }
 
-/// The body of a length-prefixed update part after its tag and handle: the
-/// same for every subscription that is sent this part.
+/// The ranges of a length-prefixed update part, the body after its header:
+/// the same for every subscription that is sent this part.
 pub(crate) fn part_tail(framed: &[u8]) -> Option<&[u8]> {
     fn skip_varint(bytes: &[u8]) -> Option<&[u8]> {
         let n = bytes.iter().position(|&b| b & 0x80 == 0)? + 1;
@@ -43,17 +44,71 @@ pub(crate) fn part_tail(framed: &[u8]) -> Option<&[u8]> {
     }
     let body = skip_varint(framed)?;
     let (&tag, rest) = body.split_first()?;
-    (tag == 11).then_some(())?;
-    skip_varint(rest)
+    is_update_tag(tag).then_some(())?;
+    let mut rest = skip_varint(rest)?;
+    rest = if tag & UPDATE_BASE != 0 {
+        skip_varint(rest)?
+    } else {
+        // The check byte.
+        rest.get(1..)?
+    };
+    if tag & UPDATE_STEP != 0 {
+        rest = skip_varint(rest)?;
+    }
+    Some(rest)
 }
 
-/// Writes a length-prefixed update part for `handle` from its `tail` (see
+/// The header of an update part: its tag and the fields it needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PartHeader {
+    pub(crate) handle: u16,
+    pub(crate) base: u64,
+    pub(crate) generation: u64,
+    pub(crate) last: bool,
+    /// The subscription's reference: the base is left out when equal.
+    pub(crate) reference: Option<u64>,
+}
+
+impl PartHeader {
+    /// The fields as an [`Update`] of no ranges yet; `Invalid` when the
+    /// generation is below the base.
+    fn update(&self) -> Result<Update<'static>, EncodeError> {
+        Ok(Update {
+            handle: self.handle,
+            base: if self.reference == Some(self.base) {
+                UpdateBase::Reference(UpdateBase::check(self.base))
+            } else {
+                UpdateBase::At(self.base)
+            },
+            step: self
+                .generation
+                .checked_sub(self.base)
+                .ok_or(EncodeError::Invalid)?,
+            last: self.last,
+            ranges: Ranges::EMPTY,
+        })
+    }
+
+    /// The longest the header can be whatever the reference and the last
+    /// flag, so that parts are cut alike for every subscription (a check
+    /// byte is never longer than the base's varint).
+    fn max_len(&self) -> usize {
+        1 + varint_len(u64::from(self.handle))
+            + varint_len(self.base)
+            + varint_len(self.generation.saturating_sub(self.base))
+    }
+}
+
+/// Writes a length-prefixed update part with `header` before `tail` (see
 /// [`part_tail`]) and returns its length.
-pub(crate) fn write_part(handle: u16, tail: &[u8], buf: &mut [u8]) -> Result<usize, EncodeError> {
-    let body = 1 + varint_len(u64::from(handle)) + tail.len();
-    let mut out = Framing::LengthPrefix.open(body, buf)?;
-    out.varint(11)?;
-    out.varint(u64::from(handle))?;
+pub(crate) fn write_part(
+    header: PartHeader,
+    tail: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let head = Frame::Update(header.update()?);
+    let mut out = Framing::LengthPrefix.open(head.encoded_len() + tail.len(), buf)?;
+    head.write(&mut out)?;
     out.put(tail)?;
     out.finish()
 }
@@ -135,6 +190,10 @@ impl<I: Iterator<Item = Range<usize>>> Cursor<I> {
 /// no bytes is one frame with no ranges. The bytes are exactly those of
 /// [`Frame::encode`](super::Frame::encode) on the same update, so the same
 /// inputs always give the same frames.
+///
+/// Each part names its base unless [`after`](Self::after) says the
+/// subscription's reference is the base ([`UpdateReference`](super::UpdateReference)).
+/// How a part is cut does not depend on the reference.
 #[derive(Clone, Debug)]
 pub struct UpdateParts<'d, I> {
     data: &'d [u8],
@@ -142,6 +201,7 @@ pub struct UpdateParts<'d, I> {
     handle: u16,
     base: u64,
     generation: u64,
+    reference: Option<u64>,
     max_frame: usize,
     framing: Framing,
     done: bool,
@@ -170,9 +230,19 @@ impl<'d, I: Iterator<Item = Range<usize>> + Clone> UpdateParts<'d, I> {
             handle,
             base,
             generation,
+            reference: None,
             max_frame,
             framing,
             done: false,
+        }
+    }
+
+    /// The same update on a subscription whose reference is `reference`:
+    /// its parts leave the base out when it is the reference.
+    pub fn after(self, reference: u64) -> Self {
+        UpdateParts {
+            reference: Some(reference),
+            ..self
         }
     }
 
@@ -217,13 +287,15 @@ impl<'d, I: Iterator<Item = Range<usize>> + Clone> UpdateParts<'d, I> {
             return Err(EncodeError::BadRanges);
         }
         let limit = self.max_frame.min(body_capacity(self.framing, buf.len()));
-        let header = 1
-            + varint_len(u64::from(self.handle))
-            + varint_len(self.base)
-            + varint_len(self.generation)
-            + 1;
+        let mut header = PartHeader {
+            handle: self.handle,
+            base: self.base,
+            generation: self.generation,
+            last: false,
+            reference: self.reference,
+        };
         let budget = limit
-            .checked_sub(header + varint_len(limit as u64))
+            .checked_sub(header.max_len())
             .ok_or(EncodeError::TooLarge)?;
         // Plan on a copy, to learn the payload length and the last flag
         // before writing them, then write the same entries for real.
@@ -231,19 +303,10 @@ impl<'d, I: Iterator<Item = Range<usize>> + Clone> UpdateParts<'d, I> {
         if payload == 0 && more {
             return Err(EncodeError::TooLarge);
         }
-        let body = header + varint_len(payload as u64) + payload;
-        let mut out = self.framing.open(body, buf)?;
-        let tag = 11; // Frame::Update
-        for value in [
-            tag,
-            u64::from(self.handle),
-            self.base,
-            self.generation,
-            u64::from(!more),
-        ] {
-            out.varint(value)?;
-        }
-        out.varint(payload as u64)?;
+        header.last = !more;
+        let head = Frame::Update(header.update()?);
+        let mut out = self.framing.open(head.encoded_len() + payload, buf)?;
+        head.write(&mut out)?;
         self.cursor.pack(self.data, budget, |gap, bytes| {
             out.varint(gap)?;
             out.bytes(bytes)

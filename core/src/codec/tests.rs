@@ -58,19 +58,19 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
     std::vec![
         (
             Frame::Hello(Hello {
-                version: 1,
+                version: 2,
                 max_frame: 1024,
                 client: "probe",
                 tenant: "acme"
             }),
-            "00 01 80 08 05 70 72 6f 62 65 04 61 63 6d 65",
+            "00 02 80 08 05 70 72 6f 62 65 04 61 63 6d 65",
         ),
         (
             Frame::Challenge(Challenge {
-                version: 1,
+                version: 2,
                 nonce: [0x11; 32]
             }),
-            "01 01 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 \
+            "01 02 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 \
              11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11",
         ),
         (
@@ -98,9 +98,9 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
             Frame::Error(ErrorFrame {
                 code: ErrorCode::UnsupportedVersion,
                 handle: None,
-                reason: "memwire protocol 1",
+                reason: "memwire protocol 2",
             }),
-            "04 02 00 12 6d 65 6d 77 69 72 65 20 70 72 6f 74 6f 63 6f 6c 20 31",
+            "04 02 00 12 6d 65 6d 77 69 72 65 20 70 72 6f 74 6f 63 6f 6c 20 32",
         ),
         (Frame::Close, "05"),
         (Frame::Ping { nonce: 7 }, "06 07"),
@@ -135,12 +135,35 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
         (
             Frame::Update(Update {
                 handle: 1,
-                base: 41,
-                generation: 42,
+                base: UpdateBase::At(41),
+                step: 1,
                 last: true,
                 ranges
             }),
-            "0b 01 29 2a 01 0e 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c",
+            "43 01 29 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c",
+        ),
+        (
+            // The base is the subscription's reference, named by its check
+            // byte, and the step is 1.
+            Frame::Update(Update {
+                handle: 1,
+                base: UpdateBase::Reference(UpdateBase::check(41)),
+                step: 1,
+                last: true,
+                ranges
+            }),
+            "41 01 56 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c",
+        ),
+        (
+            // A part that is not the last, three generations on.
+            Frame::Update(Update {
+                handle: 1,
+                base: UpdateBase::Reference(0xc7),
+                step: 3,
+                last: false,
+                ranges: Ranges::EMPTY
+            }),
+            "44 01 c7 03",
         ),
         (
             Frame::Ack(Ack {
@@ -191,7 +214,14 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
 #[test]
 fn fixtures_encode_to_their_bytes_and_back() {
     let all = fixtures();
-    let mut tags: Vec<u8> = all.iter().map(|(f, _)| f.tag()).collect();
+    // Every update tag is the update's kind, 11 in version 1.
+    let mut tags: Vec<u8> = all
+        .iter()
+        .map(|(f, _)| match f {
+            Frame::Update(_) => 11,
+            f => f.tag(),
+        })
+        .collect();
     tags.dedup();
     assert_eq!(
         tags,
@@ -277,40 +307,117 @@ fn framed_fixtures() {
     assert_eq!(hex(&buf[..n]), "02 0c 01 01 00");
     let update = fixtures()
         .into_iter()
-        .find(|(f, _)| f.tag() == 11)
+        .find(|(f, _)| f.tag() == 0x43)
         .unwrap()
         .0;
     let n = Framing::LengthPrefix.encode(&update, &mut buf).unwrap();
     assert_eq!(
         hex(&buf[..n]),
-        "14 0b 01 29 2a 01 0e 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c"
+        "11 43 01 29 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c"
     );
 }
 
 #[test]
 fn one_range_update_overhead() {
-    // The overhead of a 12-byte update: frame bytes beyond the 12 data bytes.
+    // The overhead of a 12-byte update: frame bytes beyond the 12 data
+    // bytes, with the base sent and with the base the subscription's
+    // reference (then the same at any generation).
     let data = [0x5a; 64];
     let mut buf = [0u8; 64];
     let cases = [
-        (41u64, 42u64, 9usize),
-        (99_999_999, 100_000_000, 15),
-        (u64::MAX - 1, u64::MAX, 27),
+        (41u64, 42u64, 6usize),
+        (99_999_999, 100_000_000, 9),
+        (u64::MAX - 1, u64::MAX, 15),
     ];
     for (base, generation, overhead) in cases {
+        for (reference, overhead) in [(None, overhead), (Some(base), 6)] {
+            let mut parts = UpdateParts::new(
+                1,
+                base,
+                generation,
+                &data,
+                [16..28].into_iter(),
+                1024,
+                Framing::LengthPrefix,
+            );
+            if let Some(reference) = reference {
+                parts = parts.after(reference);
+            }
+            let n = parts.next_frame(&mut buf).unwrap().unwrap();
+            assert_eq!(n - 12, overhead, "generation {generation}, {reference:?}");
+            assert!(parts.next_frame(&mut buf).is_none());
+        }
+    }
+}
+
+/// A one-byte change costs at most 8 bytes on the wire at any generation
+/// (issue 23): length prefix, tag, handle, check byte, and the range's
+/// gap, length and byte, its offset below 2^14.
+#[test]
+fn one_byte_update_at_any_generation() {
+    let data = [7u8; 1 << 14];
+    let mut buf = [0u8; 64];
+    for generation in [2u64, 1 << 20, 100_000_000, u64::MAX] {
+        for at in [0usize, 100, (1 << 14) - 1] {
+            let mut parts = UpdateParts::new(
+                3,
+                generation - 1,
+                generation,
+                &data,
+                [at..at + 1].into_iter(),
+                1024,
+                Framing::LengthPrefix,
+            )
+            .after(generation - 1);
+            let n = parts.next_frame(&mut buf).unwrap().unwrap();
+            assert!(n <= 8, "{n} bytes at generation {generation}, offset {at}");
+        }
+    }
+}
+
+/// A part without a base is read against the subscription's reference,
+/// which moves with each last part and starts over at a schema part.
+#[test]
+fn parts_follow_the_reference() {
+    let data = [1u8; 32];
+    let mut buf = [0u8; 64];
+    let mut sender = UpdateReference::new();
+    let mut receiver = UpdateReference::new();
+    let mut last = None;
+    // A full update, an update from it, a resync's update from an older
+    // generation, then one from that.
+    for (base, generation) in [(0u64, 5u64), (5, 6), (3, 9), (9, 10)] {
         let mut parts = UpdateParts::new(
             1,
             base,
             generation,
             &data,
-            [16..28].into_iter(),
+            [0..2].into_iter(),
             1024,
             Framing::LengthPrefix,
-        );
+        )
+        .after(sender.get());
         let n = parts.next_frame(&mut buf).unwrap().unwrap();
-        assert_eq!(n - 12, overhead, "generation {generation}");
-        assert!(parts.next_frame(&mut buf).is_none());
+        sender.sent(generation, true);
+        let Ok(Frame::Update(update)) = Frame::decode(&buf[1..n]) else {
+            panic!("not an update");
+        };
+        let named = matches!(update.base, UpdateBase::At(_));
+        assert_eq!(named, base != receiver.get());
+        assert_eq!(receiver.take(&update), Some((base, generation)));
+        last = Some(update);
     }
+    // The last part again, as if repeated on the way: its check byte is
+    // not the reference's, and it is refused until a part names its base.
+    let again = last.unwrap();
+    assert_eq!(receiver.take(&again), None);
+    assert_eq!(receiver.take(&again), None);
+    assert_eq!(receiver.get(), 10);
+    let mut named = again;
+    named.base = UpdateBase::At(9);
+    assert_eq!(receiver.take(&named), Some((9, 10)));
+    receiver.reset();
+    assert_eq!(receiver.get(), 0);
 }
 
 #[test]
@@ -328,11 +435,21 @@ fn decode_refuses_bad_bytes() {
         Frame::decode(&unhex("06 ff ff ff ff ff ff ff ff ff ff 01")),
         Err(DecodeError::BadVarint)
     );
-    // Bool 2 for `last`.
+    // Version 1's update tag, and one past the update tags.
     assert_eq!(
-        Frame::decode(&unhex("0b 01 29 2a 02 00")),
-        Err(DecodeError::BadTag)
+        Frame::decode(&unhex("0b 01 29 2a 01 00")),
+        Err(DecodeError::UnknownFrame)
     );
+    assert_eq!(
+        Frame::decode(&unhex("48 01 29")),
+        Err(DecodeError::UnknownFrame)
+    );
+    // An update whose last range is cut, and one with no check byte.
+    assert_eq!(
+        Frame::decode(&unhex("41 01 56 10 0c 01 02")),
+        Err(DecodeError::Truncated)
+    );
+    assert_eq!(Frame::decode(&unhex("41 01")), Err(DecodeError::Truncated));
     // Invalid UTF-8 client name.
     assert_eq!(
         Frame::decode(&unhex("00 01 80 08 01 ff 04 61 63 6d 65")),
@@ -353,16 +470,18 @@ fn decode_refuses_bad_bytes() {
     );
     // Ranges: an empty range; a range ending past 4 GiB; a length past the payload.
     assert_eq!(
-        Frame::decode(&unhex("0b 01 00 01 01 02 05 00")),
+        Frame::decode(&unhex("43 01 00 05 00")),
         Err(DecodeError::Invalid)
     );
     assert_eq!(
-        Frame::decode(&unhex("0b 01 00 01 01 07 ff ff ff ff 0f 01 00")),
+        Frame::decode(&unhex("43 01 00 ff ff ff ff 0f 01 00")),
         Err(DecodeError::Invalid)
     );
+    // (The ranges run to the end of the body: a length past it is a cut
+    // body.)
     assert_eq!(
-        Frame::decode(&unhex("0b 01 00 01 01 03 00 05 01")),
-        Err(DecodeError::Invalid)
+        Frame::decode(&unhex("43 01 00 00 05 01")),
+        Err(DecodeError::Truncated)
     );
     // Variable with kind 0, with count 0.
     assert_eq!(
@@ -384,14 +503,24 @@ fn decode_refuses_bad_bytes() {
         )),
         Err(DecodeError::Invalid)
     );
-    // Every strict prefix of every fixture is refused.
+    // Every strict prefix of every fixture is refused, but for an
+    // update's cut between two of its ranges: its ranges run to the end of
+    // the body the framing delimits, so that prefix is the same part with
+    // fewer ranges.
     for (frame, _) in fixtures() {
         let bytes = encode(&frame);
         for end in 0..bytes.len() {
-            assert!(
-                Frame::decode(&bytes[..end]).is_err(),
-                "{frame:?} cut at {end}"
-            );
+            match (Frame::decode(&bytes[..end]), frame) {
+                (Err(_), _) => {}
+                (Ok(Frame::Update(cut)), Frame::Update(whole)) => {
+                    assert_eq!(
+                        (cut.base, cut.step, cut.last),
+                        (whole.base, whole.step, whole.last)
+                    );
+                    assert!(cut.ranges.iter().count() < whole.ranges.iter().count());
+                }
+                (Ok(other), _) => panic!("{frame:?} cut at {end}: {other:?}"),
+            }
         }
     }
 }

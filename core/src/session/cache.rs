@@ -2,10 +2,12 @@
 //! that is due the same part.
 //!
 //! Subscribers of one region mostly hold the same generation, so their next
-//! updates are the same bytes but for the subscription's handle. A hub with
-//! many subscribers keeps an [`UpdateCache`] per region: the first
-//! subscription to need a part encodes it and stores the part's body after
-//! its handle; the others copy it behind their own tag and handle. A part is
+//! updates are the same bytes but for the part's header (the tag, the
+//! subscription's handle, the base when it is not the subscription's
+//! reference). A hub with many subscribers keeps an [`UpdateCache`] per
+//! region: the first subscription to need a part encodes it and stores the
+//! part's ranges, the body after its header; the others copy them behind a
+//! header of their own. A part is
 //! known by everything that decides its bytes ([`PartKey`]), so a cached
 //! part is exactly what the subscription would have encoded.
 
@@ -44,11 +46,11 @@ pub struct PartKey {
     pub plan: PartPlan,
 }
 
-/// An encoded update part, without its tag and handle.
+/// An encoded update part, without its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CachedPart<'a> {
-    /// The frame body after the tag and the handle.
+    /// The frame body after the header: the part's ranges.
     pub tail: &'a [u8],
     /// The data offset the next part starts from.
     pub next: usize,
@@ -59,10 +61,10 @@ pub struct CachedPart<'a> {
 /// Encoded update parts of one region, shared by its subscriptions.
 ///
 /// Subscribers of one region mostly hold the same generation, so their next
-/// updates are the same bytes but for the subscription's handle: the first
-/// subscription to need a part encodes it and offers its body after the
-/// handle ([`put`](Self::put)); the others copy it behind their own tag and
-/// handle ([`get`](Self::get)). A part is known by everything that decides
+/// updates are the same bytes but for the part's header: the first
+/// subscription to need a part encodes it and offers its ranges
+/// ([`put`](Self::put)); the others copy them behind a header of their own
+/// ([`get`](Self::get)). A part is known by everything that decides
 /// its bytes ([`PartKey`]). Both methods take `&self`: a hub shares one
 /// cache between connections and synchronizes inside. A cache may forget or
 /// refuse any part; it must never return a part under another key.

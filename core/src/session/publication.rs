@@ -28,7 +28,8 @@ use heapless::Deque;
 use super::cache::{CachedPart, PartKey, PartPlan, UpdateCache};
 use super::source::{Access, RegionId, Source};
 use crate::codec::{
-    EncodeError, Framing, SchemaHeader, SchemaParts, UpdateParts, part_limit, part_tail, write_part,
+    EncodeError, Framing, PartHeader, SchemaHeader, SchemaParts, UpdateParts, UpdateReference,
+    part_limit, part_tail, write_part,
 };
 use crate::diff::{ByteRange, ChangedSince, chunks_are_cheaper};
 
@@ -73,6 +74,8 @@ pub(crate) struct Publication {
     due: bool,
     in_flight: Deque<u64, IN_FLIGHT_CAP>,
     current: Option<Current>,
+    /// The base a part leaves out, as the peer follows it.
+    reference: UpdateReference,
     torn: bool,
     avoid_recent: bool,
     pub(crate) updates: u64,
@@ -140,6 +143,7 @@ impl Publication {
             due: true,
             in_flight: Deque::new(),
             current: None,
+            reference: UpdateReference::new(),
             torn: false,
             avoid_recent: false,
             updates: 0,
@@ -170,6 +174,11 @@ impl Publication {
     /// Writes this subscription's next frame into `buf`: a schema part or an
     /// update part, taken from `cache` when another subscription encoded it.
     /// `Ok(None)` when nothing is due or the in-flight limit is reached.
+    // Never inlined: inlined into the session's transmit loop, which a
+    // device's runner inlines in turn, it made the device firmware about
+    // 300 bytes larger (`.ci/firmware.sh`); one call per frame costs
+    // nothing that counts.
+    #[inline(never)]
     pub(crate) fn next_frame(
         &mut self,
         source: &Source<'_>,
@@ -199,6 +208,7 @@ impl Publication {
                 SchemaParts::new(header, vars, self.table, peer_max, Framing::LengthPrefix)
                     .starting_at(next);
             let n = parts.next_frame(buf).transpose()?;
+            self.reference.reset();
             self.phase = if parts.is_done() {
                 Phase::Streaming
             } else {
@@ -272,12 +282,18 @@ impl Publication {
         if let Some(cache) = cache {
             let mut hit = None;
             cache.get(&key, &mut |part| {
-                hit = Some(
-                    write_part(self.handle, part.tail, buf).map(|n| (n, part.next, part.last)),
-                );
+                let header = PartHeader {
+                    handle: self.handle,
+                    base: current.base,
+                    generation: current.label,
+                    last: part.last,
+                    reference: Some(self.reference.get()),
+                };
+                hit = Some(write_part(header, part.tail, buf).map(|n| (n, part.next, part.last)));
             });
             if let Some(written) = hit {
                 let (n, next, last) = written?;
+                self.reference.sent(current.label, last);
                 self.part_sent(current, next, last);
                 return Ok(Some(n));
             }
@@ -294,15 +310,21 @@ impl Publication {
             plan,
             peer_max,
             Framing::LengthPrefix,
-        );
+        )
+        .after(self.reference.get());
         let n = match parts.next_frame(buf) {
             Some(result) => result?,
             None => 0,
         };
         let (next, last) = (parts.position(), parts.is_done());
-        if let Some((cache, tail)) = cache.zip(buf.get(..n).and_then(part_tail)) {
-            cache.put(&key, CachedPart { tail, next, last });
+        // The tail only for a cache: without one, finding it is work for
+        // nothing (and code a device need not hold).
+        if let Some(cache) = cache {
+            if let Some(tail) = buf.get(..n).and_then(part_tail) {
+                cache.put(&key, CachedPart { tail, next, last });
+            }
         }
+        self.reference.sent(current.label, last);
         self.part_sent(current, next, last);
         Ok(Some(n))
     }

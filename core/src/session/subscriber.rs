@@ -22,7 +22,7 @@
 //!   (`Client::resync`): the same Ack of generation 0 as after an anomaly.
 
 use crate::Region;
-use crate::codec::{ErrorCode, Ranges, Resume, SchemaPart, Update};
+use crate::codec::{ErrorCode, Ranges, Resume, SchemaPart, Update, UpdateReference};
 
 /// Ranges written to the mirror per commit.
 const BATCH: usize = 16;
@@ -182,6 +182,8 @@ pub(crate) struct Follower {
     /// The subscription asked for full updates only: each is taken.
     pub(crate) always_full: bool,
     progress: Option<Progress>,
+    /// The base of the updates that leave theirs out.
+    reference: UpdateReference,
     /// A full update was asked for after an anomaly and has not completed.
     resyncing: bool,
     /// An Ack to send (the latest completed generation, or a resync).
@@ -208,6 +210,7 @@ impl Follower {
             full_ok: true,
             always_full: false,
             progress: None,
+            reference: UpdateReference::new(),
             resyncing: false,
             ack_due: None,
             updated: None,
@@ -230,6 +233,7 @@ impl Follower {
         part: &SchemaPart<'_>,
         copy: &S,
     ) -> SchemaOutcome {
+        self.reference.reset();
         let data_len = usize::try_from(part.data_len).unwrap_or(usize::MAX);
         if part.fingerprint != copy.fingerprint() || data_len != copy.data_len() {
             return SchemaOutcome::Mismatch;
@@ -263,6 +267,9 @@ impl Follower {
         update: &Update<'_>,
         copy: &mut S,
     ) -> Result<(), Fatal> {
+        // Every part moves the reference, taken or not, as it moved the
+        // publisher's when it was sent.
+        let generations = self.reference.take(update);
         if self.phase != Phase::Live {
             return Ok(());
         }
@@ -273,8 +280,13 @@ impl Follower {
                 reason: "update reaches outside the data area",
             });
         }
-        let key = (update.base, update.generation);
-        let full = update.base == 0;
+        let Some((base, label)) = generations else {
+            // A part from a base this end cannot know: one was lost or
+            // repeated on the way.
+            return self.anomaly(false, copy);
+        };
+        let key = (base, label);
+        let full = base == 0;
         let first = update.ranges.iter().next().map(|s| s.range().start);
         let full_start = full && (self.full_ok || self.always_full) && first.is_none_or(|o| o == 0);
         if let Some(p) = self.progress.take() {
@@ -287,14 +299,14 @@ impl Follower {
                 return self.anomaly(true, copy);
             }
         }
-        if !(full_start || (!full && update.base == self.held)) {
+        if !(full_start || (!full && base == self.held)) {
             // The last part of a full update that could not be taken: the
             // publisher now waits for its ack; ask again.
             return self.anomaly(full && update.last, copy);
         }
         let p = Progress {
-            base: update.base,
-            label: update.generation,
+            base,
+            label,
             next: 0,
         };
         self.apply(update, p, copy)
@@ -340,11 +352,7 @@ impl Follower {
         if let Some(end) = update.ranges.iter().last().map(|span| span.range().end) {
             p.next = end;
         }
-        let generation = if update.last {
-            update.generation
-        } else {
-            self.held
-        };
+        let generation = if update.last { p.label } else { self.held };
         if update.last || update.ranges.iter().next().is_some() {
             copy.write_part(update.ranges, self.instance, self.held, generation)
                 .map_err(|()| mirror_busy())?;
@@ -354,13 +362,13 @@ impl Follower {
             return Ok(());
         }
         self.progress = None;
-        self.held = update.generation;
-        let full = update.base == 0;
+        self.held = p.label;
+        let full = p.base == 0;
         self.full_ok = false;
         self.resyncing = false;
-        self.ack_due = Some(update.generation);
+        self.ack_due = Some(p.label);
         let resynced = full || self.updated.is_some_and(|(_, r)| r);
-        self.updated = Some((update.generation, resynced));
+        self.updated = Some((p.label, resynced));
         self.updates += 1;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use memwire::codec::{
     Ack, ErrorCode, ErrorFrame, Feed, Frame, FrameAccumulator, Framing, Hello, PROTOCOL_VERSION,
-    Ranges, Span, Update,
+    Ranges, Span, Update, UpdateBase,
 };
 
 use crate::Report;
@@ -46,8 +46,8 @@ pub(crate) fn run(report: &mut Report) {
         }),
         Frame::Update(Update {
             handle: 1,
-            base: 3,
-            generation: 5,
+            base: UpdateBase::At(3),
+            step: 2,
             last: true,
             ranges,
         }),

@@ -177,6 +177,11 @@ pub(crate) struct Raw {
     pending: Vec<u8>,
     /// Every byte written, for replays.
     pub(crate) sent: Vec<u8>,
+    /// Each subscription's reference, as a client follows it.
+    references: std::collections::BTreeMap<u16, memwire::codec::UpdateReference>,
+    /// The base and generation of the last update part read, if the last
+    /// frame read was one (`None` for a part no client could place).
+    pub(crate) last_update: Option<(u64, u64)>,
 }
 
 impl Raw {
@@ -193,6 +198,21 @@ impl Raw {
             frames: Box::new(FrameAccumulator::length_prefix(RAW_MAX)),
             pending: Vec::new(),
             sent: Vec::new(),
+            references: std::collections::BTreeMap::new(),
+            last_update: None,
+        }
+    }
+
+    /// Follows each subscription's reference through the frames read, as
+    /// a client does, to name each update part's base and generation.
+    fn follow(&mut self, body: &[u8]) {
+        self.last_update = None;
+        match Frame::decode(body) {
+            Ok(Frame::Schema(s)) => self.references.entry(s.handle).or_default().reset(),
+            Ok(Frame::Update(u)) => {
+                self.last_update = self.references.entry(u.handle).or_default().take(&u);
+            }
+            _ => {}
         }
     }
 
@@ -220,6 +240,7 @@ impl Raw {
                     Feed::Frame { body, rest } => {
                         let body = body.to_vec();
                         self.pending = rest.to_vec();
+                        self.follow(&body);
                         return Ok(body);
                     }
                     Feed::Error { error, .. } => panic!("the hub sent bad framing: {error}"),

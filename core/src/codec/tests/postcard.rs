@@ -92,8 +92,17 @@ fn postcard_frame(frame: &Frame<'_>) -> Vec<u8> {
             v
         }
         Frame::Update(u) => {
-            let mut v = pc(&(u.handle, u.base, u.generation, u.last));
-            v.extend(ranges(u.ranges));
+            // The flags are in the tag; the fields they announce follow
+            // the handle, and the ranges run to the end of the body.
+            let mut v = pc(&u.handle);
+            v.extend(match u.base {
+                UpdateBase::At(base) => pc(&base),
+                UpdateBase::Reference(check) => pc(&check),
+            });
+            if u.step != 1 {
+                v.extend(pc(&u.step));
+            }
+            v.extend(u.ranges.as_bytes());
             v
         }
         Frame::Ack(a) => pc(&(a.handle, a.generation)),

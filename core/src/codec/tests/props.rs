@@ -182,8 +182,12 @@ fn build<'a>(raw: &'a Raw, scratch: &'a mut [u8], text: &'a mut [u8; 40]) -> Fra
             if raw.kind == 11 {
                 Frame::Update(Update {
                     handle: a as u16,
-                    base: b,
-                    generation: c,
+                    base: if raw.flags[1] {
+                        UpdateBase::At(b)
+                    } else {
+                        UpdateBase::Reference(b as u8)
+                    },
+                    step: if raw.flags[2] { c } else { 1 },
                     last: raw.flags[0],
                     ranges,
                 })
@@ -232,7 +236,11 @@ pub(super) fn for_random_frames(check: impl Fn(Frame<'_>) -> Result<(), TestCase
             let mut text = [0u8; 40];
             let frame = build(&raw, &mut scratch, &mut text);
             let mut s = seen.get();
-            s[usize::from(frame.tag())] = true;
+            let kind = match frame {
+                Frame::Update(_) => 11,
+                _ => frame.tag(),
+            };
+            s[usize::from(kind)] = true;
             seen.set(s);
             check(frame)
         })

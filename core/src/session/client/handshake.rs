@@ -11,7 +11,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
     pub(super) fn on_challenge(&mut self, c: Challenge) {
         if c.version != PROTOCOL_VERSION {
             self.link
-                .fail(ErrorCode::UnsupportedVersion, None, "memwire protocol 1");
+                .fail(ErrorCode::UnsupportedVersion, None, "memwire protocol 2");
             return;
         }
         let proof = auth::proof(self.config.secret, &c.nonce, &self.hello);

@@ -16,7 +16,7 @@ use super::head::{HEAD, Heads, Read};
 use super::hub::Hub;
 use crate::codec::{
     AccumulateError, Auth, CLIENT_NAME_MAX, Challenge, DecodeError, ErrorCode, Frame, MIN_FRAME,
-    PROTOCOL_VERSION, peek_hello_version,
+    PROTOCOL_VERSION, is_update_tag, peek_hello_version,
 };
 use crate::schema::Name;
 use crate::session::link::{Link, Phase, Stats};
@@ -28,9 +28,9 @@ use crate::time::{Duration, Instant};
 const HELLO_MAX: usize = HEAD;
 
 /// The tags of the frames that may be longer than [`MIN_FRAME`] bytes
-/// (Welcome, Schema, Update, Write): no other frame of a longer body can
-/// decode.
-const LONG_TAGS: [u8; 4] = [3, 10, 11, 13];
+/// (Welcome, Schema, Write, and updates, whose tags
+/// [`is_update_tag`] knows): no other frame of a longer body can decode.
+const LONG_TAGS: [u8; 3] = [3, 10, 13];
 
 /// Where the handshake stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,7 +288,7 @@ impl Login {
     fn on_hello(&mut self, head: &[u8], len: usize) {
         if peek_hello_version(head).is_some_and(|v| v != PROTOCOL_VERSION) {
             self.link
-                .fail(ErrorCode::UnsupportedVersion, None, "memwire protocol 1");
+                .fail(ErrorCode::UnsupportedVersion, None, "memwire protocol 2");
             return;
         }
         let hello = match decode(head, len) {
@@ -365,7 +365,10 @@ fn decode(head: &[u8], len: usize) -> Result<Frame<'_>, Undecoded> {
     match Frame::decode(head) {
         Ok(frame) if head.len() == len => Ok(frame),
         Err(DecodeError::Truncated)
-            if head.len() < len && head.first().is_some_and(|tag| LONG_TAGS.contains(tag)) =>
+            if head.len() < len
+                && head
+                    .first()
+                    .is_some_and(|tag| LONG_TAGS.contains(tag) || is_update_tag(*tag)) =>
         {
             Err(Undecoded::Unexpected)
         }

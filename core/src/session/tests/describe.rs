@@ -4,7 +4,7 @@
 use std::vec::Vec;
 
 use super::*;
-use crate::codec::{Frame, Framing, Ranges, SchemaPart, Update, VarTable};
+use crate::codec::{Frame, Framing, Ranges, SchemaPart, Update, UpdateBase, VarTable};
 use crate::schema::place;
 
 /// Forty variables of mixed kinds: a table that takes several schema parts
@@ -62,13 +62,10 @@ fn describer<const RX: usize>(pair: &mut Pair<RX>) -> &mut Describer {
 }
 
 /// Updates among framed frames: (handle, base, generation).
-fn updates(frames: &[Vec<u8>]) -> Vec<(u16, u64, u64)> {
-    frames
+fn updates<const RX: usize>(pair: &Pair<RX>) -> Vec<(u16, u64, u64)> {
+    pair.server_updates
         .iter()
-        .filter_map(|f| match Frame::decode(body(f)) {
-            Ok(Frame::Update(u)) => Some((u.handle, u.base, u.generation)),
-            _ => None,
-        })
+        .map(|&(handle, base, generation, _)| (handle, base, generation))
         .collect()
 }
 
@@ -123,15 +120,12 @@ fn described_subscription_takes_the_table_in_parts() {
         }]
     );
     // From here on it is an ordinary subscription: deltas...
-    pair.server_frames.clear();
+    pair.clear_frames();
     pair.hub.region("many").live[5] ^= 0xFF;
     pair.hub.region("many").scan();
     pair.drive();
     pair.assert_synced("many", &m);
-    assert_eq!(
-        updates(&pair.server_frames),
-        [(h.0, generation, generation + 1)]
-    );
+    assert_eq!(updates(&pair), [(h.0, generation, generation + 1)]);
     // ...and writes by name.
     let request = pair
         .client
@@ -169,7 +163,7 @@ fn a_described_mirror_resumes_with_a_delta_on_a_new_connection() {
     again.drive();
     again.assert_synced("many", &m);
     assert_eq!(subscriptions(&again.client_log), [(h2.0, Some(false))]);
-    let sent = updates(&again.server_frames);
+    let sent = updates(&again);
     assert!(!sent.is_empty());
     assert!(
         sent.iter().all(|&(_, base, _)| base == resume.generation),
@@ -196,11 +190,11 @@ fn no_mirror_for_the_table_ends_the_subscription() {
         subscriptions(&pair.client_log),
         [(h.0, Some(true)), (h.0, None)]
     );
-    pair.server_frames.clear();
+    pair.clear_frames();
     pair.hub.region("many").live[0] ^= 1;
     pair.hub.region("many").scan();
     pair.drive();
-    assert!(updates(&pair.server_frames).is_empty());
+    assert!(updates(&pair).is_empty());
     // The slot is free again.
     let schema = pair.hub.region("many").schema;
     let (h2, m) = pair.subscribe("many", schema);
@@ -267,8 +261,8 @@ fn updates_before_the_table_are_ignored_and_broken_tables_end() {
         &mut pair,
         &Frame::Update(Update {
             handle: h.0,
-            base: 0,
-            generation: 9,
+            base: UpdateBase::At(0),
+            step: 9,
             last: true,
             ranges,
         }),

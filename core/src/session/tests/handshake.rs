@@ -123,7 +123,7 @@ fn version_mismatch_is_reported_and_closed() {
     let n = Framing::LengthPrefix
         .encode(
             &Frame::Hello(Hello {
-                version: 2,
+                version: 3,
                 max_frame: 1024,
                 client: "probe",
                 tenant: TENANT,
@@ -138,7 +138,7 @@ fn version_mismatch_is_reported_and_closed() {
     match Frame::decode(body(&frames[0])) {
         Ok(Frame::Error(e)) => {
             assert_eq!(e.code, ErrorCode::UnsupportedVersion);
-            assert_eq!(e.reason, "memwire protocol 1");
+            assert_eq!(e.reason, "memwire protocol 2");
         }
         other => panic!("{other:?}"),
     }

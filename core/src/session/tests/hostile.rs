@@ -5,8 +5,8 @@ use std::vec::Vec;
 
 use super::*;
 use crate::codec::{
-    Ack, ErrorCode, Frame, Framing, Ranges, SchemaPart, Unsubscribe, Update, VarTable, Write,
-    WriteOutcome, WriteResult, WriteTarget,
+    Ack, ErrorCode, Frame, Framing, Ranges, SchemaPart, Unsubscribe, Update, UpdateBase, VarTable,
+    Write, WriteOutcome, WriteResult, WriteTarget,
 };
 
 /// What the server sent, as far as these tests look.
@@ -221,8 +221,8 @@ fn frames_nobody_asked_for_close_the_connection() {
     assert_eq!(answer_to(schema), protocol_error());
     let update = Frame::Update(Update {
         handle: 0,
-        base: 0,
-        generation: 1,
+        base: UpdateBase::At(0),
+        step: 1,
         last: true,
         ranges: Ranges::EMPTY,
     });

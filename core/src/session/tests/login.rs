@@ -12,10 +12,10 @@ use crate::session::{AuthFailure, Handshake, auth};
 
 const NONCE: auth::Nonce = [0x11; 32];
 
-/// The spec's worked Hello, framed: `{ version: 1, max_frame: 1024,
+/// The spec's worked Hello, framed: `{ version: 2, max_frame: 1024,
 /// client: "probe", tenant: "acme" }`.
 const HELLO: [u8; 16] = [
-    0x0f, 0x00, 0x01, 0x80, 0x08, 0x05, b'p', b'r', b'o', b'b', b'e', 0x04, b'a', b'c', b'm', b'e',
+    0x0f, 0x00, 0x02, 0x80, 0x08, 0x05, b'p', b'r', b'o', b'b', b'e', 0x04, b'a', b'c', b'm', b'e',
 ];
 
 fn at(ms: u64) -> Instant {
@@ -88,7 +88,7 @@ fn a_hello_is_answered_with_the_challenge() {
     let hub = TestHub::new();
     let mut h = handshake();
     assert!(h.handle_input(at(0), &HELLO, &hub).is_empty());
-    let mut challenge = vec![0x22, 0x01, 0x01];
+    let mut challenge = vec![0x22, 0x01, 0x02];
     challenge.extend([0x11; 32]);
     assert_eq!(sent(&mut h), challenge);
     assert_eq!(h.claimed(), Some((TENANT, "probe")));
@@ -187,7 +187,7 @@ fn a_long_frame_is_answered_once_whole() {
     let write = long_write();
     let mut close = vec![0xAC, 0x02, 0x05];
     close.resize(2 + 300, 0);
-    let mut version = vec![0xAC, 0x02, 0x00, 0x02];
+    let mut version = vec![0xAC, 0x02, 0x00, 0x03];
     version.resize(2 + 300, 0);
     let cases = [
         (&write, ErrorCode::UnexpectedFrame),

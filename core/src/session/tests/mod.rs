@@ -438,6 +438,11 @@ pub(super) struct Pair<const RX: usize> {
     pub(super) mangle: Option<Mangle>,
     /// Server frames delivered to the client, framed.
     pub(super) server_frames: Vec<Vec<u8>>,
+    /// The update parts among them: handle, base, generation and last,
+    /// read against each subscription's reference as the client reads
+    /// them.
+    pub(super) server_updates: Vec<(u16, u64, u64, bool)>,
+    references: std::collections::BTreeMap<u16, crate::codec::UpdateReference>,
     /// While set, at most this many more server frames reach the client;
     /// the rest are lost (a connection that drops).
     pub(super) budget: Option<usize>,
@@ -464,6 +469,8 @@ impl<const RX: usize> Pair<RX> {
             held: Vec::new(),
             mangle: None,
             server_frames: Vec::new(),
+            server_updates: Vec::new(),
+            references: std::collections::BTreeMap::new(),
             budget: None,
             events: Vec::new(),
             observer: None,
@@ -524,6 +531,7 @@ impl<const RX: usize> Pair<RX> {
                         }
                         None => self.client.handle_input(self.now, &frame),
                     }
+                    self.note_update(&frame);
                     self.server_frames.push(frame);
                 }
             }
@@ -535,6 +543,29 @@ impl<const RX: usize> Pair<RX> {
             }
         }
         panic!("the peers never went quiet");
+    }
+
+    /// Forgets the server frames seen so far.
+    pub(super) fn clear_frames(&mut self) {
+        self.server_frames.clear();
+        self.server_updates.clear();
+    }
+
+    /// Follows each subscription's reference through the frames the
+    /// client gets, to name every update part's base and generation.
+    fn note_update(&mut self, framed: &[u8]) {
+        use crate::codec::Frame;
+        match Frame::decode(body(framed)) {
+            Ok(Frame::Schema(s)) => self.references.entry(s.handle).or_default().reset(),
+            Ok(Frame::Update(u)) => {
+                let reference = self.references.entry(u.handle).or_default();
+                // A part the client cannot place (u64::MAX: no generation).
+                let (base, generation) = reference.take(&u).unwrap_or((u64::MAX, u64::MAX));
+                self.server_updates
+                    .push((u.handle, base, generation, u.last));
+            }
+            _ => {}
+        }
     }
 
     /// The first `n` bytes of `buf` to the server's side: the handshake

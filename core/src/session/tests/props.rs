@@ -14,8 +14,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use super::hostile::{Seen, feed, sent};
 use super::*;
 use crate::codec::{
-    Ack, Frame, Framing, Ranges, SchemaPart, Span, Subscribe, Unsubscribe, Update, VarTable, Write,
-    WriteOutcome, WriteResult, WriteTarget,
+    Ack, Frame, Framing, Ranges, SchemaPart, Span, Subscribe, Unsubscribe, Update, UpdateBase,
+    VarTable, Write, WriteOutcome, WriteResult, WriteTarget,
 };
 
 /// Answers a server holds at most.
@@ -177,8 +177,8 @@ fn run_step(pair: &mut Pair<4096>, model: &mut Model, step: &Step) {
             pair,
             &[Frame::Update(Update {
                 handle,
-                base: 0,
-                generation: 1,
+                base: UpdateBase::At(0),
+                step: 1,
                 last: true,
                 ranges: Ranges::EMPTY,
             })],

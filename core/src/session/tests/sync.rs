@@ -9,13 +9,10 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use super::*;
 use crate::codec::Frame;
 
-fn updates_in(frames: &[Vec<u8>]) -> Vec<(u64, u64, bool)> {
-    frames
+fn updates_in<const RX: usize>(pair: &Pair<RX>) -> Vec<(u64, u64, bool)> {
+    pair.server_updates
         .iter()
-        .filter_map(|f| match Frame::decode(body(f)) {
-            Ok(Frame::Update(u)) => Some((u.base, u.generation, u.last)),
-            _ => None,
-        })
+        .map(|&(_, base, generation, last)| (base, generation, last))
         .collect()
 }
 
@@ -33,14 +30,14 @@ fn subscribe_gets_schema_then_full_update() {
         generation: 2,
         resynced: true
     }));
-    assert_eq!(updates_in(&pair.server_frames), [(0, 2, true)]);
+    assert_eq!(updates_in(&pair), [(0, 2, true)]);
     // A small change is one exact delta from the last scan.
-    pair.server_frames.clear();
+    pair.clear_frames();
     pair.hub.region("robot").live[24..28].copy_from_slice(&7.0f32.to_le_bytes());
     pair.hub.region("robot").scan();
     pair.drive();
     pair.assert_synced("robot", &m);
-    assert_eq!(updates_in(&pair.server_frames), [(2, 3, true)]);
+    assert_eq!(updates_in(&pair), [(2, 3, true)]);
     assert!(
         pair.server_frames[0].len() < 16,
         "{:?}",
@@ -80,7 +77,7 @@ fn an_update_of_many_ranges_is_one_commit_of_the_mirror() {
         pair.hub.region("robot").live[log.start + 4 * i] = 1;
     }
     pair.hub.region("robot").scan();
-    pair.server_frames.clear();
+    pair.clear_frames();
     let commits = m.commit_counter().load(crate::sync::Ordering::Relaxed);
     pair.drive();
     pair.assert_synced("robot", &m);
@@ -164,7 +161,7 @@ fn mirror_equals_source_after_random_workloads() {
 fn slow_acker_gets_coalesced_updates() {
     let mut pair = Pair::<4096>::connect(TestHub::new());
     let (_, m) = pair.subscribe("robot", ROBOT.as_schema());
-    pair.server_frames.clear();
+    pair.clear_frames();
     pair.hold_client = true;
     for i in 0..50u32 {
         pair.hub.region("robot").live[32..36].copy_from_slice(&i.to_le_bytes());
@@ -173,12 +170,12 @@ fn slow_acker_gets_coalesced_updates() {
         pair.drive();
     }
     // Two updates in flight, then nothing until acks come back.
-    assert_eq!(updates_in(&pair.server_frames).len(), 2);
-    pair.server_frames.clear();
+    assert_eq!(updates_in(&pair).len(), 2);
+    pair.clear_frames();
     pair.release();
     pair.drive();
     // One update covers the 48 generations that were not sent.
-    let updates = updates_in(&pair.server_frames);
+    let updates = updates_in(&pair);
     assert_eq!(updates.len(), 1, "{updates:?}");
     pair.assert_synced("robot", &m);
     // The server's memory does not depend on how far behind the peer is.
@@ -212,7 +209,7 @@ fn disconnect_mid_update_then_resume_with_a_delta() {
     let h2 = again.client.subscribe("robot", m, Some(resume)).unwrap();
     again.drive();
     again.assert_synced("robot", &m);
-    let updates = updates_in(&again.server_frames);
+    let updates = updates_in(&again);
     assert!(
         updates
             .iter()
@@ -243,7 +240,7 @@ fn resume_across_a_new_instance_is_a_full_update() {
     let h2 = again.client.subscribe("robot", m, Some(resume)).unwrap();
     again.drive();
     again.assert_synced("robot", &m);
-    assert_eq!(updates_in(&again.server_frames), [(0, 3, true)]);
+    assert_eq!(updates_in(&again), [(0, 3, true)]);
     assert!(again.take_events().contains(&Event::Updated {
         handle: h2,
         generation: 3,
@@ -271,7 +268,7 @@ fn tiny_frame_limit_mirrors_a_large_region() {
     let frames = pair.server_frames.len();
     assert!(frames > BIG as usize / 256, "{frames} frames");
     // A later small change is small.
-    pair.server_frames.clear();
+    pair.clear_frames();
     pair.hub.region("blob").live[BIG as usize / 2] ^= 0xFF;
     pair.hub.region("blob").scan();
     pair.drive();
@@ -339,9 +336,9 @@ fn schema_mismatch_leaves_the_mirror_untouched() {
     // The slot is free again, and the server dropped the subscription.
     pair.hub.region("robot").live[0] = 2;
     pair.hub.region("robot").scan();
-    pair.server_frames.clear();
+    pair.clear_frames();
     pair.drive();
-    assert!(updates_in(&pair.server_frames).is_empty());
+    assert!(updates_in(&pair).is_empty());
 }
 
 #[test]
