@@ -262,6 +262,16 @@ pub enum WriteTarget<'a> {
         /// Its new value, little-endian, exactly the variable's length.
         value: &'a [u8],
     },
+    /// Raw byte ranges, one part of a write too large for one frame
+    /// (tag 2): the parts share the write's request id and follow each
+    /// other; the publisher applies them all in one commit when the part
+    /// with `last` arrives, and answers that one only.
+    Part {
+        /// Whether this is the write's last part.
+        last: bool,
+        /// This part's ranges, after those of the parts before it.
+        ranges: Ranges<'a>,
+    },
 }
 
 /// A mirror asks the publisher to change its region.
@@ -410,6 +420,10 @@ impl<'a> Frame<'a> {
                         name: r.name()?,
                         value: r.bytes()?,
                     },
+                    2 => WriteTarget::Part {
+                        last: r.bool()?,
+                        ranges: view(r, Ranges::new_checked)?,
+                    },
                     _ => return Err(DecodeError::BadTag),
                 },
             }),
@@ -533,6 +547,11 @@ impl<'a> Frame<'a> {
                         out.varint(1)?;
                         out.str(name.as_str())?;
                         out.bytes(value)
+                    }
+                    WriteTarget::Part { last, ranges } => {
+                        out.varint(2)?;
+                        out.bool(last)?;
+                        out.bytes(ranges.as_bytes())
                     }
                 }
             }

@@ -107,6 +107,10 @@ pub struct Limits {
     pub rate_bytes: u32,
     /// Frame body bytes a client may send in a burst (at least `max_frame`).
     pub rate_byte_burst: u32,
+    /// Bytes of a write sent in parts (one larger than a frame) the hub
+    /// keeps for one connection until its last part; a larger write is
+    /// refused with `LimitExceeded`. 0 takes only writes that fit a frame.
+    pub max_write: usize,
     /// Ping a client when nothing was sent to it for this long.
     pub keepalive: Duration,
     /// Close a connection when nothing was heard for this long (longer than
@@ -134,6 +138,7 @@ impl Default for Limits {
             rate_frame_burst: 500,
             rate_bytes: 1 << 20,
             rate_byte_burst: 256 << 10,
+            max_write: 256 << 10,
             keepalive: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
             auth_delay: Duration::from_millis(100),

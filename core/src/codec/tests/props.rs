@@ -187,6 +187,15 @@ fn build<'a>(raw: &'a Raw, scratch: &'a mut [u8], text: &'a mut [u8; 40]) -> Fra
                     last: raw.flags[0],
                     ranges,
                 })
+            } else if raw.flags[1] && raw.flags[2] {
+                Frame::Write(Write {
+                    request: a as u32,
+                    handle: b as u16,
+                    target: WriteTarget::Part {
+                        last: raw.flags[0],
+                        ranges,
+                    },
+                })
             } else if raw.flags[1] {
                 Frame::Write(Write {
                     request: a as u32,

@@ -13,7 +13,7 @@ use super::config::ServerConfig;
 use super::handshake::Login;
 use super::hub::{Hub, HubSources, HubWritable};
 use super::mirrors::Mirrors;
-use crate::codec::{CLIENT_NAME_MAX, ErrorCode, Frame};
+use crate::codec::{CLIENT_NAME_MAX, ErrorCode, Frame, WriteTarget};
 use crate::schema::Name;
 use crate::session::event::ServerEvent;
 use crate::session::link::{Control, Link, Phase};
@@ -126,9 +126,20 @@ impl<const SUBS: usize> Inner<SUBS> {
                 }
             }
             (Welcome::Sent, Frame::Write(w)) => {
-                if !self.peer_subs.on_write(&w, &mut HubWritable(hub)) {
-                    self.link
-                        .fail(ErrorCode::LimitExceeded, None, "too many writes unanswered");
+                let close = match w.target {
+                    WriteTarget::Part { last, .. } => self
+                        .peer_subs
+                        .on_write_part(&w, last, &mut HubWritable(hub))
+                        .err(),
+                    _ if self.peer_subs.in_parts() => Some((
+                        ErrorCode::UnexpectedFrame,
+                        "a write in parts is unfinished",
+                    )),
+                    _ => (!self.peer_subs.on_write(&w, &mut HubWritable(hub)))
+                        .then_some((ErrorCode::LimitExceeded, "too many writes unanswered")),
+                };
+                if let Some((code, reason)) = close {
+                    self.link.fail(code, None, reason);
                 }
             }
             (Welcome::Sent, Frame::Schema(part)) => {
