@@ -107,9 +107,10 @@ pub struct Limits {
     pub rate_bytes: u32,
     /// Frame body bytes a client may send in a burst (at least `max_frame`).
     pub rate_byte_burst: u32,
-    /// Bytes of a write sent in parts (one larger than a frame) the hub
-    /// keeps for one connection until its last part; a larger write is
-    /// refused with `LimitExceeded`. 0 takes only writes that fit a frame.
+    /// The largest write, in bytes, taken in parts (a write larger than a
+    /// frame), whose parts the hub keeps for the connection until the last
+    /// one; a larger write is refused with `LimitExceeded`. 0 takes only
+    /// writes that fit a frame.
     pub max_write: usize,
     /// Ping a client when nothing was sent to it for this long.
     pub keepalive: Duration,

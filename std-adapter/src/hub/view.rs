@@ -80,14 +80,20 @@ impl View {
         Ok(())
     }
 
+    /// Whether the ranges kept and `ranges`, the last part of their write,
+    /// pass `limits.max_write`.
+    fn too_large(&self, ranges: &[(usize, &[u8])]) -> bool {
+        let len: usize = ranges.iter().map(|(_, b)| b.len()).sum();
+        !self.staged.is_empty()
+            && self.staged_bytes.saturating_add(len) > self.shared.config.limits.max_write
+    }
+
     /// The ranges kept and then `ranges`, all of a write's parts, and
     /// nothing kept any more; `None` when no part was kept.
     fn take_staged(&mut self, ranges: &[(usize, &[u8])]) -> Option<Vec<(usize, Vec<u8>)>> {
         if self.staged.is_empty() {
             return None;
         }
-        // The last part is not counted against the limit: it came whole,
-        // within a frame, like any write.
         self.staged_bytes = 0;
         let mut all = std::mem::take(&mut self.staged);
         join(&mut all, ranges);
@@ -235,6 +241,10 @@ impl session::Hub for View {
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
+        if self.too_large(ranges) {
+            session::Hub::drop_staged(self);
+            return Err(ErrorCode::LimitExceeded);
+        }
         let staged = self.take_staged(ranges);
         let joined: Vec<(usize, &[u8])>;
         let ranges = match &staged {
@@ -272,7 +282,8 @@ impl session::Hub for View {
         };
         // Not deferred without the right: `apply_write` refuses it.
         let denied = self.writable.get(index) == Some(&false);
-        if served.publisher.is_none() || denied {
+        // Refused by `apply_write`, which is called next.
+        if served.publisher.is_none() || denied || self.too_large(ranges) {
             return false;
         }
         let ranges = self
