@@ -415,15 +415,22 @@ impl<'a> Frame<'a> {
                 request: r.u32()?,
                 handle: r.u16()?,
                 target: match r.u32()? {
-                    0 => WriteTarget::Ranges(view(r, Ranges::new_checked)?),
                     1 => WriteTarget::Variable {
                         name: r.name()?,
                         value: r.bytes()?,
                     },
-                    2 => WriteTarget::Part {
-                        last: r.bool()?,
-                        ranges: view(r, Ranges::new_checked)?,
-                    },
+                    // One path for both kinds of ranges: a device's flash
+                    // holds one copy of the ranges' check.
+                    tag @ (0 | 2) => {
+                        let part = tag == 2;
+                        let last = part && r.bool()?;
+                        let ranges = view(r, Ranges::new_checked)?;
+                        if part {
+                            WriteTarget::Part { last, ranges }
+                        } else {
+                            WriteTarget::Ranges(ranges)
+                        }
+                    }
                     _ => return Err(DecodeError::BadTag),
                 },
             }),

@@ -57,7 +57,11 @@ pub(crate) trait WritableSources: Sources {
     }
     /// Keeps checked ranges of a write sent in parts; see
     /// [`Hub::stage_write`](super::Hub::stage_write).
-    fn stage_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])]) -> Result<(), ErrorCode> {
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
         let _ = (region, ranges);
         Err(ErrorCode::LimitExceeded)
     }
@@ -82,9 +86,11 @@ struct Answer {
     outcome: Option<WriteOutcome<'static>>,
 }
 
-/// A write the peer sends in parts, from its first part to its last.
+/// A write the peer sends in parts, from its first part to its last: kept
+/// by the serving side (a [`Server`](super::Server)) beside its
+/// [`PeerSubscriptions`], so a device's client holds none.
 #[derive(Clone, Copy, Debug)]
-struct Partial {
+pub(crate) struct Partial {
     request: u32,
     handle: u16,
     /// Where the ranges of its parts so far end: the next part starts at
@@ -104,8 +110,6 @@ pub(crate) struct PeerSubscriptions<const SUBS: usize> {
     /// and unsubscribes sent before it read the error are not mistakes.
     ended: Deque<u16, SUBS>,
     answers: Deque<Answer, ANSWERS>,
-    /// The write in parts the peer is sending (the serving side only).
-    partial: Option<Partial>,
     /// Where the next transmit starts, for fairness.
     turn: usize,
     /// Counters of subscriptions that ended.
@@ -119,7 +123,6 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             pubs: core::array::from_fn(|_| None),
             ended: Deque::new(),
             answers: Deque::new(),
-            partial: None,
             turn: 0,
             updates: 0,
             resyncs: 0,
@@ -250,8 +253,11 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
     ) -> Option<WriteOutcome<'static>> {
         let mut ranges: [(usize, &[u8]); WRITE_RANGES_MAX] = [(0, &[]); WRITE_RANGES_MAX];
         let checked = match w.target {
-            // Taken only by `on_write_part`, on the serving side.
-            WriteTarget::Part { .. } => Err((ErrorCode::UnexpectedFrame, "writes in parts not taken")),
+            // Taken only by `on_write_part`, on the serving side; this end
+            // keeps no parts, and says so as a hub that keeps none does.
+            WriteTarget::Part { .. } => {
+                Err((ErrorCode::LimitExceeded, "writes in parts not taken"))
+            }
             target => self.check(w.handle, target, regions, &mut ranges),
         };
         let (region, n) = match checked {
@@ -319,14 +325,9 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
         Ok((region, n))
     }
 
-    /// Whether the peer is sending a write in parts: until its last part,
-    /// a write of another kind closes the connection.
-    pub(crate) fn in_parts(&self) -> bool {
-        self.partial.is_some()
-    }
-
     /// Takes one part of a write the peer sends in parts (the serving
-    /// side): checks it and keeps its ranges with the hub
+    /// side), `open` the write in parts the peer is sending: checks the
+    /// part and keeps its ranges with the hub
     /// ([`WritableSources::stage_write`]) and, at the last part, applies
     /// them all as one write and queues its one answer. A part refused
     /// refuses the write: nothing of it is applied. The error to close the
@@ -334,11 +335,12 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
     /// of this one, or when too many answers are waiting.
     pub(crate) fn on_write_part<S: WritableSources + ?Sized>(
         &mut self,
+        open: &mut Option<Partial>,
         w: &Write<'_>,
         last: bool,
         regions: &mut S,
     ) -> Result<(), (ErrorCode, &'static str)> {
-        let mut partial = match self.partial.take() {
+        let mut partial = match open.take() {
             Some(p) if p.request == w.request && p.handle == w.handle => p,
             Some(_) => {
                 regions.drop_staged();
@@ -362,18 +364,23 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
                 .check(w.handle, w.target, regions, &mut ranges)
                 .and_then(|(region, n)| {
                     let ranges = ranges.get(..n).unwrap_or(&[]);
-                    if ranges.first().is_some_and(|&(start, _)| start < partial.end) {
+                    if ranges
+                        .first()
+                        .is_some_and(|&(start, _)| start < partial.end)
+                    {
                         return Err((ErrorCode::BadValue, "a part overlaps the parts before"));
                     }
                     let staged = if last {
                         Ok(())
                     } else {
-                        regions.stage_write(region, ranges).map_err(|code| match code {
-                            ErrorCode::LimitExceeded => {
-                                (code, "the write is larger than the hub keeps")
-                            }
-                            code => (code, "the write's parts were not kept"),
-                        })
+                        regions
+                            .stage_write(region, ranges)
+                            .map_err(|code| match code {
+                                ErrorCode::LimitExceeded => {
+                                    (code, "the write is larger than the hub keeps")
+                                }
+                                code => (code, "the write's parts were not kept"),
+                            })
                     };
                     partial.end = ranges.last().map_or(partial.end, |&(o, b)| o + b.len());
                     staged.map(|()| (region, n))
@@ -386,7 +393,7 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             partial.refused = Some(refused);
         }
         if !last {
-            self.partial = Some(partial);
+            *open = Some(partial);
             return Ok(());
         }
         let outcome = match checked {

@@ -143,11 +143,15 @@ impl Driver {
         parts: &mut Vec<u8>,
         write: Write,
     ) -> Option<Write> {
-        let found = self.subs.iter().find(|s| s.mirror.path == write.path).and_then(|s| {
-            let schema = s.mirror.cell.region().schema();
-            let (_, var) = schema.lookup(&write.name)?;
-            Some((var.range(), var.writable))
-        });
+        let found = self
+            .subs
+            .iter()
+            .find(|s| s.mirror.path == write.path)
+            .and_then(|s| {
+                let schema = s.mirror.cell.region().schema();
+                let (_, var) = schema.lookup(&write.name)?;
+                Some((var.range(), var.writable))
+            });
         let Some((range, writable)) = found else {
             let _ = write
                 .reply

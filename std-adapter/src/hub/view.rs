@@ -303,7 +303,11 @@ impl session::Hub for View {
         }
     }
 
-    fn stage_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])]) -> Result<(), ErrorCode> {
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
         let (index, _) = self.served(region)?;
         if self.writable.get(index) == Some(&false) {
             return Err(ErrorCode::AccessDenied);

@@ -5,11 +5,13 @@ use std::vec::Vec;
 
 use super::super::*;
 
+/// A decoded Write frame: `None` for a plain write, else its `last` flag;
+/// and its ranges.
+type Decoded = (Option<bool>, Vec<(usize, Vec<u8>)>);
+
 /// Decodes the framed Write frames in `stream`; checks that each body fits
-/// `max_frame`, that each is what `Frame::encode` writes, and returns the
-/// ranges of each frame with its target: `None` for a plain write, else
-/// its `last` flag.
-fn frames(stream: &[u8], max_frame: usize) -> Vec<(Option<bool>, Vec<(usize, Vec<u8>)>)> {
+/// `max_frame` and that each is what `Frame::encode` writes.
+fn frames(stream: &[u8], max_frame: usize) -> Vec<Decoded> {
     let mut acc = FrameAccumulator::<70_000>::length_prefix(max_frame);
     let mut input = stream;
     let mut out = Vec::new();
@@ -54,7 +56,7 @@ fn encode(ranges: &[(usize, &[u8])], max_frame: usize) -> Vec<u8> {
 }
 
 /// The bytes the frames write, range by range, joined where they touch.
-fn joined(frames: &[(Option<bool>, Vec<(usize, Vec<u8>)>)]) -> Vec<(usize, Vec<u8>)> {
+fn joined(frames: &[Decoded]) -> Vec<(usize, Vec<u8>)> {
     let mut all: Vec<(usize, Vec<u8>)> = Vec::new();
     for (offset, bytes) in frames.iter().flat_map(|(_, r)| r.iter().cloned()) {
         match all.last_mut() {

@@ -136,7 +136,11 @@ pub trait Hub {
     /// hub takes writes that fit one frame.
     ///
     /// [`WriteTarget::Part`]: crate::codec::WriteTarget::Part
-    fn stage_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])]) -> Result<(), ErrorCode> {
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
         let _ = (region, ranges);
         Err(ErrorCode::LimitExceeded)
     }
@@ -205,7 +209,11 @@ impl<H: Hub + ?Sized> WritableSources for HubWritable<'_, H> {
         self.0.defer_write(region, ranges, request)
     }
 
-    fn stage_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])]) -> Result<(), ErrorCode> {
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
         self.0.stage_write(region, ranges)
     }
 
