@@ -134,7 +134,8 @@ impl<const SUBS: usize> Inner<SUBS> {
                         .peer_subs
                         .on_write_part(&mut self.partial, &w, last, &mut HubWritable(hub))
                         .err(),
-                    _ if self.partial.is_some() => {
+                    _ if self.partial.take().is_some() => {
+                        hub.drop_staged();
                         Some((ErrorCode::UnexpectedFrame, "a write in parts is unfinished"))
                     }
                     _ => (!self.peer_subs.on_write(&w, &mut HubWritable(hub)))
