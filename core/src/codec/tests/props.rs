@@ -11,7 +11,7 @@ use super::super::*;
 use super::parts::{apply_parts, encode_parts};
 use crate::schema::{Kind, Name, Variable};
 
-fn runner(cases: u32) -> TestRunner {
+pub(super) fn runner(cases: u32) -> TestRunner {
     TestRunner::new_with_rng(
         Config {
             cases: if cfg!(miri) { 3 } else { cases },

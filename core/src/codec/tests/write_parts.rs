@@ -135,3 +135,41 @@ fn bad_ranges_and_tiny_frames_are_refused() {
     );
     assert_eq!(parts.next_frame(&mut [0u8; 64]), None);
 }
+
+#[test]
+fn random_writes_split_and_join_back() {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    // Ranges as (gap before, length), a frame limit, a seed for the bytes.
+    let strategy = (vec((0usize..300, 1usize..700), 1..80), 128usize..3000);
+    super::props::runner(300)
+        .run(&strategy, |(shape, max_frame)| {
+            let mut offset = 0;
+            let mut owned = Vec::new();
+            for (i, &(gap, len)) in shape.iter().enumerate() {
+                offset += gap;
+                owned.push((offset, vec![i as u8; len]));
+                offset += len;
+            }
+            let ranges: Vec<(usize, &[u8])> = owned.iter().map(|(o, b)| (*o, &b[..])).collect();
+            let frames = frames(&encode(&ranges, max_frame), max_frame);
+            let mut expect: Vec<(usize, Vec<u8>)> = Vec::new();
+            for (o, b) in owned {
+                match expect.last_mut() {
+                    Some((start, kept)) if *start + kept.len() == o => kept.extend(b),
+                    _ => expect.push((o, b)),
+                }
+            }
+            prop_assert_eq!(joined(&frames), expect);
+            let lasts: Vec<Option<bool>> = frames.iter().map(|(last, _)| *last).collect();
+            if frames.len() == 1 {
+                prop_assert_eq!(lasts, vec![None]);
+            } else {
+                let mut want = vec![Some(false); frames.len() - 1];
+                want.push(Some(true));
+                prop_assert_eq!(lasts, want);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
