@@ -77,6 +77,12 @@ enum Mirror<'a> {
         name: &'a str,
         value: &'a [u8],
     },
+    WritePart {
+        request: u32,
+        handle: u16,
+        last: bool,
+        spans: Vec<(u32, &'a [u8])>,
+    },
     Applied {
         request: u32,
         generation: u64,
@@ -239,6 +245,19 @@ fn build<'a>(m: &Mirror<'a>, scratch: &'a mut [u8]) -> Option<Frame<'a>> {
                 request,
                 handle,
                 target: WriteTarget::Ranges(ranges),
+            })
+        }
+        Mirror::WritePart {
+            request,
+            handle,
+            last,
+            spans: ref s,
+        } => {
+            let ranges = Ranges::encode(spans(s)?, scratch).ok()?;
+            Frame::Write(Write {
+                request,
+                handle,
+                target: WriteTarget::Part { last, ranges },
             })
         }
         Mirror::WriteVariable {

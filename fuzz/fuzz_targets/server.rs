@@ -1,6 +1,8 @@
 //! A hub's side of a connection, past an honest handshake, fed arbitrary
 //! stream bytes in arbitrary splits: no panic, every reply fits the buffer,
-//! and the only bytes a client can change are those of writable variables.
+//! and the only bytes a client can change are those of writable variables,
+//! whether written in one frame or in parts (kept here within a bound, as
+//! a hub keeps them, and applied with the last part).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,7 +29,12 @@ struct FuzzHub<'t> {
     table: Generations<'t>,
     generation: u64,
     recent: Option<(u64, Vec<ByteRange>)>,
+    /// The parts of a write received so far.
+    staged: Vec<(usize, Vec<u8>)>,
 }
+
+/// Bytes of a write in parts the hub keeps.
+const STAGED_MAX: usize = 40;
 
 impl<'t> FuzzHub<'t> {
     fn new(table: &'t mut [u64]) -> FuzzHub<'t> {
@@ -41,6 +48,7 @@ impl<'t> FuzzHub<'t> {
             table,
             generation: 1,
             recent: None,
+            staged: Vec::new(),
         }
     }
 }
@@ -81,10 +89,12 @@ impl Hub for FuzzHub<'_> {
         if region != RegionId(0) {
             return Err(ErrorCode::UnknownRegion);
         }
+        let staged = std::mem::take(&mut self.staged);
         let base = self.generation;
         self.generation += 1;
         let mut changed = Vec::new();
-        for &(offset, bytes) in ranges {
+        let all = staged.iter().map(|(o, b)| (*o, &b[..])).chain(ranges.iter().copied());
+        for (offset, bytes) in all {
             let end = offset + bytes.len();
             // The server promises ranges inside writable variables.
             let inside = self
@@ -100,6 +110,25 @@ impl Hub for FuzzHub<'_> {
         }
         self.recent = Some((base, changed));
         Ok(self.generation)
+    }
+
+    fn stage_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])]) -> Result<(), ErrorCode> {
+        if region != RegionId(0) {
+            return Err(ErrorCode::UnknownRegion);
+        }
+        let kept: usize = self.staged.iter().map(|(_, b)| b.len()).sum();
+        let more: usize = ranges.iter().map(|(_, b)| b.len()).sum();
+        if kept + more > STAGED_MAX {
+            return Err(ErrorCode::LimitExceeded);
+        }
+        let end = self.staged.last().map_or(0, |(o, b)| o + b.len());
+        assert!(ranges.first().is_none_or(|&(o, _)| o >= end), "parts out of order");
+        self.staged.extend(ranges.iter().map(|&(o, b)| (o, b.to_vec())));
+        Ok(())
+    }
+
+    fn drop_staged(&mut self) {
+        self.staged.clear();
     }
 }
 

@@ -1,6 +1,6 @@
 //! What the hub refuses, as `docs/hub.md` says: a remote write while a
 //! local writer holds the region (`Busy`, nothing written), a write larger
-//! than the hub's frame (`TooLarge`), a region file it cannot open (another
+//! than the hub keeps of a write in parts (`LimitExceeded`), a region file it cannot open (another
 //! schema, a corrupt header, a link: that region's subscribers get the
 //! reason, the other regions are served), and an unusable root at start.
 
@@ -15,7 +15,8 @@ use memwire_std::client::{Client, ClientError};
 use memwire_std::hub::{Hub, HubError};
 use memwire_std::shm::{Root, ShmError, ShmRegion, ShmWriter};
 
-/// More bytes than the hub's default largest frame (64 KiB).
+/// More bytes than the hub's default largest frame (64 KiB), and than it
+/// keeps of a write in parts here (`max_write`).
 const BLOB: usize = 70_000;
 
 fn config_text(root: &std::path::Path) -> String {
@@ -24,6 +25,8 @@ fn config_text(root: &std::path::Path) -> String {
 root = {root}
 [listen]
 tcp = "127.0.0.1:0"
+[limits]
+max_write = 65536
 [[tenant]]
 name = "t"
 [[tenant.client]]
@@ -82,14 +85,17 @@ async fn a_remote_write_while_a_local_writer_holds_the_region_is_busy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_larger_than_the_hubs_frame_is_too_large() {
+async fn a_write_larger_than_the_hub_keeps_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (hub, client, root) = hub_and_client(dir.path()).await;
     let mirror = client.subscribe("t/r").await.expect("subscribe");
     let before = common::file_snapshot(&root, "t/r");
 
     let refused = mirror.write("blob", &vec![7u8; BLOB]).await;
-    assert!(matches!(refused, Err(ClientError::TooLarge)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::Hub(ErrorCode::LimitExceeded))),
+        "{refused:?}"
+    );
     assert_eq!(common::file_snapshot(&root, "t/r"), before);
 
     // The connection is still good for a write that fits.

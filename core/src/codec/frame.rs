@@ -393,6 +393,16 @@ pub enum WriteTarget<'a> {
         /// Its new value, little-endian, exactly the variable's length.
         value: &'a [u8],
     },
+    /// Raw byte ranges, one part of a write too large for one frame
+    /// (tag 2): the parts share the write's request id and follow each
+    /// other; the publisher applies them all in one commit when the part
+    /// with `last` arrives, and answers that one only.
+    Part {
+        /// Whether this is the write's last part.
+        last: bool,
+        /// This part's ranges, after those of the parts before it.
+        ranges: Ranges<'a>,
+    },
 }
 
 /// A mirror asks the publisher to change its region.
@@ -560,11 +570,22 @@ impl<'a> Frame<'a> {
                 request: r.u32()?,
                 handle: r.u16()?,
                 target: match r.u32()? {
-                    0 => WriteTarget::Ranges(view(r, Ranges::new_checked)?),
                     1 => WriteTarget::Variable {
                         name: r.name()?,
                         value: r.bytes()?,
                     },
+                    // One path for both kinds of ranges: a device's flash
+                    // holds one copy of the ranges' check.
+                    tag @ (0 | 2) => {
+                        let part = tag == 2;
+                        let last = part && r.bool()?;
+                        let ranges = view(r, Ranges::new_checked)?;
+                        if part {
+                            WriteTarget::Part { last, ranges }
+                        } else {
+                            WriteTarget::Ranges(ranges)
+                        }
+                    }
                     _ => return Err(DecodeError::BadTag),
                 },
             }),
@@ -692,6 +713,11 @@ impl<'a> Frame<'a> {
                         out.varint(1)?;
                         out.str(name.as_str())?;
                         out.bytes(value)
+                    }
+                    WriteTarget::Part { last, ranges } => {
+                        out.varint(2)?;
+                        out.bool(last)?;
+                        out.bytes(ranges.as_bytes())
                     }
                 }
             }

@@ -17,7 +17,8 @@
 //!   from bytes split in any way, within a fixed buffer.
 //! - [`UpdateParts`] and [`SchemaParts`] encode what may not fit one frame
 //!   straight from the region into successive frames no larger than the
-//!   peer's limit.
+//!   peer's limit; [`WriteParts`] does the same for a write of byte
+//!   ranges the caller holds (`write_parts.rs`).
 //!
 //! Decoding never panics, never reads out of bounds and never reserves
 //! memory from a length it read; nothing here allocates.
@@ -30,6 +31,7 @@ mod framing;
 mod parts;
 mod view;
 mod wire;
+mod write_parts;
 
 #[cfg(test)]
 mod tests;
@@ -50,3 +52,4 @@ pub use parts::{SchemaHeader, SchemaParts, UpdateParts};
 pub use view::{
     Ranges, RangesIter, RegionInfo, RegionList, RegionListIter, Span, VarTable, VarTableIter,
 };
+pub use write_parts::{WRITE_RANGES_MAX, WriteParts};

@@ -15,7 +15,7 @@ use super::wire::varint_len;
 use crate::schema::Variable;
 
 /// The largest frame body that fits `buf_len` bytes once framed.
-fn body_capacity(framing: Framing, buf_len: usize) -> usize {
+pub(super) fn body_capacity(framing: Framing, buf_len: usize) -> usize {
     match framing {
         Framing::Bare => buf_len,
         Framing::LengthPrefix => buf_len.saturating_sub(varint_len(buf_len as u64)),

@@ -14,6 +14,7 @@ use crate::schema::{Kind, Name, Variable};
 mod parts;
 mod postcard;
 mod props;
+mod write_parts;
 
 pub(super) fn hex(bytes: &[u8]) -> String {
     let mut s = String::new();
@@ -190,6 +191,25 @@ fn fixtures() -> Vec<(Frame<'static>, &'static str)> {
                 target: WriteTarget::Ranges(ranges)
             }),
             "0d 06 01 00 0e 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c",
+        ),
+        (
+            Frame::Write(Write {
+                request: 7,
+                handle: 1,
+                target: WriteTarget::Part {
+                    last: false,
+                    ranges
+                }
+            }),
+            "0d 07 01 02 00 0e 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c",
+        ),
+        (
+            Frame::Write(Write {
+                request: 7,
+                handle: 1,
+                target: WriteTarget::Part { last: true, ranges }
+            }),
+            "0d 07 01 02 01 0e 10 0c 01 02 03 04 05 06 07 08 09 0a 0b 0c",
         ),
         (
             Frame::WriteResult(WriteResult {

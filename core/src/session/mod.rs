@@ -99,7 +99,9 @@
 //!      its [`Observer`] what the bytes bring); the end of the stream or an
 //!      error ends the loop;
 //!    - the deadline: `handle_timeout`;
-//!    - a request of the application: a write ([`Client::write`];
+//!    - a request of the application: a write ([`Client::write`]; for one
+//!      larger than its queue holds, [`Client::write_parts`], whose frames
+//!      the caller sends whole, in order, before the next `poll_transmit`;
 //!      [`Server::write`] for a write to a region the client publishes,
 //!      [`Server::answer_write`] for one the hub deferred), a subscribe, a
 //!      close (`close`; a hub shutting down closes with

@@ -14,15 +14,15 @@ use super::cache::UpdateCache;
 use super::link::{Control, Link};
 use super::publication::Publication;
 use super::source::{Access, RegionId, Source};
-use crate::codec::{ErrorCode, Frame, WriteOutcome, WriteResult, WriteTarget};
+use crate::codec::{
+    ErrorCode, Frame, WRITE_RANGES_MAX, Write, WriteOutcome, WriteResult, WriteTarget,
+};
 use crate::schema::{Kind, Schema};
 use crate::time::Instant;
 
 /// Write results waiting to be sent; a write beyond them is not applied,
 /// and closes the connection.
 const ANSWERS: usize = 8;
-/// Byte ranges in one write.
-const WRITE_RANGES_MAX: usize = 32;
 
 /// Read access to the regions this end sends.
 pub(crate) trait Sources {
@@ -55,6 +55,19 @@ pub(crate) trait WritableSources: Sources {
         let _ = (region, ranges, request);
         false
     }
+    /// Keeps checked ranges of a write sent in parts; see
+    /// [`Hub::stage_write`](super::Hub::stage_write).
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
+        let _ = (region, ranges);
+        Err(ErrorCode::LimitExceeded)
+    }
+    /// Forgets the ranges kept; see
+    /// [`Hub::drop_staged`](super::Hub::drop_staged).
+    fn drop_staged(&mut self) {}
 }
 
 /// How much the peer takes: its maximum frame body and the updates it may
@@ -71,6 +84,21 @@ pub(crate) struct PeerLimits {
 struct Answer {
     request: u32,
     outcome: Option<WriteOutcome<'static>>,
+}
+
+/// A write the peer sends in parts, from its first part to its last: kept
+/// by the serving side (a [`Server`](super::Server)) beside its
+/// [`PeerSubscriptions`], so a device's client holds none.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Partial {
+    request: u32,
+    handle: u16,
+    /// Where the ranges of its parts so far end: the next part starts at
+    /// or after it.
+    end: usize,
+    /// Why a part was refused: nothing more is kept, and the last part is
+    /// answered so.
+    refused: Option<(ErrorCode, &'static str)>,
 }
 
 /// The peer's subscriptions to this end's regions: `SUBS` at most.
@@ -203,7 +231,7 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
     /// closes the connection, after sending the answers queued).
     pub(crate) fn on_write<S: WritableSources + ?Sized>(
         &mut self,
-        write: &crate::codec::Write<'_>,
+        write: &Write<'_>,
         regions: &mut S,
     ) -> bool {
         if self.answers.is_full() {
@@ -220,29 +248,55 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
 
     fn apply<S: WritableSources + ?Sized>(
         &mut self,
-        w: &crate::codec::Write<'_>,
+        w: &Write<'_>,
         regions: &mut S,
     ) -> Option<WriteOutcome<'static>> {
-        let refused =
-            |code: ErrorCode, reason: &'static str| Some(WriteOutcome::Refused { code, reason });
-        let Some(p) = self.pubs.iter().flatten().find(|p| p.handle == w.handle) else {
-            return refused(ErrorCode::UnknownHandle, "no such subscription");
+        let mut ranges: [(usize, &[u8]); WRITE_RANGES_MAX] = [(0, &[]); WRITE_RANGES_MAX];
+        let checked = match w.target {
+            // Taken only by `on_write_part`, on the serving side; this end
+            // keeps no parts, and says so as a hub that keeps none does.
+            WriteTarget::Part { .. } => {
+                Err((ErrorCode::LimitExceeded, "writes in parts not taken"))
+            }
+            target => self.check(w.handle, target, regions, &mut ranges),
+        };
+        let (region, n) = match checked {
+            Ok(found) => found,
+            Err((code, reason)) => return Some(WriteOutcome::Refused { code, reason }),
+        };
+        let ranges = ranges.get(..n).unwrap_or(&[]);
+        if regions.defer_write(region, ranges, w.request) {
+            return None;
+        }
+        Some(applied(regions.apply_write(region, ranges)))
+    }
+
+    /// Checks a write to subscription `handle` and puts its ranges in
+    /// `ranges`: the region it goes to and the number of ranges, or why it
+    /// is refused.
+    fn check<'w, S: WritableSources + ?Sized>(
+        &self,
+        handle: u16,
+        target: WriteTarget<'w>,
+        regions: &S,
+        ranges: &mut [(usize, &'w [u8]); WRITE_RANGES_MAX],
+    ) -> Result<(RegionId, usize), (ErrorCode, &'static str)> {
+        let Some(p) = self.pubs.iter().flatten().find(|p| p.handle == handle) else {
+            return Err((ErrorCode::UnknownHandle, "no such subscription"));
         };
         if p.access != Access::ReadWrite {
-            return refused(ErrorCode::AccessDenied, "no right to write");
+            return Err((ErrorCode::AccessDenied, "no right to write"));
         }
         let region = p.region;
         let Some(source) = regions.source(region) else {
-            let (code, reason) = regions.gone(region);
-            return refused(code, reason);
+            return Err(regions.gone(region));
         };
-        let mut ranges: [(usize, &[u8]); WRITE_RANGES_MAX] = [(0, &[]); WRITE_RANGES_MAX];
         let mut n = 0;
-        match w.target {
-            WriteTarget::Ranges(spans) => {
+        match target {
+            WriteTarget::Ranges(spans) | WriteTarget::Part { ranges: spans, .. } => {
                 for span in spans {
                     let Some(slot) = ranges.get_mut(n) else {
-                        return refused(ErrorCode::LimitExceeded, "too many ranges in one write");
+                        return Err((ErrorCode::LimitExceeded, "too many ranges in one write"));
                     };
                     *slot = (span.range().start, span.bytes);
                     n += 1;
@@ -250,10 +304,10 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             }
             WriteTarget::Variable { name, value } => {
                 let Some((_, var)) = source.schema.lookup(name.as_str()) else {
-                    return refused(ErrorCode::UnknownVariable, "no such variable");
+                    return Err((ErrorCode::UnknownVariable, "no such variable"));
                 };
                 if var.len() != value.len() as u64 {
-                    return refused(ErrorCode::BadValue, "value has the wrong length");
+                    return Err((ErrorCode::BadValue, "value has the wrong length"));
                 }
                 if let Some(slot) = ranges.first_mut() {
                     *slot = (var.range().start, value);
@@ -265,18 +319,100 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
         // Nothing to write: answering Applied would need a commit that
         // changes nothing and still wakes every subscriber.
         if ranges.is_empty() {
-            return refused(ErrorCode::BadValue, "a write with no ranges");
+            return Err((ErrorCode::BadValue, "a write with no ranges"));
         }
-        if let Err((code, reason)) = check_write(source.schema, source.data.len(), ranges) {
-            return refused(code, reason);
+        check_write(source.schema, source.data.len(), ranges)?;
+        Ok((region, n))
+    }
+
+    /// Takes one part of a write the peer sends in parts (the serving
+    /// side), `open` the write in parts the peer is sending: checks the
+    /// part and keeps its ranges with the hub
+    /// ([`WritableSources::stage_write`]) and, at the last part, applies
+    /// them all as one write and queues its one answer. A part refused
+    /// refuses the write: nothing of it is applied. The error to close the
+    /// connection with when a part of another write comes before the last
+    /// of this one, or when too many answers are waiting.
+    pub(crate) fn on_write_part<S: WritableSources + ?Sized>(
+        &mut self,
+        open: &mut Option<Partial>,
+        w: &Write<'_>,
+        last: bool,
+        regions: &mut S,
+    ) -> Result<(), (ErrorCode, &'static str)> {
+        let mut partial = match open.take() {
+            Some(p) if p.request == w.request && p.handle == w.handle => p,
+            Some(_) => {
+                regions.drop_staged();
+                return Err((ErrorCode::UnexpectedFrame, "a write in parts is unfinished"));
+            }
+            None => Partial {
+                request: w.request,
+                handle: w.handle,
+                end: 0,
+                refused: None,
+            },
+        };
+        if last && self.answers.is_full() {
+            regions.drop_staged();
+            return Err((ErrorCode::LimitExceeded, "too many writes unanswered"));
         }
-        if regions.defer_write(region, ranges, w.request) {
-            return None;
+        let mut ranges: [(usize, &[u8]); WRITE_RANGES_MAX] = [(0, &[]); WRITE_RANGES_MAX];
+        let checked = match partial.refused {
+            Some(refused) => Err(refused),
+            None => self
+                .check(w.handle, w.target, regions, &mut ranges)
+                .and_then(|(region, n)| {
+                    let ranges = ranges.get(..n).unwrap_or(&[]);
+                    if ranges
+                        .first()
+                        .is_some_and(|&(start, _)| start < partial.end)
+                    {
+                        return Err((ErrorCode::BadValue, "a part overlaps the parts before"));
+                    }
+                    let staged = if last {
+                        Ok(())
+                    } else {
+                        regions
+                            .stage_write(region, ranges)
+                            .map_err(|code| match code {
+                                ErrorCode::LimitExceeded => {
+                                    (code, "the write is larger than the hub keeps")
+                                }
+                                code => (code, "the write's parts were not kept"),
+                            })
+                    };
+                    partial.end = ranges.last().map_or(partial.end, |&(o, b)| o + b.len());
+                    staged.map(|()| (region, n))
+                }),
+        };
+        if let Err(refused) = checked {
+            if partial.refused.is_none() {
+                regions.drop_staged();
+            }
+            partial.refused = Some(refused);
         }
-        match regions.apply_write(region, ranges) {
-            Ok(generation) => Some(WriteOutcome::Applied { generation }),
-            Err(code) => refused(code, "the write was not applied"),
+        if !last {
+            *open = Some(partial);
+            return Ok(());
         }
+        let outcome = match checked {
+            Err((code, reason)) => Some(WriteOutcome::Refused { code, reason }),
+            Ok((region, n)) => {
+                let ranges = ranges.get(..n).unwrap_or(&[]);
+                if regions.defer_write(region, ranges, w.request) {
+                    None
+                } else {
+                    Some(applied(regions.apply_write(region, ranges)))
+                }
+            }
+        };
+        // Not full: checked above.
+        let _ = self.answers.push_back(Answer {
+            request: w.request,
+            outcome,
+        });
+        Ok(())
     }
 
     /// Writes the answers ready to be sent, in order, into `buf` after
@@ -372,6 +508,17 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
             }
         }
         self.turn = (self.turn + 1) % count.max(1);
+    }
+}
+
+/// The answer to a write applied, or not.
+fn applied(result: Result<u64, ErrorCode>) -> WriteOutcome<'static> {
+    match result {
+        Ok(generation) => WriteOutcome::Applied { generation },
+        Err(code) => WriteOutcome::Refused {
+            code,
+            reason: "the write was not applied",
+        },
     }
 }
 

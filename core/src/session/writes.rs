@@ -1,12 +1,16 @@
 //! Writes to a region the peer sends: what is asked ([`WriteRequest`]), why
 //! it is refused before it is sent ([`WriteError`]), and the queue
 //! ([`Writes`]) that encodes each whole, sends them in order and counts them
-//! until the peer answers. A client writes to the hub's regions
+//! until the peer answers. A write larger than the queue holds is encoded
+//! by the caller from its own bytes, frame by frame ([`WriteParts`], made
+//! by [`Client::write_parts`]); the queue only counts it. A client writes to the hub's regions
 //! ([`Client::write`]); a hub writes to the regions its client publishes
 //! ([`Server::write`]). The answering end checks and applies a write in
 //! [`PeerSubscriptions`](super::peer_subscriptions::PeerSubscriptions).
 //!
 //! [`Client::write`]: super::Client::write
+//! [`Client::write_parts`]: super::Client::write_parts
+//! [`WriteParts`]: crate::codec::WriteParts
 //! [`Server::write`]: super::Server::write
 
 use core::fmt;
@@ -15,8 +19,8 @@ use heapless::{Deque, Vec};
 
 use super::link::Link;
 use crate::codec::{
-    EncodeError, ErrorCode, Frame, Framing, Ranges, Span, Write, WriteOutcome, WriteResult,
-    WriteTarget,
+    EncodeError, ErrorCode, Frame, Framing, Ranges, Span, Write, WriteOutcome, WriteParts,
+    WriteResult, WriteTarget,
 };
 use crate::schema::Name;
 use crate::time::Instant;
@@ -179,6 +183,34 @@ impl Writes {
         }
         self.next_request = request.wrapping_add(1).max(1);
         Ok(request)
+    }
+
+    /// Counts a write of `ranges` to subscription `handle` (whose region's
+    /// data area is `data_len` bytes long) sent by the caller in frames of
+    /// `peer_max` bytes at most, and returns their encoder.
+    pub(crate) fn push_parts<'w>(
+        &mut self,
+        handle: u16,
+        ranges: &'w [(usize, &'w [u8])],
+        data_len: usize,
+        peer_max: usize,
+    ) -> Result<WriteParts<'w>, WriteError> {
+        if self.unanswered.len() + self.queued.len() >= WRITES_MAX {
+            return Err(WriteError::Busy);
+        }
+        if ranges
+            .iter()
+            .any(|&(o, b)| o.checked_add(b.len()).is_none_or(|end| end > data_len))
+        {
+            return Err(WriteError::Invalid);
+        }
+        let request = self.next_request;
+        let parts = WriteParts::new(request, handle, ranges, peer_max, Framing::LengthPrefix)
+            .map_err(|_| WriteError::Invalid)?;
+        // Room: checked against `WRITES_MAX` above.
+        let _ = self.unanswered.push(request);
+        self.next_request = request.wrapping_add(1).max(1);
+        Ok(parts)
     }
 
     /// The publisher's answer to a write: counts it answered and queues in

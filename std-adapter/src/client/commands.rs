@@ -1,8 +1,12 @@
 //! Commands from the handles: subscribe, write, resync and close. A write the
 //! session has no room for is held, and no command is taken until it goes.
+//! A write larger than the session's queue of writes takes is encoded here,
+//! from its own bytes, as one frame or as parts the hub applies together
+//! (`Connection::parts`, sent before anything else).
 
 use std::collections::HashMap;
 
+use memwire::codec::ErrorCode;
 use memwire::session::{Client as Session, Handle, WriteError, WriteRequest};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
@@ -44,6 +48,7 @@ impl Driver {
                     &mut conn.session,
                     &conn.slots,
                     &mut conn.writes,
+                    &mut conn.parts,
                     Write {
                         path,
                         name,
@@ -79,7 +84,13 @@ impl Driver {
     /// A write the session had no room for: its answers may have made room.
     pub(super) fn write_held(&self, conn: &mut Connection<'_>) {
         if let Some(write) = conn.held.take() {
-            conn.held = self.write(&mut conn.session, &conn.slots, &mut conn.writes, write);
+            conn.held = self.write(
+                &mut conn.session,
+                &conn.slots,
+                &mut conn.writes,
+                &mut conn.parts,
+                write,
+            );
         }
     }
 
@@ -90,6 +101,7 @@ impl Driver {
         session: &mut Session<'_, SUBS, RX>,
         slots: &HashMap<u16, Slot>,
         writes: &mut HashMap<u32, oneshot::Sender<Result<u64, ClientError>>>,
+        parts: &mut Vec<u8>,
         write: Write,
     ) -> Option<Write> {
         let Some(handle) = self.handle(slots, &write.path) else {
@@ -112,14 +124,75 @@ impl Driver {
                     .send(Err(ClientError::UnknownVariable(write.name)));
                 None
             }
-            Err(WriteError::TooLarge) => {
-                let _ = write.reply.send(Err(ClientError::TooLarge));
-                None
-            }
+            Err(WriteError::TooLarge) => self.write_parts(session, handle, writes, parts, write),
             Err(_) => {
                 let _ = write.reply.send(Err(ClientError::NotConnected));
                 None
             }
         }
+    }
+
+    /// Encodes `write`, too large for the session's queue, into `parts`
+    /// as the frames the hub takes; gives it back when the session has as
+    /// many writes waiting as it takes.
+    fn write_parts(
+        &self,
+        session: &mut Session<'_, SUBS, RX>,
+        handle: Handle,
+        writes: &mut HashMap<u32, oneshot::Sender<Result<u64, ClientError>>>,
+        parts: &mut Vec<u8>,
+        write: Write,
+    ) -> Option<Write> {
+        let found = self
+            .subs
+            .iter()
+            .find(|s| s.mirror.path == write.path)
+            .and_then(|s| {
+                let schema = s.mirror.cell.region().schema();
+                let (_, var) = schema.lookup(&write.name)?;
+                Some((var.range(), var.writable))
+            });
+        let Some((range, writable)) = found else {
+            let _ = write
+                .reply
+                .send(Err(ClientError::UnknownVariable(write.name)));
+            return None;
+        };
+        // Refused here as the hub would refuse it, before its bytes are sent.
+        let refused = if !writable {
+            Some(ErrorCode::ReadOnly)
+        } else if range.len() != write.value.len() {
+            Some(ErrorCode::BadValue)
+        } else {
+            None
+        };
+        if let Some(code) = refused {
+            let _ = write.reply.send(Err(ClientError::Hub(code)));
+            return None;
+        }
+        let ranges = [(range.start, write.value.as_slice())];
+        let mut frames = match session.write_parts(handle, &ranges) {
+            Ok(frames) => frames,
+            Err(WriteError::Busy) => return Some(write),
+            Err(_) => {
+                let _ = write.reply.send(Err(ClientError::NotConnected));
+                return None;
+            }
+        };
+        loop {
+            let start = parts.len();
+            parts.resize(start + RX + 5, 0);
+            match frames.next_frame(parts.get_mut(start..).unwrap_or(&mut [])) {
+                Some(Ok(n)) => parts.truncate(start + n),
+                Some(Err(_)) | None => {
+                    parts.truncate(start);
+                    break;
+                }
+            }
+        }
+        // Every frame encodes: the ranges were checked and each frame has
+        // room for at least a byte of them.
+        writes.insert(frames.request(), write.reply);
+        None
     }
 }

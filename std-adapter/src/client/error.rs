@@ -65,7 +65,9 @@ pub enum ClientError {
     /// The client is reconnecting; try again.
     #[error("not connected to the hub (reconnecting)")]
     NotConnected,
-    /// The write does not fit in one frame of the size the hub takes.
+    /// The write does not fit in one frame of the size the hub takes. Not
+    /// returned by [`Mirror::write`](super::Mirror::write) any more, which
+    /// sends a larger write in parts; kept for matches written against it.
     #[error("the write is larger than the hub's largest frame")]
     TooLarge,
     /// The path is not `tenant/region`, or too many subscriptions.

@@ -116,6 +116,15 @@ impl Mirror {
     /// Asks the hub to write variable `name` (exactly its length in bytes,
     /// little-endian) and returns the generation that holds the write. The
     /// mirror shows it once the hub's update arrives.
+    ///
+    /// A value of any size is sent: in one frame when it fits the hub's
+    /// largest frame, else in parts that the hub keeps until the last one
+    /// and applies in one commit, so no reader sees part of the write. A
+    /// write larger than the hub keeps of one in parts (its
+    /// `limits.max_write`, 256 KiB by default) is refused with
+    /// [`ClientError::Hub`]`(LimitExceeded)`, nothing written; one that is
+    /// not writable, or of the wrong length, with `ReadOnly` or
+    /// `BadValue`.
     pub async fn write(&self, name: &str, value: &[u8]) -> Result<u64, ClientError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Write {

@@ -76,6 +76,11 @@ pub(super) struct Connection<'a> {
     /// A write waiting for room in the session; no command is taken
     /// meanwhile, so writers wait in the bounded command queue.
     pub(super) held: Option<Write>,
+    /// The framed parts of writes too large for the session's queue,
+    /// encoded by `commands.rs`, sent before what the session has to send:
+    /// the parts of one write follow each other with no other write
+    /// between them.
+    pub(super) parts: Vec<u8>,
     pub(super) buf: Vec<u8>,
     pub(super) input: Vec<u8>,
     /// Whether the hub has welcomed the client.
@@ -136,6 +141,7 @@ impl Driver {
             slots,
             writes: HashMap::new(),
             held: None,
+            parts: Vec::new(),
             buf: vec![0u8; RX + 5],
             input: vec![0u8; 16 * 1024],
             connected: false,

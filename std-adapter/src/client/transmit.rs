@@ -11,6 +11,12 @@ use super::task::Driver;
 impl Connection<'_> {
     /// Writes to the stream everything the session has to send now.
     pub(super) async fn transmit(&mut self) {
+        if !self.parts.is_empty() {
+            let parts = std::mem::take(&mut self.parts);
+            if self.stream.write_all(&parts).await.is_err() {
+                return;
+            }
+        }
         let t = self.now();
         while let Some(n) = self.session.poll_transmit(t, &mut self.buf) {
             if self

@@ -107,6 +107,11 @@ pub struct Limits {
     pub rate_bytes: u32,
     /// Frame body bytes a client may send in a burst (at least `max_frame`).
     pub rate_byte_burst: u32,
+    /// The largest write, in bytes, taken in parts (a write larger than a
+    /// frame), whose parts the hub keeps for the connection until the last
+    /// one; a larger write is refused with `LimitExceeded`. 0 takes only
+    /// writes that fit a frame.
+    pub max_write: usize,
     /// Ping a client when nothing was sent to it for this long.
     pub keepalive: Duration,
     /// Close a connection when nothing was heard for this long (longer than
@@ -134,6 +139,7 @@ impl Default for Limits {
             rate_frame_burst: 500,
             rate_bytes: 1 << 20,
             rate_byte_burst: 256 << 10,
+            max_write: 256 << 10,
             keepalive: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
             auth_delay: Duration::from_millis(100),

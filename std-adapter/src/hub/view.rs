@@ -3,7 +3,9 @@
 //! looked at, refreshed at most at the subscriber rate. After a reload
 //! (`reload.rs`) the view takes the new configuration; its client's
 //! subscriptions to regions it may no longer read end, and its writes
-//! follow the new rights.
+//! follow the new rights. The parts of a write larger than a frame wait
+//! here, within `limits.max_write` bytes, until the last part applies
+//! them all in one commit.
 
 use std::cell::{Cell, OnceCell};
 use std::sync::{Arc, Weak};
@@ -39,6 +41,10 @@ pub(crate) struct View {
     /// through this view.
     readable: Vec<bool>,
     writable: Vec<bool>,
+    /// The ranges of the parts of a write received so far, each range
+    /// joined to the one before it when they touch; and their bytes.
+    staged: Vec<(usize, Vec<u8>)>,
+    staged_bytes: usize,
 }
 
 impl View {
@@ -56,7 +62,42 @@ impl View {
             listening: (0..n).map(|_| Cell::new(false)).collect(),
             readable: Vec::new(),
             writable: Vec::new(),
+            staged: Vec::new(),
+            staged_bytes: 0,
         }
+    }
+
+    /// Keeps `ranges` after those kept; `LimitExceeded`, keeping nothing
+    /// more, when they would pass `limits.max_write`.
+    fn keep(&mut self, ranges: &[(usize, &[u8])]) -> Result<(), ErrorCode> {
+        let len: usize = ranges.iter().map(|(_, b)| b.len()).sum();
+        let total = self.staged_bytes.saturating_add(len);
+        if total > self.shared.config.limits.max_write {
+            return Err(ErrorCode::LimitExceeded);
+        }
+        self.staged_bytes = total;
+        join(&mut self.staged, ranges);
+        Ok(())
+    }
+
+    /// Whether the ranges kept and `ranges`, the last part of their write,
+    /// pass `limits.max_write`.
+    fn too_large(&self, ranges: &[(usize, &[u8])]) -> bool {
+        let len: usize = ranges.iter().map(|(_, b)| b.len()).sum();
+        !self.staged.is_empty()
+            && self.staged_bytes.saturating_add(len) > self.shared.config.limits.max_write
+    }
+
+    /// The ranges kept and then `ranges`, all of a write's parts, and
+    /// nothing kept any more; `None` when no part was kept.
+    fn take_staged(&mut self, ranges: &[(usize, &[u8])]) -> Option<Vec<(usize, Vec<u8>)>> {
+        if self.staged.is_empty() {
+            return None;
+        }
+        self.staged_bytes = 0;
+        let mut all = std::mem::take(&mut self.staged);
+        join(&mut all, ranges);
+        Some(all)
     }
 
     /// The client authenticated as `client` of `tenant`: its rights.
@@ -135,6 +176,20 @@ impl View {
     }
 }
 
+/// Appends `ranges` (ascending, after those in `kept`) to `kept`, a range
+/// that starts where the one before ends joined to it: a range cut across
+/// frames is one range again.
+fn join(kept: &mut Vec<(usize, Vec<u8>)>, ranges: &[(usize, &[u8])]) {
+    for &(offset, bytes) in ranges {
+        match kept.last_mut() {
+            Some((start, bytes_kept)) if *start + bytes_kept.len() == offset => {
+                bytes_kept.extend_from_slice(bytes);
+            }
+            _ => kept.push((offset, bytes.to_vec())),
+        }
+    }
+}
+
 impl session::Hub for View {
     fn secret(&self, tenant: &str, client: &str) -> Option<&[u8]> {
         self.shared.config.secret(tenant, client)
@@ -186,6 +241,19 @@ impl session::Hub for View {
         region: RegionId,
         ranges: &[(usize, &[u8])],
     ) -> Result<u64, ErrorCode> {
+        if self.too_large(ranges) {
+            session::Hub::drop_staged(self);
+            return Err(ErrorCode::LimitExceeded);
+        }
+        let staged = self.take_staged(ranges);
+        let joined: Vec<(usize, &[u8])>;
+        let ranges = match &staged {
+            Some(all) => {
+                joined = all.iter().map(|(o, b)| (*o, b.as_slice())).collect();
+                &joined[..]
+            }
+            None => ranges,
+        };
         let (index, served) = self.served(region)?;
         if self.writable.get(index) == Some(&false) {
             // A reload took the right away since the subscription.
@@ -214,12 +282,16 @@ impl session::Hub for View {
         };
         // Not deferred without the right: `apply_write` refuses it.
         let denied = self.writable.get(index) == Some(&false);
-        if served.publisher.is_none() || denied {
+        // Refused by `apply_write`, which is called next.
+        if served.publisher.is_none() || denied || self.too_large(ranges) {
             return false;
         }
+        let ranges = self
+            .take_staged(ranges)
+            .unwrap_or_else(|| ranges.iter().map(|&(o, b)| (o, b.to_vec())).collect());
         let forward = Forward {
             region: index,
-            ranges: ranges.iter().map(|&(o, b)| (o, b.to_vec())).collect(),
+            ranges,
             reply: Reply::new(self.answers.clone(), request),
         };
         match self.shared.publishers.forward(forward) {
@@ -229,6 +301,23 @@ impl session::Hub for View {
                 false
             }
         }
+    }
+
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
+        let (index, _) = self.served(region)?;
+        if self.writable.get(index) == Some(&false) {
+            return Err(ErrorCode::AccessDenied);
+        }
+        self.keep(ranges)
+    }
+
+    fn drop_staged(&mut self) {
+        self.staged = Vec::new();
+        self.staged_bytes = 0;
     }
 
     fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {

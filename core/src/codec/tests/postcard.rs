@@ -116,6 +116,10 @@ fn postcard_frame(frame: &Frame<'_>) -> Vec<u8> {
                 WriteTarget::Variable { name, value } => {
                     v.extend(pc(&(1u32, name.as_str(), value)));
                 }
+                WriteTarget::Part { last, ranges: r } => {
+                    v.extend(pc(&(2u32, last)));
+                    v.extend(ranges(r));
+                }
             }
             v
         }

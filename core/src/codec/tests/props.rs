@@ -11,7 +11,7 @@ use super::super::*;
 use super::parts::{apply_parts, encode_parts};
 use crate::schema::{Kind, Name, Variable};
 
-fn runner(cases: u32) -> TestRunner {
+pub(super) fn runner(cases: u32) -> TestRunner {
     TestRunner::new_with_rng(
         Config {
             cases: if cfg!(miri) { 3 } else { cases },
@@ -190,6 +190,15 @@ fn build<'a>(raw: &'a Raw, scratch: &'a mut [u8], text: &'a mut [u8; 40]) -> Fra
                     step: if raw.flags[2] { c } else { 1 },
                     last: raw.flags[0],
                     ranges,
+                })
+            } else if raw.flags[1] && raw.flags[2] {
+                Frame::Write(Write {
+                    request: a as u32,
+                    handle: b as u16,
+                    target: WriteTarget::Part {
+                        last: raw.flags[0],
+                        ranges,
+                    },
                 })
             } else if raw.flags[1] {
                 Frame::Write(Write {

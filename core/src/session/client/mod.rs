@@ -24,7 +24,9 @@ pub use self::subscriptions::SubscribeError;
 use self::hub_subscriptions::NoRegions;
 use self::state::{Handshake, Inner};
 use crate::Region;
-use crate::codec::{AccumulateError, ErrorCode, Feed, FrameAccumulator, MIN_FRAME, Resume};
+use crate::codec::{
+    AccumulateError, ErrorCode, Feed, FrameAccumulator, MIN_FRAME, Resume, WriteParts,
+};
 use crate::session::event::{Event, Handle, Observer};
 use crate::session::link::{Phase as LinkPhase, Stats};
 use crate::session::own_region::OwnRegions;
@@ -163,7 +165,42 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
     /// with the returned request id. The mirror changes when the hub's
     /// update arrives.
     pub fn write(&mut self, handle: Handle, request: WriteRequest<'_>) -> Result<u32, WriteError> {
+        let data_len = self.writable_len(handle)?;
         let inner = &mut self.inner;
+        inner
+            .writes
+            .push(handle.0, request, data_len, inner.peer_max)
+    }
+
+    /// Asks the hub to write `ranges` (`(offset, bytes)`, ascending, not
+    /// overlapping, not empty) to the region of subscription `handle`,
+    /// however many bytes they hold: the returned encoder writes them from
+    /// `ranges`, one frame at a time, into the caller's buffer (of the
+    /// hub's maximum frame plus 5 bytes). One frame when the write fits one,
+    /// else parts the hub applies together, in one commit, once the last
+    /// arrives. The answer comes as for [`write`](Self::write), with
+    /// [`WriteParts::request`].
+    ///
+    /// Send every frame, in order and whole, before the next
+    /// [`poll_transmit`](Self::poll_transmit): until its last part arrives
+    /// the hub takes no other write, and a write left unfinished is never
+    /// applied or answered.
+    pub fn write_parts<'w>(
+        &mut self,
+        handle: Handle,
+        ranges: &'w [(usize, &'w [u8])],
+    ) -> Result<WriteParts<'w>, WriteError> {
+        let data_len = self.writable_len(handle)?;
+        let inner = &mut self.inner;
+        inner
+            .writes
+            .push_parts(handle.0, ranges, data_len, inner.peer_max)
+    }
+
+    /// The data area's length of live subscription `handle`, which a write
+    /// may go to.
+    fn writable_len(&self, handle: Handle) -> Result<usize, WriteError> {
+        let inner = &self.inner;
         if !inner.link.is_open() || inner.handshake != Handshake::Open {
             return Err(WriteError::NotReady);
         }
@@ -178,10 +215,7 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
             .as_ref()
             .filter(|sub| sub.follow.phase == Phase::Live)
             .ok_or(WriteError::NotReady)?;
-        let data_len = sub.mirror.data_len();
-        inner
-            .writes
-            .push(handle.0, request, data_len, inner.peer_max)
+        Ok(sub.mirror.data_len())
     }
 
     /// Sends an orderly close.

@@ -66,7 +66,10 @@ pub trait Hub {
     /// Applies checked byte ranges (inside writable variables, in bounds)
     /// under the region's seqlock and returns the generation that holds
     /// them; the shadow, chunk table and generation must show the change
-    /// when `source` is next called.
+    /// when `source` is next called. After a write's earlier parts were
+    /// kept with [`stage_write`](Self::stage_write), `ranges` is its last
+    /// part: apply the ranges kept, then these, in one commit, and forget
+    /// the ranges kept whatever the outcome.
     fn apply_write(
         &mut self,
         region: RegionId,
@@ -111,11 +114,39 @@ pub trait Hub {
     /// sent in order, so a deferred one holds back those after it. Return
     /// false to have `apply_write` called at once.
     ///
+    /// The ranges kept with [`stage_write`](Self::stage_write) come
+    /// first, as for `apply_write`.
+    ///
     /// The default defers nothing.
     fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
         let _ = (region, ranges, request);
         false
     }
+    /// Keeps checked byte ranges of one part of a write the client sends
+    /// in parts (frames with a [`WriteTarget::Part`] target), ascending
+    /// after those kept before, until its last part comes to
+    /// [`apply_write`](Self::apply_write) or
+    /// [`defer_write`](Self::defer_write), which apply them all as one
+    /// write. One write in parts is open per connection at a time. An error
+    /// refuses the write (the session then calls
+    /// [`drop_staged`](Self::drop_staged)): `LimitExceeded` when the ranges
+    /// kept would pass the hub's bound on what one connection holds.
+    ///
+    /// The default keeps nothing and refuses with `LimitExceeded`: such a
+    /// hub takes writes that fit one frame.
+    ///
+    /// [`WriteTarget::Part`]: crate::codec::WriteTarget::Part
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
+        let _ = (region, ranges);
+        Err(ErrorCode::LimitExceeded)
+    }
+    /// Forgets the ranges [`stage_write`](Self::stage_write) kept: their
+    /// write was refused or the client sent another before its last part.
+    fn drop_staged(&mut self) {}
     /// The region's update parts shared between connections, so that each
     /// part is encoded once for every subscriber due it (see
     /// [`UpdateCache`]). The default shares nothing: each connection
@@ -176,5 +207,17 @@ impl<H: Hub + ?Sized> WritableSources for HubWritable<'_, H> {
 
     fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
         self.0.defer_write(region, ranges, request)
+    }
+
+    fn stage_write(
+        &mut self,
+        region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
+        self.0.stage_write(region, ranges)
+    }
+
+    fn drop_staged(&mut self) {
+        self.0.drop_staged();
     }
 }

@@ -13,11 +13,11 @@ use super::config::ServerConfig;
 use super::handshake::Login;
 use super::hub::{Hub, HubSources, HubWritable};
 use super::mirrors::Mirrors;
-use crate::codec::{CLIENT_NAME_MAX, ErrorCode, Frame};
+use crate::codec::{CLIENT_NAME_MAX, ErrorCode, Frame, WriteTarget};
 use crate::schema::Name;
 use crate::session::event::ServerEvent;
 use crate::session::link::{Control, Link, Phase};
-use crate::session::peer_subscriptions::{PeerLimits, PeerSubscriptions};
+use crate::session::peer_subscriptions::{Partial, PeerLimits, PeerSubscriptions};
 use crate::session::rate::RateLimit;
 use crate::session::writes::{WRITES_MAX, Writes};
 use crate::time::Instant;
@@ -41,6 +41,8 @@ pub(super) struct Inner<const SUBS: usize> {
     pub(super) frames: RateLimit,
     pub(super) bytes: RateLimit,
     pub(super) peer_subs: PeerSubscriptions<SUBS>,
+    /// The write in parts the client is sending, until its last part.
+    pub(super) partial: Option<Partial>,
     pub(super) mirrors: Mirrors<SUBS>,
     /// Writes to regions the client publishes, and their answers.
     pub(super) writes: Writes,
@@ -66,6 +68,7 @@ impl<const SUBS: usize> Inner<SUBS> {
             frames: login.frames,
             bytes: login.bytes,
             peer_subs: PeerSubscriptions::new(),
+            partial: None,
             mirrors: Mirrors::new(),
             writes: Writes::new(),
             events: Deque::new(),
@@ -126,9 +129,20 @@ impl<const SUBS: usize> Inner<SUBS> {
                 }
             }
             (Welcome::Sent, Frame::Write(w)) => {
-                if !self.peer_subs.on_write(&w, &mut HubWritable(hub)) {
-                    self.link
-                        .fail(ErrorCode::LimitExceeded, None, "too many writes unanswered");
+                let close = match w.target {
+                    WriteTarget::Part { last, .. } => self
+                        .peer_subs
+                        .on_write_part(&mut self.partial, &w, last, &mut HubWritable(hub))
+                        .err(),
+                    _ if self.partial.take().is_some() => {
+                        hub.drop_staged();
+                        Some((ErrorCode::UnexpectedFrame, "a write in parts is unfinished"))
+                    }
+                    _ => (!self.peer_subs.on_write(&w, &mut HubWritable(hub)))
+                        .then_some((ErrorCode::LimitExceeded, "too many writes unanswered")),
+                };
+                if let Some((code, reason)) = close {
+                    self.link.fail(code, None, reason);
                 }
             }
             (Welcome::Sent, Frame::Schema(part)) => {

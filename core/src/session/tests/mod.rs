@@ -7,6 +7,7 @@ mod describe;
 mod handshake;
 mod hostile;
 mod login;
+mod parts;
 mod props;
 mod publish;
 mod rights;
@@ -130,6 +131,8 @@ pub(super) struct TestHub {
     pub(super) writes_applied: usize,
     /// A region that stopped being served, and the hub's reason.
     pub(super) gone: Option<(&'static str, &'static str)>,
+    /// The parts of a write in parts received so far.
+    pub(super) staged: Vec<(usize, Vec<u8>)>,
 }
 
 /// A deferred write: request id, region, ranges.
@@ -153,6 +156,7 @@ impl TestHub {
             deferred: Vec::new(),
             writes_applied: 0,
             gone: None,
+            staged: Vec::new(),
         }
     }
 
@@ -247,12 +251,28 @@ impl Hub for TestHub {
             .regions
             .get_mut(region.0 as usize)
             .ok_or(ErrorCode::UnknownRegion)?;
-        for &(offset, bytes) in ranges {
+        let staged = core::mem::take(&mut self.staged);
+        let all = staged.iter().map(|(o, b)| (*o, &b[..]));
+        for (offset, bytes) in all.chain(ranges.iter().copied()) {
             r.live[offset..offset + bytes.len()].copy_from_slice(bytes);
         }
         r.scan();
         self.writes_applied += 1;
         Ok(r.generation)
+    }
+
+    fn stage_write(
+        &mut self,
+        _region: RegionId,
+        ranges: &[(usize, &[u8])],
+    ) -> Result<(), ErrorCode> {
+        self.staged
+            .extend(ranges.iter().map(|&(o, b)| (o, b.to_vec())));
+        Ok(())
+    }
+
+    fn drop_staged(&mut self) {
+        self.staged.clear();
     }
 
     fn published(

@@ -76,6 +76,7 @@ struct FileLimits {
     rate_frame_burst: Num<u32>,
     rate_bytes: Num<u32>,
     rate_byte_burst: Num<u32>,
+    max_write: Num<usize>,
     keepalive_ms: Num<u64>,
     timeout_ms: Num<u64>,
     auth_delay_ms: Num<u64>,
@@ -337,6 +338,7 @@ impl Source<'_> {
             "rate_byte_burst",
             |_| Ok(()),
         )?;
+        let max_write = self.checked(file.max_write, d.max_write, "max_write", |_| Ok(()))?;
         let keepalive = self.checked(
             file.keepalive_ms,
             millis(d.keepalive),
@@ -405,6 +407,7 @@ impl Source<'_> {
             rate_frame_burst: frame_burst.0,
             rate_bytes: bytes.0,
             rate_byte_burst: byte_burst.0,
+            max_write: max_write.0,
             keepalive: Duration::from_millis(keepalive.0),
             timeout: Duration::from_millis(timeout.0),
             auth_delay: Duration::from_millis(auth_delay.0),

@@ -23,6 +23,7 @@ rate_frames = 50
 rate_frame_burst = 20
 rate_bytes = 100000
 rate_byte_burst = 8192
+max_write = 100000
 keepalive_ms = 1000
 timeout_ms = 3000
 auth_delay_ms = 50
@@ -170,6 +171,7 @@ fn a_full_config_parses_to_its_values() {
             rate_frame_burst: 20,
             rate_bytes: 100_000,
             rate_byte_burst: 8192,
+            max_write: 100_000,
             keepalive: Duration::from_secs(1),
             timeout: Duration::from_secs(3),
             auth_delay: Duration::from_millis(50),
