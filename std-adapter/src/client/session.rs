@@ -34,6 +34,7 @@ use super::error::ClientError;
 use super::memory::MirrorShared;
 use super::shared::{Command, Mirror};
 use super::task::{Driver, End, RX, SUBS};
+use crate::held::HeldUpdate;
 
 /// A subscription slot of the current connection.
 pub(super) enum Slot {
@@ -83,6 +84,9 @@ pub(super) struct Connection<'a> {
     pub(super) close_code: Option<ErrorCode>,
     /// The welcome's region list, until the welcome is taken.
     pub(super) regions: Vec<(String, u64)>,
+    /// Each subscription's parts of the update in progress
+    /// ([`Observer::held_parts`](memwire::session::Observer::held_parts)).
+    pub(super) parts: HashMap<u16, HeldUpdate>,
 }
 
 impl Connection<'_> {
@@ -141,6 +145,7 @@ impl Driver {
             connected: false,
             close_code: None,
             regions: Vec::new(),
+            parts: HashMap::new(),
         };
         let end = loop {
             let delivered = self.handle_events(&mut conn, ready);
