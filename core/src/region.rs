@@ -12,8 +12,9 @@ use crate::layout::{
 use crate::schema::{Kind, Schema, Value, VarId, Variable};
 use crate::sync::{self, AtomicU32, Ordering, WORD};
 
-/// How many times [`Region::read`] and its kin retry while a write is in
-/// progress before they return [`AccessError::Busy`]. A write of a few
+/// How many times [`Region::read`] and its kin try while a write is in
+/// progress before they return [`AccessError::Busy`], unless the region was
+/// given another budget ([`Region::with_read_tries`]). A write of a few
 /// kilobytes finishes well within this many spins; a caller that sees `Busy`
 /// decides whether the writer has stalled (the std adapter checks the
 /// writer's lock and backs off).
@@ -48,7 +49,8 @@ pub enum AccessError {
     },
     /// The stored bytes are not a value of the type (a `bool` other than 0 or 1).
     InvalidValue,
-    /// A write stayed in progress for [`SPIN_LIMIT`] retries.
+    /// A write stayed in progress for the region's read attempts
+    /// ([`SPIN_LIMIT`], or those of [`Region::with_read_tries`]).
     Busy,
     /// A byte range lies outside the data area.
     OutOfBounds,
@@ -152,6 +154,8 @@ pub struct Region<'a> {
     generation_hi: &'a AtomicU32,
     schema: Schema<'a>,
     geo: Geometry,
+    /// Attempts a read makes before it returns [`AccessError::Busy`].
+    tries: u32,
 }
 
 impl fmt::Debug for Region<'_> {
@@ -218,6 +222,7 @@ impl<'a> Region<'a> {
             generation_hi: word(GENERATION_HI_OFFSET)?,
             schema,
             geo,
+            tries: SPIN_LIMIT,
         })
     }
 
@@ -271,6 +276,23 @@ impl<'a> Region<'a> {
     ) -> Result<Schema<'s>, LayoutError> {
         let geo = validate(words, |_, _| Ok(()))?;
         crate::layout::copy_schema_from(words, &geo, vars, index)
+    }
+
+    /// The same region, whose reads make at most `tries` attempts (at
+    /// least one) while a write is in progress before they return
+    /// [`AccessError::Busy`], instead of [`SPIN_LIMIT`]: for an adapter
+    /// that has better to do after a few lost races than spin (the std
+    /// adapter asks the writer to pause). The first attempt of a read by id
+    /// stays inline; the budget only bounds the retries, out of line.
+    #[must_use]
+    pub fn with_read_tries(mut self, tries: u32) -> Region<'a> {
+        self.tries = tries.max(1);
+        self
+    }
+
+    /// The attempts a read makes before it returns [`AccessError::Busy`].
+    pub fn read_tries(&self) -> u32 {
+        self.tries
     }
 
     /// The region's schema.
@@ -380,7 +402,7 @@ impl<'a> Region<'a> {
     /// Runs `f` inside a read of the commit counter until no commit overlaps it.
     fn read_consistent<T>(&self, mut f: impl FnMut() -> T) -> Result<T, AccessError> {
         let commit = self.commit;
-        for _ in 0..SPIN_LIMIT {
+        for _ in 0..self.tries {
             if let Some(start) = sync::read_begin(commit) {
                 let value = f();
                 sync::read_fence();
@@ -438,7 +460,8 @@ impl<'a> Region<'a> {
     }
 
     /// A consistent copy of variable `id` into `out` (exactly the variable's
-    /// length), retrying up to [`SPIN_LIMIT`] times while it is written.
+    /// length), trying up to [`read_tries`](Self::read_tries) times while it
+    /// is written.
     #[inline(always)]
     pub fn read(&self, id: VarId, out: &mut [u8]) -> Result<(), AccessError> {
         // The checks and the first attempt inline at the caller, the
@@ -462,7 +485,7 @@ impl<'a> Region<'a> {
         offset: usize,
         out: &mut [u8],
     ) -> Result<(), AccessError> {
-        for _ in 1..SPIN_LIMIT {
+        for _ in 1..self.tries {
             sync::spin();
             if copy_once(seq, self.data, offset, out)? {
                 return Ok(());
@@ -481,7 +504,7 @@ impl<'a> Region<'a> {
         for (&id, out) in ids.iter().zip(outs.iter()) {
             self.sized(id, out.len())?;
         }
-        'retry: for _ in 0..SPIN_LIMIT {
+        'retry: for _ in 0..self.tries {
             // Counters are checked in order against a snapshot taken before
             // any data load; a fixed stack buffer bounds the batch.
             let mut starts = [0u32; MANY_MAX];

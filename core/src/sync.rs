@@ -29,10 +29,18 @@ pub use core::sync::atomic::{AtomicU32, Ordering, fence};
 /// checker under loom.
 #[inline]
 pub fn spin() {
+    #[cfg(all(test, not(loom)))]
+    SPINS.with(|spins| spins.set(spins.get() + 1));
     #[cfg(loom)]
     loom::thread::yield_now();
     #[cfg(not(loom))]
     core::hint::spin_loop();
+}
+
+#[cfg(all(test, not(loom)))]
+std::thread_local! {
+    /// The spins this thread made: how tests count a retry loop's attempts.
+    pub(crate) static SPINS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
 }
 
 /// The size of a word in bytes.

@@ -23,6 +23,8 @@ pub use memwire as core;
 #[cfg(not(loom))]
 pub mod client;
 #[cfg(not(loom))]
+mod held;
+#[cfg(not(loom))]
 pub mod hub;
 pub mod schema;
 #[cfg(not(loom))]

@@ -21,7 +21,7 @@ use memwire::session::{Client, ClientConfig, Observer, OwnRegion, OwnRegions, St
 use memwire::time::Instant;
 use memwire::{Region, Schema};
 use memwire_std::client::ClientError;
-use memwire_std::shm::Root;
+use memwire_std::shm::{Root, ShmRegion};
 
 /// The device's telemetry, as the device declares it.
 static TELEMETRY: SchemaBuf<4> = SchemaBuilder::new()
@@ -61,7 +61,11 @@ variables = [
 /// The device's region and what publishing it needs, in leaked memory
 /// (as `static`s would hold them on a device).
 fn device_region(instance: u64) -> OwnRegion<'static> {
-    let schema: Schema<'static> = TELEMETRY.as_schema();
+    region_of("telemetry", TELEMETRY.as_schema(), instance)
+}
+
+/// A region `name` of `schema` the device publishes.
+fn region_of(name: &'static str, schema: Schema<'static>, instance: u64) -> OwnRegion<'static> {
     let len = required_len(&schema).expect("layout");
     let words: &'static mut [u32] = Box::leak(vec![0u32; len / 4].into_boxed_slice());
     let bytes: &'static mut [u8] = bytemuck::cast_slice_mut(words);
@@ -70,7 +74,7 @@ fn device_region(instance: u64) -> OwnRegion<'static> {
     let data = region.data_len();
     let leak = |n| -> &'static mut [u8] { Box::leak(vec![0u8; n].into_boxed_slice()) };
     let table = Box::leak(vec![0u64; OwnRegion::table_len(data)].into_boxed_slice());
-    OwnRegion::new("telemetry", region, leak(data), leak(data), table).expect("published")
+    OwnRegion::new(name, region, leak(data), leak(data), table).expect("published")
 }
 
 struct Device(OwnRegion<'static>);
@@ -240,6 +244,90 @@ async fn the_hub_keeps_a_copy_of_a_region_a_client_publishes() {
         third.bytes_out
     );
     ops.close().await;
+    hub.shutdown().await;
+}
+
+/// A device's array of 1024 elements, all of one value at each tick.
+static WIDE: SchemaBuf<1> = SchemaBuilder::new().var("ticks", Kind::U32, 1024).build();
+
+/// The hub's copy of a region a client publishes takes each of the
+/// client's updates as one commit, however many frames and ranges it
+/// spans: a thread reading the copy's file never sees two values in the
+/// array. Each tick changes the low byte of every element only, so an
+/// update is many ranges, in frames of at most 256 bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_of_the_hubs_copy_never_sees_a_client_update_half_applied() {
+    const TICKS: u32 = 600;
+    // Frames of at most 256 bytes, many per tick: past the default
+    // inbound rates.
+    let config = CONFIG
+        .replace(
+            "[[tenant]]",
+            "[limits]\nmax_frame = 256\nrate_frames = 1000000\nrate_frame_burst = 1000000\n\
+             rate_bytes = 100000000\nrate_byte_burst = 100000000\n[[tenant]]",
+        )
+        .replace(
+            "[[tenant.region]]",
+            "[[tenant.region]]\nname = \"wide\"\npublisher = \"device\"\n\
+         variables = [{ name = \"ticks\", kind = \"u32\", count = 1024 }]\n[[tenant.region]]",
+        );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = common::start(dir.path(), &config).await;
+    let addr = hub.tcp_addr().expect("tcp");
+    let root = Root::new(dir.path().join("regions"));
+    let copy = ShmRegion::open(&root, "lab/wide").expect("the hub's copy");
+    let id = copy.schema().find("ticks").expect("ticks");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let (mut mixed, mut seen) = (0u64, Vec::new());
+            let mut bytes = vec![0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                copy.read(id, &mut bytes).expect("read");
+                let mut values: Vec<u32> = bytes
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                values.dedup();
+                match values[..] {
+                    [one] if seen.last() != Some(&one) => seen.push(one),
+                    [_] => {}
+                    _ => mixed += 1,
+                }
+            }
+            (mixed, seen)
+        })
+    };
+
+    let value = |tick: u32| 0x5A5A_5A00 | (tick % 256);
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let device = Device(region_of("wide", WIDE.as_schema(), 0xD3));
+    let running = {
+        let ticks = Arc::clone(&ticks);
+        run_device(addr, device, Arc::clone(&stop), move |region| {
+            let tick = ticks.load(Ordering::Relaxed);
+            if tick < TICKS {
+                let bytes: Vec<u8> = (0..1024)
+                    .flat_map(|_| value(tick + 1).to_le_bytes())
+                    .collect();
+                region.write_ranges(&[(0, &bytes)], None).expect("ticks");
+                ticks.store(tick + 1, Ordering::Relaxed);
+            }
+        })
+    };
+    let last: Vec<u8> = (0..1024).flat_map(|_| value(TICKS).to_le_bytes()).collect();
+    eventually("the copy holds the last tick", || {
+        let (_, d) = file_snapshot(&root, "lab/wide");
+        d.get(..4096) == Some(&last[..])
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    running.join().expect("device");
+    let (mixed, seen) = reader.join().expect("reader");
+    assert_eq!(mixed, 0, "mixed arrays read from the hub's copy");
+    assert!(seen.len() >= 10, "the reader saw {} ticks", seen.len());
     hub.shutdown().await;
 }
 

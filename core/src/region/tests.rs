@@ -435,3 +435,48 @@ fn reads_of_odd_word_counts_see_every_word() {
     region.var(three).unwrap().read(&mut out).unwrap();
     assert_eq!(out, bytemuck::cast::<[u32; 3], [u8; 12]>([1, 2, 3]));
 }
+
+/// A read facing a write in progress gives up after the region's budget of
+/// attempts ([`Region::with_read_tries`]) and hands `Busy` back to its
+/// caller, which may then ask the writer to pause; without a budget, after
+/// [`SPIN_LIMIT`]. Counted in the spins between attempts.
+#[test]
+fn a_read_hands_back_busy_after_its_budget_of_attempts() {
+    use crate::sync::SPINS;
+    let schema = ALL_KINDS.as_schema();
+    let mut mem = memory(&schema);
+    let r = Region::from_bytes(bytemuck::cast_slice_mut(&mut mem), schema).unwrap();
+    let budget = r.with_read_tries(5);
+    assert_eq!(budget.read_tries(), 5);
+    assert_eq!(r.with_read_tries(0).read_tries(), 1);
+    let id = schema.find("u64").unwrap();
+    let spins = |read: &dyn Fn() -> bool| {
+        SPINS.with(|s| s.set(0));
+        assert!(read(), "the read was not busy");
+        SPINS.with(core::cell::Cell::get)
+    };
+    r.write_many_then(&[(id, &7u64.to_le_bytes())], || {
+        let busy = |e: Result<(), AccessError>| e == Err(AccessError::Busy);
+        // A read by id: the first attempt, then four more after a spin each.
+        assert_eq!(spins(&|| busy(budget.read(id, &mut [0u8; 8]))), 4);
+        assert_eq!(
+            spins(&|| budget.get::<u64>(id) == Err(AccessError::Busy)),
+            4
+        );
+        let var = budget.var(id).unwrap();
+        assert_eq!(spins(&|| busy(var.read(&mut [0u8; 8]))), 4);
+        // Reads under the commit counter spin after every failed attempt.
+        let data_len = r.data_len();
+        assert_eq!(
+            spins(&|| budget.snapshot(&mut vec![0u8; data_len]).is_err()),
+            5
+        );
+        assert_eq!(
+            spins(&|| busy(budget.read_many(&[id], &mut [&mut [0u8; 8]]))),
+            5
+        );
+        assert_eq!(spins(&|| busy(r.read(id, &mut [0u8; 8]))), SPIN_LIMIT - 1);
+    })
+    .unwrap();
+    assert_eq!(r.get::<u64>(id), Ok(7));
+}

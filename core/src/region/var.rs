@@ -1,6 +1,6 @@
 //! A variable located once, for reads in a loop.
 
-use super::{AccessError, Region, SPIN_LIMIT, copy_once, copy_words, guarded};
+use super::{AccessError, Region, copy_once, copy_words, guarded};
 use crate::schema::VarId;
 use crate::sync::{self, AtomicU32};
 
@@ -17,6 +17,8 @@ pub struct VarRef<'a> {
     data: &'a [AtomicU32],
     offset: usize,
     len: usize,
+    /// The region's [`read_tries`](Region::read_tries).
+    tries: u32,
 }
 
 impl<'a> Region<'a> {
@@ -43,6 +45,7 @@ impl<'a> Region<'a> {
             data: self.data,
             offset,
             len,
+            tries: self.tries,
         })
     }
 }
@@ -71,7 +74,8 @@ impl VarRef<'_> {
     }
 
     /// A consistent copy into `out` (exactly the variable's length),
-    /// retrying up to [`SPIN_LIMIT`] times while it is written.
+    /// trying up to the region's [`read_tries`](Region::read_tries) times
+    /// while it is written.
     #[inline(always)]
     pub fn read(&self, out: &mut [u8]) -> Result<(), AccessError> {
         // The first attempt inline at the caller, the retries out of line:
@@ -86,7 +90,7 @@ impl VarRef<'_> {
     #[cold]
     #[inline(never)]
     fn retry(&self, out: &mut [u8]) -> Result<(), AccessError> {
-        for _ in 1..SPIN_LIMIT {
+        for _ in 1..self.tries {
             sync::spin();
             if self.copy_once(out)? {
                 return Ok(());

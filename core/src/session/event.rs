@@ -1,6 +1,7 @@
 //! What a session tells its application, and the handle it names a
 //! subscription by.
 
+use super::held::HeldParts;
 use super::own_region::OwnRegions;
 use super::source::RegionId;
 use crate::Region;
@@ -195,6 +196,19 @@ pub trait Observer<'a> {
     /// the session serves; `None` publishes nothing (the hub's subscribes
     /// are refused with [`ErrorCode::UnknownRegion`]).
     fn published(&mut self) -> Option<&mut dyn OwnRegions> {
+        None
+    }
+
+    /// Room for the parts of an update of subscription `handle` that come
+    /// before its last: with it the session writes the whole update into
+    /// the mirror as one commit when the last part arrives, so a reader of
+    /// the mirror never sees an update larger than a frame half applied.
+    /// Return the same room for a handle for as long as the subscription
+    /// lasts.
+    ///
+    /// The default lends none: each part is then its own commit.
+    fn held_parts(&mut self, handle: Handle) -> Option<&mut dyn HeldParts> {
+        let _ = handle;
         None
     }
 }

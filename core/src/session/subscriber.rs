@@ -18,14 +18,16 @@
 //!   generation 0. On a byte stream this only happens with a faulty peer;
 //!   a part lost for good would go unseen, which a stream never does.
 //! - The generation is written with the last part only; then an Ack is due.
+//!   Where the copy has room for parts (`held.rs`), the parts before the
+//!   last are held and the whole update is one commit with the last part;
+//!   an update that breaks off leaves the copy's bytes as they were.
 //! - The application may ask for a full update at any time
 //!   (`Client::resync`): the same Ack of generation 0 as after an anomaly.
 
 use crate::Region;
 use crate::codec::{ErrorCode, Ranges, Resume, SchemaPart, Update, UpdateReference};
-
-/// Ranges written to the mirror per commit.
-const BATCH: usize = 16;
+use crate::session::event::{Handle, Observer};
+use crate::session::held::Part;
 
 /// An update being applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,77 +68,68 @@ pub(crate) trait Sink {
     fn fingerprint(&self) -> u64;
     /// The length of the copy's data area.
     fn data_len(&self) -> usize;
-    /// Writes checked ranges; the copy then holds `generation` of the
-    /// publisher's region `instance` (for a part of an update, the
-    /// generation held before it: the copy vouches for no newer one yet).
+    /// Writes checked ranges in one commit; the copy then holds
+    /// `generation` of the publisher's region `instance` (0: none, a full
+    /// update follows).
     fn write(
         &mut self,
         ranges: &[(usize, &[u8])],
         instance: u64,
         generation: u64,
     ) -> Result<(), ()>;
-
-    /// Writes a part of an update: its ranges, checked; the copy then holds
-    /// `generation`. The default writes them [`BATCH`] at a time, all but
-    /// the last batch at `held` (the generation held before the part).
-    fn write_part(
-        &mut self,
-        ranges: Ranges<'_>,
-        instance: u64,
-        held: u64,
-        generation: u64,
-    ) -> Result<(), ()> {
-        let mut batch: [(usize, &[u8]); BATCH] = [(0, &[]); BATCH];
-        let (mut n, mut wrote) = (0, false);
-        for span in ranges.iter() {
-            if let Some(slot) = batch.get_mut(n) {
-                *slot = (span.range().start, span.bytes);
-                n += 1;
-            }
-            if n == BATCH {
-                self.write(&batch, instance, held)?;
-                (n, wrote) = (0, true);
-            }
-        }
-        let rest = batch.get(..n).unwrap_or(&[]);
-        if rest.is_empty() && wrote && generation == held {
-            return Ok(());
-        }
-        self.write(rest, instance, generation)
-    }
+    /// Writes a part of an update, its ranges checked. A copy with room
+    /// for parts holds those before the last and writes the whole update
+    /// in one commit with the last; one without writes each part as a
+    /// commit at `part.generation`.
+    fn write_part(&mut self, ranges: Ranges<'_>, part: Part) -> Result<(), ()>;
 }
 
-impl Sink for Region<'_> {
+/// A client's mirror: written by the session, through the room for parts
+/// its observer lends, if any ([`Observer::held_parts`]).
+pub(crate) struct MirrorCopy<'m, 'a, O: ?Sized> {
+    pub(crate) mirror: &'m Region<'a>,
+    pub(crate) observer: &'m mut O,
+    pub(crate) handle: Handle,
+}
+
+impl<'a, O: Observer<'a> + ?Sized> Sink for MirrorCopy<'_, 'a, O> {
     fn fingerprint(&self) -> u64 {
-        Region::fingerprint(self)
+        self.mirror.fingerprint()
     }
 
     fn data_len(&self) -> usize {
-        Region::data_len(self)
+        self.mirror.data_len()
     }
 
     fn write(&mut self, ranges: &[(usize, &[u8])], _: u64, generation: u64) -> Result<(), ()> {
-        self.write_ranges(ranges, Some(generation))
+        self.mirror
+            .write_ranges(ranges, Some(generation))
             .map(|_| ())
             .map_err(|_| ())
     }
 
-    /// One commit for the whole part: a reader of the mirror never sees a
-    /// part half applied, nor a variable whose ranges it carries torn
-    /// between two commits.
-    fn write_part(
-        &mut self,
-        ranges: Ranges<'_>,
-        _: u64,
-        _: u64,
-        generation: u64,
-    ) -> Result<(), ()> {
-        self.write_spans(
-            ranges.iter().map(|span| (span.range().start, span.bytes)),
-            Some(generation),
-        )
-        .map(|_| ())
-        .map_err(|_| ())
+    /// Without room for parts, one commit per part: a reader of the mirror
+    /// never sees a part half applied, but may see the first parts of an
+    /// update before the others.
+    fn write_part(&mut self, ranges: Ranges<'_>, part: Part) -> Result<(), ()> {
+        let written = match self.observer.held_parts(self.handle) {
+            Some(held) => {
+                if part.first {
+                    held.clear();
+                }
+                if !part.last {
+                    held.hold(ranges);
+                    return Ok(());
+                }
+                held.commit(self.mirror, ranges, part.generation)
+            }
+            None if part.last || ranges.iter().next().is_some() => self.mirror.write_spans(
+                ranges.iter().map(|span| (span.range().start, span.bytes)),
+                Some(part.generation),
+            ),
+            None => return Ok(()),
+        };
+        written.map(|_| ()).map_err(|_| ())
     }
 }
 
@@ -159,11 +152,37 @@ impl<'r> Subscriber<'r> {
     }
 
     pub(crate) fn on_schema(&mut self, part: &SchemaPart<'_>) -> SchemaOutcome {
-        self.follow.on_schema(part, &self.mirror)
+        let mut none = ();
+        let copy = MirrorCopy {
+            mirror: &self.mirror,
+            observer: &mut none,
+            handle: Handle(part.handle),
+        };
+        self.follow.on_schema(part, &copy)
     }
 
-    pub(crate) fn on_update(&mut self, update: &Update<'_>) -> Result<(), Fatal> {
-        self.follow.on_update(update, &mut self.mirror)
+    /// Asks for a full update ([`Follower::ask_full`]).
+    pub(crate) fn ask_full(&mut self) -> Result<(), Fatal> {
+        let mut none = ();
+        let mut copy = MirrorCopy {
+            mirror: &self.mirror,
+            observer: &mut none,
+            handle: Handle(0),
+        };
+        self.follow.ask_full(&mut copy)
+    }
+
+    pub(crate) fn on_update<O: Observer<'r> + ?Sized>(
+        &mut self,
+        update: &Update<'_>,
+        observer: &mut O,
+    ) -> Result<(), Fatal> {
+        let mut copy = MirrorCopy {
+            mirror: &self.mirror,
+            observer,
+            handle: Handle(update.handle),
+        };
+        self.follow.on_update(update, &mut copy)
     }
 }
 
@@ -293,7 +312,7 @@ impl Follower {
             // Parts ascend; the parts of a full update are contiguous.
             let follows = first.is_none_or(|o| if full { o == p.next } else { o >= p.next });
             if (p.base, p.label) == key && follows {
-                return self.apply(update, p, copy);
+                return self.apply(update, p, false, copy);
             }
             if !full_start {
                 return self.anomaly(true, copy);
@@ -309,7 +328,7 @@ impl Follower {
             label,
             next: 0,
         };
-        self.apply(update, p, copy)
+        self.apply(update, p, true, copy)
     }
 
     /// A part that breaks the order of updates: some part may have been
@@ -343,20 +362,28 @@ impl Follower {
         Ok(())
     }
 
+    /// Applies a part of the update `p` follows; `first` when it starts it.
     fn apply<S: Sink + ?Sized>(
         &mut self,
         update: &Update<'_>,
         mut p: Progress,
+        first: bool,
         copy: &mut S,
     ) -> Result<(), Fatal> {
         if let Some(end) = update.ranges.iter().last().map(|span| span.range().end) {
             p.next = end;
         }
-        let generation = if update.last { p.label } else { self.held };
-        if update.last || update.ranges.iter().next().is_some() {
-            copy.write_part(update.ranges, self.instance, self.held, generation)
-                .map_err(|()| mirror_busy())?;
-        }
+        let part = Part {
+            held: Resume {
+                instance: self.instance,
+                generation: self.held,
+            },
+            generation: if update.last { p.label } else { self.held },
+            first,
+            last: update.last,
+        };
+        copy.write_part(update.ranges, part)
+            .map_err(|()| mirror_busy())?;
         if !update.last {
             self.progress = Some(p);
             return Ok(());

@@ -48,7 +48,7 @@ impl Driver {
                     &mut conn.session,
                     &conn.slots,
                     &mut conn.writes,
-                    &mut conn.parts,
+                    &mut conn.write_parts,
                     Write {
                         path,
                         name,
@@ -88,7 +88,7 @@ impl Driver {
                 &mut conn.session,
                 &conn.slots,
                 &mut conn.writes,
-                &mut conn.parts,
+                &mut conn.write_parts,
                 write,
             );
         }

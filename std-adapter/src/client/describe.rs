@@ -1,6 +1,8 @@
 //! Describing: a subscription by name asks the hub for the region's
 //! variable table, and the mirror is made from it once it has arrived whole
-//! (within limits a hub cannot push this client past).
+//! (within limits a hub cannot push this client past). The observer also
+//! lends each subscription its room for the parts of an update, so that a
+//! mirror takes every update as one commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use elsa::sync::FrozenVec;
 use memwire::Region;
 use memwire::codec::{RegionList, SchemaPart};
-use memwire::session::{Client as Session, Handle, Observer};
+use memwire::session::{Client as Session, Handle, HeldParts, Observer};
 use tokio::sync::oneshot;
 
 use super::error::ClientError;
@@ -16,6 +18,7 @@ use super::memory::{MirrorCell, MirrorShared};
 use super::session::Slot;
 use super::shared::Mirror;
 use super::task::{Driver, RX, SUBS};
+use crate::held::HeldUpdate;
 use crate::schema::OwnedSchema;
 
 /// The most variables a described region may have.
@@ -60,6 +63,8 @@ pub(super) struct Observe<'m, 's> {
     pub(super) mirrors: &'m FrozenVec<Arc<MirrorShared>>,
     pub(super) slots: &'s mut HashMap<u16, Slot>,
     pub(super) regions: &'s mut Vec<(String, u64)>,
+    /// Each subscription's parts of the update in progress.
+    pub(super) parts: &'s mut HashMap<u16, HeldUpdate>,
 }
 
 impl<'m> Observer<'m> for Observe<'m, '_> {
@@ -118,6 +123,10 @@ impl<'m> Observer<'m> for Observe<'m, '_> {
                 .push((info.name.as_str().to_owned(), info.instance));
         }
     }
+
+    fn held_parts(&mut self, handle: Handle) -> Option<&mut dyn HeldParts> {
+        Some(self.parts.entry(handle.0).or_default())
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +153,7 @@ mod tests {
         mirrors: elsa::sync::FrozenVec<Arc<MirrorShared>>,
         slots: HashMap<u16, Slot>,
         regions: Vec<(String, u64)>,
+        parts: HashMap<u16, HeldUpdate>,
         answer: oneshot::Receiver<Result<Mirror, ClientError>>,
     }
 
@@ -160,6 +170,7 @@ mod tests {
                 mirrors: elsa::sync::FrozenVec::new(),
                 slots: HashMap::from([(0, slot)]),
                 regions: Vec::new(),
+                parts: HashMap::new(),
                 answer,
             }
         }
@@ -169,6 +180,7 @@ mod tests {
                 mirrors: &self.mirrors,
                 slots: &mut self.slots,
                 regions: &mut self.regions,
+                parts: &mut self.parts,
             }
         }
     }

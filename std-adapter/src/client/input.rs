@@ -23,6 +23,7 @@ impl Connection<'_> {
             mirrors: self.mirrors,
             slots: &mut self.slots,
             regions: &mut self.regions,
+            parts: &mut self.parts,
         };
         self.session
             .handle_input_with(now, self.input.get(..n).unwrap_or(&[]), &mut observer);

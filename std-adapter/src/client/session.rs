@@ -34,6 +34,7 @@ use super::error::ClientError;
 use super::memory::MirrorShared;
 use super::shared::{Command, Mirror};
 use super::task::{Driver, End, RX, SUBS};
+use crate::held::HeldUpdate;
 
 /// A subscription slot of the current connection.
 pub(super) enum Slot {
@@ -80,7 +81,7 @@ pub(super) struct Connection<'a> {
     /// encoded by `commands.rs`, sent before what the session has to send:
     /// the parts of one write follow each other with no other write
     /// between them.
-    pub(super) parts: Vec<u8>,
+    pub(super) write_parts: Vec<u8>,
     pub(super) buf: Vec<u8>,
     pub(super) input: Vec<u8>,
     /// Whether the hub has welcomed the client.
@@ -88,6 +89,9 @@ pub(super) struct Connection<'a> {
     pub(super) close_code: Option<ErrorCode>,
     /// The welcome's region list, until the welcome is taken.
     pub(super) regions: Vec<(String, u64)>,
+    /// Each subscription's parts of the update in progress
+    /// ([`Observer::held_parts`](memwire::session::Observer::held_parts)).
+    pub(super) parts: HashMap<u16, HeldUpdate>,
 }
 
 impl Connection<'_> {
@@ -141,12 +145,13 @@ impl Driver {
             slots,
             writes: HashMap::new(),
             held: None,
-            parts: Vec::new(),
+            write_parts: Vec::new(),
             buf: vec![0u8; RX + 5],
             input: vec![0u8; 16 * 1024],
             connected: false,
             close_code: None,
             regions: Vec::new(),
+            parts: HashMap::new(),
         };
         let end = loop {
             let delivered = self.handle_events(&mut conn, ready);

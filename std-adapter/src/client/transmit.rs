@@ -11,8 +11,8 @@ use super::task::Driver;
 impl Connection<'_> {
     /// Writes to the stream everything the session has to send now.
     pub(super) async fn transmit(&mut self) {
-        if !self.parts.is_empty() {
-            let parts = std::mem::take(&mut self.parts);
+        if !self.write_parts.is_empty() {
+            let parts = std::mem::take(&mut self.write_parts);
             if self.stream.write_all(&parts).await.is_err() {
                 return;
             }

@@ -5,14 +5,16 @@
 //! subscriptions to regions it may no longer read end, and its writes
 //! follow the new rights. The parts of a write larger than a frame wait
 //! here, within `limits.max_write` bytes, until the last part applies
-//! them all in one commit.
+//! them all in one commit. So do the parts of an update from the client to
+//! a region it publishes: the whole update is one commit of the hub's copy.
 
 use std::cell::{Cell, OnceCell};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use memwire::codec::{ErrorCode, RegionInfo, Resume};
+use memwire::codec::{ErrorCode, Ranges, RegionInfo, Resume};
 use memwire::schema::Name;
-use memwire::session::{self, Access, RegionId, Source, UpdateCache};
+use memwire::session::{self, Access, Part, RegionId, Source, UpdateCache};
 use tokio::sync::mpsc;
 
 use super::forward::{Answer, Forward, Reply};
@@ -21,6 +23,7 @@ use super::reload::REVOKED;
 use super::shadow::Published;
 use super::shared::Shared;
 use super::unavailable::UNAVAILABLE;
+use crate::held::HeldUpdate;
 
 /// The hub as one connection sees it: its own snapshot of each region it
 /// looked at, refreshed at most at the subscriber rate.
@@ -45,6 +48,9 @@ pub(crate) struct View {
     /// joined to the one before it when they touch; and their bytes.
     staged: Vec<(usize, Vec<u8>)>,
     staged_bytes: usize,
+    /// The parts so far of the update in progress of each region the
+    /// client publishes (by index).
+    parts: HashMap<u32, HeldUpdate>,
 }
 
 impl View {
@@ -64,6 +70,7 @@ impl View {
             writable: Vec::new(),
             staged: Vec::new(),
             staged_bytes: 0,
+            parts: HashMap::new(),
         }
     }
 
@@ -360,6 +367,34 @@ impl session::Hub for View {
             cell.take();
         }
         Ok(())
+    }
+
+    /// Parts before the last are held; the last writes the whole update
+    /// as one commit of the copy, so that no reader of the region's file
+    /// and no subscriber of it sees a client's update half applied.
+    fn apply_part(
+        &mut self,
+        region: RegionId,
+        ranges: Ranges<'_>,
+        part: Part,
+    ) -> Result<(), ErrorCode> {
+        let mut held = self.parts.remove(&region.0).unwrap_or_default();
+        if part.first {
+            held.clear();
+        }
+        if !part.last {
+            held.hold(ranges);
+            self.parts.insert(region.0, held);
+            return Ok(());
+        }
+        let resume = Resume {
+            generation: part.generation,
+            ..part.held
+        };
+        let applied = self.apply_update(region, &held.with(ranges), resume);
+        held.clear();
+        self.parts.insert(region.0, held);
+        applied
     }
 
     fn regions(

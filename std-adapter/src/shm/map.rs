@@ -31,6 +31,7 @@ use memwire::sync::{AtomicU32, WORD};
 use memwire::{Region, Schema};
 
 use super::error::ShmError;
+use super::pause::READ_TRIES;
 use super::sigbus::{self, Guard};
 
 /// Which parts of a mapping this process may store to.
@@ -195,7 +196,9 @@ impl MappedRegion {
         // never leaves this type: `region()` shortens it to a borrow of
         // `self`.
         let words: &'static [AtomicU32] = unsafe { core::slice::from_raw_parts(ptr, len) };
-        let region = Region::new_checked(words, schema)?;
+        // Few attempts per read in the core: the adapter's wait asks the
+        // writer to pause after a few lost rounds (`pause.rs`).
+        let region = Region::new_checked(words, schema)?.with_read_tries(READ_TRIES);
         Ok(MappedRegion {
             region,
             schema,

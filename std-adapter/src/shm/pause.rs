@@ -18,8 +18,19 @@ use memwire::sync::{AtomicU32, Ordering};
 /// microseconds, well within it.
 pub const PAUSE_MAX: Duration = Duration::from_micros(200);
 
-/// How long a reader fails against a writer before it asks it to pause.
-pub(crate) const ASK_AFTER: Duration = Duration::from_millis(1);
+/// Attempts a read makes in the core (`Region::with_read_tries`) before
+/// it hands back to the adapter, which counts them in rounds: few, so that
+/// a reader losing races to a writer that commits in a tight loop asks for
+/// a pause within microseconds, not after the core's
+/// [`SPIN_LIMIT`](memwire::region::SPIN_LIMIT) copies (some 150 ms for
+/// 256 KiB). The first attempt of a read stays inline and pays nothing
+/// for this.
+pub(crate) const READ_TRIES: u32 = 16;
+
+/// Rounds of [`READ_TRIES`] attempts a reader fails before it asks the
+/// writer to pause: the first lost round may be one commit in the way,
+/// waited out with a yield; from the second, the writer is overtaking.
+pub(crate) const ASK_AFTER_ROUNDS: u32 = 2;
 
 /// How long the writer spins (yielding) before it sleeps between looks.
 const SPIN: Duration = Duration::from_micros(20);

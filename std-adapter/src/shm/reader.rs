@@ -469,8 +469,9 @@ pub(crate) const LIVE_STALL_FACTOR: u32 = 10;
 ///   `WriterStalled` only once the counter stood still for
 ///   [`LIVE_STALL_FACTOR`] bounds.
 ///
-/// A reader that has failed for [`pause::ASK_AFTER`] asks the writer to
-/// hold its next commit back (`pause.rs`) and retries without sleeping
+/// A reader that has failed for [`pause::ASK_AFTER_ROUNDS`] rounds of
+/// [`pause::READ_TRIES`] attempts asks the writer to hold its next commit
+/// back (`pause.rs`) and retries without sleeping
 /// while the request stands, so that a writer committing in a tight loop
 /// cannot overtake every copy; [`done`](Self::done) withdraws the request.
 pub(crate) struct WriteWait {
@@ -481,8 +482,8 @@ pub(crate) struct WriteWait {
     look: Option<(Instant, u32)>,
     /// When the counter was last seen to move (or the wait began).
     moved: Instant,
-    /// When the wait began.
-    began: Instant,
+    /// Rounds of attempts failed so far: each pause follows one.
+    rounds: u32,
     /// This reader's request that the writer pause.
     request: Request,
 }
@@ -494,7 +495,7 @@ impl WriteWait {
             step: Duration::from_micros(2),
             look: None,
             moved: Instant::now(),
-            began: Instant::now(),
+            rounds: 0,
             request: Request::default(),
         }
     }
@@ -519,6 +520,7 @@ impl WriteWait {
         let live = region.region();
         let commit = live.commit_counter().load(Ordering::Acquire);
         let now = Instant::now();
+        self.rounds = self.rounds.saturating_add(1);
         let Some((at, seen)) = self.look else {
             self.look = Some((now, commit));
             self.moved = now;
@@ -541,7 +543,7 @@ impl WriteWait {
                 }
             }
         }
-        if now.duration_since(self.began) >= pause::ASK_AFTER {
+        if self.rounds >= pause::ASK_AFTER_ROUNDS {
             self.request.ask(region.pause_word());
             if self.request.stands(region.pause_word()) {
                 // The writer is holding back for this reader: a sleep now

@@ -151,7 +151,7 @@ impl<'a, const SUBS: usize, const RX: usize> Client<'a, SUBS, RX> {
         else {
             return false;
         };
-        match sub.follow.ask_full(&mut sub.mirror) {
+        match sub.ask_full() {
             Ok(()) => true,
             Err(fatal) => {
                 self.inner.link.fail(fatal.code, None, fatal.reason);

@@ -102,7 +102,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
             (Handshake::AwaitChallenge, Frame::Challenge(c)) => self.on_challenge(c),
             (Handshake::AwaitWelcome, Frame::Welcome(w)) => self.on_welcome(w, observer),
             (Handshake::Open, Frame::Schema(part)) => self.on_schema(&part, observer),
-            (Handshake::Open, Frame::Update(update)) => self.on_update(&update),
+            (Handshake::Open, Frame::Update(update)) => self.on_update(&update, observer),
             (Handshake::Open, Frame::Subscribe(sub)) => self.on_subscribe(&sub, observer),
             (Handshake::Open, Frame::Unsubscribe(u)) => {
                 self.peer_subs.remove(u.handle);

@@ -111,7 +111,11 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         }
     }
 
-    pub(super) fn on_update(&mut self, update: &Update<'_>) {
+    pub(super) fn on_update<O: Observer<'a> + ?Sized>(
+        &mut self,
+        update: &Update<'_>,
+        observer: &mut O,
+    ) {
         let handle = Handle(update.handle);
         // A described subscription without a mirror yet has nothing
         // to apply an update to (a conforming hub sends none).
@@ -122,7 +126,7 @@ impl<'a, const SUBS: usize> Inner<'a, SUBS> {
         else {
             return;
         };
-        if let Err(fatal) = sub.on_update(update) {
+        if let Err(fatal) = sub.on_update(update, observer) {
             self.link.fail(fatal.code, None, fatal.reason);
         }
     }

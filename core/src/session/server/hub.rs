@@ -3,11 +3,15 @@
 //! publishes; and the adapters through which the connection's publications
 //! read and write those regions.
 
-use crate::codec::{ErrorCode, RegionInfo, Resume};
+use crate::codec::{ErrorCode, Ranges, RegionInfo, Resume};
 use crate::schema::Name;
 use crate::session::cache::UpdateCache;
+use crate::session::held::Part;
 use crate::session::peer_subscriptions::{Sources, WritableSources};
 use crate::session::source::{Access, RegionId, Source};
+
+/// Ranges the default [`Hub::apply_part`] writes per call.
+const PART_BATCH: usize = 16;
 
 /// The hub's state that a [`Server`](super::Server) consults: credentials, rights, regions.
 ///
@@ -106,6 +110,43 @@ pub trait Hub {
     ) -> Result<(), ErrorCode> {
         let _ = (region, ranges, held);
         Err(ErrorCode::UnexpectedFrame)
+    }
+    /// Writes a part of an update from the client (its ranges checked) into
+    /// the hub's copy `region`. A hub with room for the parts before the
+    /// last ([`crate::session::HeldParts`] says what they are) holds them
+    /// and writes the whole update with the last one, as one commit of the
+    /// copy; then the copy holds `part.generation`.
+    ///
+    /// The default holds nothing: it writes the part through
+    /// [`apply_update`](Self::apply_update), 16 ranges at a time, all but the last batch at `part.held` (the copy vouches for
+    /// no newer generation before the update is whole).
+    fn apply_part(
+        &mut self,
+        region: RegionId,
+        ranges: Ranges<'_>,
+        part: Part,
+    ) -> Result<(), ErrorCode> {
+        let mut batch: [(usize, &[u8]); PART_BATCH] = [(0, &[]); PART_BATCH];
+        let (mut n, mut wrote) = (0, false);
+        for span in ranges.iter() {
+            if let Some(slot) = batch.get_mut(n) {
+                *slot = (span.range().start, span.bytes);
+                n += 1;
+            }
+            if n == PART_BATCH {
+                self.apply_update(region, &batch, part.held)?;
+                (n, wrote) = (0, true);
+            }
+        }
+        let rest = batch.get(..n).unwrap_or(&[]);
+        if rest.is_empty() && (wrote || !part.last) && part.generation == part.held.generation {
+            return Ok(());
+        }
+        let held = Resume {
+            generation: part.generation,
+            ..part.held
+        };
+        self.apply_update(region, rest, held)
     }
     /// Takes a checked write (as [`apply_write`](Self::apply_write) gets it)
     /// to answer later, with [`Server::answer_write`](super::Server::answer_write) and the same

@@ -3,14 +3,17 @@
 //! Once the client is welcomed, the server subscribes to each region the
 //! [`Hub`] says the client publishes, resuming from where the hub's copy
 //! stands. Updates are checked and applied like a client's (the same
-//! [`Follower`]), but written through [`Hub::apply_update`] into the hub's
+//! [`Follower`]), but written through [`Hub::apply_part`] into the hub's
 //! copy, whose schema must be the client's.
 
 use heapless::Deque;
 
 use super::hub::Hub;
-use crate::codec::{Ack, ErrorCode, Frame, Resume, SchemaPart, Subscribe, Unsubscribe, Update};
+use crate::codec::{
+    Ack, ErrorCode, Frame, Ranges, Resume, SchemaPart, Subscribe, Unsubscribe, Update,
+};
 use crate::schema::Name;
+use crate::session::held::Part;
 use crate::session::link::Link;
 use crate::session::source::RegionId;
 use crate::session::subscriber::{Fatal, Follower, Phase, SchemaOutcome, Sink};
@@ -81,6 +84,12 @@ impl<H: Hub + ?Sized> Sink for HubCopy<'_, H> {
         };
         self.hub
             .apply_update(self.region, ranges, held)
+            .map_err(|_| ())
+    }
+
+    fn write_part(&mut self, ranges: Ranges<'_>, part: Part) -> Result<(), ()> {
+        self.hub
+            .apply_part(self.region, ranges, part)
             .map_err(|_| ())
     }
 }

@@ -363,6 +363,45 @@ pub(super) struct Describer {
     pub(super) known: Option<Region<'static>>,
     /// The regions the client publishes.
     pub(super) published: Option<OwnRegion<'static>>,
+    /// The room lent for the parts of updates (one for every handle).
+    pub(super) held: Option<TestHeld>,
+}
+
+/// Room for the parts of an update, on the heap, as a std client lends it.
+#[derive(Default)]
+pub(super) struct TestHeld {
+    ranges: Vec<(usize, Vec<u8>)>,
+}
+
+impl HeldParts for TestHeld {
+    fn clear(&mut self) {
+        self.ranges.clear();
+    }
+
+    fn hold(&mut self, ranges: crate::codec::Ranges<'_>) {
+        self.ranges.extend(
+            ranges
+                .iter()
+                .map(|span| (span.range().start, span.bytes.to_vec())),
+        );
+    }
+
+    fn commit(
+        &mut self,
+        mirror: &Region<'_>,
+        last: crate::codec::Ranges<'_>,
+        generation: u64,
+    ) -> Result<u64, crate::region::AccessError> {
+        let all: Vec<(usize, &[u8])> = self
+            .ranges
+            .iter()
+            .map(|(offset, bytes)| (*offset, &bytes[..]))
+            .chain(last.iter().map(|span| (span.range().start, span.bytes)))
+            .collect();
+        let written = mirror.write_ranges(&all, Some(generation));
+        self.ranges.clear();
+        written
+    }
 }
 
 impl Observer<'static> for Describer {
@@ -394,6 +433,10 @@ impl Observer<'static> for Describer {
 
     fn published(&mut self) -> Option<&mut dyn OwnRegions> {
         self.published.as_mut().map(|p| p as &mut dyn OwnRegions)
+    }
+
+    fn held_parts(&mut self, _: Handle) -> Option<&mut dyn HeldParts> {
+        self.held.as_mut().map(|h| h as &mut dyn HeldParts)
     }
 }
 

@@ -96,6 +96,67 @@ fn an_update_of_many_ranges_is_one_commit_of_the_mirror() {
     );
 }
 
+/// The commits an update of `log` made of the mirror: each of its 2000
+/// bytes set to `value` (in frames of 256 bytes, eight parts or more).
+fn commits_of_a_large_update(pair: &mut Pair<256>, m: &Region<'_>, value: u8) -> u32 {
+    let schema = ROBOT.as_schema();
+    let log = schema.get(schema.find("log").unwrap()).unwrap().range();
+    pair.hub.region("robot").live[log].fill(value);
+    pair.hub.region("robot").scan();
+    pair.server_updates.clear();
+    let commits = m.commit_counter().load(crate::sync::Ordering::Relaxed);
+    pair.drive();
+    pair.assert_synced("robot", m);
+    assert!(updates_in(pair).len() >= 8);
+    (m.commit_counter().load(crate::sync::Ordering::Relaxed) - commits) / 2
+}
+
+/// An update larger than a frame is one commit of a mirror whose client
+/// lends room for its parts (a reader never sees its first parts without
+/// the others); without that room, each part is a commit of its own.
+#[test]
+fn an_update_of_many_parts_is_one_commit_of_a_mirror_with_room_for_parts() {
+    let mut pair = Pair::<256>::connect(TestHub::new());
+    pair.observer = Some(Describer {
+        held: Some(TestHeld::default()),
+        ..Describer::default()
+    });
+    let (_, m) = pair.subscribe("robot", ROBOT.as_schema());
+    assert_eq!(commits_of_a_large_update(&mut pair, &m, 1), 1);
+    assert_eq!(commits_of_a_large_update(&mut pair, &m, 2), 1);
+    pair.observer = None;
+    assert!(commits_of_a_large_update(&mut pair, &m, 3) >= 8);
+}
+
+/// An update whose last part never arrives leaves the mirror's bytes and
+/// generation as they were; the next update, from another base, is an
+/// anomaly as before: one commit that vouches for no generation, then the
+/// full update as one commit.
+#[test]
+fn an_update_without_its_last_part_leaves_the_mirror_as_it_was() {
+    let mut pair = Pair::<256>::connect(TestHub::new());
+    pair.observer = Some(Describer {
+        held: Some(TestHeld::default()),
+        ..Describer::default()
+    });
+    let (_, m) = pair.subscribe("robot", ROBOT.as_schema());
+    let before = contents(&m);
+    pair.mangle = Some(Box::new(|frames: Vec<Vec<u8>>| {
+        frames
+            .into_iter()
+            .filter(|f| !matches!(Frame::decode(body(f)), Ok(Frame::Update(u)) if u.last))
+            .collect()
+    }));
+    let schema = ROBOT.as_schema();
+    let log = schema.get(schema.find("log").unwrap()).unwrap().range();
+    pair.hub.region("robot").live[log].fill(9);
+    pair.hub.region("robot").scan();
+    pair.drive();
+    assert_eq!(contents(&m), before);
+    pair.mangle = None;
+    assert_eq!(commits_of_a_large_update(&mut pair, &m, 4), 2);
+}
+
 /// One step of a random workload.
 #[derive(Clone, Debug)]
 enum Step {
