@@ -267,10 +267,10 @@ async fn a_reader_of_the_hubs_copy_never_sees_a_client_update_half_applied() {
              rate_bytes = 100000000\nrate_byte_burst = 100000000\n[[tenant]]",
         )
         .replace(
-        "[[tenant.region]]",
-        "[[tenant.region]]\nname = \"wide\"\npublisher = \"device\"\n\
+            "[[tenant.region]]",
+            "[[tenant.region]]\nname = \"wide\"\npublisher = \"device\"\n\
          variables = [{ name = \"ticks\", kind = \"u32\", count = 1024 }]\n[[tenant.region]]",
-    );
+        );
     let dir = tempfile::tempdir().expect("tempdir");
     let hub = common::start(dir.path(), &config).await;
     let addr = hub.tcp_addr().expect("tcp");
@@ -309,7 +309,9 @@ async fn a_reader_of_the_hubs_copy_never_sees_a_client_update_half_applied() {
         run_device(addr, device, Arc::clone(&stop), move |region| {
             let tick = ticks.load(Ordering::Relaxed);
             if tick < TICKS {
-                let bytes: Vec<u8> = (0..1024).flat_map(|_| value(tick + 1).to_le_bytes()).collect();
+                let bytes: Vec<u8> = (0..1024)
+                    .flat_map(|_| value(tick + 1).to_le_bytes())
+                    .collect();
                 region.write_ranges(&[(0, &bytes)], None).expect("ticks");
                 ticks.store(tick + 1, Ordering::Relaxed);
             }

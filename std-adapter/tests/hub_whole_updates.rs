@@ -91,7 +91,9 @@ async fn a_mirror_reader_never_sees_an_update_of_many_frames_half_applied() {
         thread::spawn(move || {
             let writer = ShmWriter::open(&root, "demo/wide").expect("writer");
             for tick in 1..=TICKS {
-                writer.write_ranges(&[(0, &filled(tick))], None).expect("write");
+                writer
+                    .write_ranges(&[(0, &filled(tick))], None)
+                    .expect("write");
                 thread::sleep(Duration::from_millis(1));
             }
         })

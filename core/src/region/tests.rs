@@ -459,7 +459,10 @@ fn a_read_hands_back_busy_after_its_budget_of_attempts() {
         let busy = |e: Result<(), AccessError>| e == Err(AccessError::Busy);
         // A read by id: the first attempt, then four more after a spin each.
         assert_eq!(spins(&|| busy(budget.read(id, &mut [0u8; 8]))), 4);
-        assert_eq!(spins(&|| budget.get::<u64>(id) == Err(AccessError::Busy)), 4);
+        assert_eq!(
+            spins(&|| budget.get::<u64>(id) == Err(AccessError::Busy)),
+            4
+        );
         let var = budget.var(id).unwrap();
         assert_eq!(spins(&|| busy(var.read(&mut [0u8; 8]))), 4);
         // Reads under the commit counter spin after every failed attempt.

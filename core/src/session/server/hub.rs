@@ -117,7 +117,12 @@ pub trait Hub {
     /// The default holds nothing: it writes the part through
     /// [`apply_update`](Self::apply_update), 16 ranges at a time, all but the last batch at `part.held` (the copy vouches for
     /// no newer generation before the update is whole).
-    fn apply_part(&mut self, region: RegionId, ranges: Ranges<'_>, part: Part) -> Result<(), ErrorCode> {
+    fn apply_part(
+        &mut self,
+        region: RegionId,
+        ranges: Ranges<'_>,
+        part: Part,
+    ) -> Result<(), ErrorCode> {
         let mut batch: [(usize, &[u8]); PART_BATCH] = [(0, &[]); PART_BATCH];
         let (mut n, mut wrote) = (0, false);
         for span in ranges.iter() {
