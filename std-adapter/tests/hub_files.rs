@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use common::{Raw, options, toml_path};
+use common::{Raw, options, set_count, toml_path};
 use memwire::codec::{ErrorCode, Frame, Subscribe};
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
 use memwire_std::client::{Client, ClientError, Mirror};
@@ -63,12 +63,6 @@ async fn hub_and_client(dir: &Path, root_dir: &Path) -> (Hub, Client) {
         .await
         .expect("connect");
     (hub, client)
-}
-
-/// Writes `count` through a local writer, released at once.
-fn set_count(root: &Root, path: &str, count: u64) {
-    let writer = ShmWriter::open(root, path).expect("local writer");
-    writer.set_by_name("count", count).expect("write");
 }
 
 /// Subscribes to `path` over a raw connection: `Ok` when the hub starts

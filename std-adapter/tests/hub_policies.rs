@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use memwire_std::client::{Changes, Client, MirrorEvent};
-use memwire_std::hub::Hub;
 use memwire_std::shm::{Root, ShmWriter};
 
 const CONFIG: &str = r#"
@@ -41,15 +40,6 @@ const TICKS: u64 = 4;
 /// to do), so the test shows that a manual region's hub does not.
 const PAUSE: Duration = Duration::from_millis(100);
 
-async fn hub_and_client(dir: &std::path::Path) -> (Hub, Client, Root) {
-    let hub = common::start(dir, CONFIG).await;
-    let url = format!("tcp://{}", hub.tcp_addr().unwrap());
-    let client = Client::connect(&url, common::options("rw", "demo", "s3cret"))
-        .await
-        .unwrap();
-    (hub, client, Root::new(dir.join("regions")))
-}
-
 /// The next change event, within the tests' deadline.
 async fn next(changes: &mut Changes) -> MirrorEvent {
     tokio::time::timeout(common::DEADLINE, changes.next())
@@ -64,7 +54,8 @@ async fn next(changes: &mut Changes) -> MirrorEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_region_sends_one_update_per_publish() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, client, root) = hub_and_client(dir.path()).await;
+    let (hub, client, root) =
+        common::hub_and_client(dir.path(), CONFIG, ("rw", "demo", "s3cret")).await;
     let writer = ShmWriter::open(&root, "demo/ticks").unwrap();
     let mirror = client.subscribe("demo/ticks").await.unwrap();
     common::converges(&mirror, &root).await;
@@ -104,7 +95,8 @@ async fn a_manual_region_sends_one_update_per_publish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_writer_publishes_a_manual_region_at_its_marks() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, client, root) = hub_and_client(dir.path()).await;
+    let (hub, client, root) =
+        common::hub_and_client(dir.path(), CONFIG, ("rw", "demo", "s3cret")).await;
     let writer = hub.writer("demo", "ticks").unwrap();
     let mirror = client.subscribe("demo/ticks").await.unwrap();
     common::converges(&mirror, &root).await;
@@ -132,7 +124,8 @@ async fn a_hub_writer_publishes_a_manual_region_at_its_marks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resync_brings_a_full_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, client, root) = hub_and_client(dir.path()).await;
+    let (hub, client, root) =
+        common::hub_and_client(dir.path(), CONFIG, ("rw", "demo", "s3cret")).await;
     let writer = ShmWriter::open(&root, "demo/sensors").unwrap();
     writer.set_by_name("count", 7u64).unwrap();
     let mirror = client.subscribe("demo/sensors").await.unwrap();

@@ -11,10 +11,10 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{End, Raw, options, toml_path};
+use common::{End, Raw, options, set_count, toml_path};
 use memwire::codec::{Ack, ErrorCode, Frame, Subscribe};
 use memwire_std::hub::{Hub, ReloadError};
-use memwire_std::shm::{Root, ShmWriter};
+use memwire_std::shm::Root;
 
 /// A client's entry in the config.
 fn client(name: &str, access: &str) -> String {
@@ -49,12 +49,6 @@ fn config_text(root: &Path, entries: &[String]) -> String {
         text.push_str(entry);
     }
     text
-}
-
-/// Writes `count` to `path` through a local writer, released at once.
-fn set_count(root: &Root, path: &str, count: u64) {
-    let writer = ShmWriter::open(root, path).expect("local writer");
-    writer.set_by_name("count", count).expect("write");
 }
 
 /// A raw connection of `client` subscribed to `path` (handle 7), past

@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use memwire_std::client::Client;
-use memwire_std::hub::{Hub, WriterError};
-use memwire_std::shm::{Root, ShmError, ShmRegion, ShmWriter};
+use memwire_std::hub::WriterError;
+use memwire_std::shm::{ShmError, ShmRegion, ShmWriter};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -38,16 +37,6 @@ name = "device"
 publisher = "rw"
 variables = [{ name = "led", kind = "bool", writable = true }]
 "#;
-
-/// A hub, a read-write client of it, and the hub's root.
-async fn hub_and_client(dir: &std::path::Path) -> (Hub, Client, Root) {
-    let hub = common::start(dir, CONFIG).await;
-    let url = format!("tcp://{}", hub.tcp_addr().unwrap());
-    let client = Client::connect(&url, common::options("rw", "demo", "s3cret"))
-        .await
-        .unwrap();
-    (hub, client, Root::new(dir.join("regions")))
-}
 
 /// The `step` fields of the `memwire::latency` events, with the thread
 /// that emitted each.
@@ -111,7 +100,8 @@ fn steps() -> &'static Steps {
 async fn a_hub_write_is_sent_by_the_writing_thread_and_wakes_local_readers() {
     steps();
     let dir = tempfile::tempdir().unwrap();
-    let (hub, client, root) = hub_and_client(dir.path()).await;
+    let (hub, client, root) =
+        common::hub_and_client(dir.path(), CONFIG, ("rw", "demo", "s3cret")).await;
     let writer = hub.writer("demo", "sensors").unwrap();
     let mirror = client.subscribe("demo/sensors").await.unwrap();
     let mut changes = mirror.changes();
@@ -164,7 +154,8 @@ async fn a_hub_write_is_sent_by_the_writing_thread_and_wakes_local_readers() {
 async fn a_hub_writer_holds_the_region_and_remote_writes_still_apply() {
     steps();
     let dir = tempfile::tempdir().unwrap();
-    let (hub, client, root) = hub_and_client(dir.path()).await;
+    let (hub, client, root) =
+        common::hub_and_client(dir.path(), CONFIG, ("rw", "demo", "s3cret")).await;
     let reader = ShmRegion::open(&root, "demo/sensors").unwrap();
 
     // A local writer first: the hub cannot take the region.

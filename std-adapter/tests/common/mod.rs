@@ -15,9 +15,9 @@ use memwire::codec::{
     Auth, ErrorCode, Feed, Frame, FrameAccumulator, Framing, Hello, NONCE_LEN, PROTOCOL_VERSION,
 };
 use memwire::session::auth;
-use memwire_std::client::{ClientOptions, Mirror};
+use memwire_std::client::{Client, ClientOptions, Mirror};
 use memwire_std::hub::{Config, Hub};
-use memwire_std::shm::{Root, ShmRegion};
+use memwire_std::shm::{Root, ShmRegion, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,6 +44,28 @@ pub(crate) async fn start(dir: &Path, text: &str) -> Hub {
     Hub::start(config(dir, text))
         .await
         .unwrap_or_else(|e| panic!("hub: {e}"))
+}
+
+/// A hub on `text`, a client of it over TCP as `(name, tenant, secret)`,
+/// and the hub's root (`regions` under `dir`).
+pub(crate) async fn hub_and_client(
+    dir: &Path,
+    text: &str,
+    (name, tenant, secret): (&str, &str, &str),
+) -> (Hub, Client, Root) {
+    let hub = start(dir, text).await;
+    let url = format!("tcp://{}", hub.tcp_addr().expect("tcp"));
+    let client = Client::connect(&url, options(name, tenant, secret))
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    (hub, client, Root::new(dir.join("regions")))
+}
+
+/// Writes variable `count` of region `path` through a local writer,
+/// released at once.
+pub(crate) fn set_count(root: &Root, path: &str, count: u64) {
+    let writer = ShmWriter::open(root, path).expect("local writer");
+    writer.set_by_name("count", count).expect("write");
 }
 
 /// Client options that reconnect quickly.
