@@ -6,6 +6,8 @@
 //! - `ls.rs`, `get.rs`, `set.rs`, `watch.rs`, `dump.rs`: client commands,
 //!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
 //! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
+//! - `record.rs`: regions into an MCAP file (`record/info.rs`: `--info`);
+//!   `replay.rs` and `export.rs` read it back.
 //! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
 
 mod bench;
@@ -14,6 +16,7 @@ mod demo;
 mod dump;
 mod get;
 mod ls;
+mod record;
 mod serve;
 mod set;
 mod watch;
@@ -47,6 +50,9 @@ pub(crate) enum Command {
     /// Run a hub, a simulated sensor writing its region, and the live view.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::Args),
+    /// Record regions' updates into an MCAP file, or summarise one.
+    #[command(after_help = record::EXAMPLES)]
+    Record(record::Args),
     /// Measure update latency and fan-out beside same-run baselines.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::Args),
@@ -93,6 +99,7 @@ impl Command {
             Command::Watch(args) => watch::run(args).await,
             Command::Dump(args) => dump::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Record(args) => record::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     }
