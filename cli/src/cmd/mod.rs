@@ -14,9 +14,11 @@ mod bench;
 mod cert;
 mod demo;
 mod dump;
+mod export;
 mod get;
 mod ls;
 mod record;
+mod replay;
 mod serve;
 mod set;
 mod watch;
@@ -53,6 +55,12 @@ pub(crate) enum Command {
     /// Record regions' updates into an MCAP file, or summarise one.
     #[command(after_help = record::EXAMPLES)]
     Record(record::Args),
+    /// Write a recording's values into regions, at its pace or stepping.
+    #[command(after_help = replay::EXAMPLES)]
+    Replay(replay::Args),
+    /// Print a recording as JSON lines, one per update.
+    #[command(after_help = export::EXAMPLES)]
+    Export(export::Args),
     /// Measure update latency and fan-out beside same-run baselines.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::Args),
@@ -100,6 +108,8 @@ impl Command {
             Command::Dump(args) => dump::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Record(args) => record::run(args).await,
+            Command::Replay(args) => replay::run(args).await,
+            Command::Export(args) => export::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     }

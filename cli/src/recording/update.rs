@@ -10,6 +10,7 @@
 //! per range: u32 offset, u32 length, `length` bytes
 //! ```
 
+use memwire::schema::{Schema, VarId};
 use thiserror::Error;
 
 /// The flag of a full snapshot.
@@ -132,6 +133,24 @@ impl Update {
             }
         }
         fits
+    }
+}
+
+impl Update {
+    /// The ids of the variables its ranges touch, ascending (every
+    /// variable for a snapshot).
+    pub fn touched(&self, schema: Schema<'_>) -> Vec<VarId> {
+        let mut ids: Vec<VarId> = Vec::new();
+        for (offset, bytes) in &self.ranges {
+            let start = *offset as usize;
+            for i in schema.overlapping(start..start.saturating_add(bytes.len())) {
+                let id = VarId(u32::try_from(i).unwrap_or(u32::MAX));
+                if ids.last() != Some(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
     }
 }
 
