@@ -91,7 +91,10 @@ impl Hub {
         self.process = Some(Killed(child));
         let start = Instant::now();
         while TcpStream::connect(self.addr).is_err() {
-            assert!(start.elapsed() < DEADLINE, "the hub did not start listening");
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the hub did not start listening"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -179,7 +182,14 @@ fn record_across_a_hub_restart_then_replay_and_export() {
     let log = dir.path().join("record.log");
     let recorder = hub
         .client()
-        .args(["record", "demo/sensors", "--snapshot-every", "0", "-vv", "-o"])
+        .args([
+            "record",
+            "demo/sensors",
+            "--snapshot-every",
+            "0",
+            "-vv",
+            "-o",
+        ])
         .arg(&file)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -193,7 +203,10 @@ fn record_across_a_hub_restart_then_replay_and_export() {
     let mut written = Vec::new();
     for value in [1.5_f32, 2.5, 3.5] {
         let generation = hub.set(value);
-        wait_for_log(&log, &format!("recorded demo/sensors generation {generation}\n"));
+        wait_for_log(
+            &log,
+            &format!("recorded demo/sensors generation {generation}\n"),
+        );
         written.push((generation, value));
     }
     hub.stop();
@@ -202,7 +215,10 @@ fn record_across_a_hub_restart_then_replay_and_export() {
     wait_for_log(&log, "resumed at generation");
     for value in [4.5_f32, 5.5] {
         let generation = hub.set(value);
-        wait_for_log(&log, &format!("recorded demo/sensors generation {generation}\n"));
+        wait_for_log(
+            &log,
+            &format!("recorded demo/sensors generation {generation}\n"),
+        );
         written.push((generation, value));
     }
     signal(&recorder.0, rustix::process::Signal::INT);
@@ -212,13 +228,23 @@ fn record_across_a_hub_restart_then_replay_and_export() {
         std::fs::copy(&file, keep).unwrap();
     }
 
-    let info = ok(&hub.client().args(["record", "--info"]).arg(&file).output().unwrap());
+    let info = ok(&hub
+        .client()
+        .args(["record", "--info"])
+        .arg(&file)
+        .output()
+        .unwrap());
     assert!(info.contains("demo/sensors: "), "{info}");
     assert!(info.contains("(2 snapshots, 1 gaps)"), "{info}");
 
     // The export: a snapshot first, the deltas with the values written in
     // order, and one snapshot marked as a gap after the restart.
-    let export = ok(&hub.client().args(["export", "--json"]).arg(&file).output().unwrap());
+    let export = ok(&hub
+        .client()
+        .args(["export", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap());
     let lines: Vec<serde_json::Value> = export
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -271,7 +297,9 @@ fn record_across_a_hub_restart_then_replay_and_export() {
     {
         use std::io::Write;
         let mut stdin = step.stdin.take().unwrap();
-        stdin.write_all("\n".repeat(lines.len()).as_bytes()).unwrap();
+        stdin
+            .write_all("\n".repeat(lines.len()).as_bytes())
+            .unwrap();
     }
     let stepped = ok(&step.wait_with_output().unwrap());
     let shown: Vec<&str> = stepped
@@ -279,7 +307,10 @@ fn record_across_a_hub_restart_then_replay_and_export() {
         .filter(|s| s.contains("generation"))
         .collect();
     assert_eq!(shown.len(), lines.len(), "{stepped}");
-    for ((generation, value), text) in written.iter().zip(shown.iter().filter(|s| !s.contains("uptime_ms"))) {
+    for ((generation, value), text) in written
+        .iter()
+        .zip(shown.iter().filter(|s| !s.contains("uptime_ms")))
+    {
         assert_eq!(
             *text,
             format!("demo/sensors generation {generation}: setpoint = {value}  "),

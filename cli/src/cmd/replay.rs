@@ -46,7 +46,12 @@ pub(crate) struct Args {
     to: Option<RegionPath>,
 
     /// The pace: 1 as recorded, 2 twice as fast, 0 as fast as possible.
-    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, conflicts_with = "step")]
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        default_value_t = 1.0,
+        conflicts_with = "step"
+    )]
     speed: f64,
 
     /// Wait for Enter before each update, and print it.
@@ -147,7 +152,12 @@ async fn replay(args: &Args, recording: &Recording, targets: &[Target]) -> Resul
             );
         }
         if args.step {
-            print_update(channel.layout.schema.as_schema(), recorded, area, &channel.path)?;
+            print_update(
+                channel.layout.schema.as_schema(),
+                recorded,
+                area,
+                &channel.path,
+            )?;
             wait_for_enter().await?;
         } else if args.speed > 0.0 {
             let offset = recorded.time_ns.saturating_sub(first) as f64 / 1e9 / args.speed;

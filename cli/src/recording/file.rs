@@ -105,11 +105,12 @@ impl Recording {
                         .filter(|s| s.encoding == SCHEMA_ENCODING)
                         .filter(|_| message.channel.message_encoding == MESSAGE_ENCODING)
                         .ok_or_else(|| RecordingError::Foreign(topic.clone()))?;
-                    let layout =
-                        Layout::from_json(&schema.data).map_err(|source| RecordingError::Layout {
+                    let layout = Layout::from_json(&schema.data).map_err(|source| {
+                        RecordingError::Layout {
                             topic: topic.clone(),
                             source,
-                        })?;
+                        }
+                    })?;
                     channels.push(Channel {
                         path: topic.clone(),
                         layout,
@@ -118,11 +119,12 @@ impl Recording {
                     channels.len() - 1
                 }
             };
-            let update = Update::decode(&message.data).map_err(|source| RecordingError::Update {
-                topic: topic.clone(),
-                sequence: message.sequence,
-                source,
-            })?;
+            let update =
+                Update::decode(&message.data).map_err(|source| RecordingError::Update {
+                    topic: topic.clone(),
+                    sequence: message.sequence,
+                    source,
+                })?;
             updates.push(Recorded {
                 channel: index,
                 time_ns: message.log_time,

@@ -119,7 +119,8 @@ impl<W: Write + Seek> Recorder<W> {
         if track.generation == Some(generation) && !gap {
             return Ok(Written::Nothing);
         }
-        let whole = snapshot || gap || track.generation.is_none() || data.len() != track.shadow.len();
+        let whole =
+            snapshot || gap || track.generation.is_none() || data.len() != track.shadow.len();
         let written = if whole {
             track.shadow.clear();
             track.shadow.extend_from_slice(data);

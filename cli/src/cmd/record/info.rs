@@ -30,7 +30,11 @@ pub(super) fn run(file: &Path) -> Result<()> {
             count += 1;
             snapshots += u64::from(update.snapshot);
             gaps += u64::from(update.gap);
-            bytes += update.ranges.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+            bytes += update
+                .ranges
+                .iter()
+                .map(|(_, b)| b.len() as u64)
+                .sum::<u64>();
             first.get_or_insert(update.generation);
             last = Some(update.generation);
         }
