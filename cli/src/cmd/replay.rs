@@ -74,7 +74,7 @@ pub(crate) struct Args {
 
 /// Where one recorded region's updates go.
 enum Target {
-    Local(ShmWriter),
+    Local(Box<ShmWriter>),
     Hub { client: Client, mirror: Mirror },
 }
 
@@ -104,7 +104,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         } else {
             let writer = ShmWriter::open_or_create(&root, &path, channel.layout.schema.as_schema())
                 .with_context(|| format!("cannot open region {path} for writing"))?;
-            Target::Local(writer)
+            Target::Local(Box::new(writer))
         };
         targets.push(target);
     }
