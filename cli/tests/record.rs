@@ -284,6 +284,29 @@ fn record_across_a_hub_restart_then_replay_and_export() {
     assert_eq!(replayed.0, written.last().unwrap().0);
     assert_eq!(replayed, original);
 
+    // Through a fresh hub: the writable setpoint ends as recorded, and the
+    // read-only variables the snapshots hold are reported as left out.
+    let other = tempfile::tempdir().unwrap();
+    let mut fresh_hub = Hub::new(other.path());
+    fresh_hub.start();
+    let out = ok(&fresh_hub
+        .client()
+        .args(["replay", "--speed", "0", "--through-hub"])
+        .arg(&file)
+        .output()
+        .unwrap());
+    assert!(
+        out.starts_with(&format!("replayed {} updates; ", lines.len())),
+        "{out}"
+    );
+    assert!(out.contains("left out"), "{out}");
+    let setpoint = ok(&fresh_hub
+        .client()
+        .args(["get", "demo/sensors/setpoint"])
+        .output()
+        .unwrap());
+    assert_eq!(setpoint.trim(), "setpoint = 5.5");
+
     // Stepping prints each update's changed values, in recorded order.
     let mut step = hub
         .client()
@@ -315,5 +338,22 @@ fn record_across_a_hub_restart_then_replay_and_export() {
             *text,
             format!("demo/sensors generation {generation}: setpoint = {value}  "),
         );
+    }
+}
+
+#[test]
+fn the_recording_commands_have_help_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = ok(&memwire(dir.path()).arg("--help").output().unwrap());
+    for command in ["record", "replay", "export"] {
+        assert!(
+            top.contains(&format!("  {command} ")),
+            "{command} missing: {top}"
+        );
+        let help = ok(&memwire(dir.path())
+            .args([command, "--help"])
+            .output()
+            .unwrap());
+        assert!(help.contains("Examples:"), "{command}: {help}");
     }
 }
