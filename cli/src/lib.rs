@@ -3,6 +3,8 @@
 //!
 //! - [`value`]: a variable's value as text and as JSON, what `memwire get`,
 //!   `set`, `watch` and `dump` print and accept.
+//! - [`recording`]: the MCAP files of `memwire record`, `replay` and
+//!   `export` (`docs/recording.md`).
 //!
 //! A library rather than a module of the binary: the value forms keep their
 //! example run as a doctest, and their whole interface, including the JSON
@@ -12,4 +14,5 @@
 //! one file per command under `src/cmd/`); `docs/cli.md` is the user's
 //! guide. Install it with `cargo install --locked --path cli`.
 
+pub mod recording;
 pub mod value;

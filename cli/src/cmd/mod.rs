@@ -6,14 +6,19 @@
 //! - `ls.rs`, `get.rs`, `set.rs`, `watch.rs`, `dump.rs`: client commands,
 //!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
 //! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
+//! - `record.rs`: regions into an MCAP file (`record/info.rs`: `--info`);
+//!   `replay.rs` and `export.rs` read it back.
 //! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
 
 mod bench;
 mod cert;
 mod demo;
 mod dump;
+mod export;
 mod get;
 mod ls;
+mod record;
+mod replay;
 mod serve;
 mod set;
 mod watch;
@@ -47,6 +52,15 @@ pub(crate) enum Command {
     /// Run a hub, a simulated sensor writing its region, and the live view.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::Args),
+    /// Record regions' updates into an MCAP file, or summarise one.
+    #[command(after_help = record::EXAMPLES)]
+    Record(record::Args),
+    /// Write a recording's values into regions, at its pace or stepping.
+    #[command(after_help = replay::EXAMPLES)]
+    Replay(replay::Args),
+    /// Print a recording as JSON lines, one per update.
+    #[command(after_help = export::EXAMPLES)]
+    Export(export::Args),
     /// Measure update latency and fan-out beside same-run baselines.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::Args),
@@ -93,6 +107,9 @@ impl Command {
             Command::Watch(args) => watch::run(args).await,
             Command::Dump(args) => dump::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Record(args) => record::run(args).await,
+            Command::Replay(args) => replay::run(args).await,
+            Command::Export(args) => export::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     }
