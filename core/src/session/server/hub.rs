@@ -104,6 +104,17 @@ pub trait Hub {
         let _ = (region, ranges, held);
         Err(ErrorCode::UnexpectedFrame)
     }
+    /// A write of the client was answered at once: applied at a
+    /// generation, or refused with a code, by the session's checks (rights,
+    /// names, bounds) or by [`apply_write`](Self::apply_write). A deferred
+    /// write is not reported here: the hub answers it itself. For a hub's
+    /// counters.
+    ///
+    /// The default does nothing.
+    fn write_answered(&mut self, outcome: Result<u64, ErrorCode>) {
+        let _ = outcome;
+    }
+
     /// Takes a checked write (as [`apply_write`](Self::apply_write) gets it)
     /// to answer later, with [`Server::answer_write`](super::Server::answer_write) and the same
     /// `request`: for a region whose bytes another peer owns (a region a

@@ -129,6 +129,8 @@ impl<const SUBS: usize> Inner<SUBS> {
                 if !self.peer_subs.on_write(&w, &mut HubWritable(hub)) {
                     self.link
                         .fail(ErrorCode::LimitExceeded, None, "too many writes unanswered");
+                } else if let Some(outcome) = self.peer_subs.last_outcome() {
+                    hub.write_answered(outcome);
                 }
             }
             (Welcome::Sent, Frame::Schema(part)) => {
