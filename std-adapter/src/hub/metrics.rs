@@ -91,14 +91,14 @@ impl Metrics {
     pub(crate) fn write(&self, outcome: Result<(), ErrorCode>) {
         let label = match outcome {
             Ok(()) => "ok".to_owned(),
-            Err(code) => code.to_string(),
+            Err(code) => code.describe().to_owned(),
         };
         self.writes.get_or_create(&[("outcome", label)]).inc();
     }
 
     /// A connection's session closed, orderly (`None`) or with a code.
     pub(crate) fn closed(&self, code: Option<ErrorCode>) {
-        let label = code.map_or_else(|| "ok".to_owned(), |c| c.to_string());
+        let label = code.map_or("ok", ErrorCode::describe).to_owned();
         self.closes.get_or_create(&[("code", label)]).inc();
     }
 
