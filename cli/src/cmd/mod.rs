@@ -5,6 +5,7 @@
 //! - `cert.rs`: a private CA and a hub certificate, for TLS.
 //! - `ls.rs`, `get.rs`, `set.rs`, `watch.rs`, `dump.rs`: client commands,
 //!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
+//! - `stats.rs`: the hub's metrics, read from its HTTP listener.
 //! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
 //! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
 
@@ -16,6 +17,7 @@ mod get;
 mod ls;
 mod serve;
 mod set;
+mod stats;
 mod watch;
 
 use clap::Subcommand;
@@ -44,6 +46,9 @@ pub(crate) enum Command {
     /// Print a region as JSON.
     #[command(after_help = dump::EXAMPLES)]
     Dump(dump::Args),
+    /// Show a hub's metrics as a table with rates per second.
+    #[command(after_help = stats::EXAMPLES)]
+    Stats(stats::Args),
     /// Run a hub, a simulated sensor writing its region, and the live view.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::Args),
@@ -92,6 +97,7 @@ impl Command {
             Command::Set(args) => set::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Dump(args) => dump::run(args).await,
+            Command::Stats(args) => stats::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
