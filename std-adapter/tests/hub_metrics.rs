@@ -147,6 +147,15 @@ async fn the_counters_move_by_what_clients_did() {
     assert!(value(&after, "memwire_process_resident_memory_bytes") > 0.0);
     assert!(after.contains_key("memwire_process_cpu_seconds_total"));
 
+    // The clients count the same writes, by outcome.
+    let ops_writes = ops.writes();
+    assert_eq!((ops_writes.applied, ops_writes.refused), (3, 1));
+    let viewer_writes = viewer.writes();
+    assert_eq!((viewer_writes.applied, viewer_writes.refused), (0, 1));
+    assert_eq!(viewer_writes.unanswered, 0);
+    assert_eq!(ops.connections(), 1);
+    assert!(ops.stats().updates >= 5, "{:?}", ops.stats());
+
     let (status, _) = get(http, "/other").await;
     assert_eq!(status, "HTTP/1.1 404 Not Found");
     ops.close().await;
