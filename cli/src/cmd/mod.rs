@@ -7,7 +7,8 @@
 //!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
 //! - `stats.rs`: the hub's metrics, read from its HTTP listener.
 //! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
-//! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
+//! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub, with
+//!   its metrics off or on (`bench/scrape.rs` scrapes them).
 
 mod bench;
 mod cert;

@@ -28,8 +28,12 @@ type Label = [(&'static str, String); 1];
 /// A region's labels: its tenant and name.
 type RegionLabel = [(&'static str, String); 2];
 
-/// The counters of a running hub; a reload keeps them.
+/// The counters of a running hub; a reload keeps them. Counted only when
+/// the hub serves them (`listen.http`): otherwise each count is one
+/// branch. The regions' commits and scan durations are counted always
+/// (once per scan, not per subscriber).
 pub(crate) struct Metrics {
+    on: bool,
     /// Connections accepted, by transport.
     accepted: Family<Label, Counter>,
     /// Connections open now, by transport.
@@ -51,8 +55,10 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Metrics {
+    /// Counters that count if `on`.
+    pub(crate) fn new(on: bool) -> Metrics {
         Metrics {
+            on,
             accepted: Family::default(),
             open: Family::default(),
             logins: Family::default(),
@@ -71,24 +77,36 @@ impl Metrics {
     /// A connection accepted on `transport`; it counts as open until the
     /// returned guard is dropped.
     pub(crate) fn accepted(&self, transport: &'static str) -> OpenGuard {
+        if !self.on {
+            return OpenGuard(None);
+        }
         let label = [("transport", transport.to_owned())];
         self.accepted.get_or_create(&label).inc();
         let gauge = self.open.get_or_create(&label).clone();
         gauge.inc();
-        OpenGuard(gauge)
+        OpenGuard(Some(gauge))
     }
 
     pub(crate) fn login_ok(&self) {
+        if !self.on {
+            return;
+        }
         self.logins.get_or_create(&[("outcome", "ok".into())]).inc();
     }
 
     pub(crate) fn login_refused(&self, reason: AuthFailure) {
+        if !self.on {
+            return;
+        }
         let label = [("outcome", reason.describe().to_owned())];
         self.logins.get_or_create(&label).inc();
     }
 
     /// A write the hub applied (`Ok`) or refused with a code.
     pub(crate) fn write(&self, outcome: Result<(), ErrorCode>) {
+        if !self.on {
+            return;
+        }
         let label = match outcome {
             Ok(()) => "ok".to_owned(),
             Err(code) => code.describe().to_owned(),
@@ -98,6 +116,9 @@ impl Metrics {
 
     /// A connection's session closed, orderly (`None`) or with a code.
     pub(crate) fn closed(&self, code: Option<ErrorCode>) {
+        if !self.on {
+            return;
+        }
         let label = code.map_or("ok", ErrorCode::describe).to_owned();
         self.closes.get_or_create(&[("code", label)]).inc();
     }
@@ -108,6 +129,9 @@ impl Metrics {
 
     /// Adds what a connection's session counted since `before`.
     pub(crate) fn traffic(&self, before: &Stats, now: &Stats) {
+        if !self.on {
+            return;
+        }
         let add = |counter: &Counter, then: u64, now: u64| {
             if now > then {
                 counter.inc_by(now - then);
@@ -189,12 +213,14 @@ impl Metrics {
     }
 }
 
-/// Marks a connection open until dropped.
-pub(crate) struct OpenGuard(Gauge);
+/// Marks a connection open until dropped (when counting).
+pub(crate) struct OpenGuard(Option<Gauge>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.dec();
+        if let Some(gauge) = &self.0 {
+            gauge.dec();
+        }
     }
 }
 

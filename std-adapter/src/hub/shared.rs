@@ -78,7 +78,7 @@ impl Shared {
         Ok(Shared {
             throttle: Arc::new(Throttle::new(&config.limits)),
             refusals: Arc::new(RefusalLog::new()),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::new(config.listen.http.is_some())),
             config,
             regions,
             root,
