@@ -140,6 +140,11 @@ async fn the_counters_move_by_what_clients_did() {
         value(&after, &format!("memwire_region_subscribers{line}")),
         2.0
     );
+    // Two subscribers: a part encoded for one is sent from the store to the
+    // other.
+    let hits = moved(&format!("memwire_region_encode_once_hits_total{line}"));
+    assert!(hits >= 1.0, "encode-once hits {hits}");
+    assert!(moved(&format!("memwire_region_encoded_parts_total{line}")) >= 1.0);
     let generation = value(&after, &format!("memwire_region_generation{line}"));
     assert!(generation >= 5.0, "generation {generation}");
     assert!(moved("memwire_updates_sent_total") >= 10.0, "{after:?}");

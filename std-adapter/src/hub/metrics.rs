@@ -259,6 +259,10 @@ pub(crate) struct RegionFigures {
     /// The generation served (0 while it serves no file).
     pub(crate) generation: u64,
     pub(crate) commits: u64,
+    /// Update parts taken from the region's store of encoded parts, and
+    /// parts encoded into it (`encode_once`; both restart with a new file).
+    pub(crate) encode_hits: u64,
+    pub(crate) encoded: u64,
     /// Connections following the region.
     pub(crate) subscribers: usize,
     pub(crate) scans: Histogram,
@@ -268,6 +272,8 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
     let generation = Family::<RegionLabel, Gauge>::default();
     let commits = Family::<RegionLabel, Counter>::default();
     let subscribers = Family::<RegionLabel, Gauge>::default();
+    let encode_hits = Family::<RegionLabel, Counter>::default();
+    let encoded = Family::<RegionLabel, Counter>::default();
     let mut scans = Scans(Vec::new());
     for figures in regions {
         let label = [
@@ -279,6 +285,10 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
         commits.get_or_create(&label).inc_by(figures.commits);
         let listening = i64::try_from(figures.subscribers).unwrap_or(i64::MAX);
         subscribers.get_or_create(&label).set(listening);
+        encode_hits
+            .get_or_create(&label)
+            .inc_by(figures.encode_hits);
+        encoded.get_or_create(&label).inc_by(figures.encoded);
         scans.0.push((label, figures.scans.clone()));
     }
     registry.register_collector(Box::new(scans));
@@ -297,6 +307,10 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
         "Connections following the region",
         subscribers,
     );
+    let help = "Update parts sent from those encoded once for the region";
+    registry.register("region_encode_once_hits", help, encode_hits);
+    let help = "Update parts encoded once and kept for the region's subscribers";
+    registry.register("region_encoded_parts", help, encoded);
 }
 
 /// The regions' scan durations: a family of histograms the regions made,

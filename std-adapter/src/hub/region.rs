@@ -16,7 +16,7 @@
 //! everything since.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::config::PublishPolicy;
@@ -264,10 +264,15 @@ impl Served {
             .iter()
             .filter(|w| w.strong_count() > 0)
             .count();
+        let published = self.published();
+        let parts = published.as_ref().and_then(|p| p.parts.as_ref());
+        let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
         RegionFigures {
             tenant: self.tenant.clone(),
             region: self.name.clone(),
-            generation: self.published().map_or(0, |p| p.generation),
+            generation: published.as_ref().map_or(0, |p| p.generation),
+            encode_hits: parts.map_or(0, |p| count(&p.hits)),
+            encoded: parts.map_or(0, |p| count(&p.kept)),
             commits: self.counts.commits.load(Ordering::Relaxed),
             subscribers: listening,
             scans: self.counts.scans.clone(),
