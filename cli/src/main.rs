@@ -38,6 +38,7 @@ Examples:
   memwire set demo/sensors/setpoint 21.5       write a variable through the hub
   memwire watch demo/sensors                   the live view
   memwire dump demo/sensors > sensors.json     every variable as JSON
+  memwire stats --watch                        the hub's metrics (listen.http), refreshed
 
 Client commands connect to tcp://127.0.0.1:7878 as client `demo` with the demo
 secret unless told otherwise (--hub, --client, --secret or MEMWIRE_HUB,

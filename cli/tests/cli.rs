@@ -437,7 +437,7 @@ fn help_for_every_command() {
     let top = assert_ok(&memwire(dir.path()).arg("--help").output().unwrap());
     assert!(top.contains("Examples:"), "{top}");
     for command in [
-        "serve", "cert", "ls", "get", "set", "watch", "dump", "demo", "bench",
+        "serve", "cert", "ls", "get", "set", "watch", "dump", "stats", "demo", "bench",
     ] {
         assert!(
             top.contains(&format!("  {command} ")),

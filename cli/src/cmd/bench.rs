@@ -13,6 +13,9 @@
 //! - Fan-out: one writer changing 1 KiB at a fixed rate, N subscribers:
 //!   updates delivered per second (against writes × N), process CPU time,
 //!   and the lag of the slowest mirror, sampled each second.
+//! - Metrics (`--metrics both`): each of the above with the hub's metrics
+//!   off, then on (counted, and scraped every second as Prometheus would,
+//!   `scrape.rs`), and the ratio of on to off.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,11 +27,13 @@ use memwire_std::hub::{Config, Hub};
 use memwire_std::shm::{Root, TurnWriter};
 
 mod latency;
+mod scrape;
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
   memwire bench                               latency, then 100 and 1000 subscribers
-  memwire bench --subscribers 10 --seconds 2  a quick run";
+  memwire bench --subscribers 10 --seconds 2  a quick run
+  memwire bench --metrics both                 the cost of the hub's metrics: off, then on";
 
 /// Options of `memwire bench`.
 #[derive(Debug, clap::Args)]
@@ -50,6 +55,21 @@ pub(crate) struct Args {
     /// `both`, one run after the other for a same-run comparison.
     #[arg(long, value_enum, default_value_t = Encoding::Once)]
     encoding: Encoding,
+    /// The hub's metrics (`listen.http`, scraped every second): `off` (the
+    /// default), `on`, or `both`, off then on, with the ratio of on to off.
+    #[arg(long, value_enum, default_value_t = MetricsRuns::Off)]
+    metrics: MetricsRuns,
+}
+
+/// With which metrics the hub runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MetricsRuns {
+    /// Not served, not counted.
+    Off,
+    /// Counted and scraped every second.
+    On,
+    /// Off, then on.
+    Both,
 }
 
 /// How the hub encodes updates in a fan-out run.
@@ -63,12 +83,23 @@ enum Encoding {
     Both,
 }
 
-fn config(root: &std::path::Path, max_rate_hz: u32, encode_once: bool) -> Result<Config> {
+fn config(
+    root: &std::path::Path,
+    max_rate_hz: u32,
+    encode_once: bool,
+    metrics: bool,
+) -> Result<Config> {
+    let http = if metrics {
+        "http = \"127.0.0.1:0\""
+    } else {
+        ""
+    };
     let text = format!(
         r#"
 root = "{}"
 [listen]
 tcp = "127.0.0.1:0"
+{http}
 [limits]
 max_connections = 4096
 [publish]
@@ -102,7 +133,22 @@ pub(crate) async fn run(args: Args) -> Result<()> {
 
 async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     println!("memwire bench: hub, writer and clients in one process, loopback TCP");
-    latency::run(args, dir).await?;
+    let metrics: &[bool] = match args.metrics {
+        MetricsRuns::Off => &[false],
+        MetricsRuns::On => &[true],
+        MetricsRuns::Both => &[false, true],
+    };
+    let mut latencies = Vec::new();
+    for &on in metrics {
+        latencies.push(latency::run(args, dir, on).await?);
+    }
+    if let [(off50, off99), (on50, on99)] = latencies[..] {
+        println!(
+            "  metrics on / off, local commit -> remote mirror: p50 {:.3}x  p99 {:.3}x",
+            latency::ratio(on50, off50),
+            latency::ratio(on99, off99)
+        );
+    }
     let encodings: &[bool] = match args.encoding {
         Encoding::Once => &[true],
         Encoding::Each => &[false],
@@ -110,7 +156,20 @@ async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     };
     for &n in &args.subscribers {
         for &once in encodings {
-            fanout(args, dir, n, once).await?;
+            let mut runs = Vec::new();
+            for &on in metrics {
+                runs.push(fanout(args, dir, n, once, on).await?);
+            }
+            if let [(off_rate, off_cpu), (on_rate, on_cpu)] = runs[..] {
+                let cpu = match (on_cpu, off_cpu) {
+                    (Some(on), Some(off)) => format!("{:.3}x", on / off.max(1e-9)),
+                    _ => "not available".to_owned(),
+                };
+                println!(
+                    "\nmetrics on / off, fan-out to {n}: updates delivered {:.3}x, CPU {cpu}",
+                    on_rate / off_rate.max(1e-9)
+                );
+            }
         }
     }
     Ok(())
@@ -141,8 +200,17 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
-async fn fanout(args: &Args, dir: &std::path::Path, n: usize, encode_once: bool) -> Result<()> {
-    let hub = Hub::start(config(dir, 100, encode_once)?).await?;
+/// One fan-out run; gives the updates delivered per second and the cores
+/// used.
+async fn fanout(
+    args: &Args,
+    dir: &std::path::Path,
+    n: usize,
+    encode_once: bool,
+    metrics: bool,
+) -> Result<(f64, Option<f64>)> {
+    let hub = Hub::start(config(dir, 100, encode_once, metrics)?).await?;
+    let scraper = hub.http_addr().map(scrape::every_second);
     let url = format!("tcp://{}", hub.tcp_addr().context("no TCP address")?);
     let delivered = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::with_capacity(n);
@@ -214,8 +282,9 @@ async fn fanout(args: &Args, dir: &std::path::Path, n: usize, encode_once: bool)
     } else {
         "encoded per subscriber"
     };
+    let metrics = if metrics { "metrics on" } else { "metrics off" };
     println!(
-        "\nfan-out: {n} subscribers, {} writes/s of 1 KiB for {:.1?}, {encoding}",
+        "\nfan-out: {n} subscribers, {} writes/s of 1 KiB for {:.1?}, {encoding}, {metrics}",
         args.rate, elapsed
     );
     println!(
@@ -240,8 +309,13 @@ async fn fanout(args: &Args, dir: &std::path::Path, n: usize, encode_once: bool)
     for client in clients {
         client.close().await;
     }
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
     hub.shutdown().await;
-    Ok(())
+    let rate = got as f64 / elapsed.as_secs_f64();
+    let cores = cpu.map(|cpu| cpu.as_secs_f64() / elapsed.as_secs_f64());
+    Ok((rate, cores))
 }
 
 fn hub_generation(dir: &std::path::Path) -> Result<u64> {

@@ -5,10 +5,12 @@
 //! - `cert.rs`: a private CA and a hub certificate, for TLS.
 //! - `ls.rs`, `get.rs`, `set.rs`, `watch.rs`, `dump.rs`: client commands,
 //!   connecting through `connect.rs`; `watch/view.rs` is the terminal view.
+//! - `stats.rs`: the hub's metrics, read from its HTTP listener.
 //! - `demo.rs`: a hub, `demo/sensor.rs` writing its region, and the view.
 //! - `record.rs`: regions into an MCAP file (`record/info.rs`: `--info`);
 //!   `replay.rs` and `export.rs` read it back.
-//! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub.
+//! - `bench.rs`: latency (`bench/latency.rs`) and fan-out of the hub, with
+//!   its metrics off or on (`bench/scrape.rs` scrapes them).
 
 mod bench;
 mod cert;
@@ -21,6 +23,7 @@ mod record;
 mod replay;
 mod serve;
 mod set;
+mod stats;
 mod watch;
 
 use clap::Subcommand;
@@ -49,6 +52,9 @@ pub(crate) enum Command {
     /// Print a region as JSON.
     #[command(after_help = dump::EXAMPLES)]
     Dump(dump::Args),
+    /// Show a hub's metrics as a table with rates per second.
+    #[command(after_help = stats::EXAMPLES)]
+    Stats(stats::Args),
     /// Run a hub, a simulated sensor writing its region, and the live view.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::Args),
@@ -106,6 +112,7 @@ impl Command {
             Command::Set(args) => set::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Dump(args) => dump::run(args).await,
+            Command::Stats(args) => stats::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Record(args) => record::run(args).await,
             Command::Replay(args) => replay::run(args).await,

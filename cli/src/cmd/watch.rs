@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::connect::{self, HubArgs, RegionPath};
 
+mod stats;
 mod view;
 
 pub(crate) const EXAMPLES: &str = "\
@@ -25,8 +26,9 @@ Examples:
   memwire watch demo/sensors | head -20     one line per change when not on a terminal
   memwire watch --json demo/sensors | jq -c .changed.temperature
 
-The view shows every variable, marks those that changed recently, and the
-update rate and bytes per second received; a numeric array too long for its
+The view shows every variable, marks those that changed recently, the
+update rate and bytes per second received, and the client's counters
+(reconnects, updates, resyncs, bytes, writes by outcome); a numeric array too long for its
 line shows as its smallest, largest and last element and a sparkline of its
 newest elements. Ctrl-C quits.
 
@@ -254,7 +256,9 @@ async fn live(
     let mut terminal = Terminal::enter()?;
     loop {
         screen.set_connected(client.is_connected());
-        terminal.draw(&screen, color, footer)?;
+        let mut lines = footer.to_vec();
+        lines.push(stats::of(client));
+        terminal.draw(&screen, color, &lines)?;
         match events.next(mirror).await? {
             Next::Stop => return Ok(()),
             Next::Tick => {}

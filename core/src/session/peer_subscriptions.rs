@@ -246,6 +246,15 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
         true
     }
 
+    /// The outcome of the write answered last, unless it waits for a
+    /// deferred answer: its generation, or the refusal's code.
+    pub(crate) fn last_outcome(&self) -> Option<Result<u64, ErrorCode>> {
+        match self.answers.back()?.outcome? {
+            WriteOutcome::Applied { generation } => Some(Ok(generation)),
+            WriteOutcome::Refused { code, .. } => Some(Err(code)),
+        }
+    }
+
     fn apply<S: WritableSources + ?Sized>(
         &mut self,
         w: &Write<'_>,

@@ -64,11 +64,13 @@ impl Driver {
                     generation,
                 } => {
                     if let Some(reply) = conn.writes.remove(&request) {
+                        self.count_writes(|w| w.applied += 1);
                         let _ = reply.send(Ok(generation));
                     }
                 }
                 Event::WriteRefused { request, code } => {
                     if let Some(reply) = conn.writes.remove(&request) {
+                        self.count_writes(|w| w.refused += 1);
                         let _ = reply.send(Err(ClientError::Hub(code)));
                     }
                 }

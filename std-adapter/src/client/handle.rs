@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::connect::{Connector, Endpoint};
 use super::error::ClientError;
 use super::options::ClientOptions;
-use super::shared::{Command, Mirror, Status};
+use super::shared::{Command, Mirror, Status, WriteCounts};
 use super::task::Driver;
 
 /// A connection to a hub, kept up in the background (a task on the tokio
@@ -55,6 +55,12 @@ impl Client {
     /// The counters of the current connection.
     pub fn stats(&self) -> Stats {
         self.status().stats
+    }
+
+    /// The client's writes by outcome, over all its connections: applied,
+    /// refused, and lost with a connection before their answer.
+    pub fn writes(&self) -> WriteCounts {
+        self.status().writes
     }
 
     /// How many times the client has connected (1 after `connect`).

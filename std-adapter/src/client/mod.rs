@@ -78,4 +78,4 @@ pub use handle::Client;
 pub use memory::MirrorEvent;
 pub use mirror::Changes;
 pub use options::ClientOptions;
-pub use shared::Mirror;
+pub use shared::{Mirror, WriteCounts};

@@ -182,6 +182,8 @@ impl Driver {
             }
         };
         // Requests of this connection that were not answered.
+        let unanswered = u64::try_from(conn.writes.len()).unwrap_or(u64::MAX);
+        self.count_writes(|w| w.unanswered += unanswered);
         for (_, reply) in conn.writes.drain() {
             let _ = reply.send(Err(ClientError::NotConnected));
         }

@@ -33,11 +33,26 @@ pub(crate) enum Command {
     Close,
 }
 
+/// The client's writes by outcome, over all its connections
+/// ([`Client::writes`](super::Client::writes)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteCounts {
+    /// Applied by the hub.
+    pub applied: u64,
+    /// Refused by the hub (rights, names, values, rate, a busy region).
+    pub refused: u64,
+    /// Sent, then lost with the connection before an answer came
+    /// ([`ClientError::NotConnected`]).
+    pub unanswered: u64,
+}
+
 /// What the client task shares with its handles.
 #[derive(Default)]
 pub(crate) struct Status {
     pub(super) regions: Vec<(String, u64)>,
     pub(super) stats: Stats,
+    pub(super) writes: WriteCounts,
     pub(super) connections: u64,
     pub(super) connected: bool,
 }

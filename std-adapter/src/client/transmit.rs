@@ -6,6 +6,7 @@ use std::sync::PoisonError;
 use tokio::io::AsyncWriteExt;
 
 use super::session::Connection;
+use super::shared::WriteCounts;
 use super::task::Driver;
 
 impl Connection<'_> {
@@ -38,5 +39,18 @@ impl Driver {
     pub(super) fn show_stats(&self, conn: &Connection<'_>) {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         status.stats = conn.session.stats();
+    }
+
+    /// Counts writes by outcome for the handles ([`Client::writes`]).
+    ///
+    /// [`Client::writes`]: super::Client::writes
+    pub(super) fn count_writes(&self, count: impl FnOnce(&mut WriteCounts)) {
+        count(
+            &mut self
+                .status
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .writes,
+        );
     }
 }

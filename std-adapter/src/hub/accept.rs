@@ -311,8 +311,10 @@ impl Accept {
             }
             let mut stop = self.stop.clone();
             let transport = Arc::clone(&transport);
+            let open = shared.metrics.accepted(T::NAME);
             connections.spawn(async move {
                 let _permit = permit;
+                let _open = open;
                 // A source whose logins failed waits for its turn before
                 // anything of its handshake, whatever its proof will be.
                 if let Turn::After(wait) = turn {

@@ -63,6 +63,9 @@ pub struct Listen {
     pub unix: Option<PathBuf>,
     /// TLS over TCP.
     pub tls: Option<TlsListen>,
+    /// The HTTP listener of the hub's metrics (`/metrics`, the Prometheus
+    /// text format); off unless the file sets `listen.http`.
+    pub http: Option<SocketAddr>,
 }
 
 impl Default for Listen {
@@ -71,6 +74,7 @@ impl Default for Listen {
             tcp: Some(DEFAULT_TCP),
             unix: None,
             tls: None,
+            http: None,
         }
     }
 }

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Duration;
 
 use memwire::codec::ErrorCode;
-use memwire::session::{self, Handshake, RateConfig, Server, ServerConfig, ServerEvent};
+use memwire::session::{self, Handshake, RateConfig, Server, ServerConfig, ServerEvent, Stats};
 use memwire::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
@@ -196,6 +196,14 @@ impl Session {
         match self {
             Session::Login(handshake) => handshake.is_closed(),
             Session::Open(server) => server.is_closed(),
+        }
+    }
+
+    /// What the session counted so far.
+    pub(super) fn stats(&self) -> Stats {
+        match self {
+            Session::Login(handshake) => handshake.stats(),
+            Session::Open(server) => server.stats(),
         }
     }
 

@@ -15,6 +15,7 @@ use super::accept::{Accept, Tcp, Tls, Unix};
 use super::config::Config;
 use super::discover;
 use super::error::HubError;
+use super::http;
 use super::reload::{self, ReloadError, Reloaded};
 use super::scan::Scanners;
 use super::shared::Shared;
@@ -35,6 +36,7 @@ pub struct Hub {
     tcp: Option<SocketAddr>,
     tls: Option<SocketAddr>,
     unix: Option<PathBuf>,
+    http: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     scanners: Arc<Scanners>,
     accepting: JoinSet<()>,
@@ -46,6 +48,7 @@ impl std::fmt::Debug for Hub {
             .field("tcp", &self.tcp)
             .field("tls", &self.tls)
             .field("unix", &self.unix)
+            .field("http", &self.http)
             .field("regions", &self.shared().regions.len())
             .finish()
     }
@@ -85,6 +88,13 @@ impl Hub {
             accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
         }
 
+        let mut http_addr = None;
+        if let Some(addr) = listen.http {
+            let (listener, local) = http::bind(addr).await?;
+            http_addr = Some(local);
+            accepting.spawn(http::serve(listener, current.subscribe(), stop.subscribe()));
+        }
+
         let scanners = Arc::new(Scanners::start(&shared));
         let reloading = Arc::new(Mutex::new(()));
         // Always: a reload may turn discovery on.
@@ -104,6 +114,7 @@ impl Hub {
             tcp,
             tls: tls_addr,
             unix,
+            http: http_addr,
             stop,
             scanners,
             accepting,
@@ -123,6 +134,12 @@ impl Hub {
     /// The Unix socket path, if listening on one.
     pub fn unix_path(&self) -> Option<&Path> {
         self.unix.as_deref()
+    }
+
+    /// The bound address of the metrics' HTTP listener, if one is set
+    /// (`listen.http`).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http
     }
 
     /// The hub as its last reload left it.

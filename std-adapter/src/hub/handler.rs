@@ -29,7 +29,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use memwire::codec::ErrorCode;
-use memwire::session::{AuthFailure, ServerEvent};
+use memwire::session::{AuthFailure, ServerEvent, Stats};
 use memwire::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
@@ -108,6 +108,7 @@ async fn serve(
         input: vec![0u8; HANDSHAKE_INPUT],
         stalled_since: None,
         closing_since: None,
+        counted: Stats::default(),
     };
     handler.serve(&connection).await;
 }
@@ -132,6 +133,8 @@ struct Handler {
     stalled_since: Option<Instant>,
     /// Since when the session has been closed with bytes still queued.
     closing_since: Option<Instant>,
+    /// What of the session's counts the hub's metrics have.
+    counted: Stats,
 }
 
 impl Handler {
@@ -153,7 +156,11 @@ impl Handler {
             }
             self.outbox.settle(&self.shared.regions);
         }
-        lock(&connection.state).done = true;
+        {
+            let mut state = lock(&connection.state);
+            state.done = true;
+            self.count(&state);
+        }
         if let Some((tx, _)) = &self.forwards {
             self.shared.publishers.unregister(tx);
         }
@@ -174,6 +181,7 @@ impl Handler {
         while let Some(event) = state.session.poll_event() {
             self.event(state, event);
         }
+        self.count(state);
         if state.session.is_closed() {
             let since = *self.closing_since.get_or_insert(now);
             if state.out.is_empty() || now.saturating_duration_since(since) >= FLUSH {
@@ -187,6 +195,7 @@ impl Handler {
                     queued = state.out.len(),
                     "slow consumer: outbound queue full; dropped"
                 );
+                self.shared.metrics.slow_consumer();
                 return None;
             }
         } else {
@@ -212,6 +221,7 @@ impl Handler {
         match event {
             ServerEvent::Authenticated => {
                 self.input.resize(INPUT, 0);
+                shared.metrics.login_ok();
                 let (tenant, client) = state.session.identity().unwrap_or(("", ""));
                 tracing::info!(tenant, client, "authenticated");
                 state.view.identify(tenant, client);
@@ -244,10 +254,13 @@ impl Handler {
                     .unwrap_or_default();
                 tracing::warn!(region = %path, %code, "not copying the region the client publishes");
             }
-            ServerEvent::Closed { code } => match code {
-                Some(code) => tracing::info!(%code, "closed"),
-                None => tracing::info!("closed"),
-            },
+            ServerEvent::Closed { code } => {
+                shared.metrics.closed(code);
+                match code {
+                    Some(code) => tracing::info!(%code, "closed"),
+                    None => tracing::info!("closed"),
+                }
+            }
             _ => {}
         }
     }
@@ -257,6 +270,7 @@ impl Handler {
     /// second. The client's name is quoted: it is whatever the peer sent.
     fn refused(&self, state: &State, reason: AuthFailure) {
         let now = tokio::time::Instant::now();
+        self.shared.metrics.login_refused(reason);
         self.shared.throttle.failed(self.peer.source, now);
         if let Some(suppressed) = self.shared.refusals.line(now) {
             let (tenant, client) = state.session.claimed().unwrap_or(("", ""));
@@ -269,6 +283,14 @@ impl Handler {
                 "login refused"
             );
         }
+    }
+
+    /// Adds what the session counted since the last turn to the hub's
+    /// metrics.
+    fn count(&mut self, state: &State) {
+        let now = state.session.stats();
+        self.shared.metrics.traffic(&self.counted, &now);
+        self.counted = now;
     }
 
     /// Waits, with the session unlocked, for whatever comes first.
@@ -339,6 +361,7 @@ impl Handler {
             Step::Timer => Self::timer(state, now),
             Step::Shutdown => state.session.close(Some(ErrorCode::ShuttingDown)),
             Step::Answer(Some((request, outcome))) => {
+                self.shared.metrics.write(outcome.map(|_| ()));
                 if let Some(server) = state.session.server() {
                     server.answer_write(request, outcome);
                 }

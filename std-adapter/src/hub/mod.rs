@@ -43,6 +43,11 @@
 //!   and connections.
 //! - `shared.rs`: what every part of a running hub shares (the regions, the
 //!   configuration, the session clock); it names none of them.
+//! - `metrics.rs`: the hub's counters (connections, logins, writes,
+//!   closes, traffic, slow consumers; per region: generation, commits,
+//!   subscribers, scan durations) and the scrape that writes them in the
+//!   Prometheus text format; `http.rs`: the HTTP listener that serves it
+//!   at `/metrics` (`listen.http`, off by default).
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
 //!   default (a `demo` tenant with a demo region).
 //! - `error.rs`: [`HubError`].
@@ -69,7 +74,9 @@ mod error;
 mod forward;
 mod handle;
 mod handler;
+mod http;
 mod logins;
+mod metrics;
 mod parts;
 mod peer;
 mod recheck;

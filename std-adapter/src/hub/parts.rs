@@ -7,6 +7,7 @@
 //! [`CAP`] a part is simply encoded by each connection that needs it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use memwire::session::{CachedPart, PartKey, UpdateCache};
@@ -34,6 +35,11 @@ struct Store {
 #[derive(Debug, Default)]
 pub(crate) struct Parts {
     store: Mutex<Store>,
+    /// Parts a connection took from the store rather than encoding them
+    /// (the hub's metrics).
+    pub(crate) hits: AtomicU64,
+    /// Parts encoded and kept for the other connections.
+    pub(crate) kept: AtomicU64,
 }
 
 impl UpdateCache for Parts {
@@ -41,6 +47,7 @@ impl UpdateCache for Parts {
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         match store.parts.get(key) {
             Some(part) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 visit(CachedPart {
                     tail: &part.tail,
                     next: part.next,
@@ -72,6 +79,7 @@ impl UpdateCache for Parts {
             return;
         }
         store.bytes += part.tail.len();
+        self.kept.fetch_add(1, Ordering::Relaxed);
         store.parts.insert(
             *key,
             Part {

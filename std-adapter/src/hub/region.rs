@@ -16,10 +16,11 @@
 //! everything since.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::config::PublishPolicy;
+use super::metrics::{RegionCounts, RegionFigures};
 use super::shadow::{Published, Scanner};
 use super::unavailable::{UNAVAILABLE, Unavailable};
 use crate::schema::OwnedSchema;
@@ -84,6 +85,8 @@ pub(crate) struct Served {
     /// Found in its tenant's directory (`discover.rs`), not declared: it
     /// is hidden while it serves no file.
     pub(crate) discovered: bool,
+    /// What the region counts for the hub's metrics.
+    pub(crate) counts: RegionCounts,
 }
 
 /// What a served region has now.
@@ -216,6 +219,7 @@ impl Served {
             listeners: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
             discovered: false,
+            counts: RegionCounts::default(),
         }
     }
 
@@ -249,6 +253,30 @@ impl Served {
     /// The latest snapshot, if a file is served.
     pub(crate) fn published(&self) -> Option<Arc<Published>> {
         self.opened().map(|opened| opened.published())
+    }
+
+    /// The region's figures for a scrape of the hub's metrics.
+    pub(crate) fn figures(&self) -> RegionFigures {
+        let listening = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|w| w.strong_count() > 0)
+            .count();
+        let published = self.published();
+        let parts = published.as_ref().and_then(|p| p.parts.as_ref());
+        let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        RegionFigures {
+            tenant: self.tenant.clone(),
+            region: self.name.clone(),
+            generation: published.as_ref().map_or(0, |p| p.generation),
+            encode_hits: parts.map_or(0, |p| count(&p.hits)),
+            encoded: parts.map_or(0, |p| count(&p.kept)),
+            commits: self.counts.commits.load(Ordering::Relaxed),
+            subscribers: listening,
+            scans: self.counts.scans.clone(),
+        }
     }
 
     /// Asks that `listener` be told of every scan that finds a new

@@ -59,8 +59,9 @@ impl Served {
             return Ok(false);
         };
         let manual = self.publish == PublishPolicy::Manual;
+        let started = Instant::now();
         match opened.scan(opened.schema, between, &self.path(), manual) {
-            Ok(true) => {}
+            Ok(true) => self.counts.committed(started.elapsed()),
             Ok(false) => return Ok(false),
             Err(e) => {
                 self.drop_truncated(&opened, &e, waits);

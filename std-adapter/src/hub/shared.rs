@@ -14,6 +14,7 @@ use super::config::{Config, RegionDecl, Tenant};
 use super::error::HubError;
 use super::forward::Publishers;
 use super::logins::{RefusalLog, Throttle};
+use super::metrics::Metrics;
 use super::region::Served;
 
 /// The session clock: microseconds since the hub started.
@@ -56,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) throttle: Arc<Throttle>,
     /// The operator's log of refused logins.
     pub(crate) refusals: Arc<RefusalLog>,
+    /// The counters of the hub's metrics.
+    pub(crate) metrics: Arc<Metrics>,
     sessions: Arc<AtomicU64>,
 }
 
@@ -75,6 +78,7 @@ impl Shared {
         Ok(Shared {
             throttle: Arc::new(Throttle::new(&config.limits)),
             refusals: Arc::new(RefusalLog::new()),
+            metrics: Arc::new(Metrics::new(config.listen.http.is_some())),
             config,
             regions,
             root,
@@ -95,6 +99,7 @@ impl Shared {
             publishers: Arc::clone(&self.publishers),
             throttle: Arc::clone(&self.throttle),
             refusals: Arc::clone(&self.refusals),
+            metrics: Arc::clone(&self.metrics),
             sessions: Arc::clone(&self.sessions),
         }
     }

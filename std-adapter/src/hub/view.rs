@@ -283,6 +283,10 @@ impl session::Hub for View {
         Ok(generation)
     }
 
+    fn write_answered(&mut self, outcome: Result<u64, ErrorCode>) {
+        self.shared.metrics.write(outcome.map(|_| ()));
+    }
+
     fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {
         let Ok((index, served)) = self.served(region) else {
             return false;

@@ -62,8 +62,15 @@ fn median(batch: &[Duration]) -> Duration {
     percentile(&sorted, 0.5)
 }
 
-pub(super) async fn run(args: &Args, dir: &std::path::Path) -> Result<()> {
-    let hub = Arc::new(Hub::start(config(dir, 0, true)?).await?);
+/// The latency figures, with the hub's metrics on or off; gives the local
+/// commit's p50 and p99.
+pub(super) async fn run(
+    args: &Args,
+    dir: &std::path::Path,
+    metrics: bool,
+) -> Result<(Duration, Duration)> {
+    let hub = Arc::new(Hub::start(config(dir, 0, true, metrics)?).await?);
+    let scraper = hub.http_addr().map(super::scrape::every_second);
     let addr = hub.tcp_addr().context("no TCP address")?;
     let client_rt = client_runtime()?;
     let (client, mirror) = client_rt
@@ -156,11 +163,15 @@ pub(super) async fn run(args: &Args, dir: &std::path::Path) -> Result<()> {
         hub.shutdown().await;
     }
     client_rt.shutdown_background();
-    print(&samples);
-    Ok(())
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
+    let metrics = if metrics { ", metrics on" } else { "" };
+    Ok(print(&samples, metrics))
 }
 
-fn print(samples: &Samples) {
+/// Prints the figures; gives the local commit's p50 and p99.
+fn print(samples: &Samples, metrics: &str) -> (Duration, Duration) {
     let rows = [
         ("update: local commit -> remote mirror", &samples.local),
         ("update: hub write -> remote mirror", &samples.hub),
@@ -173,7 +184,7 @@ fn print(samples: &Samples) {
         (name, percentile(&times, 0.5), percentile(&times, 0.99))
     });
     println!(
-        "\nlatency ({} samples of each, in {ROUNDS} rounds taking each in turn)",
+        "\nlatency ({} samples of each, in {ROUNDS} rounds taking each in turn{metrics})",
         samples.raw.len()
     );
     for (name, p50, p99) in &rows {
@@ -227,9 +238,10 @@ fn print(samples: &Samples) {
             at(1.0)
         );
     }
+    (u50, u99)
 }
 
-fn ratio(a: Duration, b: Duration) -> f64 {
+pub(super) fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 

@@ -111,6 +111,7 @@ pub trait Hub {
         let _ = (region, ranges, held);
         Err(ErrorCode::UnexpectedFrame)
     }
+
     /// Writes a part of an update from the client (its ranges checked) into
     /// the hub's copy `region`. A hub with room for the parts before the
     /// last ([`crate::session::HeldParts`] says what they are) holds them
@@ -118,8 +119,9 @@ pub trait Hub {
     /// copy; then the copy holds `part.generation`.
     ///
     /// The default holds nothing: it writes the part through
-    /// [`apply_update`](Self::apply_update), 16 ranges at a time, all but the last batch at `part.held` (the copy vouches for
-    /// no newer generation before the update is whole).
+    /// [`apply_update`](Self::apply_update), 16 ranges at a time, all but
+    /// the last batch at `part.held` (the copy vouches for no newer
+    /// generation before the update is whole).
     fn apply_part(
         &mut self,
         region: RegionId,
@@ -148,6 +150,18 @@ pub trait Hub {
         };
         self.apply_update(region, rest, held)
     }
+
+    /// A write of the client was answered at once: applied at a
+    /// generation, or refused with a code, by the session's checks (rights,
+    /// names, bounds) or by [`apply_write`](Self::apply_write). A deferred
+    /// write is not reported here: the hub answers it itself. For a hub's
+    /// counters.
+    ///
+    /// The default does nothing.
+    fn write_answered(&mut self, outcome: Result<u64, ErrorCode>) {
+        let _ = outcome;
+    }
+
     /// Takes a checked write (as [`apply_write`](Self::apply_write) gets it)
     /// to answer later, with [`Server::answer_write`](super::Server::answer_write) and the same
     /// `request`: for a region whose bytes another peer owns (a region a

@@ -129,6 +129,8 @@ impl<const SUBS: usize> Inner<SUBS> {
                 }
             }
             (Welcome::Sent, Frame::Write(w)) => {
+                // A part before the last answers nothing yet.
+                let answers = !matches!(w.target, WriteTarget::Part { last: false, .. });
                 let close = match w.target {
                     WriteTarget::Part { last, .. } => self
                         .peer_subs
@@ -143,6 +145,8 @@ impl<const SUBS: usize> Inner<SUBS> {
                 };
                 if let Some((code, reason)) = close {
                     self.link.fail(code, None, reason);
+                } else if let Some(outcome) = self.peer_subs.last_outcome().filter(|_| answers) {
+                    hub.write_answered(outcome);
                 }
             }
             (Welcome::Sent, Frame::Schema(part)) => {

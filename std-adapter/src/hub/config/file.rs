@@ -53,6 +53,7 @@ struct FileListen {
     tcp: Option<Spanned<String>>,
     unix: Option<Spanned<String>>,
     tls: Option<FileTls>,
+    http: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -259,11 +260,20 @@ impl Source<'_> {
                 })
             }
         };
+        let http = listen
+            .http
+            .map(|a| self.addr(&a, "listen.http"))
+            .transpose()?;
         if tcp.is_none() && unix.is_none() && tls.is_none() {
             let msg = "nothing to listen on: `listen.tcp` is off and neither `listen.unix` nor `listen.tls` is set";
             return Err(self.at(span, msg));
         }
-        Ok(Listen { tcp, unix, tls })
+        Ok(Listen {
+            tcp,
+            unix,
+            tls,
+            http,
+        })
     }
 
     /// The value of `key`, or `default`, checked by `ok`; with the value's

@@ -8,6 +8,7 @@ root = "/var/run/memwire"
 [listen]
 tcp = "0.0.0.0:9000"
 unix = "hub.sock"
+http = "127.0.0.1:9464"
 
 [listen.tls]
 addr = "[::1]:9001"
@@ -158,6 +159,7 @@ fn a_full_config_parses_to_its_values() {
                 cert: PathBuf::from("/etc/memwire/tls/cert.pem"),
                 key: PathBuf::from("/etc/memwire/key.pem"),
             }),
+            http: Some("127.0.0.1:9464".parse().unwrap()),
         }
     );
     assert_eq!(
