@@ -42,6 +42,10 @@ impl Instant {
     }
 }
 
+/// `d` in whole microseconds, saturating at `u64::MAX`.
+// Kept out of line: the firmware's flash budget. Inlined at each deadline
+// the session computes, its u128 arithmetic cost over 200 bytes.
+#[inline(never)]
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

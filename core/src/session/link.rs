@@ -180,6 +180,9 @@ impl Link {
     }
 
     /// Counts a sent frame of `len` bytes (framing included).
+    // Kept out of line: the firmware's flash budget (it is called wherever
+    // a kind of frame is sent; inlined at each, it cost about 70 bytes).
+    #[inline(never)]
     pub(crate) fn sent(&mut self, now: Instant, len: usize) {
         self.last_tx = now;
         self.stats.frames_out += 1;
