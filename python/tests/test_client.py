@@ -115,11 +115,17 @@ def test_the_client_errors(hub: Hub) -> None:
     with pytest.raises(memwire.AccessDenied):
         client.subscribe("other/sensors")
     sensors = client.subscribe("demo/sensors")
+    changes = sensors.changes()
     with pytest.raises(memwire.UnknownVariable):
         sensors.read("nope")
     with pytest.raises(memwire.WrongValue):
         sensors.write("setpoint", b"\x00")
     client.close()
+    # Events already sent may come first; then the end, long before the
+    # timeout.
+    with pytest.raises(memwire.Closed):
+        for _ in range(100):
+            assert changes.wait(timeout=10) is not None, "no end after the close"
     with pytest.raises(memwire.Closed):
         client.subscribe("demo/sensors")
     with pytest.raises(memwire.Closed):

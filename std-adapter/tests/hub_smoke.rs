@@ -109,6 +109,29 @@ async fn subscribe_write_and_local_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_events_end_when_the_client_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, client) = hub_and_client(dir.path()).await;
+    let mirror = client.subscribe("demo/sensors").await.unwrap();
+    let mut changes = mirror.changes();
+    let generation = mirror.set("setpoint", 3.5f32).await.unwrap();
+    client.close().await;
+    // The event sent before the close is still there, then the end, while
+    // the mirror handle lives on.
+    let mut seen = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), changes.next()).await {
+            Ok(Some(event)) => seen = Some(event.generation),
+            Ok(None) => break,
+            Err(_) => panic!("no end of the change events after the close"),
+        }
+    }
+    assert!(seen.is_some_and(|g| g >= generation), "{seen:?}");
+    assert_eq!(mirror.get::<f32>("setpoint").unwrap(), 3.5);
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_writes_at_once_all_land() {
     let dir = tempfile::tempdir().unwrap();
     let slots: Vec<String> = (0..WRITES)

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use memwire::region::AccessError;
 use memwire::schema::{RecordError, Value};
 use memwire::{Record, Schema, VarId};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::error::ClientError;
 use super::memory::MirrorEvent;
@@ -173,6 +173,7 @@ impl Mirror {
     pub fn changes(&self) -> Changes {
         Changes {
             events: self.shared.events.subscribe(),
+            client: self.commands.clone(),
         }
     }
 }
@@ -183,13 +184,28 @@ impl Mirror {
 #[derive(Debug)]
 pub struct Changes {
     events: broadcast::Receiver<MirrorEvent>,
+    /// Closed once the client's task has ended: the events' sender lives
+    /// as long as any handle of the mirror, so it cannot tell.
+    client: mpsc::Sender<Command>,
 }
 
 impl Changes {
-    /// The next event; `None` once the client is closed.
+    /// The next event; `None` once the client is closed (after the events
+    /// it sent before).
     pub async fn next(&mut self) -> Option<MirrorEvent> {
         loop {
-            match self.events.recv().await {
+            let received = tokio::select! {
+                biased;
+                received = self.events.recv() => received,
+                () = self.client.closed() => match self.events.try_recv() {
+                    Ok(event) => Ok(event),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        Err(broadcast::error::RecvError::Lagged(n))
+                    }
+                    Err(_) => return None,
+                },
+            };
+            match received {
                 Ok(event) => return Some(event),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Skip to the newest and say that anything may have changed.
