@@ -5,189 +5,28 @@
 #![cfg(not(loom))]
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Instant;
 
-use memwire_std::hub::config::DEFAULT_TOML;
+use common::{BIN, DEADLINE, Serve, free_port, memwire, ok, shown};
 use memwire_std::shm::{Root, ShmRegion};
-
-const BIN: &str = env!("CARGO_BIN_EXE_memwire");
-
-/// How long a hub may take to start listening or to stop: generous, for a
-/// loaded machine; only a hang reaches it.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// `memwire` with a clean environment: the region root given, nothing from
-/// the caller's MEMWIRE_* or RUST_LOG.
-fn memwire(root: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "MEMWIRE_HUB",
-        "MEMWIRE_CLIENT",
-        "MEMWIRE_SECRET",
-        "MEMWIRE_CA",
-        "RUST_LOG",
-        "NO_COLOR",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("MEMWIRE_ROOT", root).stdin(Stdio::null());
-    command
-}
-
-/// A `memwire serve` process, killed when dropped (so also when a test
-/// panics).
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    /// Starts `memwire serve` with the built-in config on a free port and a
-    /// fresh region root, and waits until it accepts connections.
-    fn start() -> Server {
-        Server::start_listening("")
-    }
-
-    /// The same with `listen` added to the built-in config's `[listen]`
-    /// section (whose listeners are bound before the hub serves).
-    fn start_listening(listen: &str) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let default_listen = "tcp = \"127.0.0.1:7878\"";
-        assert!(DEFAULT_TOML.contains(default_listen));
-        let config = DEFAULT_TOML.replace(
-            default_listen,
-            &format!("tcp = \"127.0.0.1:{port}\"\n{listen}"),
-        );
-        let config_file = dir.path().join("hub.toml");
-        std::fs::write(&config_file, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let child = memwire(&dir.path().join("root"))
-            .args(["serve", "--config"])
-            .arg(&config_file)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            dir,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&mut self) {
-        let start = Instant::now();
-        while TcpStream::connect(self.addr).is_err() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("memwire serve exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "memwire serve did not start listening:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
-    }
-
-    /// A client command against this hub.
-    fn run(&self, args: &[&str]) -> Output {
-        memwire(&self.root())
-            .env("MEMWIRE_HUB", format!("tcp://{}", self.addr))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Sends SIGTERM and returns how the server exited.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "memwire serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-#[track_caller]
-fn assert_ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}\nstdout: {}\nstderr: {}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-    stdout(output)
-}
 
 #[track_caller]
 fn assert_fails(output: &Output, code: i32) -> String {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    stderr(output)
+    assert_eq!(output.status.code(), Some(code), "{}", shown(output));
+    String::from_utf8(output.stderr.clone()).unwrap()
 }
 
 #[test]
 fn client_commands_against_a_served_hub() {
-    let server = Server::start();
+    let server = Serve::start("");
 
     // Every variable of the region, `name = value`.
-    let all = assert_ok(&server.run(&["get", "demo/sensors"]));
+    let all = ok(&server.run(&["get", "demo/sensors"]));
     for name in [
         "uptime_ms",
         "counter",
@@ -203,15 +42,15 @@ fn client_commands_against_a_served_hub() {
     }
 
     // A write, then a read shows it.
-    let set = assert_ok(&server.run(&["set", "demo/sensors/setpoint", "21.5"]));
+    let set = ok(&server.run(&["set", "demo/sensors/setpoint", "21.5"]));
     assert!(
         set.starts_with("demo/sensors/setpoint = 21.5 (generation "),
         "{set}"
     );
-    let get = assert_ok(&server.run(&["get", "demo/sensors/setpoint"]));
+    let get = ok(&server.run(&["get", "demo/sensors/setpoint"]));
     assert_eq!(get, "setpoint = 21.5\n");
-    assert_ok(&server.run(&["set", "demo/sensors/setpoint", "-3"]));
-    let get = assert_ok(&server.run(&["get", "demo/sensors/setpoint"]));
+    ok(&server.run(&["set", "demo/sensors/setpoint", "-3"]));
+    let get = ok(&server.run(&["get", "demo/sensors/setpoint"]));
     assert_eq!(get, "setpoint = -3.0\n");
 
     // Refusals: a read-only variable, a read-only client, a bad value, an
@@ -253,7 +92,7 @@ fn client_commands_against_a_served_hub() {
     );
 
     // JSON.
-    let dump = assert_ok(&server.run(&["dump", "demo/sensors"]));
+    let dump = ok(&server.run(&["dump", "demo/sensors"]));
     let json: serde_json::Value = serde_json::from_str(&dump).unwrap();
     assert_eq!(json["path"], "demo/sensors");
     assert!(
@@ -275,7 +114,7 @@ fn client_commands_against_a_served_hub() {
     );
 
     // The listing.
-    let ls = assert_ok(&server.run(&["ls"]));
+    let ls = ok(&server.run(&["ls"]));
     assert!(ls.starts_with("demo/sensors  generation "), "{ls}");
     let setpoint = ls.lines().find(|l| l.trim_start().starts_with("setpoint "));
     let columns: Vec<&str> = setpoint.unwrap_or_default().split_whitespace().collect();
@@ -317,9 +156,9 @@ fn client_commands_against_a_served_hub() {
 /// writes setpoint again and again: writes go on until the watcher
 /// (subscribed at some point) reports one, so nothing depends on how fast
 /// it starts.
-fn first_watch_line(server: &Server, args: &[&str]) -> String {
-    let mut watch = memwire(&server.root())
-        .env("MEMWIRE_HUB", format!("tcp://{}", server.addr))
+fn first_watch_line(server: &Serve, args: &[&str]) -> String {
+    let mut watch = server
+        .client()
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
@@ -344,7 +183,7 @@ fn first_watch_line(server: &Server, args: &[&str]) -> String {
             "memwire {args:?} printed nothing"
         );
         value += 1;
-        assert_ok(&server.run(&["set", "demo/sensors/setpoint", &value.to_string()]));
+        ok(&server.run(&["set", "demo/sensors/setpoint", &value.to_string()]));
     };
     let _ = watch.kill();
     let _ = watch.wait();
@@ -370,7 +209,7 @@ fn errors_say_what_to_do_next() {
         )
     );
 
-    let server = Server::start();
+    let server = Serve::start("");
     // The tenant left out of the path: said before any login.
     let err = assert_fails(&server.run(&["get", "sensors/temperature"]), 1);
     assert_eq!(
@@ -434,7 +273,7 @@ fn usage_errors_exit_with_2() {
 #[test]
 fn help_for_every_command() {
     let dir = tempfile::tempdir().unwrap();
-    let top = assert_ok(&memwire(dir.path()).arg("--help").output().unwrap());
+    let top = ok(&memwire(dir.path()).arg("--help").output().unwrap());
     assert!(top.contains("Examples:"), "{top}");
     for command in [
         "serve", "cert", "ls", "get", "set", "watch", "dump", "stats", "demo", "bench",
@@ -443,12 +282,10 @@ fn help_for_every_command() {
             top.contains(&format!("  {command} ")),
             "{command} missing: {top}"
         );
-        let help = assert_ok(
-            &memwire(dir.path())
-                .args([command, "--help"])
-                .output()
-                .unwrap(),
-        );
+        let help = ok(&memwire(dir.path())
+            .args([command, "--help"])
+            .output()
+            .unwrap());
         assert!(help.contains("Examples:"), "{command}: {help}");
     }
 }
@@ -462,7 +299,7 @@ fn demo_runs_for_a_duration_and_stops() {
         .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
-    let out = assert_ok(&output);
+    let out = ok(&output);
     assert!(
         out.starts_with("memwire demo: hub tcp://127.0.0.1:"),
         "{out}"
@@ -495,7 +332,7 @@ fn bench_reports_latency_and_fan_out() {
         ])
         .output()
         .unwrap();
-    let out = assert_ok(&output);
+    let out = ok(&output);
     for expected in [
         "update: local commit -> remote mirror",
         "baseline: TCP ping-pong",
@@ -562,7 +399,7 @@ fn printed_listen_tls(out: &str, port: u16) -> String {
 fn cert_makes_a_hub_that_clients_reach_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let tls = dir.path().join("tls");
-    let out = assert_ok(&cert(dir.path(), &["localhost", "127.0.0.1"]));
+    let out = ok(&cert(dir.path(), &["localhost", "127.0.0.1"]));
     for (file, text) in [
         ("ca.pem", "the CA certificate"),
         ("cert.pem", "the hub's certificate for localhost, 127.0.0.1"),
@@ -586,7 +423,7 @@ fn cert_makes_a_hub_that_clients_reach_over_tls() {
     // The hub runs on the lines printed; a client trusting the CA reaches
     // it by either name, reads and writes.
     let port = free_port();
-    let server = Server::start_listening(&printed_listen_tls(&out, port));
+    let server = Serve::start(&printed_listen_tls(&out, port));
     let ca = tls.join("ca.pem");
     let ca = ca.to_str().unwrap();
     for host in ["localhost", "127.0.0.1"] {
@@ -600,9 +437,9 @@ fn cert_makes_a_hub_that_clients_reach_over_tls() {
             "demo/sensors/setpoint",
             "4.5",
         ];
-        assert_ok(&server.run(&set));
+        ok(&server.run(&set));
         let get = ["get", "--hub", &hub, "--ca", ca, "demo/sensors/setpoint"];
-        assert_eq!(assert_ok(&server.run(&get)), "setpoint = 4.5\n");
+        assert_eq!(ok(&server.run(&get)), "setpoint = 4.5\n");
     }
 
     // Without the CA, the error says to pass it; with the hub's own
@@ -627,7 +464,7 @@ fn cert_makes_a_hub_that_clients_reach_over_tls() {
 fn cert_keeps_existing_files_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let tls = dir.path().join("tls");
-    assert_ok(&cert(dir.path(), &[]));
+    ok(&cert(dir.path(), &[]));
     let read = |file: &str| std::fs::read(tls.join(file)).unwrap();
     let before = [read("ca.pem"), read("cert.pem"), read("key.pem")];
 
@@ -648,7 +485,7 @@ fn cert_keeps_existing_files_unless_forced() {
     // --force replaces them all; a key made readable by others comes back
     // private.
     std::fs::set_permissions(tls.join("key.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert_ok(&cert(dir.path(), &["--force"]));
+    ok(&cert(dir.path(), &["--force"]));
     assert_ne!(read("key.pem"), before[2]);
     assert_eq!(mode(&tls.join("key.pem")), 0o600);
     assert!(tls.join("ca.pem").exists() && tls.join("cert.pem").exists());
@@ -668,7 +505,7 @@ fn a_ca_certificate_as_the_hubs_own_is_refused_with_what_to_do() {
     std::fs::write(&key_file, key.serialize_pem()).unwrap();
 
     let port = free_port();
-    let server = Server::start_listening(&format!(
+    let server = Serve::start(&format!(
         "[listen.tls]\naddr = \"127.0.0.1:{port}\"\ncert = {:?}\nkey = {:?}",
         cert_file.to_str().unwrap(),
         key_file.to_str().unwrap(),

@@ -6,48 +6,17 @@
 //! for the reader written elsewhere that `.ci/run` checks it with
 //! (`.ci/read_recording.py`, the Python `mcap` package).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{
+    Killed, free_port, memwire, ok, on_port, signal, spawn_serve, wait_for_log, wait_listening,
+};
 use memwire_std::hub::config::DEFAULT_TOML;
 use memwire_std::shm::{Root, ShmRegion};
-
-const BIN: &str = env!("CARGO_BIN_EXE_memwire");
-
-/// How long a hub may take to start, a recorder to see an update or to
-/// resume: generous, for a loaded machine; only a hang reaches it.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// `memwire` with a clean environment and the region root given.
-fn memwire(root: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "MEMWIRE_HUB",
-        "MEMWIRE_CLIENT",
-        "MEMWIRE_SECRET",
-        "MEMWIRE_CA",
-        "RUST_LOG",
-        "NO_COLOR",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("MEMWIRE_ROOT", root).stdin(Stdio::null());
-    command
-}
-
-/// A child process killed when dropped (so also when the test panics).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// A `memwire serve` with the built-in config on a fixed port and root, so
 /// that it can be stopped and started again in place.
@@ -59,15 +28,8 @@ struct Hub {
 
 impl Hub {
     fn new(dir: &Path) -> Hub {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let default_listen = "tcp = \"127.0.0.1:7878\"";
-        assert!(DEFAULT_TOML.contains(default_listen));
-        let config = DEFAULT_TOML.replace(default_listen, &format!("tcp = \"127.0.0.1:{port}\""));
-        std::fs::write(dir.join("hub.toml"), config).unwrap();
+        let port = free_port();
+        std::fs::write(dir.join("hub.toml"), on_port(DEFAULT_TOML, port, "")).unwrap();
         Hub {
             dir: dir.to_owned(),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -80,34 +42,15 @@ impl Hub {
     }
 
     fn start(&mut self) {
-        let log = std::fs::File::create(self.dir.join("serve.log")).unwrap();
-        let child = memwire(&self.root())
-            .args(["serve", "--config"])
-            .arg(self.dir.join("hub.toml"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.process = Some(Killed(child));
-        let start = Instant::now();
-        while TcpStream::connect(self.addr).is_err() {
-            assert!(
-                start.elapsed() < DEADLINE,
-                "the hub did not start listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let process = self
+            .process
+            .insert(spawn_serve(&self.dir, &["serve", "--config"]));
+        wait_listening(process, self.addr, &self.dir);
     }
 
     /// Stops the hub with SIGTERM and waits for it to exit.
     fn stop(&mut self) {
-        let mut process = self.process.take().unwrap();
-        signal(&process.0, rustix::process::Signal::TERM);
-        let start = Instant::now();
-        while process.0.try_wait().unwrap().is_none() {
-            assert!(start.elapsed() < DEADLINE, "the hub did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.process.take().unwrap().terminate();
     }
 
     fn client(&self) -> Command {
@@ -129,39 +72,6 @@ impl Hub {
             .and_then(|s| s.trim().strip_suffix(')'))
             .unwrap_or_else(|| panic!("no generation in {out:?}"));
         generation.parse().unwrap()
-    }
-}
-
-fn signal(child: &Child, signal: rustix::process::Signal) {
-    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
-    rustix::process::kill_process(pid, signal).unwrap();
-}
-
-#[track_caller]
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-/// Waits until the recorder's log holds `text`.
-fn wait_for_log(log: &Path, text: &str) {
-    let start = Instant::now();
-    loop {
-        let now = std::fs::read_to_string(log).unwrap_or_default();
-        if now.contains(text) {
-            return;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the recorder did not log {text:?}:\n{now}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

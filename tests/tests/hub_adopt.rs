@@ -10,20 +10,15 @@
 
 mod shm_common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use bytemuck::{Pod, Zeroable};
 use memwire::Schema;
 use memwire::codec::ErrorCode;
 use memwire::schema::Record;
-use memwire_std::client::{Client, ClientError, ClientOptions, Mirror};
+use memwire_std::client::ClientError;
 use memwire_std::shm::{ShmError, ShmRegion};
-use shm_common::{TempRoot, line};
-
-/// Bounds on waits that only a hang reaches.
-const DEADLINE: Duration = Duration::from_secs(30);
+use shm_common::{HubProcess, TempRoot, eventually, hub_config, line, served};
 
 /// The region `record-writer` creates, as its source declares it.
 #[derive(Schema, Clone, Copy, Pod, Zeroable)]
@@ -33,66 +28,6 @@ struct Sensors {
     #[memwire(writable)]
     setpoint: f32,
     history: [u16; 8],
-}
-
-/// The hub in its own process on `config`, killed when dropped.
-struct HubProcess {
-    child: Child,
-    url: String,
-}
-
-impl HubProcess {
-    fn start(root: &TempRoot, config: &str) -> HubProcess {
-        let file = root.dir().with_extension("toml");
-        std::fs::write(&file, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hub-child"))
-            .arg(&file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn hub-child");
-        let said = line(&mut child);
-        let addr = said
-            .strip_prefix("listening ")
-            .unwrap_or_else(|| panic!("hub-child said {said:?}"));
-        HubProcess {
-            url: format!("tcp://{addr}"),
-            child,
-        }
-    }
-
-    async fn client(&self, name: &str, tenant: &str) -> Client {
-        Client::connect(&self.url, ClientOptions::new(name, tenant, "s3cret"))
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A tenant `tenant` whose client `rw` may read and write every region.
-fn config(root: &Path, tenant: &str, rest: &str) -> String {
-    format!(
-        r#"
-root = "{}"
-[listen]
-tcp = "127.0.0.1:0"
-[[tenant]]
-name = "{tenant}"
-{rest}
-[[tenant.client]]
-name = "rw"
-secret = "s3cret"
-rights = [{{ regions = "*", access = "read-write" }}]
-"#,
-        root.display()
-    )
 }
 
 /// Runs `record-writer`, which creates `path` with `temperature` and
@@ -110,38 +45,12 @@ fn create(root: &TempRoot, path: &str, temperature: f32) -> String {
     said
 }
 
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{what}: not within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Subscribes to `path` until the hub serves it.
-async fn served(client: &Client, path: &str) -> Mirror {
-    let start = Instant::now();
-    loop {
-        match client.subscribe(path).await {
-            Ok(mirror) => return mirror,
-            Err(e) => assert!(
-                start.elapsed() < DEADLINE,
-                "{path} not served within {DEADLINE:?}: {e}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_without_variables_serves_the_file_its_writer_created() {
     let root = TempRoot::new("adopt-declared");
     let hub = HubProcess::start(
         &root,
-        &config(root.dir(), "demo", "[[tenant.region]]\nname = \"sensors\""),
+        &hub_config(root.dir(), "demo", "[[tenant.region]]\nname = \"sensors\""),
     );
     let client = hub.client("rw", "demo").await;
     // No writer has created the file yet: the region is not served.
@@ -182,7 +91,7 @@ async fn a_region_without_variables_serves_the_file_its_writer_created() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discovering_tenant_serves_files_as_they_come_and_go() {
     let root = TempRoot::new("adopt-discover");
-    let hub = HubProcess::start(&root, &config(root.dir(), "lab", "discover = true"));
+    let hub = HubProcess::start(&root, &hub_config(root.dir(), "lab", "discover = true"));
     let client = hub.client("rw", "lab").await;
     assert!(matches!(
         client.subscribe("lab/probe").await,
@@ -270,7 +179,7 @@ variables = [
   { name = \"setpoint\", kind = \"f32\", writable = true },
   { name = \"history\", kind = \"u16\", count = 4 },
 ]";
-    let hub = HubProcess::start(&root, &config(root.dir(), "demo", declared));
+    let hub = HubProcess::start(&root, &hub_config(root.dir(), "demo", declared));
     let client = hub.client("rw", "demo").await;
     match client.subscribe("demo/sensors").await {
         Err(ClientError::Hub(ErrorCode::Other)) => {}

@@ -13,17 +13,16 @@
 mod shm_common;
 
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use memwire::codec::ErrorCode;
 use memwire::schema::{Kind, SchemaBuf, SchemaBuilder};
-use memwire_std::client::{Client, ClientError, ClientOptions};
+use memwire_std::client::ClientError;
 use memwire_std::shm::{ShmError, ShmRegion, ShmWriter};
-use shm_common::{SCHEMA, TempRoot, child, line};
-
-/// Bounds on waits that only a hang reaches.
-const DEADLINE: Duration = Duration::from_secs(30);
+use shm_common::{
+    DEADLINE, HubProcess, SCHEMA, TempRoot, child, eventually, hub_config, line, served,
+};
 
 /// `demo/big` as the configuration declares it, for the file created anew.
 static BIG: SchemaBuf<2> = SchemaBuilder::new()
@@ -35,67 +34,19 @@ static BIG: SchemaBuf<2> = SchemaBuilder::new()
 /// A 32 KiB array, so that every truncation below cuts pages the readers
 /// touch, and a region beside it that is not truncated.
 fn config(root: &Path) -> String {
-    format!(
-        r#"
-root = "{}"
-[listen]
-tcp = "127.0.0.1:0"
-[[tenant]]
-name = "demo"
-[[tenant.client]]
-name = "rw"
-secret = "s3cret"
-rights = [{{ regions = "*", access = "read-write" }}]
-[[tenant.region]]
+    hub_config(
+        root,
+        "demo",
+        r#"[[tenant.region]]
 name = "big"
 variables = [
-  {{ name = "wide", kind = "u32", count = 8192 }},
-  {{ name = "setpoint", kind = "u32", writable = true }},
+  { name = "wide", kind = "u32", count = 8192 },
+  { name = "setpoint", kind = "u32", writable = true },
 ]
 [[tenant.region]]
 name = "other"
-variables = [{{ name = "x", kind = "u32", writable = true }}]
-"#,
-        root.display()
+variables = [{ name = "x", kind = "u32", writable = true }]"#,
     )
-}
-
-/// The hub in its own process, stopped (or killed) when dropped.
-struct HubProcess {
-    child: Child,
-    url: String,
-}
-
-impl HubProcess {
-    fn start(root: &TempRoot) -> HubProcess {
-        let file = root.dir().with_extension("toml");
-        std::fs::write(&file, config(root.dir())).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hub-child"))
-            .arg(&file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn hub-child");
-        let said = line(&mut child);
-        let addr = said
-            .strip_prefix("listening ")
-            .unwrap_or_else(|| panic!("hub-child said {said:?}"));
-        let url = format!("tcp://{addr}");
-        HubProcess { child, url }
-    }
-
-    /// How the hub exited, if it did.
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().unwrap()
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A local process of the test, killed when dropped (so also when the
@@ -134,17 +85,6 @@ impl Drop for Local {
     }
 }
 
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{what}: not within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn truncate(file: &Path, len: u64) {
     std::fs::OpenOptions::new()
         .write(true)
@@ -157,10 +97,8 @@ fn truncate(file: &Path, len: u64) {
 /// One truncation of `demo/big` to `len(file)` bytes, with everyone running.
 async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
     let root = TempRoot::new(test);
-    let mut hub = HubProcess::start(&root);
-    let client = Client::connect(&hub.url, ClientOptions::new("rw", "demo", "s3cret"))
-        .await
-        .unwrap();
+    let mut hub = HubProcess::start(&root, &config(root.dir()));
+    let client = hub.client("rw", "demo").await;
     let big = client.subscribe("demo/big").await.unwrap();
     let other = client.subscribe("demo/other").await.unwrap();
     let mut writer = Local::start(&root, &["write-until", "wide"], "writing");
@@ -219,17 +157,7 @@ async fn survive(test: &str, len: impl FnOnce(u64) -> u64) {
     let instance = recreated.reader().instance();
     recreated.set_by_name("setpoint", 77u32).unwrap();
     drop(recreated);
-    let start = Instant::now();
-    let again = loop {
-        match client.subscribe("demo/big").await {
-            Ok(mirror) => break mirror,
-            Err(e) => assert!(
-                start.elapsed() < DEADLINE,
-                "the recreated region is not served: {e}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let again = served(&client, "demo/big").await;
     eventually("the recreated file's data", || {
         again.get::<u32>("setpoint").ok() == Some(77)
     })
@@ -265,10 +193,8 @@ async fn a_region_file_truncated_to_half_kills_no_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_file_cut_inside_its_page_stops_only_that_region() {
     let root = TempRoot::new("truncate-in-page");
-    let mut hub = HubProcess::start(&root);
-    let client = Client::connect(&hub.url, ClientOptions::new("rw", "demo", "s3cret"))
-        .await
-        .unwrap();
+    let mut hub = HubProcess::start(&root, &config(root.dir()));
+    let client = hub.client("rw", "demo").await;
     let small = client.subscribe("demo/other").await.unwrap();
     let big = client.subscribe("demo/big").await.unwrap();
     truncate(&root.dir().join("demo").join("other"), 100);
