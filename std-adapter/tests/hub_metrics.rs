@@ -1,7 +1,8 @@
 //! The hub's metrics: `GET /metrics` on the HTTP listener (`listen.http`)
 //! answers the Prometheus text format, and the counters move by what the
 //! clients did: logins accepted and refused, writes applied and refused,
-//! commits seen, subscribers, connections by transport.
+//! commits seen, subscribers, connections by transport; and per region,
+//! the updates sent, full and deltas, and their bytes.
 
 mod common;
 
@@ -39,6 +40,31 @@ variables = [
   {{ name = "speed", kind = "u32", writable = true }},
   {{ name = "count", kind = "u64" }},
 ]
+"#,
+        common::toml_path(root)
+    )
+}
+
+/// Two regions of one tenant, for the per-region traffic counters.
+fn two_regions(root: &Path) -> String {
+    format!(
+        r#"root = {}
+[listen]
+tcp = "127.0.0.1:0"
+http = "127.0.0.1:0"
+
+[[tenant]]
+name = "plant"
+[[tenant.client]]
+name = "ops"
+secret = "ops-secret"
+rights = [{{ regions = "*", access = "read-write" }}]
+[[tenant.region]]
+name = "line"
+variables = [{{ name = "speed", kind = "u32", writable = true }}]
+[[tenant.region]]
+name = "tank"
+variables = [{{ name = "level", kind = "u32", writable = true }}]
 "#,
         common::toml_path(root)
     )
@@ -166,4 +192,90 @@ async fn the_counters_move_by_what_clients_did() {
     ops.close().await;
     viewer.close().await;
     hub.shutdown().await;
+}
+
+/// A region's traffic counters between two scrapes: updates sent, full
+/// updates, deltas, update bytes.
+fn traffic(before: &HashMap<String, f64>, after: &HashMap<String, f64>, region: &str) -> [f64; 4] {
+    let label = format!(r#"{{tenant="plant",region="{region}"}}"#);
+    ["updates_sent", "full_updates", "deltas", "update_bytes"].map(|name| {
+        let series = format!("memwire_region_{name}_total{label}");
+        value(after, &series) - value(before, &series)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_are_counted_by_region() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root_dir = dir.path().join("regions");
+    let hub: Hub = common::start(dir.path(), &two_regions(&root_dir)).await;
+    let http = hub.http_addr().expect("the HTTP listener");
+    let url = format!("tcp://{}", hub.tcp_addr().expect("tcp"));
+    // A local commit to each region first: an update from generation 0
+    // is full whatever its base (0 is no base), so the deltas below need
+    // a region past it.
+    let root = Root::new(&root_dir);
+    for (region, variable) in [("plant/tank", "level"), ("plant/line", "speed")] {
+        let writer = ShmWriter::open(&root, region).expect("writer");
+        writer.set_by_name(variable, 100u32).expect("set");
+    }
+    let label = |region: &str| format!(r#"{{tenant="plant",region="{region}"}}"#);
+    for _ in 0..200 {
+        let now = scrape(http).await;
+        let generation =
+            |region: &str| value(&now, &format!("memwire_region_generation{}", label(region)));
+        if generation("tank") >= 1.0 && generation("line") >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ops = Client::connect(&url, common::options("ops", "plant", "ops-secret"))
+        .await
+        .expect("ops");
+    let before = scrape(http).await;
+
+    // The tank: its first update (full: `subscribe` returns once the
+    // mirror holds it), then one write (a delta).
+    let tank = ops.subscribe("plant/tank").await.expect("subscribe");
+    tank.set("level", 7u32).await.expect("write");
+    common::eventually("the write reaches the mirror", || {
+        tank.get::<u32>("level").ok() == Some(7)
+    })
+    .await;
+    let middle = scrape(http).await;
+
+    // The line: its first update, three writes, each seen before the
+    // next (three deltas), and a resync (full).
+    let line = ops.subscribe("plant/line").await.expect("subscribe");
+    for speed in 1..=3u32 {
+        line.set("speed", speed).await.expect("write");
+        common::eventually("the write reaches the mirror", || {
+            line.get::<u32>("speed").ok() == Some(speed)
+        })
+        .await;
+    }
+    let held = line.generation();
+    line.resync().await.expect("resync");
+    // The mirror holds generation 0 until the full update comes.
+    common::eventually("the resync's full update", || line.generation() == held).await;
+    let after = scrape(http).await;
+
+    let [updates, full, deltas, bytes] = traffic(&before, &middle, "tank");
+    assert_eq!((updates, full, deltas), (2.0, 1.0, 1.0), "{middle:?}");
+    assert!(bytes > 0.0, "tank update bytes {bytes}");
+    // Nothing the line did moved the tank's counters.
+    assert_eq!(traffic(&middle, &after, "tank"), [0.0; 4], "{after:?}");
+    assert_eq!(traffic(&before, &middle, "line"), [0.0; 4], "{middle:?}");
+    let [updates, full, deltas, bytes] = traffic(&middle, &after, "line");
+    assert_eq!((updates, full, deltas), (5.0, 2.0, 3.0), "{after:?}");
+    // Two full updates of 4 bytes of data each, besides three deltas.
+    assert!(bytes >= 2.0 * 4.0 + 3.0, "line update bytes {bytes}");
+    assert_eq!(moved_by(&before, &after, "memwire_resyncs_total"), 1.0);
+
+    ops.close().await;
+    hub.shutdown().await;
+}
+
+fn moved_by(before: &HashMap<String, f64>, after: &HashMap<String, f64>, name: &str) -> f64 {
+    value(after, name) - value(before, name)
 }

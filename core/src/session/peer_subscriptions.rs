@@ -39,6 +39,23 @@ pub(crate) trait Sources {
         let _ = region;
         (ErrorCode::UnknownRegion, "region is gone")
     }
+    /// A part of an update of `region` was sent; see
+    /// [`Hub::update_sent`](super::Hub::update_sent).
+    fn update_sent(&self, region: RegionId, part: UpdateSent) {
+        let _ = (region, part);
+    }
+}
+
+/// One part of an update sent to a subscriber, for a hub's counters
+/// ([`Hub::update_sent`](super::Hub::update_sent)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpdateSent {
+    /// The part's frame, length prefix included.
+    pub bytes: usize,
+    /// The update's last part: the update was sent whole.
+    pub last: bool,
+    /// The update is full (the whole data area, from base 0), not a delta.
+    pub full: bool,
 }
 
 /// Write access to the regions this end sends.
@@ -499,10 +516,27 @@ impl<const SUBS: usize> PeerSubscriptions<SUBS> {
                 }
                 let out = buf.get_mut(*used..).unwrap_or(&mut []);
                 let cache = regions.cache(p.region);
+                let updates = p.updates;
                 match p.next_frame(&source, cache, peer.max_frame, peer.max_in_flight, out) {
                     Ok(Some(n)) => {
                         *used += n;
                         link.sent(now, n);
+                        // Read only by a hub that counts: for a client the
+                        // call is empty and these reads go with it.
+                        let full = match p.sending_full() {
+                            Some(full) => Some((full, false)),
+                            None if p.updates != updates => Some((p.last_full, true)),
+                            // A schema part.
+                            None => None,
+                        };
+                        if let Some((full, last)) = full {
+                            let part = UpdateSent {
+                                bytes: n,
+                                last,
+                                full,
+                            };
+                            regions.update_sent(p.region, part);
+                        }
                     }
                     Ok(None) => break,
                     Err(_) if *used > 0 => {

@@ -80,6 +80,10 @@ pub(crate) struct Publication {
     avoid_recent: bool,
     pub(crate) updates: u64,
     pub(crate) resyncs: u64,
+    /// Whether the last update sent whole was full (base 0), for a hub's
+    /// counters: one byte and one store, rather than a counter a device
+    /// would carry for nothing.
+    pub(crate) last_full: bool,
 }
 
 /// The ranges of an update, cut to start at `from`.
@@ -148,6 +152,7 @@ impl Publication {
             avoid_recent: false,
             updates: 0,
             resyncs: 0,
+            last_full: false,
         }
     }
 
@@ -329,6 +334,12 @@ impl Publication {
         Ok(Some(n))
     }
 
+    /// Whether the update being sent is full (base 0); `None` between
+    /// updates.
+    pub(crate) fn sending_full(&self) -> Option<bool> {
+        self.current.map(|c| c.base == 0)
+    }
+
     /// A part of `current` went out; the next starts at `next`.
     fn part_sent(&mut self, current: Current, next: usize, last: bool) {
         if last {
@@ -337,6 +348,7 @@ impl Publication {
             self.avoid_recent = self.torn;
             self.torn = false;
             self.updates += 1;
+            self.last_full = current.base == 0;
         } else {
             self.current = Some(Current {
                 position: next,

@@ -1,8 +1,8 @@
 //! The hub's metrics ([`Metrics`]): counters the connections, the scans
 //! and the accept loops move with one atomic add each, and the scrape that
 //! writes them in the Prometheus text format (OpenMetrics), with the
-//! figures read at that moment: each region's generation, commits and
-//! subscribers, and the process's CPU time and memory.
+//! figures read at that moment: each region's generation, commits,
+//! subscribers and updates sent, and the process's CPU time and memory.
 //!
 //! Labels come from the configuration and from fixed lists (transports,
 //! login failures, error codes), never from what a client sends, so the
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use memwire::codec::ErrorCode;
-use memwire::session::{AuthFailure, Stats};
+use memwire::session::{AuthFailure, Stats, UpdateSent};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -123,6 +123,26 @@ impl Metrics {
         self.closes.get_or_create(&[("code", label)]).inc();
     }
 
+    /// A part of an update of the region that counts in `counts` was sent
+    /// to a subscriber: three relaxed adds at most, on the region's own
+    /// counters (no label looked up).
+    pub(crate) fn update_sent(&self, counts: &RegionCounts, part: UpdateSent) {
+        if !self.on {
+            return;
+        }
+        counts
+            .update_bytes
+            .fetch_add(part.bytes as u64, Ordering::Relaxed);
+        if part.last {
+            let whole = if part.full {
+                &counts.full_updates
+            } else {
+                &counts.deltas
+            };
+            whole.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn slow_consumer(&self) {
         self.slow_consumers.inc();
     }
@@ -231,6 +251,15 @@ pub(crate) struct RegionCounts {
     pub(crate) commits: AtomicU64,
     /// How long each of those scans took.
     pub(crate) scans: Histogram,
+    /// Updates sent whole to subscribers: full (from base 0: a new
+    /// subscription, a resync the delta could not serve, a subscriber
+    /// that asked for full updates) and deltas; counted with the hub's
+    /// metrics on.
+    pub(crate) full_updates: AtomicU64,
+    pub(crate) deltas: AtomicU64,
+    /// The bytes of those updates' frames, every part, length prefixes
+    /// included.
+    pub(crate) update_bytes: AtomicU64,
 }
 
 impl Default for RegionCounts {
@@ -239,6 +268,9 @@ impl Default for RegionCounts {
             commits: AtomicU64::new(0),
             // 1 µs to about 4 s.
             scans: Histogram::new(exponential_buckets(1e-6, 4.0, 12)),
+            full_updates: AtomicU64::new(0),
+            deltas: AtomicU64::new(0),
+            update_bytes: AtomicU64::new(0),
         }
     }
 }
@@ -266,6 +298,10 @@ pub(crate) struct RegionFigures {
     /// Connections following the region.
     pub(crate) subscribers: usize,
     pub(crate) scans: Histogram,
+    /// Updates sent whole, full and deltas, and their bytes.
+    pub(crate) full_updates: u64,
+    pub(crate) deltas: u64,
+    pub(crate) update_bytes: u64,
 }
 
 fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
@@ -274,6 +310,10 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
     let subscribers = Family::<RegionLabel, Gauge>::default();
     let encode_hits = Family::<RegionLabel, Counter>::default();
     let encoded = Family::<RegionLabel, Counter>::default();
+    let updates = Family::<RegionLabel, Counter>::default();
+    let full_updates = Family::<RegionLabel, Counter>::default();
+    let deltas = Family::<RegionLabel, Counter>::default();
+    let update_bytes = Family::<RegionLabel, Counter>::default();
     let mut scans = Scans(Vec::new());
     for figures in regions {
         let label = [
@@ -289,6 +329,15 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
             .get_or_create(&label)
             .inc_by(figures.encode_hits);
         encoded.get_or_create(&label).inc_by(figures.encoded);
+        let sent = figures.full_updates.saturating_add(figures.deltas);
+        updates.get_or_create(&label).inc_by(sent);
+        full_updates
+            .get_or_create(&label)
+            .inc_by(figures.full_updates);
+        deltas.get_or_create(&label).inc_by(figures.deltas);
+        update_bytes
+            .get_or_create(&label)
+            .inc_by(figures.update_bytes);
         scans.0.push((label, figures.scans.clone()));
     }
     registry.register_collector(Box::new(scans));
@@ -311,6 +360,14 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
     registry.register("region_encode_once_hits", help, encode_hits);
     let help = "Update parts encoded once and kept for the region's subscribers";
     registry.register("region_encoded_parts", help, encoded);
+    let help = "Updates sent whole to the region's subscribers, full and deltas";
+    registry.register("region_updates_sent", help, updates);
+    let help = "Full updates sent (from base 0: new subscriptions, resyncs without a delta)";
+    registry.register("region_full_updates", help, full_updates);
+    let help = "Delta updates sent (the changes since the subscriber's generation)";
+    registry.register("region_deltas", help, deltas);
+    let help = "Bytes of the region's update frames sent, every part, framing included";
+    registry.register("region_update_bytes", help, update_bytes);
 }
 
 /// The regions' scan durations: a family of histograms the regions made,

@@ -45,7 +45,8 @@
 //!   configuration, the session clock); it names none of them.
 //! - `metrics.rs`: the hub's counters (connections, logins, writes,
 //!   closes, traffic, slow consumers; per region: generation, commits,
-//!   subscribers, scan durations) and the scrape that writes them in the
+//!   subscribers, scan durations, updates sent full and as deltas and
+//!   their bytes) and the scrape that writes them in the
 //!   Prometheus text format; `http.rs`: the HTTP listener that serves it
 //!   at `/metrics` (`listen.http`, off by default).
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded

@@ -14,7 +14,7 @@ use std::sync::{Arc, Weak};
 
 use memwire::codec::{ErrorCode, Ranges, RegionInfo, Resume};
 use memwire::schema::Name;
-use memwire::session::{self, Access, Part, RegionId, Source, UpdateCache};
+use memwire::session::{self, Access, Part, RegionId, Source, UpdateCache, UpdateSent};
 use tokio::sync::mpsc;
 
 use super::forward::{Answer, Forward, Reply};
@@ -285,6 +285,13 @@ impl session::Hub for View {
 
     fn write_answered(&mut self, outcome: Result<u64, ErrorCode>) {
         self.shared.metrics.write(outcome.map(|_| ()));
+    }
+
+    fn update_sent(&self, region: RegionId, part: UpdateSent) {
+        // The region's counters sit with the region, an index away.
+        if let Ok((_, served)) = self.served(region) {
+            self.shared.metrics.update_sent(&served.counts, part);
+        }
     }
 
     fn defer_write(&mut self, region: RegionId, ranges: &[(usize, &[u8])], request: u32) -> bool {

@@ -7,7 +7,7 @@ use crate::codec::{ErrorCode, Ranges, RegionInfo, Resume};
 use crate::schema::Name;
 use crate::session::cache::UpdateCache;
 use crate::session::held::Part;
-use crate::session::peer_subscriptions::{Sources, WritableSources};
+use crate::session::peer_subscriptions::{Sources, UpdateSent, WritableSources};
 use crate::session::source::{Access, RegionId, Source};
 
 /// Ranges the default [`Hub::apply_part`] writes per call.
@@ -162,6 +162,16 @@ pub trait Hub {
         let _ = outcome;
     }
 
+    /// A part of an update of `region` was sent to the client (not a
+    /// schema part): its size, whether it was the update's last, and
+    /// whether the update is full or a delta. Called once per frame while
+    /// transmitting; for a hub's counters, so keep it to a few atomic adds.
+    ///
+    /// The default does nothing.
+    fn update_sent(&self, region: RegionId, part: UpdateSent) {
+        let _ = (region, part);
+    }
+
     /// Takes a checked write (as [`apply_write`](Self::apply_write) gets it)
     /// to answer later, with [`Server::answer_write`](super::Server::answer_write) and the same
     /// `request`: for a region whose bytes another peer owns (a region a
@@ -235,6 +245,10 @@ impl<H: Hub + ?Sized> Sources for HubSources<'_, H> {
 
     fn cache(&self, region: RegionId) -> Option<&dyn UpdateCache> {
         self.0.cache(region)
+    }
+
+    fn update_sent(&self, region: RegionId, part: UpdateSent) {
+        self.0.update_sent(region, part);
     }
 }
 
