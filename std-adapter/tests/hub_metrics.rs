@@ -17,7 +17,9 @@ use memwire_std::shm::{Root, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn config_text(root: &Path) -> String {
+/// A hub with its metrics listener on and the read-write client `ops`
+/// in the tenant `plant`, followed by `rest` (clients, regions).
+fn config_with(root: &Path, rest: &str) -> String {
     format!(
         r#"root = {}
 [listen]
@@ -30,43 +32,39 @@ name = "plant"
 name = "ops"
 secret = "ops-secret"
 rights = [{{ regions = "*", access = "read-write" }}]
-[[tenant.client]]
+{rest}"#,
+        common::toml_path(root)
+    )
+}
+
+fn config_text(root: &Path) -> String {
+    config_with(
+        root,
+        r#"[[tenant.client]]
 name = "viewer"
 secret = "viewer-secret"
-rights = [{{ regions = "*", access = "read" }}]
+rights = [{ regions = "*", access = "read" }]
 [[tenant.region]]
 name = "line"
 variables = [
-  {{ name = "speed", kind = "u32", writable = true }},
-  {{ name = "count", kind = "u64" }},
+  { name = "speed", kind = "u32", writable = true },
+  { name = "count", kind = "u64" },
 ]
 "#,
-        common::toml_path(root)
     )
 }
 
 /// Two regions of one tenant, for the per-region traffic counters.
 fn two_regions(root: &Path) -> String {
-    format!(
-        r#"root = {}
-[listen]
-tcp = "127.0.0.1:0"
-http = "127.0.0.1:0"
-
-[[tenant]]
-name = "plant"
-[[tenant.client]]
-name = "ops"
-secret = "ops-secret"
-rights = [{{ regions = "*", access = "read-write" }}]
-[[tenant.region]]
+    config_with(
+        root,
+        r#"[[tenant.region]]
 name = "line"
-variables = [{{ name = "speed", kind = "u32", writable = true }}]
+variables = [{ name = "speed", kind = "u32", writable = true }]
 [[tenant.region]]
 name = "tank"
-variables = [{{ name = "level", kind = "u32", writable = true }}]
+variables = [{ name = "level", kind = "u32", writable = true }]
 "#,
-        common::toml_path(root)
     )
 }
 

@@ -332,18 +332,25 @@ mod tests {
     use memwire::sync::Ordering as Order;
     use std::io::Write;
 
+    /// A new, empty file `region` in a directory of its own (the
+    /// directory goes when the test ends).
+    fn new_file() -> (tempfile::TempDir, std::fs::File) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.path().join("region"))
+            .unwrap();
+        (dir, file)
+    }
+
     /// A file mapped, then truncated: loads through the words, which would
     /// raise `SIGBUS`, read zeros, and the mapping is marked truncated.
     #[test]
     fn a_load_past_the_end_of_a_truncated_file_reads_zeros_and_marks_it() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, mut file) = new_file();
         let path = dir.path().join("region");
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap();
         let len = 4 * 4096;
         file.write_all(&vec![0xA5; len]).unwrap();
         let mapping = Mapping::new(&file, len as u64, Access::Write, &path).unwrap();
@@ -365,14 +372,8 @@ mod tests {
     /// A store faults too, and completes on the zero pages.
     #[test]
     fn a_store_past_the_end_of_a_truncated_file_completes() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, file) = new_file();
         let path = dir.path().join("region");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap();
         let len = 2 * 4096;
         file.set_len(len as u64).unwrap();
         let mapping = Mapping::new(&file, len as u64, Access::Write, &path).unwrap();
@@ -386,14 +387,8 @@ mod tests {
     /// completes, on the zeros mapped with the header's permission.
     #[test]
     fn a_readers_header_stays_writable_after_a_truncation() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, file) = new_file();
         let path = dir.path().join("region");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap();
         let len = 4 * 4096;
         file.set_len(len as u64).unwrap();
         let mapping = Mapping::new(&file, len as u64, Access::Header, &path).unwrap();
