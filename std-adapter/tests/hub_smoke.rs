@@ -115,6 +115,13 @@ async fn change_events_end_when_the_client_is_closed() {
     let mirror = client.subscribe("demo/sensors").await.unwrap();
     let mut changes = mirror.changes();
     let generation = mirror.set("setpoint", 3.5f32).await.unwrap();
+    // The write's answer can come before the update that carries it: close
+    // only once the mirror holds the update, so its event has been sent.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while mirror.generation() < generation {
+        assert!(tokio::time::Instant::now() < deadline, "the update never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     client.close().await;
     // The event sent before the close is still there, then the end, while
     // the mirror handle lives on.
