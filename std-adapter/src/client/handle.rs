@@ -10,7 +10,7 @@ use super::connect::{Connector, Endpoint};
 use super::error::ClientError;
 use super::options::ClientOptions;
 use super::shared::{Command, Mirror, Status, WriteCounts};
-use super::task::Driver;
+use super::task::{Driver, RX};
 
 /// A connection to a hub, kept up in the background (a task on the tokio
 /// runtime it was made on).
@@ -26,7 +26,7 @@ impl Client {
     /// connection does not succeed (later losses reconnect by themselves).
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
         let endpoint = Endpoint::parse(url)?;
-        let connector = Connector::new(url, endpoint, &options)?;
+        let connector = Connector::new(url, endpoint, &options, RX)?;
         let status = Arc::new(Mutex::new(Status::default()));
         let (commands, receiver) = mpsc::channel(64);
         let (ready, first) = oneshot::channel();

@@ -66,6 +66,12 @@ pub struct Listen {
     /// The HTTP listener of the hub's metrics (`/metrics`, the Prometheus
     /// text format); off unless the file sets `listen.http`.
     pub http: Option<SocketAddr>,
+    /// WebSocket (`ws://`): one frame body per binary message; off unless
+    /// the file sets `listen.ws`.
+    pub ws: Option<SocketAddr>,
+    /// Secure WebSocket (`wss://`) with the certificate of `[listen.tls]`;
+    /// off unless the file sets `listen.wss`.
+    pub wss: Option<SocketAddr>,
 }
 
 impl Default for Listen {
@@ -75,6 +81,8 @@ impl Default for Listen {
             unix: None,
             tls: None,
             http: None,
+            ws: None,
+            wss: None,
         }
     }
 }

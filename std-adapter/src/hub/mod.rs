@@ -1,4 +1,5 @@
-//! The hub: serves regions to clients over TCP, TLS and a Unix socket.
+//! The hub: serves regions to clients over TCP, TLS, a Unix socket and
+//! WebSocket.
 //!
 //! - `handle.rs`: the [`Hub`] handle and its lifecycle: start, the
 //!   addresses it listens on, [`Hub::writer`], [`Hub::reload`], shutdown.
@@ -16,6 +17,8 @@
 //!   behind a mutex), and the update a scan sends from its own thread.
 //! - `wire.rs`: a connection's byte stream, shared with the scans when
 //!   plain, the task's own when TLS.
+//! - `websocket.rs`: the WebSocket listeners (`listen.ws`, `listen.wss`),
+//!   one frame body per binary message.
 //! - `view.rs`: the hub as one connection's session sees it (rights, and a
 //!   snapshot of each region, refreshed at the subscriber rate).
 //! - `region.rs`: each region as a shared-memory file, the hub's turns at
@@ -88,6 +91,7 @@ mod shadow;
 mod shared;
 mod unavailable;
 mod view;
+mod websocket;
 mod wire;
 mod writer;
 

@@ -54,6 +54,8 @@ struct FileListen {
     unix: Option<Spanned<String>>,
     tls: Option<FileTls>,
     http: Option<Spanned<String>>,
+    ws: Option<Spanned<String>>,
+    wss: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -264,8 +266,17 @@ impl Source<'_> {
             .http
             .map(|a| self.addr(&a, "listen.http"))
             .transpose()?;
-        if tcp.is_none() && unix.is_none() && tls.is_none() {
-            let msg = "nothing to listen on: `listen.tcp` is off and neither `listen.unix` nor `listen.tls` is set";
+        let ws = listen.ws.map(|a| self.addr(&a, "listen.ws")).transpose()?;
+        let wss = match listen.wss {
+            None => None,
+            Some(wss) if tls.is_none() => {
+                let msg = "`listen.wss` needs `[listen.tls]`: its certificate and key";
+                return Err(self.at(wss.span(), msg));
+            }
+            Some(wss) => Some(self.addr(&wss, "listen.wss")?),
+        };
+        if tcp.is_none() && unix.is_none() && tls.is_none() && ws.is_none() {
+            let msg = "nothing to listen on: `listen.tcp` is off and none of `listen.unix`, `listen.tls` and `listen.ws` is set";
             return Err(self.at(span, msg));
         }
         Ok(Listen {
@@ -273,6 +284,8 @@ impl Source<'_> {
             unix,
             tls,
             http,
+            ws,
+            wss,
         })
     }
 

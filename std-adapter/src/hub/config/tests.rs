@@ -160,6 +160,8 @@ fn a_full_config_parses_to_its_values() {
                 key: PathBuf::from("/etc/memwire/key.pem"),
             }),
             http: Some("127.0.0.1:9464".parse().unwrap()),
+            ws: None,
+            wss: None,
         }
     );
     assert_eq!(
@@ -310,6 +312,34 @@ fn tcp_can_be_turned_off_but_something_must_listen() {
     assert_eq!(config.listen.tcp, None);
     assert_eq!(config.listen.unix, Some(PathBuf::from("s")));
     assert_error("\n[listen]\ntcp = \"\"\n", 2, "nothing to listen on");
+}
+
+#[test]
+fn websocket_listeners() {
+    let text = "[listen]\ntcp = \"\"\nws = \"127.0.0.1:7412\"\nwss = \"127.0.0.1:7413\"\n[listen.tls]\naddr = \"127.0.0.1:7879\"\ncert = \"c\"\nkey = \"k\"\n";
+    let config = Config::parse(text, "x", Path::new("")).unwrap();
+    assert_eq!(config.listen.ws, Some("127.0.0.1:7412".parse().unwrap()));
+    assert_eq!(config.listen.wss, Some("127.0.0.1:7413".parse().unwrap()));
+    let ws_only = Config::parse(
+        "[listen]\ntcp = \"\"\nws = \"127.0.0.1:7412\"\n",
+        "x",
+        Path::new(""),
+    );
+    assert_eq!(
+        ws_only.unwrap().listen.wss,
+        None,
+        "WebSocket alone is enough to listen on"
+    );
+    assert_error(
+        "[listen]\nwss = \"127.0.0.1:7413\"\n",
+        2,
+        "`listen.wss` needs `[listen.tls]`",
+    );
+    assert_error(
+        "[listen]\nws = \"localhost\"\n",
+        2,
+        "`listen.ws` = \"localhost\" is not an address",
+    );
 }
 
 #[test]
