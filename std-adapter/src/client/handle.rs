@@ -22,8 +22,10 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to the hub at `url` and authenticates; fails if the first
-    /// connection does not succeed (later losses reconnect by themselves).
+    /// Connects to the hub at `url` (`tcp://host:port`, `tls://host:port`,
+    /// `unix:///path`, `ws://host:port[/path]` or `wss://host:port[/path]`)
+    /// and authenticates; fails if the first connection does not succeed
+    /// (later losses reconnect by themselves).
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
         let endpoint = Endpoint::parse(url)?;
         let connector = Connector::new(url, endpoint, &options, RX)?;
