@@ -296,12 +296,21 @@ fn demo_runs_for_a_duration_and_stops() {
     let root = dir.path().join("root");
     let output = memwire(&root)
         .args(["demo", "--duration", "2", "--listen", "127.0.0.1:0"])
+        .args(["--web", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
         .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
     let out = ok(&output);
     assert!(
         out.starts_with("memwire demo: hub tcp://127.0.0.1:"),
+        "{out}"
+    );
+    // The web view's URL carries the read-only client's login in its
+    // fragment.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Web view: http://127.0.0.1:")
+                && l.ends_with("/#tenant=demo&client=viewer&secret=memwire-viewer-secret")),
         "{out}"
     );
     // No `memwire` on PATH: the hint names this executable, so that it

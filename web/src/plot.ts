@@ -9,7 +9,7 @@ const SPAN = 60;
 /** The most samples a plot over time keeps (10 a second over the span). */
 const SAMPLES = SPAN * 10;
 const WIDTH = 420;
-const HEIGHT = 150;
+const HEIGHT = 180;
 
 /** The colours of the series, in order: the value (or the mean), then the smallest and largest. */
 export const COLOURS = ["#1f77b4", "#2ca02c", "#d62728"];

@@ -60,18 +60,22 @@ function memwire(hub, ...args) {
   return execFileSync(bin, [args[0], "--hub", hub, ...args.slice(1)], { encoding: "utf8" });
 }
 
-/** The pixels of the plot's canvas in the series' colour (#1f77b4, uPlot anti-aliases its edges). */
+/**
+ * The pixels in the first series' colour (#1f77b4; uPlot anti-aliases its
+ * edges) of each canvas of the variable's plots: one for a scalar, two for
+ * an array (over time, and now).
+ */
 function linePixels(page, variable) {
   return page.evaluate((name) => {
-    const canvas = document.querySelector(`.plot[data-var="${name}"] canvas`);
-    if (!canvas) return 0;
-    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-    let count = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
-      if (a > 128 && Math.abs(r - 31) < 30 && Math.abs(g - 119) < 30 && Math.abs(b - 180) < 30) count++;
-    }
-    return count;
+    return Array.from(document.querySelectorAll(`[data-var="${name}"] canvas`), (canvas) => {
+      const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+      let count = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+        if (a > 128 && Math.abs(r - 31) < 30 && Math.abs(g - 119) < 30 && Math.abs(b - 180) < 30) count++;
+      }
+      return count;
+    });
   }, variable);
 }
 
@@ -119,12 +123,17 @@ test("the web view shows the demo's region live, plots it and writes through the
     assert.match(memwire(hub, "set", "demo/sensors/setpoint", "21.5"), /^demo\/sensors\/setpoint = 21\.5 /);
     await page.waitForFunction(() => document.querySelector('tr[data-var="setpoint"] .value')?.textContent === "21.5", null, { timeout: WAIT });
 
-    // The plots draw lines: the temperature over time and the samples array now.
-    for (const variable of ["temperature", "samples"]) {
+    // The plots draw lines: the temperature over time, and the samples
+    // array over time (its mean) and now.
+    for (const [variable, plots] of [["temperature", 1], ["samples", 2]]) {
       const deadline = Date.now() + WAIT;
-      let pixels = 0;
-      while ((pixels = await linePixels(page, variable)) < 50 && Date.now() < deadline) await page.waitForTimeout(200);
-      assert.ok(pixels >= 50, `the ${variable} plot drew ${pixels} pixels of its line`);
+      const drawn = async () => {
+        const pixels = await linePixels(page, variable);
+        return pixels.length === plots && pixels.every((n) => n >= 50) ? null : pixels;
+      };
+      let short;
+      while ((short = await drawn()) && Date.now() < deadline) await page.waitForTimeout(200);
+      assert.equal(short, null, `the ${variable} plots drew [${short}] pixels of their lines`);
     }
 
     // The viewer may not write: the hub refuses, the page says so, and the region keeps its value.

@@ -19,6 +19,7 @@ use super::http;
 use super::reload::{self, ReloadError, Reloaded};
 use super::scan::Scanners;
 use super::shared::Shared;
+use super::web::Page;
 use super::websocket::WebSocket;
 use super::writer::{HubWriter, WriterError};
 
@@ -111,7 +112,13 @@ impl Hub {
         if let Some(addr) = listen.http {
             let (listener, local) = http::bind(addr).await?;
             http_addr = Some(local);
-            accepting.spawn(http::serve(listener, current.subscribe(), stop.subscribe()));
+            let page = shared.config.web.enabled.then_some(Page { ws, wss });
+            accepting.spawn(http::serve(
+                listener,
+                current.subscribe(),
+                page,
+                stop.subscribe(),
+            ));
         }
 
         let scanners = Arc::new(Scanners::start(&shared));
