@@ -321,13 +321,20 @@ async fn hostile_messages_close_only_their_connection() {
     assert!(reason.contains("text"), "{reason}");
     still_served(&root, &mirror, 1).await;
 
-    // A message one byte over the largest frame, before and after login.
-    for login in [false, true] {
+    // A message one byte over the largest frame, before and after login,
+    // and one far over it, most of which the hub never reads: the close
+    // message still reaches the peer (not a reset over unread bytes).
+    for (login, size) in [
+        (false, MAX_FRAME + 1),
+        (true, MAX_FRAME + 1),
+        (false, 64 * MAX_FRAME),
+        (true, 64 * MAX_FRAME),
+    ] {
         let mut peer = Peer::connect(ws).await;
         if login {
             peer.authenticate("ops", b"ops-secret").await;
         }
-        peer.send(Message::binary(vec![0u8; MAX_FRAME + 1])).await;
+        peer.send(Message::binary(vec![0u8; size])).await;
         let (code, reason) = closed_with(&mut peer).await;
         assert_eq!(code, CloseCode::Size, "{reason}");
         assert!(reason.contains(&MAX_FRAME.to_string()), "{reason}");

@@ -67,6 +67,8 @@ export interface Stats {
   bytesIn: number;
   bytesOut: number;
   updates: number;
+  /** Updates that were full copies (the first of a mirror, a new instance, a resync). */
+  fullUpdates: number;
   resyncs: number;
   writesApplied: number;
   writesRefused: number;
@@ -132,6 +134,7 @@ export class Client implements MirrorOwner {
     bytesIn: 0,
     bytesOut: 0,
     updates: 0,
+    fullUpdates: 0,
     resyncs: 0,
     writesApplied: 0,
     writesRefused: 0,
@@ -513,6 +516,7 @@ export class Client implements MirrorOwner {
     }
     if (!applied) return;
     this.counts.updates++;
+    if (applied.full) this.counts.fullUpdates++;
     const waiting = sub.waiting;
     sub.waiting = undefined;
     sub.mirror.changed(applied.ranges, applied.generation);

@@ -23,6 +23,8 @@ export interface Applied {
   generation: bigint;
   /** The ranges written, ascending. */
   ranges: Range[];
+  /** A full update (from base 0): the whole data area. */
+  full: boolean;
 }
 
 /** A protocol error that ends the connection. */
@@ -163,6 +165,6 @@ export class Follower {
     this.resyncing = false;
     this.ackDue = p.label;
     this.updates++;
-    return { generation: p.label, ranges };
+    return { generation: p.label, ranges, full: p.base === 0n };
   }
 }

@@ -117,6 +117,24 @@ test("a described mirror holds the hub's bytes and reads every kind", async () =
   }
 });
 
+test("with the smallest frames, updates come in many parts and still make one copy", async () => {
+  const client = await Client.connect(hub.url, { ...options(), maxFrame: 128 });
+  try {
+    const mirror = await client.subscribe("demo/sensors");
+    await set("samples", "[100, 200, 300, 400, 500, 600, 700, 800]");
+    await set("history", "[1, 2, 3, 4]");
+    const generation = await mirror.set("big", [5n, 6n]);
+    await sameAsFile(mirror, generation);
+    assert.deepEqual(mirror.read("big"), new BigUint64Array([5n, 6n]));
+    assert.ok(
+      client.stats().framesIn > client.stats().updates + 4,
+      `the first copy came in parts: ${JSON.stringify(client.stats(), (_, v) => (typeof v === "bigint" ? String(v) : v))}`,
+    );
+  } finally {
+    await client.close();
+  }
+});
+
 test("writes are applied and answered; refused writes get the hub's code", async () => {
   const client = await Client.connect(hub.url, options());
   const viewer = await Client.connect(hub.url, options("viewer"));
@@ -191,6 +209,7 @@ test("after a hub restart the client reconnects and its mirror resumes", async (
     assert.equal(mirror.instance, instance, "the same region file: the same instance");
     assert.equal(client.stats().connections, 2);
     assert.equal(client.stats().resyncs, 0, "resumed from its generation, no full copy asked for");
+    assert.equal(client.stats().fullUpdates, 1, "after the reconnection, deltas only");
     const written = await mirror.set("small", 9);
     await sameAsFile(mirror, written);
   } finally {
