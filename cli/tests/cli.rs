@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Instant;
 
-use common::{BIN, DEADLINE, Serve, free_port, memwire, ok, shown};
+use common::{BIN, DEADLINE, Serve, free_port, memwire, ok, shown, wait_for_log};
+use memwire_std::hub::config::DEFAULT_TOML;
 use memwire_std::shm::{Root, ShmRegion};
 
 #[track_caller]
@@ -288,6 +289,20 @@ fn help_for_every_command() {
             .unwrap());
         assert!(help.contains("Examples:"), "{command}: {help}");
     }
+}
+
+#[test]
+fn serve_prints_the_web_views_url() {
+    let config = format!("{DEFAULT_TOML}\n[web]\nenabled = true\n");
+    let listen = "http = \"127.0.0.1:0\"\nws = \"127.0.0.1:0\"";
+    let server = Serve::start_with(&["serve", "--config"], &config, listen);
+    wait_for_log(&server.dir.path().join("serve.log"), "web view: ");
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("web view: http://127.0.0.1:") && l.ends_with('/')),
+        "{log}"
+    );
 }
 
 #[test]

@@ -104,6 +104,9 @@ fn print_banner(hub: &Hub, builtin: bool) {
         urls.push(format!("wss://{addr}/"));
     }
     println!("memwire hub listening on {}", urls.join(", "));
+    if let (true, Some(addr)) = (hub.config().web.enabled, hub.http_addr()) {
+        println!("web view: http://{addr}/");
+    }
     for tenant in &hub.config().tenants {
         let mut regions: Vec<_> = tenant
             .regions
