@@ -45,8 +45,8 @@ function options(title: string, labels: string[], time: boolean): uPlot.Options 
     legend: { show: labels.length > 1, live: false },
     cursor: { show: false },
     scales: { x: { time } },
-    // Wide enough for "-32,768" beside the plot.
-    axes: [{}, { size: 64 }],
+    // Wide enough for "-32,768" or "1,014.75" beside the plot.
+    axes: [{}, { size: 76 }],
     series: [
       {},
       ...labels.map((label, i) => ({ label, stroke: COLOURS[i], width: 1.5, points: { show: false } })),
