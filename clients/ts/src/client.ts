@@ -85,6 +85,7 @@ const KEEPALIVE_MS = 5_000;
 const TIMEOUT_MS = 15_000;
 const MAX_WRITES = 8;
 const TICK_MS = 250;
+const NAME = /^[A-Za-z0-9_.-]{1,40}$/;
 
 interface Subscription {
   handle: number;
@@ -192,6 +193,11 @@ export class Client implements MirrorOwner {
    */
   subscribe(path: string): Promise<Mirror> {
     if (this.state === "closed") return Promise.reject(new ConnectionLost("the client is closed"));
+    const parts = path.split("/");
+    if (parts.length > 2 || !parts.every((p) => NAME.test(p))) {
+      // The hub would close the connection over it (Malformed), again after each reconnection.
+      return Promise.reject(new RangeError(`not a region path: ${JSON.stringify(path)} (tenant/region or region)`));
+    }
     const handle = this.nextHandle;
     this.nextHandle = (this.nextHandle + 1) & 0xffff;
     return new Promise<Mirror>((resolve, reject) => {

@@ -184,6 +184,11 @@ test("refusals: a wrong secret, a region the client may not read", async () => {
   try {
     await assert.rejects(client.subscribe("demo/nothing"), (e: unknown) => e instanceof HubError && e.codeName === "UnknownRegion");
     await assert.rejects(client.subscribe("other/sensors"), (e: unknown) => e instanceof HubError && e.codeName === "AccessDenied");
+    await assert.rejects(client.subscribe("demo/sensors/extra"), RangeError);
+    await assert.rejects(client.subscribe("bad name"), RangeError);
+    const mirror = await client.subscribe("sensors");
+    assert.equal(client.stats().connections, 1, "no refusal cost the connection");
+    assert.equal(mirror.ended, undefined);
   } finally {
     await client.close();
   }
