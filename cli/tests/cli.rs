@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Instant;
 
-use common::{BIN, DEADLINE, Serve, free_port, memwire, ok, shown};
+use common::{BIN, DEADLINE, Serve, free_port, memwire, ok, shown, wait_for_log};
+use memwire_std::hub::config::DEFAULT_TOML;
 use memwire_std::shm::{Root, ShmRegion};
 
 #[track_caller]
@@ -291,17 +292,40 @@ fn help_for_every_command() {
 }
 
 #[test]
+fn serve_prints_the_web_views_url() {
+    let config = format!("{DEFAULT_TOML}\n[web]\nenabled = true\n");
+    let listen = "http = \"127.0.0.1:0\"\nws = \"127.0.0.1:0\"";
+    let server = Serve::start_with(&["serve", "--config"], &config, listen);
+    wait_for_log(&server.dir.path().join("serve.log"), "web view: ");
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("web view: http://127.0.0.1:") && l.ends_with('/')),
+        "{log}"
+    );
+}
+
+#[test]
 fn demo_runs_for_a_duration_and_stops() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let output = memwire(&root)
         .args(["demo", "--duration", "2", "--listen", "127.0.0.1:0"])
+        .args(["--web", "127.0.0.1:0", "--ws", "127.0.0.1:0"])
         .env("PATH", "/usr/bin:/bin")
         .output()
         .unwrap();
     let out = ok(&output);
     assert!(
         out.starts_with("memwire demo: hub tcp://127.0.0.1:"),
+        "{out}"
+    );
+    // The web view's URL carries the read-only client's login in its
+    // fragment.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Web view: http://127.0.0.1:")
+                && l.ends_with("/#tenant=demo&client=viewer&secret=memwire-viewer-secret")),
         "{out}"
     );
     // No `memwire` on PATH: the hint names this executable, so that it

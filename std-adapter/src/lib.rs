@@ -7,12 +7,14 @@
 //!   and crash recovery, bounded reads, and change events woken by a futex
 //!   (blocking or as an async stream).
 //!
-//! - [`hub`]: the hub: regions as shared-memory files served over TCP, TLS
-//!   and a Unix socket, with rights per client, limits and changes found by
+//! - [`hub`]: the hub: regions as shared-memory files served over TCP, TLS,
+//!   a Unix socket and WebSocket, with rights per client, limits and changes found by
 //!   scanning (see `docs/hub.md`).
 //! - [`client`]: connect to a hub, mirror its regions (read locally, write
 //!   through the hub, async change events), reconnect and resync.
 //! - [`schema`]: schemas held on the heap, for schemas known at run time.
+//! - `websocket.rs`: WebSocket messages as the length-prefixed stream the
+//!   sessions run over, for the hub's listener and the client's `ws://`.
 //!
 //! The core is re-exported as [`core`] so that host applications can depend
 //! on one crate. The `memwire` command-line tool is a package of its own,
@@ -29,6 +31,8 @@ pub mod hub;
 pub mod schema;
 #[cfg(not(loom))]
 pub mod shm;
+#[cfg(not(loom))]
+mod websocket;
 
 /// The examples of the guides, compiled and run as doctests.
 #[cfg(doctest)]

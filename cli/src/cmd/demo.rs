@@ -1,14 +1,15 @@
 //! `memwire demo`: a hub with the built-in config, the simulated sensor
-//! writing `demo/sensors`, and the live view of it, in one process.
+//! writing `demo/sensors`, and the live view of it, in one process; the
+//! hub serves the web view too, at the URL it prints.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use memwire_std::client::{Client, ClientOptions};
-use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET};
+use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET, VIEWER_SECRET};
 use memwire_std::hub::{Config, Hub, HubError};
 use memwire_std::shm::Root;
 use tokio::time::Instant;
@@ -21,12 +22,18 @@ pub(crate) const EXAMPLES: &str = "\
 Examples:
   memwire demo                         until Ctrl-C
   memwire demo --duration 10           for ten seconds
-  memwire demo --listen 127.0.0.1:0    on a free port (printed), if 7878 is taken
+  memwire demo --listen 127.0.0.1:0 --web 127.0.0.1:0 --ws 127.0.0.1:0
+                                       on free ports (printed), if the defaults are taken
 
 While it runs, from another terminal:
   memwire watch demo/sensors
   memwire set demo/sensors/setpoint 25      the temperature follows within seconds
   memwire set demo/sensors/enabled false    and drifts back to 18 °C
+
+The web view's URL, printed at the start, opens the page logged in as the
+read-only client `viewer` (the secret is in the URL's fragment, which the
+browser never sends); log out and in as `demo` (secret memwire-demo-secret)
+to write from the page.
 
 Region files go under $MEMWIRE_ROOT (else $XDG_RUNTIME_DIR/memwire, else
 /dev/shm/memwire-<uid>).";
@@ -41,7 +48,20 @@ pub(crate) struct Args {
     /// The TCP address the demo hub listens on.
     #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_TCP)]
     listen: SocketAddr,
+
+    /// The HTTP address of the web view (and the hub's metrics).
+    #[arg(long, value_name = "ADDR", default_value_t = DEMO_WEB)]
+    web: SocketAddr,
+
+    /// The WebSocket address the web view's client connects to.
+    #[arg(long, value_name = "ADDR", default_value_t = DEMO_WS)]
+    ws: SocketAddr,
 }
+
+/// The web view's address unless `--web` says otherwise.
+const DEMO_WEB: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7880);
+/// The WebSocket listener's address unless `--ws` says otherwise.
+const DEMO_WS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7881);
 
 pub(crate) async fn run(args: Args) -> Result<()> {
     let until = match args.duration {
@@ -54,13 +74,16 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     };
     let mut config = Config::default_config();
     config.listen.tcp = Some(args.listen);
+    config.listen.http = Some(args.web);
+    config.listen.ws = Some(args.ws);
+    config.web.enabled = true;
     let root = config.root.clone().map_or_else(Root::from_env, Root::new);
     let hub = match Hub::start(config).await {
         Ok(hub) => hub,
         Err(e @ HubError::Listen { .. }) => {
             return Err(e).context(
                 "cannot start the demo hub (is `memwire serve` or another demo running? \
-                 --listen picks another address, e.g. --listen 127.0.0.1:0)",
+                 --listen, --web and --ws pick other addresses, e.g. --listen 127.0.0.1:0)",
             );
         }
         Err(e) => return Err(e).context("cannot start the demo hub"),
@@ -98,8 +121,13 @@ async fn show(hub: &Hub, until: Option<Instant>) -> Result<()> {
     };
     let path = sensor::PATH;
     let memwire = super::program();
+    let web = hub
+        .http_addr()
+        .map(|a| format!("http://{a}/#tenant=demo&client=viewer&secret={VIEWER_SECRET}"))
+        .context("the demo hub serves no web view")?;
     let footer = [
         format!("memwire demo: hub {url}, a simulated sensor writes {path}"),
+        format!("Web view: {web}"),
         format!("Try in another terminal: {memwire} watch{hub_option} {path}"),
         format!("                         {memwire} set{hub_option} {path}/setpoint 21.5"),
         "Ctrl-C quits.".to_owned(),

@@ -97,7 +97,16 @@ fn print_banner(hub: &Hub, builtin: bool) {
     if let Some(path) = hub.unix_path() {
         urls.push(format!("unix://{}", path.display()));
     }
+    if let Some(addr) = hub.ws_addr() {
+        urls.push(format!("ws://{addr}/"));
+    }
+    if let Some(addr) = hub.wss_addr() {
+        urls.push(format!("wss://{addr}/"));
+    }
     println!("memwire hub listening on {}", urls.join(", "));
+    if let (true, Some(addr)) = (hub.config().web.enabled, hub.http_addr()) {
+        println!("web view: http://{addr}/");
+    }
     for tenant in &hub.config().tenants {
         let mut regions: Vec<_> = tenant
             .regions

@@ -10,9 +10,11 @@ use crate::shm::ShmError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The URL is not `tcp://host:port`, `tls://host:port` or
-    /// `unix:///path`.
-    #[error("not a hub address: {0} (expected tcp://host:port, tls://host:port or unix:///path)")]
+    /// The URL is not `tcp://host:port`, `tls://host:port`,
+    /// `unix:///path`, `ws://host:port[/path]` or `wss://host:port[/path]`.
+    #[error(
+        "not a hub address: {0} (expected tcp://host:port, tls://host:port, unix:///path, ws://host:port or wss://host:port)"
+    )]
     BadUrl(String),
     /// The hub could not be reached.
     #[error("cannot connect to {url}: {source}")]

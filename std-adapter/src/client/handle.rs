@@ -10,7 +10,7 @@ use super::connect::{Connector, Endpoint};
 use super::error::ClientError;
 use super::options::ClientOptions;
 use super::shared::{Command, Mirror, Status, WriteCounts};
-use super::task::Driver;
+use super::task::{Driver, RX};
 
 /// A connection to a hub, kept up in the background (a task on the tokio
 /// runtime it was made on).
@@ -22,11 +22,13 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to the hub at `url` and authenticates; fails if the first
-    /// connection does not succeed (later losses reconnect by themselves).
+    /// Connects to the hub at `url` (`tcp://host:port`, `tls://host:port`,
+    /// `unix:///path`, `ws://host:port[/path]` or `wss://host:port[/path]`)
+    /// and authenticates; fails if the first connection does not succeed
+    /// (later losses reconnect by themselves).
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
         let endpoint = Endpoint::parse(url)?;
-        let connector = Connector::new(url, endpoint, &options)?;
+        let connector = Connector::new(url, endpoint, &options, RX)?;
         let status = Arc::new(Mutex::new(Status::default()));
         let (commands, receiver) = mpsc::channel(64);
         let (ready, first) = oneshot::channel();

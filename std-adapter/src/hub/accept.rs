@@ -219,7 +219,7 @@ fn error_frame(code: ErrorCode, reason: &str) -> Vec<u8> {
     buf
 }
 
-async fn bind_tcp(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), HubError> {
+pub(super) async fn bind_tcp(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), HubError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| listen_error(addr, source))?;

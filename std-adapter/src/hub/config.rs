@@ -27,6 +27,10 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 /// The `demo` client's secret in [`DEFAULT_TOML`], printed by `memwire serve`.
 pub const DEMO_SECRET: &str = "memwire-demo-secret";
 
+/// The read-only `viewer` client's secret in [`DEFAULT_TOML`], carried by
+/// the web view's URL that `memwire demo` prints.
+pub const VIEWER_SECRET: &str = "memwire-viewer-secret";
+
 /// The TCP address listened on when `listen.tcp` is absent.
 pub const DEFAULT_TCP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7878);
 
@@ -47,6 +51,8 @@ pub struct Config {
     pub limits: Limits,
     /// How subscribers are sent updates.
     pub publish: Publish,
+    /// The live web view on the HTTP listener.
+    pub web: Web,
     /// The tenants, in file order; names are unique.
     pub tenants: Vec<Tenant>,
     /// The directory of the region files; `None` for the one
@@ -66,6 +72,12 @@ pub struct Listen {
     /// The HTTP listener of the hub's metrics (`/metrics`, the Prometheus
     /// text format); off unless the file sets `listen.http`.
     pub http: Option<SocketAddr>,
+    /// WebSocket (`ws://`): one frame body per binary message; off unless
+    /// the file sets `listen.ws`.
+    pub ws: Option<SocketAddr>,
+    /// Secure WebSocket (`wss://`) with the certificate of `[listen.tls]`;
+    /// off unless the file sets `listen.wss`.
+    pub wss: Option<SocketAddr>,
 }
 
 impl Default for Listen {
@@ -75,6 +87,8 @@ impl Default for Listen {
             unix: None,
             tls: None,
             http: None,
+            ws: None,
+            wss: None,
         }
     }
 }
@@ -186,6 +200,15 @@ impl Default for Publish {
             encode_once: true,
         }
     }
+}
+
+/// The live web view (`[web]`): the page the HTTP listener serves at `/`,
+/// which logs in over the WebSocket listener as a client of the config.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Web {
+    /// Whether `listen.http` serves the page; off unless the file sets
+    /// `web.enabled`.
+    pub enabled: bool,
 }
 
 /// A group of regions with its own clients.

@@ -19,6 +19,8 @@ use super::http;
 use super::reload::{self, ReloadError, Reloaded};
 use super::scan::Scanners;
 use super::shared::Shared;
+use super::web::Page;
+use super::websocket::WebSocket;
 use super::writer::{HubWriter, WriterError};
 
 /// How long shutdown waits for connections to close in order.
@@ -37,6 +39,8 @@ pub struct Hub {
     tls: Option<SocketAddr>,
     unix: Option<PathBuf>,
     http: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
+    wss: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     scanners: Arc<Scanners>,
     accepting: JoinSet<()>,
@@ -49,6 +53,8 @@ impl std::fmt::Debug for Hub {
             .field("tls", &self.tls)
             .field("unix", &self.unix)
             .field("http", &self.http)
+            .field("ws", &self.ws)
+            .field("wss", &self.wss)
             .field("regions", &self.shared().regions.len())
             .finish()
     }
@@ -75,6 +81,20 @@ impl Hub {
             tcp = Some(local);
             accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
         }
+        let max_frame = shared.config.limits.max_frame;
+        let mut ws = None;
+        if let Some(addr) = listen.ws {
+            let (listener, local) = WebSocket::<false>::bind(addr, max_frame).await?;
+            ws = Some(local);
+            accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
+        }
+        let mut wss = None;
+        if let (Some(addr), Some((_, acceptor))) = (listen.wss, &tls) {
+            let (listener, local) =
+                WebSocket::<true>::bind(addr, acceptor.clone(), max_frame).await?;
+            wss = Some(local);
+            accepting.spawn(Accept::new(&current, &permits, &stop).run(listener));
+        }
         let mut tls_addr = None;
         if let Some((addr, acceptor)) = tls {
             let (listener, local) = Tls::bind(addr, acceptor).await?;
@@ -92,7 +112,13 @@ impl Hub {
         if let Some(addr) = listen.http {
             let (listener, local) = http::bind(addr).await?;
             http_addr = Some(local);
-            accepting.spawn(http::serve(listener, current.subscribe(), stop.subscribe()));
+            let page = shared.config.web.enabled.then_some(Page { ws, wss });
+            accepting.spawn(http::serve(
+                listener,
+                current.subscribe(),
+                page,
+                stop.subscribe(),
+            ));
         }
 
         let scanners = Arc::new(Scanners::start(&shared));
@@ -115,6 +141,8 @@ impl Hub {
             tls: tls_addr,
             unix,
             http: http_addr,
+            ws,
+            wss,
             stop,
             scanners,
             accepting,
@@ -129,6 +157,17 @@ impl Hub {
     /// The bound TLS address, if listening with TLS.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls
+    }
+
+    /// The bound WebSocket address (`ws://`), if `listen.ws` is set.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws
+    }
+
+    /// The bound secure WebSocket address (`wss://`), if `listen.wss` is
+    /// set.
+    pub fn wss_addr(&self) -> Option<SocketAddr> {
+        self.wss
     }
 
     /// The Unix socket path, if listening on one.

@@ -1,8 +1,11 @@
 //! The hub's HTTP listener (`listen.http`): `GET /metrics` answers the
-//! hub's metrics in the Prometheus text format (`metrics.rs`); anything
-//! else is a 404. One request per connection, read within a deadline and
-//! a size bound, so a scraper that stalls holds nothing for long.
+//! hub's metrics in the Prometheus text format (`metrics.rs`); with the
+//! web view on, `/`, `/app.js`, `/app.css` and `/web.json` answer the
+//! page's files (`web.rs`); anything else is a 404. One request per
+//! connection, read within a deadline and a size bound, so a client that
+//! stalls holds nothing for long.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,7 @@ use tokio::task::JoinSet;
 
 use super::error::HubError;
 use super::shared::Shared;
+use super::web::{Asset, Page};
 
 /// How long a request may take to arrive and its answer to leave.
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -37,10 +41,12 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), 
     Ok((listener, local))
 }
 
-/// Answers requests until shutdown.
+/// Answers requests until shutdown; the page's files too when `page` is
+/// set (`[web] enabled`).
 pub(crate) async fn serve(
     listener: TcpListener,
     current: watch::Receiver<Arc<Shared>>,
+    page: Option<Page>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut requests = JoinSet::new();
@@ -54,7 +60,8 @@ pub(crate) async fn serve(
             Ok((stream, _)) => {
                 let shared = Arc::clone(&current.borrow());
                 requests.spawn(async move {
-                    let _ = tokio::time::timeout(DEADLINE, answer(stream, &shared)).await;
+                    let answered = answer(stream, &shared, page.as_ref());
+                    let _ = tokio::time::timeout(DEADLINE, answered).await;
                 });
             }
             Err(e) => {
@@ -67,7 +74,11 @@ pub(crate) async fn serve(
 }
 
 /// Reads one request and answers it.
-async fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+async fn answer(
+    mut stream: TcpStream,
+    shared: &Shared,
+    page: Option<&Page>,
+) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -90,18 +101,47 @@ async fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 .map(|r| r.figures())
                 .collect();
             let body = shared.metrics.scrape(&figures);
-            response("200 OK", CONTENT_TYPE, &body)
+            Asset {
+                content_type: CONTENT_TYPE,
+                body: Cow::Owned(body.into_bytes()),
+                policy: None,
+            }
+            .response("200 OK")
         }
-        (Some(b"GET"), _) => response("404 Not Found", "text/plain", "not found\n"),
-        _ => response("405 Method Not Allowed", "text/plain", "GET only\n"),
+        (Some(b"GET"), Some(path)) => match page.and_then(|p| p.asset(path)) {
+            Some(asset) => asset.response("200 OK"),
+            None => plain("not found\n").response("404 Not Found"),
+        },
+        _ => plain("GET only\n").response("405 Method Not Allowed"),
     };
-    stream.write_all(reply.as_bytes()).await?;
+    stream.write_all(&reply).await?;
     stream.shutdown().await
 }
 
-fn response(status: &str, content_type: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+fn plain(text: &'static str) -> Asset {
+    Asset {
+        content_type: "text/plain; charset=utf-8",
+        body: Cow::Borrowed(text.as_bytes()),
+        policy: None,
+    }
+}
+
+impl Asset {
+    /// The whole answer: the head, then the body.
+    fn response(&self, status: &str) -> Vec<u8> {
+        let mut head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n",
+            self.content_type,
+            self.body.len()
+        );
+        if let Some(policy) = self.policy {
+            head.push_str("Content-Security-Policy: ");
+            head.push_str(policy);
+            head.push_str("\r\n");
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let mut reply = head.into_bytes();
+        reply.extend_from_slice(&self.body);
+        reply
+    }
 }

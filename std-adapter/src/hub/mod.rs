@@ -1,4 +1,5 @@
-//! The hub: serves regions to clients over TCP, TLS and a Unix socket.
+//! The hub: serves regions to clients over TCP, TLS, a Unix socket and
+//! WebSocket.
 //!
 //! - `handle.rs`: the [`Hub`] handle and its lifecycle: start, the
 //!   addresses it listens on, [`Hub::writer`], [`Hub::reload`], shutdown.
@@ -16,6 +17,8 @@
 //!   behind a mutex), and the update a scan sends from its own thread.
 //! - `wire.rs`: a connection's byte stream, shared with the scans when
 //!   plain, the task's own when TLS.
+//! - `websocket.rs`: the WebSocket listeners (`listen.ws`, `listen.wss`),
+//!   one frame body per binary message.
 //! - `view.rs`: the hub as one connection's session sees it (rights, and a
 //!   snapshot of each region, refreshed at the subscriber rate).
 //! - `region.rs`: each region as a shared-memory file, the hub's turns at
@@ -48,7 +51,9 @@
 //!   subscribers, scan durations, updates sent full and as deltas and
 //!   their bytes) and the scrape that writes them in the
 //!   Prometheus text format; `http.rs`: the HTTP listener that serves it
-//!   at `/metrics` (`listen.http`, off by default).
+//!   at `/metrics` (`listen.http`, off by default), and the web view's
+//!   page; `web.rs`: the page's files, embedded, and `/web.json` (where
+//!   the page's client connects; `[web] enabled`, off by default).
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
 //!   default (a `demo` tenant with a demo region).
 //! - `error.rs`: [`HubError`].
@@ -88,6 +93,8 @@ mod shadow;
 mod shared;
 mod unavailable;
 mod view;
+mod web;
+mod websocket;
 mod wire;
 mod writer;
 

@@ -3,7 +3,7 @@
 //! configuration running and the new one ([`Reloaded`]), and applying it.
 //!
 //! Tenants, clients (secrets and rights) and regions change; the rest
-//! (`listen`, `root`, `limits`, `publish`) is bound into listeners, region
+//! (`listen`, `root`, `limits`, `publish`, `web`) is bound into listeners, region
 //! files and every connection's session, so a new config that changes it
 //! is refused whole ([`ReloadError::NeedsRestart`]) and the running one
 //! kept.
@@ -110,10 +110,10 @@ impl fmt::Display for Reloaded {
 pub enum ReloadError {
     /// The new configuration changes a section a reload cannot apply.
     #[error(
-        "the new config changes [{section}], which a reload cannot apply: restart the hub to change listeners, the region root, limits or publishing"
+        "the new config changes [{section}], which a reload cannot apply: restart the hub to change listeners, the region root, limits, publishing or the web view"
     )]
     NeedsRestart {
-        /// `listen`, `root`, `limits` or `publish`.
+        /// `listen`, `root`, `limits`, `publish` or `web`.
         section: &'static str,
     },
     /// The new configuration adds regions, and the root directory of the
@@ -133,6 +133,8 @@ fn needs_restart(running: &Config, next: &Config) -> Option<&'static str> {
         Some("limits")
     } else if running.publish != next.publish {
         Some("publish")
+    } else if running.web != next.web {
+        Some("web")
     } else {
         None
     }
@@ -398,6 +400,12 @@ name = "u"
             needs_restart(&config(BASE), &config(&limits)),
             Some("limits")
         );
+        // The page's listener and the WebSocket port it is told are bound
+        // at start.
+        let listen = "[listen]\nhttp = \"127.0.0.1:0\"\nws = \"127.0.0.1:0\"\n";
+        let web = format!("{listen}[web]\nenabled = true\n{BASE}");
+        let http = format!("{listen}{BASE}");
+        assert_eq!(needs_restart(&config(&http), &config(&web)), Some("web"));
         assert_eq!(needs_restart(&config(BASE), &config(BASE)), None);
     }
 

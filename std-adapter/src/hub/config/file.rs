@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::{
     AUTH_DELAY_MAX, ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen,
-    Publish, PublishPolicy, RegionDecl, Right, Tenant, TlsListen,
+    Publish, PublishPolicy, RegionDecl, Right, Tenant, TlsListen, Web,
 };
 use crate::schema::OwnedSchema;
 
@@ -43,6 +43,7 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     publish: FilePublish,
+    web: Option<Spanned<FileWeb>>,
     #[serde(default)]
     tenant: Vec<FileTenant>,
 }
@@ -54,6 +55,8 @@ struct FileListen {
     unix: Option<Spanned<String>>,
     tls: Option<FileTls>,
     http: Option<Spanned<String>>,
+    ws: Option<Spanned<String>>,
+    wss: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +94,13 @@ struct FilePublish {
     max_rate_hz: Option<u32>,
     chunk: Num<usize>,
     encode_once: Option<bool>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWeb {
+    #[serde(default)]
+    enabled: bool,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +207,7 @@ impl Source<'_> {
             chunk: chunk.0,
             encode_once: file.publish.encode_once.unwrap_or(defaults.encode_once),
         };
+        let web = self.web(file.web, &listen)?;
         let mut seen = Seen::default();
         let mut tenants = Vec::with_capacity(file.tenant.len());
         for tenant in file.tenant {
@@ -206,9 +217,29 @@ impl Source<'_> {
             listen,
             limits,
             publish,
+            web,
             tenants,
             root,
         })
+    }
+
+    /// The web view's switch; the page needs the listener that serves it
+    /// and one its client connects to.
+    fn web(&self, web: Option<Spanned<FileWeb>>, listen: &Listen) -> Result<Web, ConfigError> {
+        let Some(web) = web else {
+            return Ok(Web::default());
+        };
+        let span = web.span();
+        let enabled = web.into_inner().enabled;
+        if enabled && listen.http.is_none() {
+            let msg = "`web.enabled` needs `listen.http`, the listener that serves the page";
+            return Err(self.at(span, msg));
+        }
+        if enabled && listen.ws.is_none() && listen.wss.is_none() {
+            let msg = "`web.enabled` needs `listen.ws` or `listen.wss`, the listener the page's client connects to";
+            return Err(self.at(span, msg));
+        }
+        Ok(Web { enabled })
     }
 
     /// A path from the file, relative ones resolved against the file's
@@ -264,8 +295,17 @@ impl Source<'_> {
             .http
             .map(|a| self.addr(&a, "listen.http"))
             .transpose()?;
-        if tcp.is_none() && unix.is_none() && tls.is_none() {
-            let msg = "nothing to listen on: `listen.tcp` is off and neither `listen.unix` nor `listen.tls` is set";
+        let ws = listen.ws.map(|a| self.addr(&a, "listen.ws")).transpose()?;
+        let wss = match listen.wss {
+            None => None,
+            Some(wss) if tls.is_none() => {
+                let msg = "`listen.wss` needs `[listen.tls]`: its certificate and key";
+                return Err(self.at(wss.span(), msg));
+            }
+            Some(wss) => Some(self.addr(&wss, "listen.wss")?),
+        };
+        if tcp.is_none() && unix.is_none() && tls.is_none() && ws.is_none() {
+            let msg = "nothing to listen on: `listen.tcp` is off and none of `listen.unix`, `listen.tls` and `listen.ws` is set";
             return Err(self.at(span, msg));
         }
         Ok(Listen {
@@ -273,6 +313,8 @@ impl Source<'_> {
             unix,
             tls,
             http,
+            ws,
+            wss,
         })
     }
 

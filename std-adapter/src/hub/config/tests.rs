@@ -9,6 +9,7 @@ root = "/var/run/memwire"
 tcp = "0.0.0.0:9000"
 unix = "hub.sock"
 http = "127.0.0.1:9464"
+ws = "127.0.0.1:7412"
 
 [listen.tls]
 addr = "[::1]:9001"
@@ -34,6 +35,9 @@ auth_sources = 16
 [publish]
 max_rate_hz = 0
 chunk = 128
+
+[web]
+enabled = true
 
 [[tenant]]
 name = "plant-1"
@@ -109,7 +113,11 @@ fn the_default_config_parses() {
     assert_eq!(config.tenants.len(), 1);
     let demo = config.tenant("demo").unwrap();
     assert_eq!(config.secret("demo", "demo"), Some(DEMO_SECRET.as_bytes()));
-    assert!(config.secret("demo", "viewer").is_some());
+    assert_eq!(
+        config.secret("demo", "viewer"),
+        Some(VIEWER_SECRET.as_bytes())
+    );
+    assert!(!config.web.enabled);
     assert_eq!(config.access("demo", "demo", "sensors"), Access::ReadWrite);
     assert_eq!(config.access("demo", "viewer", "sensors"), Access::Read);
     let sensors = demo
@@ -137,6 +145,7 @@ fn absent_keys_take_their_defaults() {
     assert_eq!(empty.listen, Listen::default());
     assert_eq!(empty.limits, Limits::default());
     assert_eq!(empty.publish, Publish::default());
+    assert_eq!(empty.web, Web { enabled: false });
     assert!(empty.tenants.is_empty() && empty.root.is_none());
     let partial = Config::parse("[listen]\n[limits]\nmax_frame = 1024\n", "p", Path::new(""));
     let partial = partial.unwrap();
@@ -160,6 +169,8 @@ fn a_full_config_parses_to_its_values() {
                 key: PathBuf::from("/etc/memwire/key.pem"),
             }),
             http: Some("127.0.0.1:9464".parse().unwrap()),
+            ws: Some("127.0.0.1:7412".parse().unwrap()),
+            wss: None,
         }
     );
     assert_eq!(
@@ -190,6 +201,7 @@ fn a_full_config_parses_to_its_values() {
             encode_once: true,
         }
     );
+    assert_eq!(config.web, Web { enabled: true });
     let names: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["plant-1", "plant-2"]);
     let plant = config.tenant("plant-1").unwrap();
@@ -310,6 +322,51 @@ fn tcp_can_be_turned_off_but_something_must_listen() {
     assert_eq!(config.listen.tcp, None);
     assert_eq!(config.listen.unix, Some(PathBuf::from("s")));
     assert_error("\n[listen]\ntcp = \"\"\n", 2, "nothing to listen on");
+}
+
+#[test]
+fn websocket_listeners() {
+    let text = "[listen]\ntcp = \"\"\nws = \"127.0.0.1:7412\"\nwss = \"127.0.0.1:7413\"\n[listen.tls]\naddr = \"127.0.0.1:7879\"\ncert = \"c\"\nkey = \"k\"\n";
+    let config = Config::parse(text, "x", Path::new("")).unwrap();
+    assert_eq!(config.listen.ws, Some("127.0.0.1:7412".parse().unwrap()));
+    assert_eq!(config.listen.wss, Some("127.0.0.1:7413".parse().unwrap()));
+    let ws_only = Config::parse(
+        "[listen]\ntcp = \"\"\nws = \"127.0.0.1:7412\"\n",
+        "x",
+        Path::new(""),
+    );
+    assert_eq!(
+        ws_only.unwrap().listen.wss,
+        None,
+        "WebSocket alone is enough to listen on"
+    );
+    assert_error(
+        "[listen]\nwss = \"127.0.0.1:7413\"\n",
+        2,
+        "`listen.wss` needs `[listen.tls]`",
+    );
+    assert_error(
+        "[listen]\nws = \"localhost\"\n",
+        2,
+        "`listen.ws` = \"localhost\" is not an address",
+    );
+}
+
+#[test]
+fn the_web_view_needs_the_http_listener() {
+    let off = Config::parse("[web]\nenabled = false\n", "x", Path::new("")).unwrap();
+    assert!(!off.web.enabled);
+    assert_error(
+        "\n[web]\nenabled = true\n",
+        2,
+        "`web.enabled` needs `listen.http`",
+    );
+    assert_error(
+        "[listen]\nhttp = \"127.0.0.1:0\"\n[web]\nenabled = true\n",
+        3,
+        "`web.enabled` needs `listen.ws` or `listen.wss`",
+    );
+    assert_error("[web]\nport = 1\n", 2, "unknown field `port`");
 }
 
 #[test]
