@@ -119,7 +119,10 @@ async fn change_events_end_when_the_client_is_closed() {
     // only once the mirror holds the update, so its event has been sent.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while mirror.generation() < generation {
-        assert!(tokio::time::Instant::now() < deadline, "the update never came");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the update never came"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     client.close().await;
