@@ -1,8 +1,9 @@
 // The client: one WebSocket to a hub (spec/wire-format.md §3.3, one frame
 // body per binary message), the handshake (§4.2), described subscriptions
 // (§4.3), updates into mirrors (§7.5, `follower.ts`), writes and their
-// results (§4.5, §7.6; a write larger than a frame in parts, `parts.ts`), keep-alive (§4.6), and reconnection with each
-// mirror resumed from where it stands (its instance and generation).
+// results (§4.5, §7.6; one larger than a frame in parts, `parts.ts`),
+// keep-alive (§4.6), and reconnection with each mirror resumed from where
+// it stands (its instance and generation).
 
 import { proof } from "./auth.js";
 import { ConnectionLost, HubError, WriteError } from "./errors.js";
