@@ -1,8 +1,9 @@
 // The client: one WebSocket to a hub (spec/wire-format.md §3.3, one frame
 // body per binary message), the handshake (§4.2), described subscriptions
 // (§4.3), updates into mirrors (§7.5, `follower.ts`), writes and their
-// results (§4.5, §7.6), keep-alive (§4.6), and reconnection with each
-// mirror resumed from where it stands (its instance and generation).
+// results (§4.5, §7.6; one larger than a frame in parts, `parts.ts`),
+// keep-alive (§4.6), and reconnection with each mirror resumed from where
+// it stands (its instance and generation).
 
 import { proof } from "./auth.js";
 import { ConnectionLost, HubError, WriteError } from "./errors.js";
@@ -18,6 +19,7 @@ import {
   type VarEntry,
 } from "./frames.js";
 import { Mirror, type MirrorOwner } from "./mirror.js";
+import { writeFrames } from "./parts.js";
 import { describe, SchemaError, type Variable } from "./schema.js";
 import { encodeValue } from "./values.js";
 import { utf8Bytes } from "./wire.js";
@@ -101,7 +103,7 @@ interface Subscription {
 
 interface PendingWrite {
   mirror: Mirror;
-  name: string;
+  variable: Variable;
   value: Uint8Array;
   resolve: (generation: bigint) => void;
   reject: (e: Error) => void;
@@ -266,7 +268,7 @@ export class Client implements MirrorOwner {
       return Promise.reject(e);
     }
     return new Promise<bigint>((resolve, reject) => {
-      this.queued.push({ mirror, name: variable.name, value: bytes, resolve, reject });
+      this.queued.push({ mirror, variable, value: bytes, resolve, reject });
       this.pumpWrites();
     });
   }
@@ -596,18 +598,16 @@ export class Client implements MirrorOwner {
       this.queued.shift();
       const request = this.nextRequest;
       this.nextRequest = (this.nextRequest + 1) >>> 0 || 1;
-      const body = encodeFrame({
-        type: "write",
-        request,
-        handle: sub.handle,
-        target: { type: "variable", name: write.name, value: write.value },
-      });
-      if (body.length > this.limits.maxFrame) {
-        write.reject(new RangeError(`a write of ${body.length} bytes is larger than the hub's frames (${this.limits.maxFrame})`));
+      // One frame, or its parts back to back: no other Write may come between them.
+      let bodies: Uint8Array[];
+      try {
+        bodies = writeFrames(request, sub.handle, write.variable.name, write.variable.offset, write.value, this.limits.maxFrame);
+      } catch (e) {
+        write.reject(e as Error);
         continue;
       }
       this.inFlight.set(request, write);
-      this.send(ws, body);
+      for (const body of bodies) this.send(ws, body);
     }
   }
 

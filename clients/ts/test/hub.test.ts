@@ -1,7 +1,8 @@
 // End to end against a real hub (`memwire serve`, see hub.ts): the mirror
 // holds the hub's bytes, reads give every kind, writes are applied and
-// answered, refused writes get the hub's code, and a client whose hub
-// restarted resumes from where its mirror stood.
+// answered (those larger than a frame in parts), refused writes get the
+// hub's code, a client whose hub restarted resumes from where its mirror
+// stood, and a mirror whose region came back with another schema ends.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -53,7 +54,7 @@ test("a described mirror holds the hub's bytes and reads every kind", async () =
   try {
     assert.deepEqual(
       client.regions().map((r) => r.name),
-      ["sensors"],
+      ["sensors", "bulk"],
     );
     const mirror = await client.subscribe("demo/sensors");
     const kinds = Object.fromEntries(mirror.schema.map((v) => [v.name, `${v.kind}×${v.count}`]));
@@ -175,6 +176,44 @@ test("writes are applied and answered; refused writes get the hub's code", async
   }
 });
 
+test("a write larger than a frame goes in parts and is applied whole; a refused one changes nothing", async () => {
+  const client = await Client.connect(hub.url, options());
+  const viewer = await Client.connect(hub.url, options("viewer"));
+  try {
+    const mirror = await client.subscribe("bulk");
+    const maxFrame = client.hubLimits()!.maxFrame;
+    const wave = Float32Array.from({ length: 20000 }, (_, i) => i * 0.25 - 7);
+    assert.ok(wave.byteLength > maxFrame, "the value is larger than one of the hub's frames");
+    const framesOut = client.stats().framesOut;
+    const generation = await mirror.set("wave", wave);
+    assert.ok(client.stats().framesOut - framesOut >= 2, "the write went in parts");
+    await eventually(`the mirror reaches generation ${generation}`, () => mirror.generation >= generation);
+    assert.deepEqual(mirror.read("wave"), wave);
+    const file = hub.regionFile("bulk");
+    assert.equal(file.generation, generation, "one commit: the write's generation is the file's");
+    assert.deepEqual(mirror.snapshot(), file.data, "the file holds the whole write");
+
+    const frozen = new Uint8Array(70000).fill(0xa5);
+    await assert.rejects(mirror.set("frozen", frozen), (e: unknown) => e instanceof WriteError && e.codeName === "ReadOnly");
+    const read = await viewer.subscribe("demo/bulk");
+    await assert.rejects(read.set("wave", new Float32Array(20000)), (e: unknown) => e instanceof WriteError && e.codeName === "AccessDenied");
+    assert.equal(hub.regionFile("bulk").generation, generation, "the refused writes changed nothing");
+    assert.deepEqual(hub.regionFile("bulk").data, file.data);
+
+    // The connection goes on: a second write in parts, then a small one.
+    wave.reverse();
+    const again = await mirror.set("wave", wave);
+    assert.ok(again > generation);
+    await eventually("the second write reaches the mirror", () => mirror.generation >= again);
+    assert.deepEqual(mirror.read("wave"), wave);
+    assert.equal(client.stats().connections, 1, "no write cost the connection");
+    assert.equal(client.stats().writesRefused, 1);
+  } finally {
+    await viewer.close();
+    await client.close();
+  }
+});
+
 test("refusals: a wrong secret, a region the client may not read", async () => {
   await assert.rejects(
     Client.connect(hub.url, options("demo", "wrong")),
@@ -221,4 +260,32 @@ test("after a hub restart the client reconnects and its mirror resumes", async (
     await client.close();
   }
   assert.equal(states[states.length - 1], "closed");
+});
+
+test("a region back with another schema ends its mirror, as in the Rust client", async () => {
+  const own = await Hub.start();
+  const client = await Client.connect(own.url, options());
+  try {
+    const mirror = await client.subscribe("demo/sensors");
+    const pending = mirror.set("small", 3);
+    await pending;
+    await own.stop();
+    own.reshape(`[{ name = "tick", kind = "u64" }, { name = "level", kind = "f64", writable = true }]`);
+    await own.start();
+    await eventually("the mirror ends", () => mirror.ended !== undefined);
+    assert.ok(mirror.ended instanceof HubError);
+    assert.equal(mirror.ended.codeName, "SchemaMismatch");
+    assert.equal(mirror.read("small"), 3, "the mirror keeps its last bytes");
+    await assert.rejects(mirror.set("small", 4), (e: unknown) => e === mirror.ended);
+    assert.equal(client.currentState(), "connected", "the connection goes on");
+    const again = await client.subscribe("demo/sensors");
+    assert.deepEqual(
+      again.schema.map((v) => v.name),
+      ["tick", "level"],
+    );
+    await again.set("level", 2.5);
+  } finally {
+    await client.close();
+    await own.remove();
+  }
 });

@@ -85,6 +85,14 @@ variables = [
   { name = "big", kind = "u64", count = 2, writable = true },
   { name = "flags", kind = "bool", count = 3, writable = true },
 ]
+
+# Arrays larger than one of the hub's frames (65,536 bytes): writes in parts.
+[[tenant.region]]
+name = "bulk"
+variables = [
+  { name = "wave", kind = "f32", count = 20000, writable = true },
+  { name = "frozen", kind = "bytes", count = 70000 },
+]
 `;
 
 /** `memwire serve` in a directory of its own; `stop` and `start` again keep its ports and root. */
@@ -115,6 +123,19 @@ export class Hub {
     } catch {
       return "";
     }
+  }
+
+  /**
+   * Gives the region \`sensors\` other variables (\`toml\`, the text of its
+   * \`variables\` list) and removes its file, so that the next \`start\`
+   * serves it with that schema.
+   */
+  reshape(toml: string): void {
+    const config = readFileSync(join(this.dir, "hub.toml"), "utf8");
+    const reshaped = config.replace(/(name = "sensors"\nvariables = )\[[^\]]*\]/, (_, head: string) => head + toml);
+    if (reshaped === config) throw new Error("no region sensors in the configuration");
+    writeFileSync(join(this.dir, "hub.toml"), reshaped);
+    rmSync(join(this.dir, "regions", "demo", "sensors"), { force: true });
   }
 
   async start(): Promise<void> {
