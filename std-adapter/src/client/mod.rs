@@ -56,6 +56,7 @@
 //!   hub's variable table; `local.rs`: the region file mapped instead when
 //!   the client is on the hub's host.
 
+mod applied;
 mod commands;
 mod connect;
 mod describe;
@@ -73,9 +74,10 @@ mod task;
 mod timer;
 mod transmit;
 
+pub use applied::{Applied, AppliedUpdate, QUEUE_BYTES, QUEUE_UPDATES};
 pub use error::ClientError;
 pub use handle::Client;
 pub use memory::MirrorEvent;
-pub use mirror::Changes;
+pub use mirror::{Changes, Updates};
 pub use options::ClientOptions;
 pub use shared::{Mirror, WriteCounts};
