@@ -22,7 +22,7 @@ mod update;
 
 pub use file::{Channel, Recorded, Recording, RecordingError};
 pub use layout::{Layout, LayoutJsonError};
-pub use recorder::{Recorder, Written};
+pub use recorder::{CHUNK_SIZE, RecordError, Recorder, UpdateOutside, Written};
 pub use update::{Update, UpdateError};
 
 /// The MCAP profile of a recording (the header's `profile` field).

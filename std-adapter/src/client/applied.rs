@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use memwire::Region;
 use memwire::codec::Ranges;
@@ -38,6 +39,9 @@ pub const QUEUE_BYTES: usize = 16 << 20;
 pub struct AppliedUpdate {
     /// The generation the mirror holds after it.
     pub generation: u64,
+    /// When the client applied it (for the whole data area given first and
+    /// after a lag: when it was copied).
+    pub applied_at: SystemTime,
     /// The update wrote the whole data area: the first item of
     /// [`Mirror::updates`](super::Mirror::updates), a full update of the
     /// hub (a new region instance, a resync), or the copy after
@@ -56,7 +60,7 @@ pub struct AppliedUpdate {
 
 impl AppliedUpdate {
     /// Each range's offset and bytes.
-    pub fn spans(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+    pub fn spans(&self) -> impl Iterator<Item = (usize, &[u8])> + Clone + '_ {
         let mut at = 0;
         self.ranges.iter().map(move |&(offset, len)| {
             let bytes = self.bytes.get(at..at + len).unwrap_or(&[]);
@@ -69,6 +73,7 @@ impl AppliedUpdate {
     fn copy(generation: u64, ranges: &[(usize, &[u8])], data_len: usize) -> AppliedUpdate {
         let mut update = AppliedUpdate {
             generation,
+            applied_at: SystemTime::now(),
             whole: false,
             reconnected: false,
             ranges: Vec::with_capacity(ranges.len()),
@@ -220,6 +225,7 @@ fn whole(mirror: &Region<'_>) -> Result<AppliedUpdate, AccessError> {
     };
     Ok(AppliedUpdate {
         generation,
+        applied_at: SystemTime::now(),
         whole: true,
         reconnected: false,
         ranges: vec![(0, bytes.len())],
@@ -324,7 +330,10 @@ mod tests {
         assert_eq!(queue.missed, 2);
 
         let mut bytes = Queue::default();
-        assert!(bytes.offer(&update(1, QUEUE_BYTES + 1)), "an empty queue takes any update");
+        assert!(
+            bytes.offer(&update(1, QUEUE_BYTES + 1)),
+            "an empty queue takes any update"
+        );
         assert!(!bytes.offer(&update(2, 1)));
         let reader = Reader {
             queue: Mutex::new(bytes),
