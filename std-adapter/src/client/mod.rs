@@ -42,7 +42,9 @@
 //!   mirrors; `mirror.rs`: what a [`Mirror`] reads, writes and watches.
 //! - `shared.rs`: what the handles and the task pass each other (the
 //!   commands, the status, the [`Mirror`] handle); `memory.rs`: a mirror's
-//!   memory and its change events, written by the task, read by handles.
+//!   memory and its change events, written by the task, read by handles;
+//!   `applied.rs`: every update a mirror applies, copied as it commits it
+//!   to the bounded queues of [`Mirror::updates`] ([`Updates`]).
 //! - `error.rs`: [`ClientError`]; `options.rs`: [`ClientOptions`].
 //! - `connect.rs`: the hub's URL, and the stream to it over TCP, TLS or a
 //!   Unix socket.
