@@ -146,7 +146,7 @@ async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
         match args.metrics {
             MetricsRuns::Off => &[false],
             MetricsRuns::On => &[true],
-            MetricsRuns::Both if round % 2 == 0 => &[false, true],
+            MetricsRuns::Both if round.is_multiple_of(2) => &[false, true],
             MetricsRuns::Both => &[true, false],
         }
     };
