@@ -144,17 +144,14 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Fixture {
-        Fixture::with_metrics(false)
+        Fixture::with_metrics(false, "")
     }
 
-    /// The fixture with the hub's metrics on or off; two of them may run
-    /// side by side.
-    fn with_metrics(metrics: bool) -> Fixture {
-        let dir = std::env::temp_dir().join(format!(
-            "memwire-bench-hub-{}{}",
-            std::process::id(),
-            if metrics { "-metrics" } else { "" }
-        ));
+    /// The fixture with the hub's metrics on or off; several with
+    /// different `name`s may run side by side.
+    fn with_metrics(metrics: bool, name: &str) -> Fixture {
+        let dir =
+            std::env::temp_dir().join(format!("memwire-bench-hub-{}{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let hub_rt = runtime("hub", 2);
         let client_rt = runtime("subscriber", 1);
