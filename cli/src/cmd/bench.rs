@@ -181,7 +181,8 @@ async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     };
     for &n in &args.subscribers {
         for &once in encodings {
-            let (mut rates, mut cpus) = (Vec::new(), Vec::new());
+            let (mut rates, mut cpus, mut per_cpu): (Vec<f64>, Vec<f64>, Vec<f64>) =
+                (Vec::new(), Vec::new(), Vec::new());
             for round in 0..rounds {
                 let mut runs = [None, None];
                 for &on in order(round) {
@@ -191,21 +192,34 @@ async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
                     rates.push(on_rate / off_rate.max(1e-9));
                     if let (Some(on), Some(off)) = (on_cpu, off_cpu) {
                         cpus.push(on / off.max(1e-9));
+                        // What each CPU second delivered: the figure that
+                        // does not move with the CPU the machine had to
+                        // spare for the run.
+                        let on_each = on_rate / on.max(1e-9);
+                        per_cpu.push(on_each / (off_rate / off.max(1e-9)).max(1e-9));
                     }
+                    let shown = |ratios: &Vec<f64>| {
+                        ratios
+                            .last()
+                            .map_or("not available".to_owned(), |c| format!("{c:.3}x"))
+                    };
                     println!(
-                        "\nround {}: metrics on / off, fan-out to {n}: updates delivered {:.3}x, CPU {}",
+                        "\nround {}: metrics on / off, fan-out to {n}: updates delivered {:.3}x, \
+                         CPU {}, updates per CPU second {}",
                         round + 1,
                         rates[round],
-                        cpus.last()
-                            .map_or("not available".to_owned(), |c| format!("{c:.3}x"))
+                        shown(&cpus),
+                        shown(&per_cpu)
                     );
                 }
             }
             if both {
                 println!(
-                    "\nmetrics on / off, fan-out to {n}, median of {rounds} rounds: updates delivered {:.3}x, CPU {:.3}x",
+                    "\nmetrics on / off, fan-out to {n}, median of {rounds} rounds: updates delivered \
+                     {:.3}x, CPU {:.3}x, updates per CPU second {:.3}x",
                     median(&mut rates),
-                    median(&mut cpus)
+                    median(&mut cpus),
+                    median(&mut per_cpu)
                 );
             }
         }
