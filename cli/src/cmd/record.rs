@@ -186,6 +186,8 @@ async fn record(sources: &mut [Source], output: &std::path::Path, pace: &Pace) -
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 86_400));
     let mut check = tokio::time::interval(Duration::from_millis(100));
     let mut flush = tokio::time::interval(pace.flush_every);
+    // Ticks missed while nothing was written are not made up in a burst.
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut unflushed = false;
     let outcome = loop {
         tokio::select! {
