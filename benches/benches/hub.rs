@@ -38,7 +38,10 @@
 //! remote write in alternating batches with each ping-pong
 //! (`memwire_benches::paired`) and prints each median ratio with its
 //! quartiles. `MEMWIRE_BENCH_STEPS=1` reports where an update's time goes,
-//! step by step (see `hub/steps.rs`).
+//! step by step (see `hub/steps.rs`). `MEMWIRE_BENCH_METRICS=<rounds>`
+//! times the update through two hubs side by side, one with its metrics
+//! off and one with them on and scraped every second, in alternating
+//! batches (see `hub/metrics.rs`).
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -53,12 +56,20 @@ use memwire_std::shm::{Root, ShmWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
-fn config(root: &std::path::Path) -> Config {
+/// The bench hub's configuration; `metrics` serves them (`listen.http`),
+/// which turns their counting on.
+fn config(root: &std::path::Path, metrics: bool) -> Config {
+    let http = if metrics {
+        "http = \"127.0.0.1:0\""
+    } else {
+        ""
+    };
     let text = format!(
         r#"
 root = "{}"
 [listen]
 tcp = "127.0.0.1:0"
+{http}
 [limits]
 rate_frames = 1000000
 rate_frame_burst = 1000000
@@ -127,16 +138,25 @@ struct Fixture {
     seen: std_mpsc::Receiver<(u64, Instant)>,
     /// The last value written.
     value: u64,
+    /// Each write's time, when kept (`keep_samples`).
+    samples: Option<Vec<Duration>>,
 }
 
 impl Fixture {
     fn start() -> Fixture {
-        let dir = std::env::temp_dir().join(format!("memwire-bench-hub-{}", std::process::id()));
+        Fixture::with_metrics(false, "")
+    }
+
+    /// The fixture with the hub's metrics on or off; several with
+    /// different `name`s may run side by side.
+    fn with_metrics(metrics: bool, name: &str) -> Fixture {
+        let dir =
+            std::env::temp_dir().join(format!("memwire-bench-hub-{}{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let hub_rt = runtime("hub", 2);
         let client_rt = runtime("subscriber", 1);
         let writer_rt = runtime("writer", 1);
-        let hub = hub_rt.block_on(async { Hub::start(config(&dir)).await });
+        let hub = hub_rt.block_on(async { Hub::start(config(&dir, metrics)).await });
         let hub = hub.unwrap_or_else(|e| panic!("{e}"));
         let addr = hub.tcp_addr().unwrap_or_else(|| panic!("no tcp"));
         let (client, mirror) = client_rt.block_on(subscriber(addr));
@@ -164,6 +184,7 @@ impl Fixture {
             writing: None,
             seen,
             value: 0,
+            samples: None,
         }
     }
 
@@ -216,7 +237,11 @@ impl Fixture {
             self.value += 1;
             let start = Instant::now();
             write(self.value).unwrap_or_else(|e| panic!("{e}"));
-            total += self.seen(self.value).duration_since(start);
+            let took = self.seen(self.value).duration_since(start);
+            if let Some(samples) = &mut self.samples {
+                samples.push(took);
+            }
+            total += took;
         }
         total
     }
@@ -473,7 +498,15 @@ mod group {
 #[path = "hub/steps.rs"]
 mod steps;
 
+#[path = "hub/metrics.rs"]
+mod metrics;
+
 fn main() {
+    if let Some(rounds) = std::env::var_os("MEMWIRE_BENCH_METRICS") {
+        let rounds = rounds.to_str().and_then(|r| r.parse().ok()).unwrap_or(200);
+        metrics::report(rounds);
+        return;
+    }
     if std::env::var_os("MEMWIRE_BENCH_STEPS").is_some() {
         steps::report(Fixture::start());
         return;

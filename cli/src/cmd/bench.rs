@@ -14,8 +14,9 @@
 //!   updates delivered per second (against writes × N), process CPU time,
 //!   and the lag of the slowest mirror, sampled each second.
 //! - Metrics (`--metrics both`): each of the above with the hub's metrics
-//!   off, then on (counted, and scraped every second as Prometheus would,
-//!   `scrape.rs`), and the ratio of on to off.
+//!   off and on (counted, and scraped every second as Prometheus would,
+//!   `scrape.rs`), `--rounds` times in alternating order (off then on, on
+//!   then off, ...), and the ratio of on to off per round with its median.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,6 +60,10 @@ pub(crate) struct Args {
     /// default), `on`, or `both`, off then on, with the ratio of on to off.
     #[arg(long, value_enum, default_value_t = MetricsRuns::Off)]
     metrics: MetricsRuns,
+    /// With `--metrics both`: pairs of runs (off and on, the order swapped
+    /// every round), each giving a ratio; the median is reported.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
 }
 
 /// With which metrics the hub runs.
@@ -133,20 +138,40 @@ pub(crate) async fn run(args: Args) -> Result<()> {
 
 async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     println!("memwire bench: hub, writer and clients in one process, loopback TCP");
-    let metrics: &[bool] = match args.metrics {
-        MetricsRuns::Off => &[false],
-        MetricsRuns::On => &[true],
-        MetricsRuns::Both => &[false, true],
+    let both = args.metrics == MetricsRuns::Both;
+    let rounds = if both { args.rounds.max(1) } else { 1 };
+    // Each round's order: off then on, then on then off, and so on, so
+    // that a load that grows or shrinks over the run falls on both alike.
+    let order = |round: usize| -> &'static [bool] {
+        match args.metrics {
+            MetricsRuns::Off => &[false],
+            MetricsRuns::On => &[true],
+            MetricsRuns::Both if round.is_multiple_of(2) => &[false, true],
+            MetricsRuns::Both => &[true, false],
+        }
     };
-    let mut latencies = Vec::new();
-    for &on in metrics {
-        latencies.push(latency::run(args, dir, on).await?);
+    let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut latencies = [None, None];
+        for &on in order(round) {
+            latencies[usize::from(on)] = Some(latency::run(args, dir, on).await?);
+        }
+        if let [Some((off50, off99)), Some((on50, on99))] = latencies {
+            p50s.push(latency::ratio(on50, off50));
+            p99s.push(latency::ratio(on99, off99));
+            println!(
+                "  round {}: metrics on / off, local commit -> remote mirror: p50 {:.3}x  p99 {:.3}x",
+                round + 1,
+                p50s[round],
+                p99s[round]
+            );
+        }
     }
-    if let [(off50, off99), (on50, on99)] = latencies[..] {
+    if both {
         println!(
-            "  metrics on / off, local commit -> remote mirror: p50 {:.3}x  p99 {:.3}x",
-            latency::ratio(on50, off50),
-            latency::ratio(on99, off99)
+            "\nmetrics on / off, local commit -> remote mirror, median of {rounds} rounds: p50 {:.3}x  p99 {:.3}x",
+            median(&mut p50s),
+            median(&mut p99s)
         );
     }
     let encodings: &[bool] = match args.encoding {
@@ -156,23 +181,56 @@ async fn run_in(args: &Args, dir: &std::path::Path) -> Result<()> {
     };
     for &n in &args.subscribers {
         for &once in encodings {
-            let mut runs = Vec::new();
-            for &on in metrics {
-                runs.push(fanout(args, dir, n, once, on).await?);
+            let (mut rates, mut cpus, mut per_cpu): (Vec<f64>, Vec<f64>, Vec<f64>) =
+                (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..rounds {
+                let mut runs = [None, None];
+                for &on in order(round) {
+                    runs[usize::from(on)] = Some(fanout(args, dir, n, once, on).await?);
+                }
+                if let [Some((off_rate, off_cpu)), Some((on_rate, on_cpu))] = runs {
+                    rates.push(on_rate / off_rate.max(1e-9));
+                    if let (Some(on), Some(off)) = (on_cpu, off_cpu) {
+                        cpus.push(on / off.max(1e-9));
+                        // What each CPU second delivered: the figure that
+                        // does not move with the CPU the machine had to
+                        // spare for the run.
+                        let on_each = on_rate / on.max(1e-9);
+                        per_cpu.push(on_each / (off_rate / off.max(1e-9)).max(1e-9));
+                    }
+                    let shown = |ratios: &Vec<f64>| {
+                        ratios
+                            .last()
+                            .map_or("not available".to_owned(), |c| format!("{c:.3}x"))
+                    };
+                    println!(
+                        "\nround {}: metrics on / off, fan-out to {n}: updates delivered {:.3}x, \
+                         CPU {}, updates per CPU second {}",
+                        round + 1,
+                        rates[round],
+                        shown(&cpus),
+                        shown(&per_cpu)
+                    );
+                }
             }
-            if let [(off_rate, off_cpu), (on_rate, on_cpu)] = runs[..] {
-                let cpu = match (on_cpu, off_cpu) {
-                    (Some(on), Some(off)) => format!("{:.3}x", on / off.max(1e-9)),
-                    _ => "not available".to_owned(),
-                };
+            if both {
                 println!(
-                    "\nmetrics on / off, fan-out to {n}: updates delivered {:.3}x, CPU {cpu}",
-                    on_rate / off_rate.max(1e-9)
+                    "\nmetrics on / off, fan-out to {n}, median of {rounds} rounds: updates delivered \
+                     {:.3}x, CPU {:.3}x, updates per CPU second {:.3}x",
+                    median(&mut rates),
+                    median(&mut cpus),
+                    median(&mut per_cpu)
                 );
             }
         }
     }
     Ok(())
+}
+
+/// The median of `ratios` (NaN when there are none).
+fn median(ratios: &mut [f64]) -> f64 {
+    ratios.sort_by(f64::total_cmp);
+    ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -36,6 +36,13 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         bail!("name the format: --json (one JSON object per update)");
     }
     let recording = Recording::read(&args.file)?;
+    if recording.cut {
+        eprintln!(
+            "memwire export: {} is cut (its recorder did not finish it): \
+             the updates written before the cut only",
+            args.file.display()
+        );
+    }
     let mut data: Vec<Vec<u8>> = recording
         .channels
         .iter()

@@ -2,19 +2,20 @@
 //! MCAP file until Ctrl-C, SIGTERM or `--duration`; `--info FILE`
 //! summarises a recording (`record/info.rs`).
 //!
-//! Each update is recorded as the ranges that changed since the state
-//! recorded before it (the library's `Recorder` diffs the mirror's
-//! snapshot against its own copy), with a full snapshot first, every
-//! `--snapshot-every` seconds, and after the hub was lost: the client
-//! reconnects and resubscribes by itself, and the first state after it is
-//! a snapshot marked as following a gap.
+//! Every update the mirror applies is recorded (`Mirror::updates`), as
+//! the ranges it wrote, with its generation and the time it was applied;
+//! a full snapshot first, every `--snapshot-every` seconds, and after a
+//! gap: the hub was lost (the client reconnects and resubscribes by
+//! itself) or the recorder fell behind the client's bounded queue. The
+//! file is flushed every `--flush-every` seconds, so that a recorder
+//! killed outright loses at most that much.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use memwire_cli::recording::{Recorder, Written};
-use memwire_std::client::{Client, Mirror};
+use memwire_std::client::{Applied, AppliedUpdate, Client, Mirror};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -30,10 +31,12 @@ Examples:
   memwire record --info run.mcap                          what a recording holds
 
 One MCAP channel per region (topic `tenant/region`), its schema recorded once
-as JSON, each update as the changed byte ranges with the region's generation
-and the time received; a full snapshot first, every --snapshot-every seconds
-and after the hub was lost (marked as a gap). docs/recording.md describes the
-layout for other readers.";
+as JSON, every update the hub sends as its changed byte ranges with the
+region's generation and the time received; a full snapshot first, every
+--snapshot-every seconds and after a gap (the hub lost, or the recorder
+behind). Flushed every --flush-every seconds: a recorder killed outright
+leaves a file that `--info`, `replay` and `export` read up to the cut.
+docs/recording.md describes the layout for other readers.";
 
 /// `memwire record`.
 #[derive(Debug, clap::Args)]
@@ -61,6 +64,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     snapshot_every: f64,
 
+    /// Seconds between flushes of the file: a recorder killed outright
+    /// (SIGKILL, a crash) loses at most the updates of this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    flush_every: f64,
+
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -74,11 +82,21 @@ pub(crate) struct Args {
 struct Source {
     client: Client,
     mirror: Mirror,
-    /// The client's connection count when last recorded.
-    connections: u64,
-    /// Whether the client was seen disconnected since.
+    /// Whether the client was seen disconnected since the last update.
     lost: bool,
+    /// Updates were dropped before the next one: it follows a gap.
+    lagged: bool,
+    /// Updates recorded, and lost by falling behind.
+    recorded: u64,
+    lost_behind: u64,
     next_snapshot: Option<Instant>,
+}
+
+/// What ends a recording and how often it is flushed and snapshotted.
+struct Pace {
+    snapshot_every: Duration,
+    flush_every: Duration,
+    until: Option<Instant>,
 }
 
 pub(crate) async fn run(args: Args) -> Result<()> {
@@ -88,20 +106,29 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let Some(output) = &args.output else {
         bail!("name the file to write with -o FILE");
     };
-    let every = seconds(args.snapshot_every, "--snapshot-every")?;
-    let until = match args.duration {
-        Some(d) => Some(Instant::now() + seconds(d, "--duration")?),
-        None => None,
+    let flush_every = seconds(args.flush_every, "--flush-every")?;
+    if flush_every.is_zero() {
+        bail!("--flush-every takes a number of seconds above 0");
+    }
+    let pace = Pace {
+        snapshot_every: seconds(args.snapshot_every, "--snapshot-every")?,
+        flush_every,
+        until: match args.duration {
+            Some(d) => Some(Instant::now() + seconds(d, "--duration")?),
+            None => None,
+        },
     };
 
     let mut sources = Vec::new();
     for path in &args.paths {
         match connect::subscribe(&args.hub, path).await {
             Ok((client, mirror)) => sources.push(Source {
-                connections: client.connections(),
                 client,
                 mirror,
                 lost: false,
+                lagged: false,
+                recorded: 0,
+                lost_behind: 0,
                 next_snapshot: None,
             }),
             Err(e) => {
@@ -110,7 +137,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             }
         }
     }
-    let result = record(&mut sources, output, every, until).await;
+    let result = record(&mut sources, output, &pace).await;
     close(sources).await;
     result
 }
@@ -126,60 +153,82 @@ fn seconds(value: f64, option: &str) -> Result<Duration> {
         .with_context(|| format!("{option} takes a number of seconds, not {value}"))
 }
 
-async fn record(
-    sources: &mut [Source],
-    output: &std::path::Path,
-    every: Duration,
-    until: Option<Instant>,
-) -> Result<()> {
+async fn record(sources: &mut [Source], output: &std::path::Path, pace: &Pace) -> Result<()> {
     let mut recorder =
         Recorder::create(output).with_context(|| format!("cannot create {}", output.display()))?;
-    // One task per region forwards its events: the loop below waits on one
-    // channel whatever the number of regions.
-    let (tx, mut rx) = mpsc::channel::<usize>(1024);
+    // One task per region forwards its updates: the loop below waits on one
+    // channel whatever the number of regions. The channel is bounded, so a
+    // recorder that falls behind leaves the updates in each mirror's
+    // bounded queue, which drops and counts them.
+    let (tx, mut rx) = mpsc::channel::<(usize, Applied)>(64);
     for (index, source) in sources.iter_mut().enumerate() {
-        let (_, data) = source.mirror.snapshot()?;
-        recorder.add_region(source.mirror.path(), source.mirror.schema(), data.len())?;
-        let mut changes = source.mirror.changes();
+        let data_len = source.mirror.snapshot()?.1.len();
+        recorder.add_region(source.mirror.path(), source.mirror.schema(), data_len)?;
+        // Its first item is the state at the start.
+        let mut updates = source.mirror.updates()?;
         let forward = tx.clone();
         tokio::spawn(async move {
-            while changes.next().await.is_some() {
-                if forward.send(index).await.is_err() {
+            while let Some(item) = updates.next().await {
+                if forward.send((index, item)).await.is_err() {
                     break;
                 }
             }
         });
-        // The state at the start, whether or not it changes.
-        let _ = tx.try_send(index);
     }
     drop(tx);
+    // The channels and schemas are in the file from the start.
+    recorder.flush()?;
 
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let until = until.unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 86_400));
+    let until = pace
+        .until
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 86_400));
     let mut check = tokio::time::interval(Duration::from_millis(100));
+    let mut flush = tokio::time::interval(pace.flush_every);
+    // Ticks missed while nothing was written are not made up in a burst.
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unflushed = false;
     let outcome = loop {
         tokio::select! {
             _ = interrupt.recv() => break Ok(()),
             _ = terminate.recv() => break Ok(()),
             () = tokio::time::sleep_until(until) => break Ok(()),
             _ = check.tick() => {
-                if let Err(e) = watch_connections(sources, &mut recorder, every) {
+                if let Err(e) = watch_connections(sources) {
                     break Err(e);
                 }
             }
-            index = rx.recv() => match index {
-                Some(index) => {
-                    if let Some(source) = sources.get_mut(index) {
-                        if let Err(e) = take(&mut recorder, index, source, every) {
-                            break Err(e);
-                        }
+            _ = flush.tick(), if unflushed => {
+                if let Err(e) = recorder.flush() {
+                    break Err(e.into());
+                }
+                unflushed = false;
+            }
+            item = rx.recv() => match item {
+                Some((index, item)) => {
+                    let Some(source) = sources.get_mut(index) else { continue };
+                    if let Err(e) = take(&mut recorder, index, source, item, pace.snapshot_every) {
+                        break Err(e);
                     }
+                    unflushed = true;
                 }
                 None => break Err(anyhow::anyhow!("the clients stopped")),
             },
         }
     };
+    for source in sources.iter() {
+        // The client's count is of its current connection (the first
+        // update of which is the full copy the recording starts from).
+        eprintln!(
+            "memwire record: {}: {} updates recorded, {} lost behind; \
+             the client applied {} on its current connection",
+            source.mirror.path(),
+            source.recorded,
+            source.lost_behind,
+            source.client.stats().updates,
+        );
+    }
     // The summary is written whatever ended the recording, so that what was
     // recorded stays readable.
     let finished = recorder
@@ -188,14 +237,10 @@ async fn record(
     outcome.and(finished.map(drop))
 }
 
-/// Notes lost and regained connections (printed once each), and takes the
-/// snapshots that are due.
-fn watch_connections(
-    sources: &mut [Source],
-    recorder: &mut Recorder,
-    every: Duration,
-) -> Result<()> {
-    for (index, source) in sources.iter_mut().enumerate() {
+/// Notes lost connections (printed once each) and subscriptions the hub
+/// ended.
+fn watch_connections(sources: &mut [Source]) -> Result<()> {
+    for source in sources.iter_mut() {
         if source.mirror.is_ended() {
             bail!("the hub ended the subscription to {}", source.mirror.path());
         }
@@ -206,26 +251,43 @@ fn watch_connections(
                 source.mirror.path()
             );
         }
-        if source.next_snapshot.is_some_and(|t| t <= Instant::now()) {
-            take(recorder, index, source, every)?;
-        }
     }
     Ok(())
 }
 
-/// Records the mirror's state now.
-fn take(recorder: &mut Recorder, index: usize, source: &mut Source, every: Duration) -> Result<()> {
-    let (generation, data) = source.mirror.snapshot()?;
-    let connections = source.client.connections();
-    let gap = connections != source.connections;
-    source.connections = connections;
+/// Records one item of a mirror's updates.
+fn take(
+    recorder: &mut Recorder,
+    index: usize,
+    source: &mut Source,
+    item: Applied,
+    every: Duration,
+) -> Result<()> {
+    let update: AppliedUpdate = match item {
+        Applied::Update(update) => update,
+        Applied::Lagged(missed) => {
+            source.lagged = true;
+            source.lost_behind += missed;
+            eprintln!(
+                "memwire record: {} fell behind and lost {missed} updates; the gap is marked",
+                source.mirror.path()
+            );
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    let generation = update.generation;
+    let gap = update.reconnected || std::mem::take(&mut source.lagged);
     let now = Instant::now();
     let snapshot = source.next_snapshot.is_some_and(|t| t <= now);
-    let time_ns = SystemTime::now()
+    let time_ns = update
+        .applied_at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    let written = recorder.record(index, generation, &data, snapshot, gap, time_ns)?;
-    if gap {
+    let written =
+        recorder.record_update(index, generation, update.spans(), snapshot, gap, time_ns)?;
+    source.recorded += 1;
+    if update.reconnected {
         source.lost = false;
         eprintln!(
             "memwire record: {} resumed at generation {generation}; the gap is marked",
@@ -235,8 +297,6 @@ fn take(recorder: &mut Recorder, index: usize, source: &mut Source, every: Durat
     if written == Written::Snapshot || source.next_snapshot.is_none() {
         source.next_snapshot = (!every.is_zero()).then(|| now + every);
     }
-    if written != Written::Nothing {
-        tracing::debug!("recorded {} generation {generation}", source.mirror.path());
-    }
+    tracing::debug!("recorded {} generation {generation}", source.mirror.path());
     Ok(())
 }

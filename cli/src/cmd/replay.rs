@@ -83,6 +83,13 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         bail!("--speed takes a factor of 0 or more, not {}", args.speed);
     }
     let recording = Recording::read(&args.file)?;
+    if recording.cut {
+        eprintln!(
+            "memwire replay: {} is cut (its recorder did not finish it): \
+             the updates written before the cut only",
+            args.file.display()
+        );
+    }
     if args.to.is_some() && recording.channels.len() != 1 {
         bail!(
             "--to names one region, and {} holds {}",

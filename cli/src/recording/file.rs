@@ -1,6 +1,11 @@
 //! A recording read back whole: its channels (one per region) and their
 //! updates, in the order of the file (which is time order: the recorder
 //! writes as it receives).
+//!
+//! A file without its end (no footer and closing magic: the recorder was
+//! killed, or the disk filled) is read up to its last whole chunk and
+//! marked [`cut`](Recording::cut); a complete file must be valid to the
+//! end.
 
 use std::path::Path;
 
@@ -37,6 +42,9 @@ pub struct Recording {
     pub channels: Vec<Channel>,
     /// The updates, in file order.
     pub updates: Vec<Recorded>,
+    /// The file ends early, without its summary: the updates are those
+    /// before the cut.
+    pub cut: bool,
 }
 
 /// Why a file cannot be read as a recording.
@@ -51,8 +59,7 @@ pub enum RecordingError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is not a valid MCAP file (or ends early: a recorder that
-    /// was killed leaves no summary).
+    /// The file is not a valid MCAP file.
     #[error("not a readable MCAP file: {0}")]
     Mcap(#[from] mcap::McapError),
     /// A channel is not a memwire region.
@@ -92,8 +99,28 @@ impl Recording {
     pub fn parse(bytes: &[u8]) -> Result<Recording, RecordingError> {
         let mut channels: Vec<Channel> = Vec::new();
         let mut updates = Vec::new();
-        for message in mcap::MessageStream::new(bytes)? {
-            let message = message?;
+        let cut = mcap::read::footer(bytes).is_err();
+        // A complete file ends with its footer and magic, checked above.
+        let options = mcap::read::Options::IgnoreEndMagic.into();
+        let stream = match mcap::MessageStream::new_with_options(bytes, options) {
+            Ok(stream) => stream,
+            // Cut within the header: a file with nothing recorded.
+            Err(mcap::McapError::UnexpectedEof) if cut => {
+                return Ok(Recording {
+                    channels,
+                    updates,
+                    cut,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for message in stream {
+            let message = match message {
+                Ok(message) => message,
+                // The last record is cut short: what came before stands.
+                Err(mcap::McapError::UnexpectedEof) if cut => break,
+                Err(e) => return Err(e.into()),
+            };
             let topic = &message.channel.topic;
             let index = match channels.iter().position(|c| c.id == message.channel.id) {
                 Some(index) => index,
@@ -131,6 +158,10 @@ impl Recording {
                 update,
             });
         }
-        Ok(Recording { channels, updates })
+        Ok(Recording {
+            channels,
+            updates,
+            cut,
+        })
     }
 }

@@ -6,10 +6,12 @@
 //!   with its generation, and its binary encoding.
 //! - `layout.rs`: [`Layout`], a region's schema as the JSON a channel's
 //!   schema record holds.
-//! - `recorder.rs`: [`Recorder`], which writes a file: a region's states
-//!   diffed into updates, with snapshots.
+//! - `recorder.rs`: [`Recorder`], which writes a file: each update a
+//!   mirror applied (or a region's states diffed into updates), with
+//!   snapshots, in chunks flushed as it goes.
 //! - `file.rs`: [`Recording`], a whole file read back: its channels and
-//!   their updates in time order.
+//!   their updates in time order, up to the cut of a file its recorder
+//!   did not finish.
 //!
 //! A file holds one channel per region (topic `tenant/region`), with the
 //! schema record [`SCHEMA_NAME`] in [`SCHEMA_ENCODING`] and messages in
@@ -22,7 +24,7 @@ mod update;
 
 pub use file::{Channel, Recorded, Recording, RecordingError};
 pub use layout::{Layout, LayoutJsonError};
-pub use recorder::{Recorder, Written};
+pub use recorder::{CHUNK_SIZE, RecordError, Recorder, UpdateOutside, Written};
 pub use update::{Update, UpdateError};
 
 /// The MCAP profile of a recording (the header's `profile` field).

@@ -1,7 +1,16 @@
-//! [`Recorder`]: writes regions' states into an MCAP file as updates: the
+//! [`Recorder`]: writes regions' updates into an MCAP file: the ranges an
+//! update wrote ([`record_update`](Recorder::record_update), what
+//! `memwire record` gives it for every update its mirror applies), or the
 //! ranges that changed since the state it saw last, found by diffing
-//! against its own copy, and a full snapshot when asked (the first state,
-//! after a gap, and periodically, so a reader can start there).
+//! against its own copy ([`record`](Recorder::record)); and a full
+//! snapshot when asked (the first update, after a gap, and periodically,
+//! so a reader can start there).
+//!
+//! Chunks are written whole (the writer does not seek back into a chunk
+//! it started), each when it reaches [`CHUNK_SIZE`] or at a
+//! [`flush`](Recorder::flush): a recorder killed before
+//! [`finish`](Recorder::finish) leaves a file whose chunks a linear reader
+//! reads up to the cut (`file.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,6 +21,9 @@ use memwire::diff::{ByteRange, DiffError, Differ};
 use memwire::schema::Schema;
 
 use super::{Layout, MESSAGE_ENCODING, PROFILE, SCHEMA_ENCODING, SCHEMA_NAME, Update};
+
+/// The bytes of messages a chunk holds before it is written out.
+pub const CHUNK_SIZE: u64 = 256 * 1024;
 
 /// Ranges a delta keeps apart; more are merged (the diff merges the
 /// closest first), so an update costs at most this many range headers.
@@ -27,6 +39,24 @@ pub enum Written {
     /// The whole data area.
     Snapshot,
 }
+
+/// Why [`Recorder::record_update`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The file could not be written.
+    #[error(transparent)]
+    Mcap(#[from] mcap::McapError),
+    /// A span of the update lies outside the region's data area (nothing
+    /// is recorded).
+    #[error(transparent)]
+    Outside(#[from] UpdateOutside),
+}
+
+/// A span of an update outside the region's data area.
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("an update reaches outside the region's data area")]
+pub struct UpdateOutside;
 
 /// One region being recorded.
 struct Track {
@@ -63,6 +93,11 @@ impl<W: Write + Seek> Recorder<W> {
             .profile(PROFILE)
             .library(format!("memwire {}", env!("CARGO_PKG_VERSION")))
             .compression(None)
+            .chunk_size(Some(CHUNK_SIZE))
+            // Chunks are kept in memory until whole and then written at
+            // once, so that a file cut short ends with whole chunks, or
+            // with a part of the last one that a reader sees as cut.
+            .disable_seeking(true)
             .create(out)?;
         Ok(Recorder {
             writer,
@@ -173,6 +208,80 @@ impl<W: Write + Seek> Recorder<W> {
         track.sequence = track.sequence.wrapping_add(1);
         self.writer.write_to_known_channel(&header, &self.message)?;
         Ok(written)
+    }
+
+    /// Records an update of region `index` that wrote `spans` (offset,
+    /// bytes; ascending, within the data area) and left it at
+    /// `generation`, received at `time_ns`: the spans as they are, or the
+    /// whole area after them when `snapshot`, `gap` (marked in the update),
+    /// the update wrote the whole area, or it is the region's first.
+    /// Every update is recorded, whatever its generation.
+    pub fn record_update<'s>(
+        &mut self,
+        index: usize,
+        generation: u64,
+        spans: impl Iterator<Item = (usize, &'s [u8])> + Clone,
+        snapshot: bool,
+        gap: bool,
+        time_ns: u64,
+    ) -> Result<Written, RecordError> {
+        let Some(track) = self.tracks.get_mut(index) else {
+            return Err(mcap::McapError::UnknownChannel(0, u16::MAX).into());
+        };
+        let fits = spans.clone().all(|(offset, bytes)| {
+            offset
+                .checked_add(bytes.len())
+                .is_some_and(|end| end <= track.shadow.len())
+        });
+        if !fits {
+            return Err(UpdateOutside.into());
+        }
+        let mut covered = 0;
+        for (offset, bytes) in spans.clone() {
+            let Some(target) = offset
+                .checked_add(bytes.len())
+                .and_then(|end| track.shadow.get_mut(offset..end))
+            else {
+                return Err(UpdateOutside.into());
+            };
+            target.copy_from_slice(bytes);
+            covered += bytes.len();
+        }
+        let whole = snapshot || gap || track.generation.is_none() || covered == track.shadow.len();
+        let written = if whole {
+            let offset_len = (0_u32, track.shadow.as_slice());
+            let ranges = std::iter::once(offset_len);
+            Update::encode_ranges(generation, true, gap, ranges, &mut self.message);
+            Written::Snapshot
+        } else {
+            let ranges: Vec<(u32, &[u8])> = spans
+                .map(|(offset, bytes)| (u32::try_from(offset).unwrap_or(u32::MAX), bytes))
+                .collect();
+            Update::encode_ranges(
+                generation,
+                false,
+                false,
+                ranges.into_iter(),
+                &mut self.message,
+            );
+            Written::Delta
+        };
+        track.generation = Some(generation);
+        let header = mcap::records::MessageHeader {
+            channel_id: track.channel,
+            sequence: track.sequence,
+            log_time: time_ns,
+            publish_time: time_ns,
+        };
+        track.sequence = track.sequence.wrapping_add(1);
+        self.writer.write_to_known_channel(&header, &self.message)?;
+        Ok(written)
+    }
+
+    /// Writes out the chunk in progress and flushes the file: what was
+    /// recorded so far survives the recorder being killed.
+    pub fn flush(&mut self) -> Result<(), mcap::McapError> {
+        self.writer.flush()
     }
 
     /// Writes the summary and flushes: the file is complete.

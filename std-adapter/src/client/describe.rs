@@ -13,12 +13,12 @@ use memwire::codec::{RegionList, SchemaPart};
 use memwire::session::{Client as Session, Handle, HeldParts, Observer};
 use tokio::sync::oneshot;
 
+use super::applied::TappedParts;
 use super::error::ClientError;
 use super::memory::{MirrorCell, MirrorShared};
 use super::session::Slot;
 use super::shared::Mirror;
 use super::task::{Driver, RX, SUBS};
-use crate::held::HeldUpdate;
 use crate::schema::OwnedSchema;
 
 /// The most variables a described region may have.
@@ -64,7 +64,7 @@ pub(super) struct Observe<'m, 's> {
     pub(super) slots: &'s mut HashMap<u16, Slot>,
     pub(super) regions: &'s mut Vec<(String, u64)>,
     /// Each subscription's parts of the update in progress.
-    pub(super) parts: &'s mut HashMap<u16, HeldUpdate>,
+    pub(super) parts: &'s mut HashMap<u16, TappedParts>,
 }
 
 impl<'m> Observer<'m> for Observe<'m, '_> {
@@ -104,6 +104,8 @@ impl<'m> Observer<'m> for Observe<'m, '_> {
         match cell {
             Ok(cell) => {
                 let mirror = Arc::new(MirrorShared::new(path, full, cell));
+                let parts = TappedParts::new(Arc::clone(&mirror.taps), false);
+                self.parts.insert(handle.0, parts);
                 self.mirrors.push(Arc::clone(&mirror));
                 let region = self.mirrors.get(self.mirrors.len() - 1)?.cell.region();
                 self.slots.insert(handle.0, Slot::Fresh { mirror, reply });
@@ -153,7 +155,7 @@ mod tests {
         mirrors: elsa::sync::FrozenVec<Arc<MirrorShared>>,
         slots: HashMap<u16, Slot>,
         regions: Vec<(String, u64)>,
-        parts: HashMap<u16, HeldUpdate>,
+        parts: HashMap<u16, TappedParts>,
         answer: oneshot::Receiver<Result<Mirror, ClientError>>,
     }
 

@@ -3,7 +3,7 @@
 //! naming what changed. The task is its only writer; every handle reads it.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use memwire::diff::{ByteRange, DiffError, Differ, touched};
 use memwire::layout::{LayoutError, required_len};
@@ -11,6 +11,7 @@ use memwire::sync::AtomicU32;
 use memwire::{Region, Schema, VarId};
 use tokio::sync::broadcast;
 
+use super::applied::UpdateTaps;
 use crate::schema::OwnedSchema;
 use crate::shm::{ShmRegion, intern};
 
@@ -90,6 +91,8 @@ pub(crate) struct MirrorShared {
     pub(crate) full: bool,
     pub(crate) cell: MirrorCell,
     pub(crate) events: broadcast::Sender<MirrorEvent>,
+    /// The readers of every update applied ([`Mirror::updates`](super::Mirror::updates)).
+    pub(crate) taps: Arc<UpdateTaps>,
     /// The schema events name variables by: the mirror's, kept for the
     /// life of the process like every schema a region file holds.
     schema: Schema<'static>,
@@ -111,6 +114,7 @@ impl MirrorShared {
             schema: intern(cell.region().schema()),
             cell,
             events: broadcast::channel(EVENTS).0,
+            taps: Arc::default(),
             shadow: Mutex::new(Shadow {
                 data: vec![0; len],
                 current: vec![0; len],

@@ -1,6 +1,8 @@
 //! What a [`Mirror`] offers: reads of its memory (or of the region file
-//! when local), writes through the hub, and its change events.
+//! when local), writes through the hub, its change events, and every
+//! update it applies (`applied.rs` keeps them).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use memwire::region::AccessError;
@@ -8,8 +10,9 @@ use memwire::schema::{RecordError, Value};
 use memwire::{Record, Schema, VarId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::applied::{Applied, AppliedUpdate, Reader};
 use super::error::ClientError;
-use super::memory::MirrorEvent;
+use super::memory::{MirrorEvent, MirrorShared};
 use super::shared::{Command, Mirror};
 
 impl std::fmt::Debug for Mirror {
@@ -175,6 +178,81 @@ impl Mirror {
             events: self.shared.events.subscribe(),
             client: self.commands.clone(),
         }
+    }
+
+    /// Every update the mirror applies from now on, each with its
+    /// generation and a copy of the bytes it wrote, taken as it was
+    /// applied: the first item is the whole data area now, then one item
+    /// per update the hub sent, however fast they come. For a recorder; a
+    /// view of the latest values wants [`changes`](Self::changes).
+    ///
+    /// What the reader has not taken is queued, at most
+    /// [`QUEUE_UPDATES`](super::QUEUE_UPDATES) updates and
+    /// [`QUEUE_BYTES`](super::QUEUE_BYTES) bytes: updates that find the
+    /// queue full are dropped, and the reader gets [`Applied::Lagged`]
+    /// with their number, then the whole data area as of the last of them.
+    /// Memory never grows past the bound, however slow the reader.
+    pub fn updates(&self) -> Result<Updates, ClientError> {
+        let reader = self
+            .shared
+            .taps
+            .reader(&self.shared.cell.region())
+            .map_err(ClientError::Access)?;
+        Ok(Updates {
+            reader,
+            mirror: Arc::clone(&self.shared),
+            after: None,
+            client: self.commands.clone(),
+        })
+    }
+}
+
+/// Every update a [`Mirror`] applies ([`Mirror::updates`]).
+pub struct Updates {
+    reader: Arc<Reader>,
+    mirror: Arc<MirrorShared>,
+    /// The whole data area to give after a [`Applied::Lagged`].
+    after: Option<AppliedUpdate>,
+    /// Closed once the client's task has ended.
+    client: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Updates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Updates")
+            .field("path", &self.mirror.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Updates {
+    /// The next update; `None` once the client is closed (after the
+    /// updates applied before).
+    pub async fn next(&mut self) -> Option<Applied> {
+        loop {
+            match self.take() {
+                Ok(Some(item)) => return Some(item),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            tokio::select! {
+                biased;
+                () = self.reader.ready.notified() => {}
+                () = self.client.closed() => return self.take().ok().flatten(),
+            }
+        }
+    }
+
+    /// The next item if one is there, without waiting.
+    pub fn try_next(&mut self) -> Option<Applied> {
+        self.take().ok().flatten()
+    }
+
+    fn take(&mut self) -> Result<Option<Applied>, AccessError> {
+        let mirror = self.mirror.cell.region();
+        self.mirror
+            .taps
+            .next(&self.reader, &mirror, &mut self.after)
     }
 }
 

@@ -42,7 +42,9 @@
 //!   mirrors; `mirror.rs`: what a [`Mirror`] reads, writes and watches.
 //! - `shared.rs`: what the handles and the task pass each other (the
 //!   commands, the status, the [`Mirror`] handle); `memory.rs`: a mirror's
-//!   memory and its change events, written by the task, read by handles.
+//!   memory and its change events, written by the task, read by handles;
+//!   `applied.rs`: every update a mirror applies, copied as it commits it
+//!   to the bounded queues of [`Mirror::updates`] ([`Updates`]).
 //! - `error.rs`: [`ClientError`]; `options.rs`: [`ClientOptions`].
 //! - `connect.rs`: the hub's URL, and the stream to it over TCP, TLS or a
 //!   Unix socket.
@@ -56,6 +58,7 @@
 //!   hub's variable table; `local.rs`: the region file mapped instead when
 //!   the client is on the hub's host.
 
+mod applied;
 mod commands;
 mod connect;
 mod describe;
@@ -73,9 +76,10 @@ mod task;
 mod timer;
 mod transmit;
 
+pub use applied::{Applied, AppliedUpdate, QUEUE_BYTES, QUEUE_UPDATES};
 pub use error::ClientError;
 pub use handle::Client;
 pub use memory::MirrorEvent;
-pub use mirror::Changes;
+pub use mirror::{Changes, Updates};
 pub use options::ClientOptions;
 pub use shared::{Mirror, WriteCounts};

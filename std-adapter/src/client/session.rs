@@ -29,12 +29,12 @@ use memwire::schema::Variable;
 use memwire::session::{Client as Session, ClientConfig};
 use tokio::sync::{mpsc, oneshot};
 
+use super::applied::TappedParts;
 use super::connect::Stream;
 use super::error::ClientError;
 use super::memory::MirrorShared;
 use super::shared::{Command, Mirror};
 use super::task::{Driver, End, RX, SUBS};
-use crate::held::HeldUpdate;
 
 /// A subscription slot of the current connection.
 pub(super) enum Slot {
@@ -91,7 +91,7 @@ pub(super) struct Connection<'a> {
     pub(super) regions: Vec<(String, u64)>,
     /// Each subscription's parts of the update in progress
     /// ([`Observer::held_parts`](memwire::session::Observer::held_parts)).
-    pub(super) parts: HashMap<u16, HeldUpdate>,
+    pub(super) parts: HashMap<u16, TappedParts>,
 }
 
 impl Connection<'_> {
@@ -125,6 +125,7 @@ impl Driver {
         };
         let mut session: Box<Session<'_, SUBS, RX>> = Box::new(Session::new(since(start), config));
         let mut slots: HashMap<u16, Slot> = HashMap::new();
+        let mut parts: HashMap<u16, TappedParts> = HashMap::new();
         for (index, sub) in self.subs.iter().enumerate() {
             mirrors.push(Arc::clone(&sub.mirror));
             let Some(region) = mirrors.get(mirrors.len() - 1).map(|m| m.cell.region()) else {
@@ -135,6 +136,12 @@ impl Driver {
                     session.always_full(handle);
                 }
                 slots.insert(handle.0, Slot::Live(index));
+                // The mirror resumes: its next update follows a time
+                // without the hub.
+                parts.insert(
+                    handle.0,
+                    TappedParts::new(Arc::clone(&sub.mirror.taps), true),
+                );
             }
         }
         let mut conn = Connection {
@@ -151,7 +158,7 @@ impl Driver {
             connected: false,
             close_code: None,
             regions: Vec::new(),
-            parts: HashMap::new(),
+            parts,
         };
         let end = loop {
             let delivered = self.handle_events(&mut conn, ready);

@@ -23,6 +23,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::striped::Striped;
+
 /// One label: its name and value.
 type Label = [(&'static str, String); 1];
 /// A region's labels: its tenant and name.
@@ -46,12 +48,14 @@ pub(crate) struct Metrics {
     /// orderly close): `rate limited` counts the rate-limit closes.
     closes: Family<Label, Counter>,
     slow_consumers: Counter,
-    frames_in: Counter,
-    frames_out: Counter,
-    bytes_in: Counter,
-    bytes_out: Counter,
-    updates: Counter,
-    resyncs: Counter,
+    /// The connections' traffic, added to on every connection turn from
+    /// every thread: striped.
+    frames_in: Striped,
+    frames_out: Striped,
+    bytes_in: Striped,
+    bytes_out: Striped,
+    updates: Striped,
+    resyncs: Striped,
 }
 
 impl Metrics {
@@ -65,12 +69,12 @@ impl Metrics {
             writes: Family::default(),
             closes: Family::default(),
             slow_consumers: Counter::default(),
-            frames_in: Counter::default(),
-            frames_out: Counter::default(),
-            bytes_in: Counter::default(),
-            bytes_out: Counter::default(),
-            updates: Counter::default(),
-            resyncs: Counter::default(),
+            frames_in: Striped::default(),
+            frames_out: Striped::default(),
+            bytes_in: Striped::default(),
+            bytes_out: Striped::default(),
+            updates: Striped::default(),
+            resyncs: Striped::default(),
         }
     }
 
@@ -124,22 +128,20 @@ impl Metrics {
     }
 
     /// A part of an update of the region that counts in `counts` was sent
-    /// to a subscriber: three relaxed adds at most, on the region's own
-    /// counters (no label looked up).
+    /// to a subscriber: two relaxed adds at most, on this thread's stripes
+    /// of the region's own counters (no label looked up).
     pub(crate) fn update_sent(&self, counts: &RegionCounts, part: UpdateSent) {
         if !self.on {
             return;
         }
-        counts
-            .update_bytes
-            .fetch_add(part.bytes as u64, Ordering::Relaxed);
+        counts.update_bytes.add(part.bytes as u64);
         if part.last {
             let whole = if part.full {
                 &counts.full_updates
             } else {
                 &counts.deltas
             };
-            whole.fetch_add(1, Ordering::Relaxed);
+            whole.add(1);
         }
     }
 
@@ -152,9 +154,9 @@ impl Metrics {
         if !self.on {
             return;
         }
-        let add = |counter: &Counter, then: u64, now: u64| {
+        let add = |counter: &Striped, then: u64, now: u64| {
             if now > then {
-                counter.inc_by(now - then);
+                counter.add(now - then);
             }
         };
         add(&self.frames_in, before.frames_in, now.frames_in);
@@ -192,12 +194,12 @@ impl Metrics {
         }
         let open = self.open.clone();
         registry.register("connections_open", "Connections open, by transport", open);
+        registry.register(
+            "slow_consumer_drops",
+            "Connections dropped as slow consumers",
+            self.slow_consumers.clone(),
+        );
         let counters = [
-            (
-                "slow_consumer_drops",
-                "Connections dropped as slow consumers",
-                &self.slow_consumers,
-            ),
             (
                 "frames_received",
                 "Frames received from clients",
@@ -221,8 +223,10 @@ impl Metrics {
             ),
             ("resyncs", "Full resyncs served", &self.resyncs),
         ];
-        for (name, help, counter) in counters {
-            registry.register(name, help, counter.clone());
+        for (name, help, striped) in counters {
+            let counter = Counter::<u64>::default();
+            counter.inc_by(striped.get());
+            registry.register(name, help, counter);
         }
         register_regions(&mut registry, regions);
         register_process(&mut registry);
@@ -255,11 +259,11 @@ pub(crate) struct RegionCounts {
     /// subscription, a resync the delta could not serve, a subscriber
     /// that asked for full updates) and deltas; counted with the hub's
     /// metrics on.
-    pub(crate) full_updates: AtomicU64,
-    pub(crate) deltas: AtomicU64,
+    pub(crate) full_updates: Striped,
+    pub(crate) deltas: Striped,
     /// The bytes of those updates' frames, every part, length prefixes
     /// included.
-    pub(crate) update_bytes: AtomicU64,
+    pub(crate) update_bytes: Striped,
 }
 
 impl Default for RegionCounts {
@@ -268,9 +272,9 @@ impl Default for RegionCounts {
             commits: AtomicU64::new(0),
             // 1 µs to about 4 s.
             scans: Histogram::new(exponential_buckets(1e-6, 4.0, 12)),
-            full_updates: AtomicU64::new(0),
-            deltas: AtomicU64::new(0),
-            update_bytes: AtomicU64::new(0),
+            full_updates: Striped::default(),
+            deltas: Striped::default(),
+            update_bytes: Striped::default(),
         }
     }
 }

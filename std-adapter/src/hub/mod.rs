@@ -50,10 +50,12 @@
 //!   closes, traffic, slow consumers; per region: generation, commits,
 //!   subscribers, scan durations, updates sent full and as deltas and
 //!   their bytes) and the scrape that writes them in the
-//!   Prometheus text format; `http.rs`: the HTTP listener that serves it
-//!   at `/metrics` (`listen.http`, off by default), and the web view's
-//!   page; `web.rs`: the page's files, embedded, and `/web.json` (where
-//!   the page's client connects; `[web] enabled`, off by default).
+//!   Prometheus text format, the counters added to per connection turn
+//!   and per update part striped over cache lines (`striped.rs`);
+//!   `http.rs`: the HTTP listener that serves it at `/metrics`
+//!   (`listen.http`, off by default), and the web view's page; `web.rs`:
+//!   the page's files, embedded, and `/web.json` (where the page's client
+//!   connects; `[web] enabled`, off by default).
 //! - `config.rs`: the TOML configuration ([`Config`]) and its embedded
 //!   default (a `demo` tenant with a demo region).
 //! - `error.rs`: [`HubError`].
@@ -91,6 +93,7 @@ mod reload;
 mod scan;
 mod shadow;
 mod shared;
+mod striped;
 mod unavailable;
 mod view;
 mod web;

@@ -276,9 +276,9 @@ impl Served {
             commits: self.counts.commits.load(Ordering::Relaxed),
             subscribers: listening,
             scans: self.counts.scans.clone(),
-            full_updates: count(&self.counts.full_updates),
-            deltas: count(&self.counts.deltas),
-            update_bytes: count(&self.counts.update_bytes),
+            full_updates: self.counts.full_updates.get(),
+            deltas: self.counts.deltas.get(),
+            update_bytes: self.counts.update_bytes.get(),
         }
     }
 

@@ -10,6 +10,13 @@ pub(super) fn run(file: &Path) -> Result<()> {
     let recording = Recording::read(file)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", file.display())?;
+    if recording.cut {
+        writeln!(
+            out,
+            "  cut: the file ends without its summary (its recorder did not finish it); \
+             what follows is what was written before the cut"
+        )?;
+    }
     if let (Some(first), Some(last)) = (recording.updates.first(), recording.updates.last()) {
         let span = last.time_ns.saturating_sub(first.time_ns);
         writeln!(
