@@ -1,0 +1,219 @@
+//! The bridge's configuration (`docs/hub-config.md`, "The zenoh bridge"):
+//! how the hub's zenoh session reaches the others, and which regions it
+//! exports and imports. It is a file of its own, beside the hub's, so that
+//! the hub (and its reloads) know nothing of zenoh.
+//!
+//! ```toml
+//! mode = "peer"
+//! connect = ["tcp/127.0.0.1:7447"]
+//! listen = []
+//! state = "zenoh-state"
+//! export = ["plant/*"]
+//! import = ["fleet/robot1"]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How the hub's zenoh session runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mode {
+    /// A peer: connects to the endpoints named and to the peers they
+    /// route to (the default).
+    #[default]
+    Peer,
+    /// A client: reaches everything through the routers it connects to.
+    Client,
+}
+
+/// One region named by `tenant/region`, or every region a tenant declares
+/// at the hub (`tenant/*`, exports only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionPath {
+    /// The tenant.
+    pub tenant: String,
+    /// The region, or `None` for every region of the tenant.
+    pub region: Option<String>,
+}
+
+impl RegionPath {
+    fn parse(text: &str) -> Result<RegionPath, String> {
+        let (tenant, region) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not tenant/region"))?;
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        };
+        if !valid(tenant) || !(region == "*" || valid(region)) {
+            return Err(format!("{text:?} is not tenant/region"));
+        }
+        Ok(RegionPath {
+            tenant: tenant.to_owned(),
+            region: (region != "*").then(|| region.to_owned()),
+        })
+    }
+}
+
+/// The bridge's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeConfig {
+    /// Peer or client.
+    pub mode: Mode,
+    /// zenoh endpoints to connect to (`tcp/127.0.0.1:7447`).
+    pub connect: Vec<String>,
+    /// zenoh endpoints to listen on; none by default.
+    pub listen: Vec<String>,
+    /// Where the resume point of each imported region is kept (the owner's
+    /// instance and generation its file holds).
+    pub state: PathBuf,
+    /// The regions this hub owns and puts on zenoh.
+    pub export: Vec<RegionPath>,
+    /// The regions this hub mirrors from their owners (`tenant/region`).
+    pub import: Vec<RegionPath>,
+}
+
+/// Why the bridge's configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of this shape.
+    #[error("{0}")]
+    Parse(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    connect: Vec<String>,
+    #[serde(default)]
+    listen: Vec<String>,
+    state: PathBuf,
+    #[serde(default)]
+    export: Vec<String>,
+    #[serde(default)]
+    import: Vec<String>,
+}
+
+impl BridgeConfig {
+    /// Reads the file at `path`; `state` is taken relative to its directory.
+    pub fn load(path: &Path) -> Result<BridgeConfig, BridgeConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BridgeConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        BridgeConfig::parse(&text, dir)
+            .map_err(|e| BridgeConfigError::Parse(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads `text`; a relative `state` is taken relative to `dir`.
+    pub fn parse(text: &str, dir: &Path) -> Result<BridgeConfig, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let paths = |list: Vec<String>| {
+            list.iter()
+                .map(|s| RegionPath::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let import = paths(file.import)?;
+        if let Some(any) = import.iter().find(|p| p.region.is_none()) {
+            return Err(format!(
+                "import {}/*: an import names its region",
+                any.tenant
+            ));
+        }
+        Ok(BridgeConfig {
+            mode: file.mode,
+            connect: file.connect,
+            listen: file.listen,
+            state: dir.join(file.state),
+            export: paths(file.export)?,
+            import,
+        })
+    }
+
+    /// Whether region `tenant/region` is exported.
+    pub fn exports(&self, tenant: &str, region: &str) -> bool {
+        self.export
+            .iter()
+            .any(|p| p.tenant == tenant && p.region.as_deref().is_none_or(|r| r == region))
+    }
+
+    /// The zenoh session's configuration: the endpoints named, multicast
+    /// and gossip scouting off (no traffic to any address not named).
+    pub fn zenoh(&self) -> Result<zenoh::Config, String> {
+        let mode = match self.mode {
+            Mode::Peer => "peer",
+            Mode::Client => "client",
+        };
+        let json = |v: &Vec<String>| serde_json_list(v);
+        let text = format!(
+            r#"{{
+                mode: "{mode}",
+                connect: {{ endpoints: {} }},
+                listen: {{ endpoints: {} }},
+                scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: false }} }},
+            }}"#,
+            json(&self.connect),
+            json(&self.listen),
+        );
+        zenoh::Config::from_json5(&text).map_err(|e| e.to_string())
+    }
+}
+
+/// `["a", "b"]`, each string escaped.
+fn serde_json_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_bridge_file() {
+        let text = r#"
+            connect = ["tcp/127.0.0.1:7447"]
+            state = "state"
+            export = ["plant/*", "fleet/robot1"]
+            import = ["other/line"]
+        "#;
+        let config = BridgeConfig::parse(text, Path::new("/etc/memwire")).unwrap();
+        assert_eq!(config.mode, Mode::Peer);
+        assert_eq!(config.state, Path::new("/etc/memwire/state"));
+        assert!(config.exports("plant", "anything"));
+        assert!(config.exports("fleet", "robot1"));
+        assert!(!config.exports("fleet", "robot2"));
+        assert!(!config.exports("other", "line"));
+        config.zenoh().unwrap();
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_follow() {
+        let dir = Path::new(".");
+        assert!(BridgeConfig::parse("state = \"s\"\nimport = [\"plant/*\"]", dir).is_err());
+        assert!(BridgeConfig::parse("state = \"s\"\nexport = [\"plant\"]", dir).is_err());
+        assert!(BridgeConfig::parse("state = \"s\"\nexport = [\"pl*nt/a\"]", dir).is_err());
+        assert!(BridgeConfig::parse("state = \"s\"\nunknown = 1", dir).is_err());
+        assert!(
+            BridgeConfig::parse("export = []", dir).is_err(),
+            "state is required"
+        );
+    }
+}
