@@ -1,13 +1,14 @@
 //! [`Bridge`]: a hub's zenoh session, with a task per exported and per
 //! imported region.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use memwire_std::hub::Hub;
 use tokio::task::JoinSet;
 
 use crate::config::BridgeConfig;
 use crate::error::Error;
+use crate::import::ImportStatus;
 use crate::{export, import};
 
 /// A hub's link to the other hubs over zenoh: its exported regions put on
@@ -17,6 +18,7 @@ pub struct Bridge {
     session: zenoh::Session,
     tasks: JoinSet<()>,
     exported: Vec<String>,
+    imports: Vec<Arc<Mutex<ImportStatus>>>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -68,16 +70,23 @@ impl Bridge {
             );
             tasks.spawn(report(name.clone(), "export", task));
         }
+        let mut imports = Vec::new();
         for path in &config.import {
             let region = path.region.clone().unwrap_or_default();
             let name = format!("{}/{region}", path.tenant);
             hub.feed(&path.tenant, &region)?;
+            let status = Arc::new(Mutex::new(ImportStatus {
+                path: name.clone(),
+                ..ImportStatus::default()
+            }));
+            imports.push(Arc::clone(&status));
             let task = import::run(
                 Arc::clone(&hub),
                 session.clone(),
                 path.tenant.clone(),
                 region,
                 config.state.clone(),
+                status,
             );
             tasks.spawn(report(name, "import", task));
         }
@@ -85,12 +94,21 @@ impl Bridge {
             session,
             tasks,
             exported,
+            imports,
         })
     }
 
     /// The regions exported, as `tenant/region`.
     pub fn exported(&self) -> &[String] {
         &self.exported
+    }
+
+    /// Where each imported region stands, in the configuration's order.
+    pub fn imports(&self) -> Vec<ImportStatus> {
+        self.imports
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .collect()
     }
 
     /// Stops every export and import and closes the zenoh session (the

@@ -4,7 +4,7 @@
 //! the hub (and its reloads) know nothing of zenoh.
 //!
 //! ```toml
-//! mode = "peer"
+//! mode = "client"
 //! connect = ["tcp/127.0.0.1:7447"]
 //! listen = []
 //! state = "zenoh-state"
@@ -21,12 +21,15 @@ use serde::Deserialize;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Mode {
-    /// A peer: connects to the endpoints named and to the peers they
-    /// route to (the default).
+    /// A client of the routers it connects to (the default): reaches
+    /// every other hub through them, and goes over to the next router
+    /// named when the one it uses is lost.
     #[default]
-    Peer,
-    /// A client: reaches everything through the routers it connects to.
     Client,
+    /// A peer: links directly with the peers it connects to or that
+    /// connect to it (two hubs with no router; gossip is off, so a peer
+    /// learns of no other peer through a router).
+    Peer,
 }
 
 /// One region named by `tenant/region`, or every region a tenant declares
@@ -62,7 +65,7 @@ impl RegionPath {
 /// The bridge's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeConfig {
-    /// Peer or client.
+    /// Client (of routers) or peer.
     pub mode: Mode,
     /// zenoh endpoints to connect to (`tcp/127.0.0.1:7447`).
     pub connect: Vec<String>,
@@ -195,7 +198,7 @@ mod tests {
             import = ["other/line"]
         "#;
         let config = BridgeConfig::parse(text, Path::new("/etc/memwire")).unwrap();
-        assert_eq!(config.mode, Mode::Peer);
+        assert_eq!(config.mode, Mode::Client);
         assert_eq!(config.state, Path::new("/etc/memwire/state"));
         assert!(config.exports("plant", "anything"));
         assert!(config.exports("fleet", "robot1"));

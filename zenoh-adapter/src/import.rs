@@ -8,7 +8,7 @@
 //! its outcome once the copy holds them.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use memwire::codec::ErrorCode;
@@ -31,6 +31,25 @@ const TAKE_UP: Duration = Duration::from_secs(10);
 /// The pause before a failed query is made again.
 const RETRY: Duration = Duration::from_millis(500);
 
+/// Where an imported region stands ([`Bridge::imports`](crate::Bridge::imports)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportStatus {
+    /// `tenant/region`.
+    pub path: String,
+    /// Whether the owner's liveliness token is seen; when not, the copy
+    /// keeps its last state and is stale.
+    pub owner_up: bool,
+    /// The owner's instance and generation the copy holds, if any.
+    pub held: Option<(u64, u64)>,
+    /// Full copies taken (a first copy, or an owner of a new instance).
+    pub full: u64,
+    /// Resyncs answered with a delta (the owner back with its instance).
+    pub deltas: u64,
+    /// Live updates applied.
+    pub updates: u64,
+}
+
 /// Where the copy stands: the owner's instance and generation it holds,
 /// and the copy's own generation holding them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +69,7 @@ struct Copy {
     writer: Option<HubWriter>,
     held: watch::Sender<Option<Held>>,
     resume: PathBuf,
+    status: Arc<Mutex<ImportStatus>>,
 }
 
 /// Mirrors region `tenant/region` into `hub` until aborted.
@@ -59,6 +79,7 @@ pub(crate) async fn run(
     tenant: String,
     region: String,
     state: PathBuf,
+    status: Arc<Mutex<ImportStatus>>,
 ) -> Result<(), Error> {
     let keys = RegionKeys::new(&tenant, &region);
     let mut inbox = hub.inbox(&tenant, &region)?;
@@ -76,6 +97,7 @@ pub(crate) async fn run(
         region,
         local,
         resume,
+        status,
     };
     let updates = session.declare_subscriber(keys.update.clone()).await?;
     let owner = session
@@ -93,6 +115,7 @@ pub(crate) async fn run(
             sample = owner.recv_async() => {
                 let Ok(sample) = sample else { return Ok(()) };
                 owner_up = sample.kind() == SampleKind::Put;
+                copy.status().owner_up = owner_up;
                 if owner_up {
                     tracing::info!(region = %keys.owner, "owner up");
                     behind = true;
@@ -132,12 +155,16 @@ impl Copy {
         if update.generation <= held.owner_generation {
             return true; // already held
         }
-        // A delta from an earlier base covers every change since it.
-        if update.base == 0 || update.base > held.owner_generation {
+        // A delta from an earlier base covers every change since it; a
+        // full update (base 0) covers everything.
+        if update.base > held.owner_generation {
             return false;
         }
         match self.commit(update) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.status().updates += 1;
+                true
+            }
             Err(e) => {
                 tracing::warn!(region = %self.path(), error = %e, "an update was not applied");
                 false
@@ -190,7 +217,10 @@ impl Copy {
                 bytes = reply.update.ranges.len(),
                 "resynced"
             );
-            if !delta {
+            if delta {
+                self.status().deltas += 1;
+            } else {
+                self.status().full += 1;
                 self.held.send_replace(None);
             }
             return match self.commit(&reply.update) {
@@ -268,10 +298,15 @@ impl Copy {
             local_generation,
         };
         self.held.send_replace(Some(held));
+        self.status().held = Some((held.owner_instance, held.owner_generation));
         if let Some(local) = self.local.snapshot() {
             save(&self.resume, local.instance(), held);
         }
         Ok(())
+    }
+
+    fn status(&self) -> MutexGuard<'_, ImportStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn path(&self) -> String {

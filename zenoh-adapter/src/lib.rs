@@ -38,4 +38,5 @@ pub mod payload;
 pub use bridge::Bridge;
 pub use config::{BridgeConfig, BridgeConfigError, Mode};
 pub use error::Error;
+pub use import::ImportStatus;
 pub use keys::RegionKeys;

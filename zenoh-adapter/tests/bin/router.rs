@@ -1,0 +1,25 @@
+//! A zenoh router for the tests: a session in router mode, listening on
+//! one endpoint and connecting to others, multicast and gossip scouting
+//! off. `zenoh-router <listen> [<connect>...]`; prints `ready` once open.
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let listen = args
+        .next()
+        .expect("usage: zenoh-router <listen> [<connect>...]");
+    let connect: Vec<String> = args.map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        r#"{{
+            mode: "router",
+            listen: {{ endpoints: [{listen:?}] }},
+            connect: {{ endpoints: [{}] }},
+            scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: false }} }},
+        }}"#,
+        connect.join(", ")
+    );
+    let config = zenoh::Config::from_json5(&text).expect("router config");
+    let _session = zenoh::open(config).await.expect("router session");
+    println!("ready");
+    std::future::pending::<()>().await;
+}

@@ -1,0 +1,179 @@
+//! Hubs sharing regions over zenoh, each hub and each router a process of
+//! its own on loopback: hub A owns `plant/line` (written by a local
+//! process, the test) and exports tenant `plant`; the other hubs import it
+//! and serve it to their clients.
+
+mod common;
+
+use common::{HubDir, LINE_VARIABLES, LocalWriter, converge, file_bytes, port, router, wait_until};
+use memwire::codec::ErrorCode;
+use memwire_std::client::ClientError;
+
+const LINE: &str = "plant/line";
+
+/// Hub A's config: it declares `plant/line` with its variables and
+/// `secret/vault` likewise, and exports only tenant `plant`.
+fn owner(parent: &std::path::Path, routers: &[u16]) -> HubDir {
+    let line = format!("name = \"line\"\n{LINE_VARIABLES}");
+    let vault = format!("name = \"vault\"\n{LINE_VARIABLES}");
+    HubDir::new(
+        parent,
+        "a",
+        &[("plant", &line), ("secret", &vault)],
+        routers,
+        &["plant/*"],
+        &[],
+    )
+}
+
+/// A mirroring hub's config: it declares both regions without variables
+/// (adopting the file the bridge creates) and imports both.
+fn mirror(parent: &std::path::Path, name: &str, routers: &[u16]) -> HubDir {
+    HubDir::new(
+        parent,
+        name,
+        &[("plant", "name = \"line\""), ("secret", "name = \"vault\"")],
+        routers,
+        &[],
+        &["plant/line", "secret/vault"],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_hub_serves_the_owners_bytes_and_forwards_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let _router = router(r, &[]);
+    let a_dir = owner(tmp.path(), &[r]);
+    let b_dir = mirror(tmp.path(), "b", &[r]);
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(1);
+    let b = b_dir.start();
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe at B");
+    converge(&mirror, &a_dir.root(), LINE).await;
+    for seed in 2..20 {
+        local.change(seed);
+    }
+    converge(&mirror, &a_dir.root(), LINE).await;
+    assert!(b.status(LINE).updates > 0, "live updates were applied");
+
+    // A write by B's client is applied at A, answered, and seen at both.
+    let generation = mirror.set("setpoint", 2.5f64).await.expect("applied");
+    assert!(generation > 0);
+    let at_a = file_bytes(&a_dir.root(), LINE);
+    assert_eq!(
+        at_a[8..16],
+        2.5f64.to_le_bytes(),
+        "the owner's file holds the write"
+    );
+    converge(&mirror, &a_dir.root(), LINE).await;
+    assert_eq!(mirror.get::<f64>("setpoint").unwrap(), 2.5);
+
+    // A read-only client of B is refused, and nothing changes at A.
+    let viewer = b.client("viewer").await;
+    let seen = viewer.subscribe(LINE).await.expect("subscribe at B");
+    let refused = seen.set("setpoint", 9.0f64).await;
+    assert!(
+        matches!(refused, Err(ClientError::Hub(ErrorCode::AccessDenied))),
+        "{refused:?}"
+    );
+    // A read-only variable is refused by the owner's schema at B already.
+    let refused = mirror.set("speed", 1.0f64).await;
+    assert!(
+        matches!(refused, Err(ClientError::Hub(ErrorCode::ReadOnly))),
+        "{refused:?}"
+    );
+    assert_eq!(file_bytes(&a_dir.root(), LINE)[8..16], 2.5f64.to_le_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_not_exported_is_not_seen_at_the_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let _router = router(r, &[]);
+    let a_dir = owner(tmp.path(), &[r]);
+    let b_dir = mirror(tmp.path(), "b", &[r]);
+    let a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(7);
+    let vault = LocalWriter::open(&a_dir.root(), "secret/vault");
+    vault.change(99);
+    let b = b_dir.start();
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+    // The exported tenant went through; the other saw no owner and holds
+    // nothing, and its file was never made at B.
+    vault.change(100);
+    local.change(8);
+    converge(&mirror, &a_dir.root(), LINE).await;
+    let status = b.status("secret/vault");
+    assert!(!status.owner_up && status.held.is_none(), "{status:?}");
+    assert!(!b_dir.dir.join("root/secret/vault").exists());
+    drop(a);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restarts_resume_with_a_delta_and_a_new_owner_instance_is_copied_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let _router = router(r, &[]);
+    let a_dir = owner(tmp.path(), &[r]);
+    let b_dir = mirror(tmp.path(), "b", &[r]);
+    let mut a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(1);
+    let mut b = b_dir.start();
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+    let first = b.status(LINE);
+    assert_eq!((first.full, first.deltas), (1, 0), "{first:?}");
+
+    // A restarts with the same file: B resyncs with a delta.
+    a.process.kill();
+    wait_until("B to see the owner lost", || !b.status(LINE).owner_up);
+    local.change(2);
+    let _a = a_dir.start();
+    wait_until("a delta after A's restart", || b.status(LINE).deltas == 1);
+    assert_eq!(b.status(LINE).full, 1, "no full copy for the same instance");
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+    drop(mirror);
+    op.close().await;
+
+    // B restarts: it resumes from its file with a delta.
+    b.process.kill();
+    local.change(3);
+    let b = b_dir.start();
+    wait_until("B's resync after its restart", || {
+        let s = b.status(LINE);
+        s.full + s.deltas > 0
+    });
+    let resumed = b.status(LINE);
+    assert_eq!((resumed.full, resumed.deltas), (0, 1), "{resumed:?}");
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+    drop(mirror);
+    op.close().await;
+
+    // A comes back with a new file (a new instance): a full copy.
+    drop(_a);
+    drop(local);
+    wait_until("B to see the owner lost", || !b.status(LINE).owner_up);
+    std::fs::remove_file(a_dir.dir.join("root/plant/line")).unwrap();
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(4);
+    wait_until("a full copy of the new instance", || {
+        b.status(LINE).full == 1
+    });
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+}
