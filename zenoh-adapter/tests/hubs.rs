@@ -177,3 +177,65 @@ async fn restarts_resume_with_a_delta_and_a_new_owner_instance_is_copied_whole()
     let mirror = op.subscribe(LINE).await.expect("subscribe");
     converge(&mirror, &a_dir.root(), LINE).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_hubs_go_on_through_the_other_router_when_one_is_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (r1, r2) = (port(), port());
+    let mut first = router(r1, &[]);
+    let _second = router(r2, &[r1]);
+    let a_dir = owner(tmp.path(), &[r1, r2]);
+    let b_dir = mirror(tmp.path(), "b", &[r1, r2]);
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(1);
+    let b = b_dir.start();
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+
+    first.kill();
+    for seed in 2..40 {
+        local.change(seed);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    converge(&mirror, &a_dir.root(), LINE).await;
+    local.change(41);
+    converge(&mirror, &a_dir.root(), LINE).await;
+    // Writes go through the other router too.
+    mirror.set("setpoint", 7.0f64).await.expect("applied after the failover");
+    assert_eq!(file_bytes(&a_dir.root(), LINE)[8..16], 7.0f64.to_le_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_third_hub_imports_the_same_region() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let _router = router(r, &[]);
+    let a_dir = owner(tmp.path(), &[r]);
+    let b_dir = mirror(tmp.path(), "b", &[r]);
+    let c_dir = mirror(tmp.path(), "c", &[r]);
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(1);
+    let b = b_dir.start();
+    let c = c_dir.start();
+    wait_until("B's and C's first copies", || {
+        b.status(LINE).held.is_some() && c.status(LINE).held.is_some()
+    });
+    let (at_b, at_c) = (b.client("op").await, c.client("viewer").await);
+    let (mirror_b, mirror_c) = (
+        at_b.subscribe(LINE).await.expect("subscribe at B"),
+        at_c.subscribe(LINE).await.expect("subscribe at C"),
+    );
+    for seed in 2..10 {
+        local.change(seed);
+    }
+    converge(&mirror_b, &a_dir.root(), LINE).await;
+    converge(&mirror_c, &a_dir.root(), LINE).await;
+    // A write through B reaches C's clients too.
+    mirror_b.set("setpoint", 3.5f64).await.expect("applied");
+    converge(&mirror_c, &a_dir.root(), LINE).await;
+    assert_eq!(mirror_c.get::<f64>("setpoint").unwrap(), 3.5);
+}
