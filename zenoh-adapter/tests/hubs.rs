@@ -204,7 +204,10 @@ async fn both_hubs_go_on_through_the_other_router_when_one_is_killed() {
     local.change(41);
     converge(&mirror, &a_dir.root(), LINE).await;
     // Writes go through the other router too.
-    mirror.set("setpoint", 7.0f64).await.expect("applied after the failover");
+    mirror
+        .set("setpoint", 7.0f64)
+        .await
+        .expect("applied after the failover");
     assert_eq!(file_bytes(&a_dir.root(), LINE)[8..16], 7.0f64.to_le_bytes());
 }
 

@@ -2,6 +2,7 @@
 //! config file on SIGHUP.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET};
@@ -34,6 +35,12 @@ pub(crate) struct Args {
     /// Write logs as JSON lines (the same as --log-json).
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// The zenoh bridge's config file: regions exported to and imported
+    /// from other hubs (docs/multi-host.md).
+    #[cfg(feature = "zenoh")]
+    #[arg(long, value_name = "FILE")]
+    zenoh: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: Args) -> Result<()> {
@@ -47,8 +54,20 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
 
-    let hub = Hub::start(config).await.context("cannot start the hub")?;
+    let hub = Arc::new(Hub::start(config).await.context("cannot start the hub")?);
     print_banner(&hub, file.is_none());
+    #[cfg(feature = "zenoh")]
+    let bridge = match &args.zenoh {
+        Some(path) => {
+            let bridge_config = memwire_zenoh::BridgeConfig::load(path)?;
+            let bridge = memwire_zenoh::Bridge::start(Arc::clone(&hub), &bridge_config)
+                .await
+                .context("cannot start the zenoh bridge")?;
+            println!("zenoh: exporting {}", bridge.exported().join(", "));
+            Some(bridge)
+        }
+        None => None,
+    };
 
     let name = loop {
         tokio::select! {
@@ -58,8 +77,25 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         }
     };
     tracing::info!(signal = name, "stopping");
-    hub.shutdown().await;
+    #[cfg(feature = "zenoh")]
+    if let Some(bridge) = bridge {
+        bridge.close().await;
+    }
+    shutdown(hub).await;
     Ok(())
+}
+
+/// Shuts the hub down once nothing else holds it (a write the bridge was
+/// applying when it closed ends within a few hundred milliseconds).
+async fn shutdown(mut hub: Arc<Hub>) {
+    for _ in 0..100 {
+        match Arc::try_unwrap(hub) {
+            Ok(hub) => return hub.shutdown().await,
+            Err(held) => hub = held,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tracing::warn!("the hub is still in use: stopping without closing its connections in order");
 }
 
 /// SIGHUP: reads `file` again and applies it. A file that cannot be read
