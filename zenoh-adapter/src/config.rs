@@ -5,6 +5,7 @@
 //!
 //! ```toml
 //! mode = "client"
+//! id = "a1"
 //! connect = ["tcp/127.0.0.1:7447"]
 //! listen = []
 //! state = "zenoh-state"
@@ -67,6 +68,10 @@ impl RegionPath {
 pub struct BridgeConfig {
     /// Client (of routers) or peer.
     pub mode: Mode,
+    /// The session's zenoh ID (hexadecimal, at most 32 digits), which a
+    /// router's access control names the hub by (`zids`); a random one
+    /// when absent.
+    pub id: Option<String>,
     /// zenoh endpoints to connect to (`tcp/127.0.0.1:7447`).
     pub connect: Vec<String>,
     /// zenoh endpoints to listen on; none by default.
@@ -102,6 +107,7 @@ pub enum BridgeConfigError {
 struct File {
     #[serde(default)]
     mode: Mode,
+    id: Option<String>,
     #[serde(default)]
     connect: Vec<String>,
     #[serde(default)]
@@ -140,8 +146,14 @@ impl BridgeConfig {
                 any.tenant
             ));
         }
+        if let Some(id) = &file.id {
+            if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("id {id:?} is not a zenoh ID (1 to 32 hex digits)"));
+            }
+        }
         Ok(BridgeConfig {
             mode: file.mode,
+            id: file.id,
             connect: file.connect,
             listen: file.listen,
             state: dir.join(file.state),
@@ -165,8 +177,13 @@ impl BridgeConfig {
             Mode::Client => "client",
         };
         let json = |v: &Vec<String>| serde_json_list(v);
+        let id = self
+            .id
+            .as_ref()
+            .map_or(String::new(), |id| format!("id: \"{id}\","));
         let text = format!(
             r#"{{
+                {id}
                 mode: "{mode}",
                 connect: {{ endpoints: {} }},
                 listen: {{ endpoints: {} }},
@@ -193,6 +210,7 @@ mod tests {
     fn reads_a_bridge_file() {
         let text = r#"
             connect = ["tcp/127.0.0.1:7447"]
+            id = "a1"
             state = "state"
             export = ["plant/*", "fleet/robot1"]
             import = ["other/line"]
@@ -204,7 +222,12 @@ mod tests {
         assert!(config.exports("fleet", "robot1"));
         assert!(!config.exports("fleet", "robot2"));
         assert!(!config.exports("other", "line"));
-        config.zenoh().unwrap();
+        let zenoh = config.zenoh().unwrap();
+        assert_eq!(zenoh.get_json("id").unwrap(), "\"a1\"");
+        assert_eq!(
+            zenoh.get_json("scouting/multicast/enabled").unwrap(),
+            "false"
+        );
     }
 
     #[test]
