@@ -59,7 +59,19 @@ async fn a_mirror_hub_serves_the_owners_bytes_and_forwards_writes() {
         local.change(seed);
     }
     converge(&mirror, &a_dir.root(), LINE).await;
-    assert!(b.status(LINE).updates > 0, "live updates were applied");
+    // Once caught up, a change arrives as a live update, not a query.
+    let before = b.status(LINE);
+    local.change(20);
+    converge(&mirror, &a_dir.root(), LINE).await;
+    wait_until("a live update applied", || {
+        b.status(LINE).updates > before.updates
+    });
+    let after = b.status(LINE);
+    assert_eq!(
+        (after.full, after.deltas),
+        (before.full, before.deltas),
+        "{after:?}"
+    );
 
     // A write by B's client is applied at A, answered, and seen at both.
     let generation = mirror.set("setpoint", 2.5f64).await.expect("applied");
