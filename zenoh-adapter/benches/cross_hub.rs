@@ -2,7 +2,9 @@
 //! costs it is made of, measured in the same run: the single-hub path (the
 //! same commit to a client of hub A) and zenoh's own pub/sub of an update's
 //! bytes between two sessions through the same router. Everything runs in
-//! this process on loopback (two hubs, their bridges, a router).
+//! this process on loopback (two hubs, their bridges, a router). The hubs
+//! publish without a rate limit (`max_rate_hz = 0`), so what is measured
+//! is the path, not the default 100 Hz pacing.
 //!
 //! `cargo bench -p memwire-zenoh --bench cross_hub [-- SAMPLES]`; prints
 //! p50 and p99 of each path and the ratio of the cross-hub path to the sum
@@ -24,7 +26,7 @@ const VARIABLES: &str = r#"variables = [
 
 fn hub_config(root: &std::path::Path, region: &str) -> Config {
     let text = format!(
-        "root = {root:?}\n[listen]\ntcp = \"127.0.0.1:0\"\n\
+        "root = {root:?}\n[listen]\ntcp = \"127.0.0.1:0\"\n[publish]\nmax_rate_hz = 0\n\
          [[tenant]]\nname = \"plant\"\n\
          [[tenant.client]]\nname = \"op\"\nsecret = \"op-secret\"\n\
          rights = [{{ regions = \"*\", access = \"read-write\" }}]\n\
