@@ -1,7 +1,9 @@
 //! [`Bridge`]: a hub's zenoh session, with a task per exported and per
 //! imported region.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use memwire_std::hub::Hub;
 use tokio::task::JoinSet;
@@ -11,11 +13,15 @@ use crate::error::Error;
 use crate::import::ImportStatus;
 use crate::{export, import};
 
+/// The pause between two attempts at opening the zenoh session.
+const REOPEN: Duration = Duration::from_secs(1);
+
 /// A hub's link to the other hubs over zenoh: its exported regions put on
 /// zenoh, its imported regions mirrored from their owners. Dropping it
 /// stops nothing: call [`close`](Self::close).
 pub struct Bridge {
-    session: zenoh::Session,
+    /// The session once opened, for [`close`](Self::close).
+    session: Arc<Mutex<Option<zenoh::Session>>>,
     tasks: JoinSet<()>,
     exported: Vec<String>,
     imports: Vec<Arc<Mutex<ImportStatus>>>,
@@ -30,16 +36,16 @@ impl std::fmt::Debug for Bridge {
 }
 
 impl Bridge {
-    /// Opens the zenoh session of `config` and starts exporting and
-    /// importing `hub`'s regions as it says. An exported region must be
-    /// one the hub serves (`tenant/*` takes every region the hub's config
-    /// declares for the tenant); an imported one must be declared in the
-    /// hub's config with no variables (the hub serves the file the bridge
-    /// creates with the owner's schema). Must run inside a tokio runtime.
+    /// Starts exporting and importing `hub`'s regions as `config` says. An
+    /// exported region must be one the hub serves (`tenant/*` takes every
+    /// region the hub's config declares for the tenant); an imported one
+    /// must be declared in the hub's config with no variables (the hub
+    /// serves the file the bridge creates with the owner's schema). The
+    /// zenoh session is opened in the background, again every second while
+    /// none of the endpoints answers, so a hub starts before its routers.
+    /// Must run inside a tokio runtime.
     pub async fn start(hub: Arc<Hub>, config: &BridgeConfig) -> Result<Bridge, Error> {
         let zenoh_config = config.zenoh().map_err(Error::Config)?;
-        let session = zenoh::open(zenoh_config).await?;
-        let mut tasks = JoinSet::new();
         let hub_config = hub.config();
         let mut exported = Vec::new();
         for tenant in &hub_config.tenants {
@@ -58,38 +64,30 @@ impl Bridge {
                 }
             }
         }
+        let mut imports = Vec::new();
+        // Fails now rather than in a task when the hub has no such region.
         for name in &exported {
             let (tenant, region) = name.split_once('/').unwrap_or((name, ""));
-            // Fails now rather than in the task when the hub has no such region.
             hub.feed(tenant, region)?;
-            let task = export::run(
-                Arc::clone(&hub),
-                session.clone(),
-                tenant.to_owned(),
-                region.to_owned(),
-            );
-            tasks.spawn(report(name.clone(), "export", task));
         }
-        let mut imports = Vec::new();
         for path in &config.import {
             let region = path.region.clone().unwrap_or_default();
-            let name = format!("{}/{region}", path.tenant);
             hub.feed(&path.tenant, &region)?;
-            let status = Arc::new(Mutex::new(ImportStatus {
-                path: name.clone(),
+            imports.push(Arc::new(Mutex::new(ImportStatus {
+                path: format!("{}/{region}", path.tenant),
                 ..ImportStatus::default()
-            }));
-            imports.push(Arc::clone(&status));
-            let task = import::run(
-                Arc::clone(&hub),
-                session.clone(),
-                path.tenant.clone(),
-                region,
-                config.state.clone(),
-                status,
-            );
-            tasks.spawn(report(name, "import", task));
+            })));
         }
+        let session = Arc::new(Mutex::new(None));
+        let mut tasks = JoinSet::new();
+        tasks.spawn(run(
+            hub,
+            zenoh_config,
+            Arc::clone(&session),
+            exported.clone(),
+            imports.clone(),
+            config.state.clone(),
+        ));
         Ok(Bridge {
             session,
             tasks,
@@ -116,10 +114,68 @@ impl Bridge {
     pub async fn close(mut self) {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
-        if let Err(e) = self.session.close().await {
-            tracing::debug!(error = %e, "closing the zenoh session");
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(session) = session {
+            if let Err(e) = session.close().await {
+                tracing::debug!(error = %e, "closing the zenoh session");
+            }
         }
     }
+}
+
+/// Opens the session, then runs a task per region until aborted (which
+/// drops `tasks`, aborting them).
+async fn run(
+    hub: Arc<Hub>,
+    config: zenoh::Config,
+    opened: Arc<Mutex<Option<zenoh::Session>>>,
+    exported: Vec<String>,
+    imports: Vec<Arc<Mutex<ImportStatus>>>,
+    state: PathBuf,
+) {
+    let session = loop {
+        match zenoh::open(config.clone()).await {
+            Ok(session) => break session,
+            Err(e) => {
+                tracing::warn!(error = %e, "zenoh: no endpoint answers yet; trying again in a second");
+                tokio::time::sleep(REOPEN).await;
+            }
+        }
+    };
+    *opened.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.clone());
+    let mut tasks = JoinSet::new();
+    for name in exported {
+        let (tenant, region) = name.split_once('/').unwrap_or((&name, ""));
+        let task = export::run(
+            Arc::clone(&hub),
+            session.clone(),
+            tenant.to_owned(),
+            region.to_owned(),
+        );
+        tasks.spawn(report(name.clone(), "export", task));
+    }
+    for status in imports {
+        let name = status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .path
+            .clone();
+        let (tenant, region) = name.split_once('/').unwrap_or((&name, ""));
+        let task = import::run(
+            Arc::clone(&hub),
+            session.clone(),
+            tenant.to_owned(),
+            region.to_owned(),
+            state.clone(),
+            status,
+        );
+        tasks.spawn(report(name.clone(), "import", task));
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Runs one region's task and logs why it ended.

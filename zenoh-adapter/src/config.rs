@@ -170,7 +170,9 @@ impl BridgeConfig {
     }
 
     /// The zenoh session's configuration: the endpoints named, multicast
-    /// and gossip scouting off (no traffic to any address not named).
+    /// and gossip scouting off (no traffic to any address not named). A
+    /// hub starts even when none of its routers is up yet: zenoh goes on
+    /// trying them.
     pub fn zenoh(&self) -> Result<zenoh::Config, String> {
         let mode = match self.mode {
             Mode::Peer => "peer",
@@ -185,7 +187,7 @@ impl BridgeConfig {
             r#"{{
                 {id}
                 mode: "{mode}",
-                connect: {{ endpoints: {} }},
+                connect: {{ endpoints: {}, exit_on_failure: false }},
                 listen: {{ endpoints: {} }},
                 scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: false }} }},
             }}"#,
@@ -228,6 +230,7 @@ mod tests {
             zenoh.get_json("scouting/multicast/enabled").unwrap(),
             "false"
         );
+        assert_eq!(zenoh.get_json("connect/exit_on_failure").unwrap(), "false");
     }
 
     #[test]

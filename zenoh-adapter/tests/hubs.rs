@@ -254,3 +254,20 @@ async fn a_third_hub_imports_the_same_region() {
     converge(&mirror_c, &a_dir.root(), LINE).await;
     assert_eq!(mirror_c.get::<f64>("setpoint").unwrap(), 3.5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hubs_started_before_their_router_link_up_once_it_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let a_dir = owner(tmp.path(), &[r]);
+    let b_dir = mirror(tmp.path(), "b", &[r]);
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(1);
+    let b = b_dir.start();
+    let _router = router(r, &[]);
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+}
