@@ -63,7 +63,15 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             let bridge = memwire_zenoh::Bridge::start(Arc::clone(&hub), &bridge_config)
                 .await
                 .context("cannot start the zenoh bridge")?;
-            println!("zenoh: exporting {}", bridge.exported().join(", "));
+            let list = |names: Vec<String>| match names.is_empty() {
+                true => "nothing".to_owned(),
+                false => names.join(", "),
+            };
+            println!(
+                "zenoh: exporting {}; importing {}",
+                list(bridge.exported().to_vec()),
+                list(bridge.imports().into_iter().map(|s| s.path).collect())
+            );
             Some(bridge)
         }
         None => None,
