@@ -235,6 +235,8 @@ impl Hub {
     }
 
     /// The snapshots of region `tenant/region`, as its scans publish them.
+    /// While the feed lives it counts among the region's subscribers in the
+    /// hub's metrics (`memwire_region_subscribers`).
     pub fn feed(&self, tenant: &str, region: &str) -> Result<Feed, BridgeError> {
         let served = self.served(tenant, region)?;
         let wakeup = Arc::new(Wakeup::default());
