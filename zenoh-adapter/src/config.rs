@@ -1,9 +1,11 @@
 //! The bridge's configuration (`docs/hub-config.md`, "The zenoh bridge"):
 //! how the hub's zenoh session reaches the others, and which regions it
-//! exports and imports. It is a file of its own, beside the hub's, so that
-//! the hub (and its reloads) know nothing of zenoh.
+//! exports and imports. It is the `[zenoh]` section of the hub's config
+//! file, which `memwire-std` keeps as written ([`Section`]) so that the
+//! hub knows nothing of zenoh; this crate reads it.
 //!
 //! ```toml
+//! [zenoh]
 //! mode = "client"
 //! id = "a1"
 //! connect = ["tcp/127.0.0.1:7447"]
@@ -15,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use memwire_std::hub::config::Section;
 use serde::Deserialize;
 
 /// How the hub's zenoh session runs.
@@ -89,17 +92,14 @@ pub struct BridgeConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BridgeConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+    /// The `[zenoh]` section is not of this shape.
+    #[error("{origin}: [zenoh]: {message}")]
+    Invalid {
+        /// Where the section is, `file:line`.
+        origin: String,
+        /// What is wrong.
+        message: String,
     },
-    /// The file is not valid TOML of this shape.
-    #[error("{0}")]
-    Parse(String),
 }
 
 #[derive(Deserialize)]
@@ -120,20 +120,25 @@ struct File {
 }
 
 impl BridgeConfig {
-    /// Reads the file at `path`; `state` is taken relative to its directory.
-    pub fn load(path: &Path) -> Result<BridgeConfig, BridgeConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BridgeConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        BridgeConfig::parse(&text, dir)
-            .map_err(|e| BridgeConfigError::Parse(format!("{}: {e}", path.display())))
+    /// Reads the `[zenoh]` section of a hub's config ([`Config::zenoh`]);
+    /// `state` is taken relative to the config file's directory.
+    ///
+    /// [`Config::zenoh`]: memwire_std::hub::Config::zenoh
+    pub fn from_section(section: &Section) -> Result<BridgeConfig, BridgeConfigError> {
+        BridgeConfig::parse(&section.toml, &section.base_dir).map_err(|message| {
+            BridgeConfigError::Invalid {
+                origin: section.origin.clone(),
+                message,
+            }
+        })
     }
 
-    /// Reads `text`; a relative `state` is taken relative to `dir`.
+    /// Reads the section's `text` (its keys, without the `[zenoh]`
+    /// header); a relative `state` is taken relative to `dir`.
     pub fn parse(text: &str, dir: &Path) -> Result<BridgeConfig, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        // The section's own line is in the error's origin; the text is its
+        // re-serialized keys, whose positions would mislead.
+        let file: File = toml::from_str(text).map_err(|e| e.message().trim_end().to_owned())?;
         let paths = |list: Vec<String>| {
             list.iter()
                 .map(|s| RegionPath::parse(s))
@@ -209,7 +214,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_a_bridge_file() {
+    fn reads_the_section_of_a_hub_config() {
+        let text = "[zenoh]\nstate = \"state\"\nexport = [\"plant/*\"]\n";
+        let hub =
+            memwire_std::hub::Config::parse(text, "hub.toml", Path::new("/etc/memwire")).unwrap();
+        let config = BridgeConfig::from_section(hub.zenoh.as_ref().unwrap()).unwrap();
+        assert_eq!(config.state, Path::new("/etc/memwire/state"));
+        assert!(config.exports("plant", "line"));
+        let wrong = memwire_std::hub::Config::parse(
+            "\n[zenoh]\nexport = [\"plant\"]\n",
+            "hub.toml",
+            Path::new("."),
+        )
+        .unwrap();
+        let error = BridgeConfig::from_section(wrong.zenoh.as_ref().unwrap()).unwrap_err();
+        assert!(
+            error.to_string().starts_with("hub.toml:2: [zenoh]: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn reads_a_bridge_section() {
         let text = r#"
             connect = ["tcp/127.0.0.1:7447"]
             id = "a1"

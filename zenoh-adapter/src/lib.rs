@@ -11,7 +11,7 @@
 //! - `import.rs`: the mirror: resume, query, apply, forward writes.
 //! - `keys.rs`: the key expressions ([`RegionKeys`]).
 //! - `payload.rs`: what each key carries, in the wire format's encoding.
-//! - `config.rs`: [`BridgeConfig`], the bridge's file.
+//! - `config.rs`: [`BridgeConfig`], the `[zenoh]` section of the hub's config.
 //! - `error.rs`: [`Error`].
 //!
 //! ```no_run
@@ -20,8 +20,11 @@
 //! use memwire_std::hub::{Config, Hub};
 //! use memwire_zenoh::{Bridge, BridgeConfig};
 //!
-//! let hub = Arc::new(Hub::start(Config::load("hub.toml".as_ref())?).await?);
-//! let bridge = Bridge::start(Arc::clone(&hub), &BridgeConfig::load("zenoh.toml".as_ref())?).await?;
+//! // hub.toml holds the hub's settings and the bridge's `[zenoh]` section.
+//! let config = Config::load("hub.toml".as_ref())?;
+//! let bridge_config = BridgeConfig::from_section(config.zenoh.as_ref().ok_or("no [zenoh]")?)?;
+//! let hub = Arc::new(Hub::start(config).await?);
+//! let bridge = Bridge::start(Arc::clone(&hub), &bridge_config).await?;
 //! tokio::signal::ctrl_c().await?;
 //! bridge.close().await;
 //! # Ok(()) }

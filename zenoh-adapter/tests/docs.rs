@@ -1,5 +1,5 @@
-//! The configurations the documents show are valid: the bridge's file in
-//! `docs/hub-config.md`, every hub and bridge file in `docs/multi-host.md`.
+//! The configurations the documents show are valid: the `[zenoh]` section
+//! in `docs/hub-config.md`, every hub's config in `docs/multi-host.md`.
 
 use std::path::Path;
 
@@ -15,11 +15,12 @@ fn blocks<'a>(doc: &'a str, fence: &str) -> Vec<&'a str> {
 }
 
 #[test]
-fn the_bridge_file_of_the_config_reference_is_valid() {
+fn the_zenoh_section_of_the_config_reference_is_valid() {
     let doc = include_str!("../../docs/hub-config.md");
     let (_, section) = doc.split_once("## The zenoh bridge").unwrap();
     let block = blocks(section, "```text\n")[0];
-    let config = BridgeConfig::parse(block, Path::new("/etc/memwire")).unwrap();
+    let hub = Config::parse(block, "doc", Path::new("/etc/memwire")).unwrap();
+    let config = BridgeConfig::from_section(hub.zenoh.as_ref().unwrap()).unwrap();
     assert_eq!(config.connect.len(), 2);
     assert!(config.exports("plant", "line"));
     assert!(!config.exports("fleet", "robot2"));
@@ -29,14 +30,14 @@ fn the_bridge_file_of_the_config_reference_is_valid() {
 fn the_multi_host_guide_configs_are_valid() {
     let doc = include_str!("../../docs/multi-host.md");
     let toml = blocks(doc, "```toml\n");
-    assert_eq!(toml.len(), 4, "two hubs, each with a bridge file");
+    assert_eq!(toml.len(), 2, "two hubs");
     for block in toml {
-        if block.contains("[[tenant]]") {
-            Config::parse(block, "doc", Path::new("/etc/memwire")).unwrap();
-        } else {
-            let bridge = BridgeConfig::parse(block, Path::new("/etc/memwire")).unwrap();
-            bridge.zenoh().unwrap();
-        }
+        let hub = Config::parse(block, "doc", Path::new("/etc/memwire")).unwrap();
+        let section = hub.zenoh.as_ref().expect("a [zenoh] section");
+        BridgeConfig::from_section(section)
+            .unwrap()
+            .zenoh()
+            .unwrap();
     }
 }
 

@@ -17,6 +17,7 @@ Examples:
   RUST_LOG=debug memwire serve --json    detailed logs as JSON lines
   kill -HUP <pid>                        reload the config file: tenants, clients
                                          and regions change without a restart
+                                         (a changed [zenoh] section is refused)
 
 Without --config the hub runs the built-in demo config, whose secrets are
 published: it listens on the loopback interface only.";
@@ -35,12 +36,6 @@ pub(crate) struct Args {
     /// Write logs as JSON lines (the same as --log-json).
     #[arg(long)]
     pub(crate) json: bool,
-
-    /// The zenoh bridge's config file: regions exported to and imported
-    /// from other hubs (docs/multi-host.md).
-    #[cfg(feature = "zenoh")]
-    #[arg(long, value_name = "FILE")]
-    zenoh: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: Args) -> Result<()> {
@@ -49,6 +44,20 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         Some(file) => Config::load(file)?,
         None => Config::default_config(),
     };
+    #[cfg(not(feature = "zenoh"))]
+    if let Some(section) = &config.zenoh {
+        anyhow::bail!(
+            "{}: the config has a [zenoh] section, and this memwire was built without the \
+             cargo feature `zenoh` (cargo install --path cli --features zenoh)",
+            section.origin
+        );
+    }
+    #[cfg(feature = "zenoh")]
+    let bridge_config = config
+        .zenoh
+        .as_ref()
+        .map(memwire_zenoh::BridgeConfig::from_section)
+        .transpose()?;
     // Listen for signals before serving, so that none is missed.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
@@ -57,10 +66,9 @@ pub(crate) async fn run(args: Args) -> Result<()> {
     let hub = Arc::new(Hub::start(config).await.context("cannot start the hub")?);
     print_banner(&hub, file.is_none());
     #[cfg(feature = "zenoh")]
-    let bridge = match &args.zenoh {
-        Some(path) => {
-            let bridge_config = memwire_zenoh::BridgeConfig::load(path)?;
-            let bridge = memwire_zenoh::Bridge::start(Arc::clone(&hub), &bridge_config)
+    let bridge = match &bridge_config {
+        Some(bridge_config) => {
+            let bridge = memwire_zenoh::Bridge::start(Arc::clone(&hub), bridge_config)
                 .await
                 .context("cannot start the zenoh bridge")?;
             let list = |names: Vec<String>| match names.is_empty() {

@@ -1,5 +1,5 @@
-//! A hub with its zenoh bridge, for the tests: `zenoh-hub <hub.toml>
-//! <bridge.toml>`. Prints `ready <tcp address>` once serving, then a
+//! A hub with its zenoh bridge, for the tests: `zenoh-hub <hub.toml>`, the
+//! file's `[zenoh]` section configuring the bridge. Prints `ready <tcp address>` once serving, then a
 //! `status` line per imported region whenever one changes.
 
 use std::sync::Arc;
@@ -10,13 +10,12 @@ use memwire_zenoh::{Bridge, BridgeConfig};
 
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
-    let (hub_file, bridge_file) = match (args.next(), args.next()) {
-        (Some(h), Some(b)) => (h, b),
-        _ => panic!("usage: zenoh-hub <hub.toml> <bridge.toml>"),
-    };
+    let hub_file = std::env::args()
+        .nth(1)
+        .expect("usage: zenoh-hub <hub.toml>");
     let config = Config::load(hub_file.as_ref()).expect("hub config");
-    let bridge_config = BridgeConfig::load(bridge_file.as_ref()).expect("bridge config");
+    let section = config.zenoh.as_ref().expect("a [zenoh] section");
+    let bridge_config = BridgeConfig::from_section(section).expect("bridge config");
     let hub = Arc::new(Hub::start(config).await.expect("hub start"));
     let bridge = Bridge::start(Arc::clone(&hub), &bridge_config)
         .await

@@ -157,7 +157,6 @@ impl HubDir {
                 }
             }
         }
-        std::fs::write(dir.join("hub.toml"), hub).unwrap();
         let list = |items: &[&str]| {
             items
                 .iter()
@@ -170,13 +169,13 @@ impl HubDir {
             .map(|p| format!("tcp/127.0.0.1:{p}"))
             .collect();
         let connect: Vec<&str> = connect.iter().map(String::as_str).collect();
-        let bridge = format!(
-            "connect = [{}]\nstate = \"state\"\nexport = [{}]\nimport = [{}]\n",
+        hub.push_str(&format!(
+            "\n[zenoh]\nconnect = [{}]\nstate = \"state\"\nexport = [{}]\nimport = [{}]\n",
             list(&connect),
             list(export),
             list(import)
-        );
-        std::fs::write(dir.join("zenoh.toml"), bridge).unwrap();
+        ));
+        std::fs::write(dir.join("hub.toml"), hub).unwrap();
         HubDir { dir }
     }
 
@@ -187,9 +186,7 @@ impl HubDir {
     /// Starts the hub with its bridge.
     pub fn start(&self) -> Hub {
         let mut command = Command::new(env!("CARGO_BIN_EXE_zenoh-hub"));
-        command
-            .arg(self.dir.join("hub.toml"))
-            .arg(self.dir.join("zenoh.toml"));
+        command.arg(self.dir.join("hub.toml"));
         let process = Process::spawn(command);
         let ready = process.line("ready ");
         let addr: SocketAddr = ready["ready ".len()..].parse().expect("an address");
