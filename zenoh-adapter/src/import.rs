@@ -116,6 +116,7 @@ pub(crate) async fn run(
                 let Ok(sample) = sample else { return Ok(()) };
                 owner_up = sample.kind() == SampleKind::Put;
                 copy.status().owner_up = owner_up;
+                inbox.owner_lost(!owner_up);
                 if owner_up {
                     tracing::info!(region = %keys.owner, "owner up");
                     behind = true;

@@ -145,13 +145,29 @@ async fn restarts_resume_with_a_delta_and_a_new_owner_instance_is_copied_whole()
     let first = b.status(LINE);
     assert_eq!((first.full, first.deltas), (1, 0), "{first:?}");
 
+    let stale = "memwire_region_stale";
+    wait_until("B to show its copy fresh", || {
+        b.metric(stale, LINE) == Some(0.0)
+    });
+    assert_eq!(
+        a.metric(stale, LINE),
+        None,
+        "an exported region is not stale"
+    );
+
     // A restarts with the same file: B resyncs with a delta.
     a.process.kill();
     wait_until("B to see the owner lost", || !b.status(LINE).owner_up);
+    wait_until("B to show its copy stale", || {
+        b.metric(stale, LINE) == Some(1.0)
+    });
     local.change(2);
     let _a = a_dir.start();
     wait_until("a delta after A's restart", || b.status(LINE).deltas == 1);
     assert_eq!(b.status(LINE).full, 1, "no full copy for the same instance");
+    wait_until("B to show its copy fresh again", || {
+        b.metric(stale, LINE) == Some(0.0)
+    });
     let op = b.client("op").await;
     let mirror = op.subscribe(LINE).await.expect("subscribe");
     converge(&mirror, &a_dir.root(), LINE).await;

@@ -16,6 +16,7 @@
 //! The region a hook is taken on is the one served when it is taken: a
 //! reload that declares the region anew is not followed.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use memwire::Schema;
@@ -26,6 +27,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::forward::{Forward, Publishers, QUEUE, Reply};
 use super::handle::Hub;
+use super::metrics::{NOT_IMPORTED, OWNER_UP, STALE};
 use super::region::{Listener, Served};
 use super::shadow::Published;
 use super::unavailable::UNAVAILABLE;
@@ -162,6 +164,14 @@ impl std::fmt::Debug for Inbox {
 }
 
 impl Inbox {
+    /// Says whether the region's owner is lost: while it is, the hub's
+    /// metrics show the copy as stale (`memwire_region_stale` 1). An
+    /// inbox starts with its owner lost, until the bridge sees it up.
+    pub fn owner_lost(&self, lost: bool) {
+        let state = if lost { STALE } else { OWNER_UP };
+        self.served.counts.import.store(state, Ordering::Relaxed);
+    }
+
     /// The next write, checked against the client's rights and the
     /// region's schema by the client's session. `None` once the hub has
     /// shut down.
@@ -180,6 +190,8 @@ impl Drop for Inbox {
         if let Some(publishers) = self.shared_publishers.upgrade() {
             publishers.unregister(&self.sender);
         }
+        let counts = &self.served.counts;
+        counts.import.store(NOT_IMPORTED, Ordering::Relaxed);
     }
 }
 
@@ -297,6 +309,7 @@ impl Hub {
             })?;
         let (sender, writes) = mpsc::channel(QUEUE);
         shared.publishers.register(&[index], &sender);
+        served.counts.import.store(STALE, Ordering::Relaxed);
         Ok(Inbox {
             served,
             shared_publishers: Arc::downgrade(&shared.publishers),

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::config::PublishPolicy;
-use super::metrics::{RegionCounts, RegionFigures};
+use super::metrics::{NOT_IMPORTED, RegionCounts, RegionFigures, STALE};
 use super::shadow::{Published, Scanner};
 use super::unavailable::{UNAVAILABLE, Unavailable};
 use crate::schema::OwnedSchema;
@@ -279,6 +279,10 @@ impl Served {
             full_updates: count(&self.counts.full_updates),
             deltas: count(&self.counts.deltas),
             update_bytes: count(&self.counts.update_bytes),
+            stale: match self.counts.import.load(Ordering::Relaxed) {
+                NOT_IMPORTED => None,
+                state => Some(state == STALE),
+            },
         }
     }
 

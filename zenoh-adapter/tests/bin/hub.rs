@@ -1,5 +1,6 @@
 //! A hub with its zenoh bridge, for the tests: `zenoh-hub <hub.toml>`, the
-//! file's `[zenoh]` section configuring the bridge. Prints `ready <tcp address>` once serving, then a
+//! file's `[zenoh]` section configuring the bridge. Prints `ready <tcp
+//! address> <metrics address>` once serving, then a
 //! `status` line per imported region whenever one changes.
 
 use std::sync::Arc;
@@ -20,7 +21,11 @@ async fn main() {
     let bridge = Bridge::start(Arc::clone(&hub), &bridge_config)
         .await
         .expect("bridge start");
-    println!("ready {}", hub.tcp_addr().expect("a TCP listener"));
+    println!(
+        "ready {} {}",
+        hub.tcp_addr().expect("a TCP listener"),
+        hub.http_addr().expect("an HTTP listener")
+    );
     let mut last = Vec::new();
     loop {
         let now = bridge.imports();

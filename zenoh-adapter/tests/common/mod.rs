@@ -140,7 +140,7 @@ impl HubDir {
         let dir = parent.join(name);
         std::fs::create_dir_all(dir.join("root")).unwrap();
         let mut hub = format!(
-            "root = {:?}\n[listen]\ntcp = \"127.0.0.1:0\"\n",
+            "root = {:?}\n[listen]\ntcp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n",
             dir.join("root")
         );
         for tenant in ["plant", "secret"] {
@@ -189,8 +189,14 @@ impl HubDir {
         command.arg(self.dir.join("hub.toml"));
         let process = Process::spawn(command);
         let ready = process.line("ready ");
-        let addr: SocketAddr = ready["ready ".len()..].parse().expect("an address");
-        Hub { process, addr }
+        let mut addrs = ready["ready ".len()..].split(' ');
+        let mut next = || -> SocketAddr { addrs.next().unwrap().parse().expect("an address") };
+        let (addr, http) = (next(), next());
+        Hub {
+            process,
+            addr,
+            http,
+        }
     }
 }
 
@@ -198,6 +204,8 @@ impl HubDir {
 pub struct Hub {
     pub process: Process,
     pub addr: SocketAddr,
+    /// The hub's metrics listener.
+    pub http: SocketAddr,
 }
 
 /// An import's status as the hub last printed it.
@@ -212,6 +220,26 @@ pub struct Status {
 
 impl Hub {
     /// The last status printed for `region`.
+    /// The value of the hub's metric `name` for `region` (`tenant/name`),
+    /// `None` when the hub shows none.
+    pub fn metric(&self, name: &str, region: &str) -> Option<f64> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.http).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let (tenant, region) = region.split_once('/').unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .filter(|l| {
+                l.contains(&format!("tenant=\"{tenant}\""))
+                    && l.contains(&format!("region=\"{region}\""))
+            })
+            .find_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+    }
+
     pub fn status(&self, region: &str) -> Status {
         let Some(line) = self.process.last(&format!("status {region} ")) else {
             return Status::default();
