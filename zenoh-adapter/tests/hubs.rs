@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{HubDir, LINE_VARIABLES, LocalWriter, converge, file_bytes, port, router, wait_until};
+use common::{
+    HubDir, LINE_VARIABLES, LocalWriter, converge, file_bytes, port, router, router_with_acl,
+    wait_until,
+};
 use memwire::codec::ErrorCode;
 use memwire_std::client::ClientError;
 
@@ -128,6 +131,64 @@ async fn a_tenant_not_exported_is_not_seen_at_the_mirror() {
     assert!(!status.owner_up && status.held.is_none(), "{status:?}");
     assert!(!b_dir.dir.join("root/secret/vault").exists());
     drop(a);
+}
+
+/// The access control of a router that lets hub `a1` put both tenants on
+/// zenoh and hub `b1` only `plant`; `secret_for` names the hubs allowed
+/// `secret`.
+fn tenant_acl(secret_for: &str) -> String {
+    let messages = r#"["put", "delete", "declare_subscriber", "query", "reply",
+        "declare_queryable", "liveliness_token", "declare_liveliness_subscriber",
+        "liveliness_query"]"#;
+    format!(
+        r#"enabled: true,
+        default_permission: "deny",
+        rules: [
+          {{ id: "plant", permission: "allow", flows: ["ingress", "egress"],
+             messages: {messages}, key_exprs: ["memwire/plant/**"] }},
+          {{ id: "secret", permission: "allow", flows: ["ingress", "egress"],
+             messages: {messages}, key_exprs: ["memwire/secret/**"] }},
+        ],
+        subjects: [{{ id: "a", zids: ["a1"] }}, {{ id: "b", zids: ["b1"] }}],
+        policies: [
+          {{ rules: ["plant"], subjects: ["a", "b"] }},
+          {{ rules: ["secret"], subjects: [{secret_for}] }},
+        ],"#
+    )
+}
+
+/// Both hubs' bridges ask for tenant `secret` (A exports it, B imports
+/// it); the router's access control, keyed by each hub's zenoh ID, keeps
+/// it from B.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_router_keeps_a_tenant_from_a_hub_its_access_control_denies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let _router = router_with_acl(r, &[], Some(&tenant_acl(r#""a""#)));
+    let line = format!("name = \"line\"\n{LINE_VARIABLES}");
+    let vault = format!("name = \"vault\"\n{LINE_VARIABLES}");
+    let regions = [("plant", line.as_str()), ("secret", vault.as_str())];
+    let exports = ["plant/*", "secret/*"];
+    let a_dir = HubDir::new(tmp.path(), "a", &regions, &[r], &exports, &[]).with_zenoh_id("a1");
+    let b_dir = mirror(tmp.path(), "b", &[r]).with_zenoh_id("b1");
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(7);
+    let vault = LocalWriter::open(&a_dir.root(), "secret/vault");
+    vault.change(99);
+    let b = b_dir.start();
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    converge(&mirror, &a_dir.root(), LINE).await;
+    // B's bridge asked for the vault and A's put it on zenoh; the router
+    // let none of it through: no owner, no copy, no file.
+    vault.change(100);
+    local.change(8);
+    converge(&mirror, &a_dir.root(), LINE).await;
+    let status = b.status("secret/vault");
+    assert!(!status.owner_up && status.held.is_none(), "{status:?}");
+    assert!(!b_dir.dir.join("root/secret/vault").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,8 @@
 //! A zenoh router for the tests: a session in router mode, listening on
 //! one endpoint and connecting to others, multicast and gossip scouting
 //! off. `zenoh-router <listen> [<connect>...]`; prints `ready` once open.
+//! With `ZENOH_ROUTER_ACL` set, its value (json5, the object's contents) is
+//! the router's `access_control`.
 
 #[tokio::main]
 async fn main() {
@@ -15,8 +17,12 @@ async fn main() {
             listen: {{ endpoints: [{listen:?}] }},
             connect: {{ endpoints: [{}] }},
             scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: false }} }},
+            {acl}
         }}"#,
-        connect.join(", ")
+        connect.join(", "),
+        acl = std::env::var("ZENOH_ROUTER_ACL")
+            .map(|rules| format!("access_control: {{ {rules} }},"))
+            .unwrap_or_default(),
     );
     let config = zenoh::Config::from_json5(&text).expect("router config");
     let _session = zenoh::open(config).await.expect("router session");

@@ -102,7 +102,16 @@ impl Drop for Process {
 /// A zenoh router listening on `port`, connecting to the routers at
 /// `peers`.
 pub fn router(port: u16, peers: &[u16]) -> Process {
+    router_with_acl(port, peers, None)
+}
+
+/// A router as [`router`], whose access control is `acl` (json5, the
+/// contents of its `access_control` object).
+pub fn router_with_acl(port: u16, peers: &[u16], acl: Option<&str>) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_zenoh-router"));
+    if let Some(acl) = acl {
+        command.env("ZENOH_ROUTER_ACL", acl);
+    }
     command.arg(format!("tcp/127.0.0.1:{port}"));
     for p in peers {
         command.arg(format!("tcp/127.0.0.1:{p}"));
@@ -177,6 +186,16 @@ impl HubDir {
         ));
         std::fs::write(dir.join("hub.toml"), hub).unwrap();
         HubDir { dir }
+    }
+
+    /// Gives the hub's zenoh session the ID `id` (hexadecimal), which a
+    /// router's access control names it by: a key of the `[zenoh]`
+    /// section, the last of the file.
+    pub fn with_zenoh_id(self, id: &str) -> HubDir {
+        let file = self.dir.join("hub.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{text}id = \"{id}\"\n")).unwrap();
+        self
     }
 
     pub fn root(&self) -> Root {
