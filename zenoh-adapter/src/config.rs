@@ -86,6 +86,27 @@ pub struct BridgeConfig {
     pub export: Vec<RegionPath>,
     /// The regions this hub mirrors from their owners (`tenant/region`).
     pub import: Vec<RegionPath>,
+    /// The user name and password the session authenticates with at the
+    /// routers (zenoh's `transport.auth.usrpwd`), which a router's access
+    /// control names the hub by (`usernames`).
+    pub login: Option<Login>,
+}
+
+/// A user name and its password, for zenoh's username/password
+/// authentication.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of logs.
+        f.debug_struct("Login").field("user", &self.user).finish()
+    }
 }
 
 /// Why the bridge's configuration was refused.
@@ -117,6 +138,8 @@ struct File {
     export: Vec<String>,
     #[serde(default)]
     import: Vec<String>,
+    user: Option<String>,
+    password: Option<String>,
 }
 
 impl BridgeConfig {
@@ -156,7 +179,13 @@ impl BridgeConfig {
                 return Err(format!("id {id:?} is not a zenoh ID (1 to 32 hex digits)"));
             }
         }
+        let login = match (file.user, file.password) {
+            (Some(user), Some(password)) => Some(Login { user, password }),
+            (None, None) => None,
+            _ => return Err("user and password go together".to_owned()),
+        };
         Ok(BridgeConfig {
+            login,
             mode: file.mode,
             id: file.id,
             connect: file.connect,
@@ -188,9 +217,16 @@ impl BridgeConfig {
             .id
             .as_ref()
             .map_or(String::new(), |id| format!("id: \"{id}\","));
+        let auth = self.login.as_ref().map_or(String::new(), |login| {
+            format!(
+                "transport: {{ auth: {{ usrpwd: {{ user: {:?}, password: {:?} }} }} }},",
+                login.user, login.password
+            )
+        });
         let text = format!(
             r#"{{
                 {id}
+                {auth}
                 mode: "{mode}",
                 connect: {{ endpoints: {}, exit_on_failure: false }},
                 listen: {{ endpoints: {} }},
@@ -257,6 +293,25 @@ mod tests {
             "false"
         );
         assert_eq!(zenoh.get_json("connect/exit_on_failure").unwrap(), "false");
+        assert!(config.login.is_none());
+    }
+
+    #[test]
+    fn a_login_goes_to_zenoh_and_not_to_logs() {
+        let text = "state = \"s\"\nuser = \"hub-b\"\npassword = \"pa\\\"ss\"\n";
+        let config = BridgeConfig::parse(text, Path::new(".")).unwrap();
+        let zenoh = config.zenoh().unwrap();
+        assert_eq!(
+            zenoh.get_json("transport/auth/usrpwd/user").unwrap(),
+            "\"hub-b\""
+        );
+        assert_eq!(
+            zenoh.get_json("transport/auth/usrpwd/password").unwrap(),
+            "\"pa\\\"ss\""
+        );
+        assert!(!format!("{config:?}").contains("pa\\\"ss"));
+        let alone = "state = \"s\"\nuser = \"hub-b\"\n";
+        assert!(BridgeConfig::parse(alone, Path::new(".")).is_err());
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub mod keys;
 pub mod payload;
 
 pub use bridge::Bridge;
-pub use config::{BridgeConfig, BridgeConfigError, Mode};
+pub use config::{BridgeConfig, BridgeConfigError, Login, Mode};
 pub use error::Error;
 pub use import::ImportStatus;
 pub use keys::RegionKeys;

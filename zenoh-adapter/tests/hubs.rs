@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    HubDir, LINE_VARIABLES, LocalWriter, converge, file_bytes, port, router, router_with_acl,
+    HubDir, LINE_VARIABLES, LocalWriter, converge, file_bytes, port, router, router_with,
     wait_until,
 };
 use memwire::codec::ErrorCode;
@@ -133,10 +133,12 @@ async fn a_tenant_not_exported_is_not_seen_at_the_mirror() {
     drop(a);
 }
 
-/// The access control of a router that lets hub `a1` put both tenants on
-/// zenoh and hub `b1` only `plant`; `secret_for` names the hubs allowed
-/// `secret`.
-fn tenant_acl(secret_for: &str) -> String {
+/// The access control of a router that lets hub A put both tenants on
+/// zenoh and hub B only `plant`, or both with `secret_to_b`; each hub is
+/// named by `subjects` (json5: the keys of subject `a`, then of `b`).
+fn tenant_acl(subjects: [&str; 2], secret_to_b: bool) -> String {
+    let [a, b] = subjects;
+    let secret_for = if secret_to_b { r#""a", "b""# } else { r#""a""# };
     let messages = r#"["put", "delete", "declare_subscriber", "query", "reply",
         "declare_queryable", "liveliness_token", "declare_liveliness_subscriber",
         "liveliness_query"]"#;
@@ -149,7 +151,7 @@ fn tenant_acl(secret_for: &str) -> String {
           {{ id: "secret", permission: "allow", flows: ["ingress", "egress"],
              messages: {messages}, key_exprs: ["memwire/secret/**"] }},
         ],
-        subjects: [{{ id: "a", zids: ["a1"] }}, {{ id: "b", zids: ["b1"] }}],
+        subjects: [{{ id: "a", {a} }}, {{ id: "b", {b} }}],
         policies: [
           {{ rules: ["plant"], subjects: ["a", "b"] }},
           {{ rules: ["secret"], subjects: [{secret_for}] }},
@@ -164,13 +166,74 @@ fn tenant_acl(secret_for: &str) -> String {
 async fn a_router_keeps_a_tenant_from_a_hub_its_access_control_denies() {
     let tmp = tempfile::tempdir().unwrap();
     let r = port();
-    let _router = router_with_acl(r, &[], Some(&tenant_acl(r#""a""#)));
+    let acl = tenant_acl([r#"zids: ["a1"]"#, r#"zids: ["b1"]"#], false);
+    let _router = router_with(r, &[], Some(&acl), None);
+    secret_kept_from_b(tmp.path(), r, ["id = \"a1\"", "id = \"b1\""]).await;
+}
+
+/// The same, each hub named by the user it logs in to the router as
+/// (zenoh's username/password authentication).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_router_keeps_a_tenant_from_a_hub_by_the_user_it_logs_in_as() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let users = tmp.path().join("users");
+    std::fs::write(&users, "hub-a:a-password\nhub-b:b-password\n").unwrap();
+    let acl = tenant_acl(
+        [r#"usernames: ["hub-a"]"#, r#"usernames: ["hub-b"]"#],
+        false,
+    );
+    let _router = router_with(r, &[], Some(&acl), Some(&users));
+    let logins = [
+        "user = \"hub-a\"\npassword = \"a-password\"",
+        "user = \"hub-b\"\npassword = \"b-password\"",
+    ];
+    secret_kept_from_b(tmp.path(), r, logins).await;
+}
+
+/// A hub that names a user with the wrong password is not let in: it
+/// cannot claim another hub's identity by its name alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_with_a_wrong_password_receives_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = port();
+    let users = tmp.path().join("users");
+    std::fs::write(&users, "hub-a:a-password\nhub-b:b-password\n").unwrap();
+    let acl = tenant_acl(
+        [r#"usernames: ["hub-a"]"#, r#"usernames: ["hub-b"]"#],
+        false,
+    );
+    let _router = router_with(r, &[], Some(&acl), Some(&users));
+    let a_dir = owner(tmp.path(), &[r]).with_zenoh("user = \"hub-a\"\npassword = \"a-password\"");
+    let intruder =
+        mirror(tmp.path(), "c", &[r]).with_zenoh("user = \"hub-b\"\npassword = \"guessed\"");
+    let b_dir =
+        mirror(tmp.path(), "b", &[r]).with_zenoh("user = \"hub-b\"\npassword = \"b-password\"");
+    let _a = a_dir.start();
+    let local = LocalWriter::open(&a_dir.root(), LINE);
+    local.change(1);
+    let c = intruder.start();
+    let b = b_dir.start();
+    wait_until("B's first copy", || b.status(LINE).held.is_some());
+    let op = b.client("op").await;
+    let mirror = op.subscribe(LINE).await.expect("subscribe");
+    local.change(2);
+    converge(&mirror, &a_dir.root(), LINE).await;
+    // C started first and asks for the same region, as the same user.
+    let status = c.status(LINE);
+    assert!(!status.owner_up && status.held.is_none(), "{status:?}");
+}
+
+/// Hub A exports tenants `plant` and `secret`, hub B imports both, each
+/// with `zenoh_keys` in its `[zenoh]` section, through router `r`: B
+/// mirrors `plant` and receives nothing of `secret`.
+async fn secret_kept_from_b(tmp: &std::path::Path, r: u16, zenoh_keys: [&str; 2]) {
     let line = format!("name = \"line\"\n{LINE_VARIABLES}");
     let vault = format!("name = \"vault\"\n{LINE_VARIABLES}");
     let regions = [("plant", line.as_str()), ("secret", vault.as_str())];
     let exports = ["plant/*", "secret/*"];
-    let a_dir = HubDir::new(tmp.path(), "a", &regions, &[r], &exports, &[]).with_zenoh_id("a1");
-    let b_dir = mirror(tmp.path(), "b", &[r]).with_zenoh_id("b1");
+    let a_dir = HubDir::new(tmp, "a", &regions, &[r], &exports, &[]).with_zenoh(zenoh_keys[0]);
+    let b_dir = mirror(tmp, "b", &[r]).with_zenoh(zenoh_keys[1]);
     let _a = a_dir.start();
     let local = LocalWriter::open(&a_dir.root(), LINE);
     local.change(7);

@@ -2,7 +2,9 @@
 //! one endpoint and connecting to others, multicast and gossip scouting
 //! off. `zenoh-router <listen> [<connect>...]`; prints `ready` once open.
 //! With `ZENOH_ROUTER_ACL` set, its value (json5, the object's contents) is
-//! the router's `access_control`.
+//! the router's `access_control`; with `ZENOH_ROUTER_USERS`, the sessions
+//! connecting authenticate with the user names and passwords of that file
+//! (`user:password` lines).
 
 #[tokio::main]
 async fn main() {
@@ -18,10 +20,16 @@ async fn main() {
             connect: {{ endpoints: [{}] }},
             scouting: {{ multicast: {{ enabled: false }}, gossip: {{ enabled: false }} }},
             {acl}
+            {users}
         }}"#,
         connect.join(", "),
         acl = std::env::var("ZENOH_ROUTER_ACL")
             .map(|rules| format!("access_control: {{ {rules} }},"))
+            .unwrap_or_default(),
+        users = std::env::var("ZENOH_ROUTER_USERS")
+            .map(|file| format!(
+                "transport: {{ auth: {{ usrpwd: {{ dictionary_file: {file:?} }} }} }},"
+            ))
             .unwrap_or_default(),
     );
     let config = zenoh::Config::from_json5(&text).expect("router config");

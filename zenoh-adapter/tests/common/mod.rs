@@ -102,15 +102,19 @@ impl Drop for Process {
 /// A zenoh router listening on `port`, connecting to the routers at
 /// `peers`.
 pub fn router(port: u16, peers: &[u16]) -> Process {
-    router_with_acl(port, peers, None)
+    router_with(port, peers, None, None)
 }
 
 /// A router as [`router`], whose access control is `acl` (json5, the
-/// contents of its `access_control` object).
-pub fn router_with_acl(port: u16, peers: &[u16], acl: Option<&str>) -> Process {
+/// contents of its `access_control` object), and whose sessions log in
+/// with the users of the file `users` (`user:password` lines).
+pub fn router_with(port: u16, peers: &[u16], acl: Option<&str>, users: Option<&Path>) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_zenoh-router"));
     if let Some(acl) = acl {
         command.env("ZENOH_ROUTER_ACL", acl);
+    }
+    if let Some(users) = users {
+        command.env("ZENOH_ROUTER_USERS", users);
     }
     command.arg(format!("tcp/127.0.0.1:{port}"));
     for p in peers {
@@ -188,13 +192,13 @@ impl HubDir {
         HubDir { dir }
     }
 
-    /// Gives the hub's zenoh session the ID `id` (hexadecimal), which a
-    /// router's access control names it by: a key of the `[zenoh]`
-    /// section, the last of the file.
-    pub fn with_zenoh_id(self, id: &str) -> HubDir {
+    /// Adds `keys` (TOML lines) to the hub's `[zenoh]` section, the last
+    /// of the file: the `id`, or `user` and `password`, a router's access
+    /// control names the hub by.
+    pub fn with_zenoh(self, keys: &str) -> HubDir {
         let file = self.dir.join("hub.toml");
         let text = std::fs::read_to_string(&file).unwrap();
-        std::fs::write(&file, format!("{text}id = \"{id}\"\n")).unwrap();
+        std::fs::write(&file, format!("{text}{keys}\n")).unwrap();
         self
     }
 
