@@ -256,6 +256,26 @@ fn errors_say_what_to_do_next() {
     );
 }
 
+/// A tool built without the `zenoh` feature cannot run the bridge a config
+/// asks for: it refuses to serve rather than serve without it.
+#[cfg(not(feature = "zenoh"))]
+#[test]
+fn serve_without_the_zenoh_feature_refuses_a_zenoh_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hub.toml");
+    let text = "[listen]\ntcp = \"127.0.0.1:0\"\n\n[zenoh]\nstate = \"state\"\n";
+    std::fs::write(&file, text).unwrap();
+    let output = memwire(dir.path())
+        .arg("serve")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = assert_fails(&output, 1);
+    assert!(err.contains("hub.toml:4"), "{err}");
+    assert!(err.contains("the cargo feature `zenoh`"), "{err}");
+}
+
 #[test]
 fn usage_errors_exit_with_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 //! config file on SIGHUP.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use memwire_std::hub::config::{DEFAULT_TCP, DEMO_SECRET};
@@ -16,6 +17,7 @@ Examples:
   RUST_LOG=debug memwire serve --json    detailed logs as JSON lines
   kill -HUP <pid>                        reload the config file: tenants, clients
                                          and regions change without a restart
+                                         (a changed [zenoh] section is refused)
 
 Without --config the hub runs the built-in demo config, whose secrets are
 published: it listens on the loopback interface only.";
@@ -42,13 +44,46 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         Some(file) => Config::load(file)?,
         None => Config::default_config(),
     };
+    #[cfg(not(feature = "zenoh"))]
+    if let Some(section) = &config.zenoh {
+        anyhow::bail!(
+            "{}: the config has a [zenoh] section, and this memwire was built without the \
+             cargo feature `zenoh` (cargo install --path cli --features zenoh)",
+            section.origin
+        );
+    }
+    #[cfg(feature = "zenoh")]
+    let bridge_config = config
+        .zenoh
+        .as_ref()
+        .map(memwire_zenoh::BridgeConfig::from_section)
+        .transpose()?;
     // Listen for signals before serving, so that none is missed.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
 
-    let hub = Hub::start(config).await.context("cannot start the hub")?;
+    let hub = Arc::new(Hub::start(config).await.context("cannot start the hub")?);
     print_banner(&hub, file.is_none());
+    #[cfg(feature = "zenoh")]
+    let bridge = match &bridge_config {
+        Some(bridge_config) => {
+            let bridge = memwire_zenoh::Bridge::start(Arc::clone(&hub), bridge_config)
+                .await
+                .context("cannot start the zenoh bridge")?;
+            let list = |names: Vec<String>| match names.is_empty() {
+                true => "nothing".to_owned(),
+                false => names.join(", "),
+            };
+            println!(
+                "zenoh: exporting {}; importing {}",
+                list(bridge.exported().to_vec()),
+                list(bridge.imports().into_iter().map(|s| s.path).collect())
+            );
+            Some(bridge)
+        }
+        None => None,
+    };
 
     let name = loop {
         tokio::select! {
@@ -58,8 +93,25 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         }
     };
     tracing::info!(signal = name, "stopping");
-    hub.shutdown().await;
+    #[cfg(feature = "zenoh")]
+    if let Some(bridge) = bridge {
+        bridge.close().await;
+    }
+    shutdown(hub).await;
     Ok(())
+}
+
+/// Shuts the hub down once nothing else holds it (a write the bridge was
+/// applying when it closed ends within a few hundred milliseconds).
+async fn shutdown(mut hub: Arc<Hub>) {
+    for _ in 0..100 {
+        match Arc::try_unwrap(hub) {
+            Ok(hub) => return hub.shutdown().await,
+            Err(held) => hub = held,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tracing::warn!("the hub is still in use: stopping without closing its connections in order");
 }
 
 /// SIGHUP: reads `file` again and applies it. A file that cannot be read

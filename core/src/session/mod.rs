@@ -150,7 +150,7 @@ pub use event::{AuthFailure, Event, Handle, Observer, ServerEvent};
 pub use held::{HeldParts, Part};
 pub use link::Stats;
 pub use own_region::{OWN_RANGES, OwnRegion, OwnRegionError, OwnRegions};
-pub use peer_subscriptions::UpdateSent;
+pub use peer_subscriptions::{UpdateSent, check_write};
 pub use rate::RateLimit;
 pub use server::{Handshake, Hub, RateConfig, Server, ServerConfig};
 pub use source::{Access, RegionId, Source};

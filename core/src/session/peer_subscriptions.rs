@@ -567,7 +567,7 @@ fn applied(result: Result<u64, ErrorCode>) -> WriteOutcome<'static> {
 
 /// Checks that every range lies in the data area and inside writable
 /// variables, and that bytes written to `bool` variables are 0 or 1.
-pub(crate) fn check_write(
+pub fn check_write(
     schema: Schema<'_>,
     data_len: usize,
     ranges: &[(usize, &[u8])],

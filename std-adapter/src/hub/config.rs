@@ -58,6 +58,23 @@ pub struct Config {
     /// The directory of the region files; `None` for the one
     /// `shm::Root::from_env` picks.
     pub root: Option<PathBuf>,
+    /// The `[zenoh]` section as written, for the zenoh bridge
+    /// (`memwire-zenoh`) to read; this crate keeps it without reading it.
+    pub zenoh: Option<Section>,
+}
+
+/// A section of the file that another crate reads (the `[zenoh]` section,
+/// `docs/hub-config.md`, "The zenoh bridge"): its TOML text and where it
+/// came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// The section's keys and values, as TOML.
+    pub toml: String,
+    /// Where the section is, `file:line`, for errors to name.
+    pub origin: String,
+    /// The config file's directory, against which relative paths in the
+    /// section are resolved.
+    pub base_dir: PathBuf,
 }
 
 /// Where the hub accepts connections; at least one is set.

@@ -45,7 +45,7 @@ impl Reply {
         }
     }
 
-    fn send(mut self, outcome: Result<u64, ErrorCode>) {
+    pub(crate) fn send(mut self, outcome: Result<u64, ErrorCode>) {
         self.done = true;
         let _ = self.to.send((self.request, outcome));
     }
@@ -97,6 +97,15 @@ impl Publishers {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         map.retain(|_, sender| !sender.same_channel(to));
+    }
+
+    /// Whether a connection or a bridge takes the writes to `region`.
+    pub(crate) fn takes(&self, region: usize) -> bool {
+        self.by_region
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&region)
+            .is_some_and(|sender| !sender.is_closed())
     }
 
     /// Hands `forward` to the connection of its region's publisher; gives it

@@ -182,7 +182,7 @@ impl Hub {
     }
 
     /// The hub as its last reload left it.
-    fn shared(&self) -> Arc<Shared> {
+    pub(super) fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.current.borrow())
     }
 

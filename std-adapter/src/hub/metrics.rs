@@ -8,7 +8,7 @@
 //! login failures, error codes), never from what a client sends, so the
 //! label set is bounded by the configuration.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use memwire::codec::ErrorCode;
@@ -264,7 +264,18 @@ pub(crate) struct RegionCounts {
     /// The bytes of those updates' frames, every part, length prefixes
     /// included.
     pub(crate) update_bytes: Striped,
+    /// For a region a bridge imports ([`Inbox`](super::Inbox)), whether
+    /// its owner is lost: [`NOT_IMPORTED`], [`OWNER_UP`] or [`STALE`].
+    pub(crate) import: AtomicU8,
 }
+
+/// [`RegionCounts::import`]: no bridge imports the region.
+pub(crate) const NOT_IMPORTED: u8 = 0;
+/// [`RegionCounts::import`]: imported, and its owner is up.
+pub(crate) const OWNER_UP: u8 = 1;
+/// [`RegionCounts::import`]: imported, and its owner is lost (or not yet
+/// seen): the copy keeps the last state it had.
+pub(crate) const STALE: u8 = 2;
 
 impl Default for RegionCounts {
     fn default() -> RegionCounts {
@@ -275,6 +286,7 @@ impl Default for RegionCounts {
             full_updates: Striped::default(),
             deltas: Striped::default(),
             update_bytes: Striped::default(),
+            import: AtomicU8::new(NOT_IMPORTED),
         }
     }
 }
@@ -306,6 +318,8 @@ pub(crate) struct RegionFigures {
     pub(crate) full_updates: u64,
     pub(crate) deltas: u64,
     pub(crate) update_bytes: u64,
+    /// For an imported region, whether its copy is stale (its owner lost).
+    pub(crate) stale: Option<bool>,
 }
 
 fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
@@ -318,6 +332,7 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
     let full_updates = Family::<RegionLabel, Counter>::default();
     let deltas = Family::<RegionLabel, Counter>::default();
     let update_bytes = Family::<RegionLabel, Counter>::default();
+    let stale = Family::<RegionLabel, Gauge>::default();
     let mut scans = Scans(Vec::new());
     for figures in regions {
         let label = [
@@ -342,6 +357,9 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
         update_bytes
             .get_or_create(&label)
             .inc_by(figures.update_bytes);
+        if let Some(lost) = figures.stale {
+            stale.get_or_create(&label).set(i64::from(lost));
+        }
         scans.0.push((label, figures.scans.clone()));
     }
     registry.register_collector(Box::new(scans));
@@ -372,6 +390,8 @@ fn register_regions(registry: &mut Registry, regions: &[RegionFigures]) {
     registry.register("region_deltas", help, deltas);
     let help = "Bytes of the region's update frames sent, every part, framing included";
     registry.register("region_update_bytes", help, update_bytes);
+    let help = "1 while the owner of a region a zenoh bridge imports is lost: the copy keeps its last state";
+    registry.register("region_stale", help, stale);
 }
 
 /// The regions' scan durations: a family of histograms the regions made,

@@ -44,6 +44,10 @@
 //! - `reload.rs`: [`Hub::reload`]: what differs between the configuration
 //!   running and a new one ([`Reloaded`]), and applying it to the regions
 //!   and connections.
+//! - `bridge.rs`: what a bridge between hubs (`memwire-zenoh`) needs: a
+//!   region's snapshots as its scans publish them ([`Feed`]), writes made
+//!   elsewhere applied ([`Hub::apply_write`]), and the writes to a region
+//!   it imports handed to it ([`Inbox`]).
 //! - `shared.rs`: what every part of a running hub shares (the regions, the
 //!   configuration, the session clock); it names none of them.
 //! - `metrics.rs`: the hub's counters (connections, logins, writes,
@@ -75,6 +79,7 @@
 //! every configuration key; `docs/architecture.md` maps the files.
 
 mod accept;
+mod bridge;
 pub mod config;
 mod connection;
 mod discover;
@@ -101,6 +106,7 @@ mod websocket;
 mod wire;
 mod writer;
 
+pub use bridge::{BridgeError, Feed, ForwardedWrite, Inbox, Snapshot};
 pub use config::{Config, ConfigError, PublishPolicy};
 pub use error::HubError;
 pub use handle::Hub;

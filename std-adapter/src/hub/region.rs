@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use super::config::PublishPolicy;
-use super::metrics::{RegionCounts, RegionFigures};
+use super::metrics::{NOT_IMPORTED, RegionCounts, RegionFigures, STALE};
 use super::shadow::{Published, Scanner};
 use super::unavailable::{UNAVAILABLE, Unavailable};
 use crate::schema::OwnedSchema;
@@ -279,6 +279,10 @@ impl Served {
             full_updates: self.counts.full_updates.get(),
             deltas: self.counts.deltas.get(),
             update_bytes: self.counts.update_bytes.get(),
+            stale: match self.counts.import.load(Ordering::Relaxed) {
+                NOT_IMPORTED => None,
+                state => Some(state == STALE),
+            },
         }
     }
 

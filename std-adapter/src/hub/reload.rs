@@ -4,8 +4,9 @@
 //!
 //! Tenants, clients (secrets and rights) and regions change; the rest
 //! (`listen`, `root`, `limits`, `publish`, `web`) is bound into listeners, region
-//! files and every connection's session, so a new config that changes it
-//! is refused whole ([`ReloadError::NeedsRestart`]) and the running one
+//! files and every connection's session, and the `zenoh` section into the
+//! bridge the tool started with it, so a new config that changes it is
+//! refused whole ([`ReloadError::NeedsRestart`]) and the running one
 //! kept.
 //!
 //! Applying makes a new [`Shared`]: the regions kept are the same objects,
@@ -110,10 +111,10 @@ impl fmt::Display for Reloaded {
 pub enum ReloadError {
     /// The new configuration changes a section a reload cannot apply.
     #[error(
-        "the new config changes [{section}], which a reload cannot apply: restart the hub to change listeners, the region root, limits, publishing or the web view"
+        "the new config changes [{section}], which a reload cannot apply: restart the hub to change listeners, the region root, limits, publishing, the web view or the zenoh bridge"
     )]
     NeedsRestart {
-        /// `listen`, `root`, `limits`, `publish` or `web`.
+        /// `listen`, `root`, `limits`, `publish`, `web` or `zenoh`.
         section: &'static str,
     },
     /// The new configuration adds regions, and the root directory of the
@@ -135,6 +136,10 @@ fn needs_restart(running: &Config, next: &Config) -> Option<&'static str> {
         Some("publish")
     } else if running.web != next.web {
         Some("web")
+    } else if running.zenoh != next.zenoh {
+        // The bridge's session, exports and imports are started once, by
+        // the tool: the running bridge is kept as it is.
+        Some("zenoh")
     } else {
         None
     }
@@ -407,6 +412,21 @@ name = "u"
         let http = format!("{listen}{BASE}");
         assert_eq!(needs_restart(&config(&http), &config(&web)), Some("web"));
         assert_eq!(needs_restart(&config(BASE), &config(BASE)), None);
+    }
+
+    #[test]
+    fn a_changed_zenoh_section_needs_a_restart() {
+        let bridge = format!("{BASE}[zenoh]\nstate = \"s\"\nexport = [\"t/r\"]\n");
+        let more = bridge.replace("[\"t/r\"]", "[\"t/*\"]");
+        assert_eq!(
+            needs_restart(&config(BASE), &config(&bridge)),
+            Some("zenoh")
+        );
+        assert_eq!(
+            needs_restart(&config(&bridge), &config(&more)),
+            Some("zenoh")
+        );
+        assert_eq!(needs_restart(&config(&bridge), &config(&bridge)), None);
     }
 
     #[test]

@@ -266,8 +266,9 @@ impl session::Hub for View {
             // A reload took the right away since the subscription.
             return Err(ErrorCode::AccessDenied);
         }
-        if served.publisher.is_some() {
-            // Not forwarded (see `defer_write`): its client is not connected.
+        if served.publisher.is_some() || self.shared.publishers.takes(index) {
+            // Not forwarded (see `defer_write`): its client is not
+            // connected, or the bridge importing it is busy.
             return Err(ErrorCode::Busy);
         }
         // The ranges were checked against the snapshot the session holds.
@@ -301,7 +302,9 @@ impl session::Hub for View {
         // Not deferred without the right: `apply_write` refuses it.
         let denied = self.writable.get(index) == Some(&false);
         // Refused by `apply_write`, which is called next.
-        if served.publisher.is_none() || denied || self.too_large(ranges) {
+        // A bridge takes the writes to a region it imports (`bridge.rs`).
+        let elsewhere = served.publisher.is_some() || self.shared.publishers.takes(index);
+        if !elsewhere || denied || self.too_large(ranges) {
             return false;
         }
         let ranges = self

@@ -138,6 +138,17 @@ impl HubWriter {
             .commit(|region| region.write_many(parts), self.schema(), true)
     }
 
+    /// Writes raw byte ranges of the data area (ascending, not
+    /// overlapping) in one commit and publishes them together: a bridge
+    /// applying another hub's update to its copy of a region.
+    pub fn write_ranges(&self, ranges: &[(usize, &[u8])]) -> Result<u64, ShmError> {
+        self.served().commit(
+            |region| region.write_ranges(ranges, None),
+            self.schema(),
+            true,
+        )
+    }
+
     /// Writes `value` to variable `id` and publishes it.
     pub fn set<V: Value>(&self, id: VarId, value: V) -> Result<u64, ShmError> {
         self.served()

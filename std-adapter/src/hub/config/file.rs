@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::{
     AUTH_DELAY_MAX, ClientEntry, Config, ConfigError, DEFAULT_TCP, HANDSHAKE_MAX, Limits, Listen,
-    Publish, PublishPolicy, RegionDecl, Right, Tenant, TlsListen, Web,
+    Publish, PublishPolicy, RegionDecl, Right, Section, Tenant, TlsListen, Web,
 };
 use crate::schema::OwnedSchema;
 
@@ -46,6 +46,7 @@ struct FileConfig {
     web: Option<Spanned<FileWeb>>,
     #[serde(default)]
     tenant: Vec<FileTenant>,
+    zenoh: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +214,7 @@ impl Source<'_> {
         for tenant in file.tenant {
             tenants.push(self.tenant(tenant, &mut seen)?);
         }
+        let zenoh = file.zenoh.map(|table| self.section(table)).transpose()?;
         Ok(Config {
             listen,
             limits,
@@ -220,6 +222,19 @@ impl Source<'_> {
             web,
             tenants,
             root,
+            zenoh,
+        })
+    }
+
+    /// A section kept for another crate to read, as TOML.
+    fn section(&self, table: Spanned<toml::Table>) -> Result<Section, ConfigError> {
+        let (line, _) = self.position(table.span().start);
+        let toml =
+            toml::to_string(table.get_ref()).map_err(|e| self.at(table.span(), e.to_string()))?;
+        Ok(Section {
+            toml,
+            origin: format!("{}:{line}", self.origin),
+            base_dir: self.base_dir.to_owned(),
         })
     }
 

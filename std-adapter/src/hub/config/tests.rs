@@ -735,3 +735,16 @@ fn a_region_without_variables_adopts_its_files_schema() {
         "region \"r\" is published by client \"dev\": the hub creates its copy, so it needs its `variables`",
     );
 }
+
+#[test]
+fn the_zenoh_section_is_kept_as_written_for_the_bridge() {
+    let text = "[[tenant]]\nname = \"t\"\n\n[zenoh]\nstate = \"s\"\nexport = [\"t/*\"]\n";
+    let config = Config::parse(text, "hub.toml", Path::new("/etc/memwire")).unwrap();
+    let section = config.zenoh.expect("the section");
+    assert_eq!(section.origin, "hub.toml:4");
+    assert_eq!(section.base_dir, Path::new("/etc/memwire"));
+    let table: toml::Table = toml::from_str(&section.toml).unwrap();
+    assert_eq!(table["state"].as_str(), Some("s"));
+    assert_eq!(table["export"][0].as_str(), Some("t/*"));
+    assert!(full().zenoh.is_none());
+}
