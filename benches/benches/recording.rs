@@ -1,7 +1,8 @@
 //! Recording throughput (issue 28): updates per second `memwire record`'s
-//! `Recorder` keeps up with — diffing each state against the last one and
-//! writing the changed ranges into an MCAP file — beside writing the same
-//! changed bytes to a plain file with no encoding, in the same run.
+//! `Recorder` keeps up with — writing each update's changed ranges, as the
+//! client hands them over (`Recorder::record_update`), into an MCAP file —
+//! beside writing the same changed bytes to a plain file with no encoding,
+//! in the same run.
 //!
 //! Two regions: the demo region as `memwire demo`'s sensor changes it
 //! (five scalars and the 512-byte `samples` array per update, 540 bytes),
@@ -125,8 +126,15 @@ fn record(workload: &mut Workload, path: &Path, n: u64, first: &mut u64) -> Dura
     let start = Instant::now();
     for i in 1..=n {
         workload.step(*first + i);
+        // As `memwire record` gets them: each update's changed ranges,
+        // copied by the client when it applied the update.
+        let data = &workload.data;
+        let spans = workload
+            .changed
+            .iter()
+            .map(|&(offset, len)| (offset, &data[offset..offset + len]));
         recorder
-            .record(index, *first + i, &workload.data, false, false, i)
+            .record_update(index, *first + i, spans, false, false, i)
             .expect("recorded");
     }
     black_box(recorder.finish().expect("finished"));

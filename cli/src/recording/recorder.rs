@@ -68,6 +68,28 @@ struct Track {
     generation: Option<u64>,
 }
 
+impl Track {
+    /// Writes `message`, the record of this region at `generation`,
+    /// received at `time_ns`, as the channel's next message.
+    fn write<W: Write + Seek>(
+        &mut self,
+        writer: &mut mcap::Writer<W>,
+        message: &[u8],
+        generation: u64,
+        time_ns: u64,
+    ) -> Result<(), mcap::McapError> {
+        self.generation = Some(generation);
+        let header = mcap::records::MessageHeader {
+            channel_id: self.channel,
+            sequence: self.sequence,
+            log_time: time_ns,
+            publish_time: time_ns,
+        };
+        self.sequence = self.sequence.wrapping_add(1);
+        writer.write_to_known_channel(&header, message)
+    }
+}
+
 /// An MCAP file being written; [`finish`](Self::finish) writes its summary.
 pub struct Recorder<W: Write + Seek = BufWriter<File>> {
     writer: mcap::Writer<W>,
@@ -198,15 +220,7 @@ impl<W: Write + Seek> Recorder<W> {
             );
             Written::Delta
         };
-        track.generation = Some(generation);
-        let header = mcap::records::MessageHeader {
-            channel_id: track.channel,
-            sequence: track.sequence,
-            log_time: time_ns,
-            publish_time: time_ns,
-        };
-        track.sequence = track.sequence.wrapping_add(1);
-        self.writer.write_to_known_channel(&header, &self.message)?;
+        track.write(&mut self.writer, &self.message, generation, time_ns)?;
         Ok(written)
     }
 
@@ -266,15 +280,7 @@ impl<W: Write + Seek> Recorder<W> {
             );
             Written::Delta
         };
-        track.generation = Some(generation);
-        let header = mcap::records::MessageHeader {
-            channel_id: track.channel,
-            sequence: track.sequence,
-            log_time: time_ns,
-            publish_time: time_ns,
-        };
-        track.sequence = track.sequence.wrapping_add(1);
-        self.writer.write_to_known_channel(&header, &self.message)?;
+        track.write(&mut self.writer, &self.message, generation, time_ns)?;
         Ok(written)
     }
 
